@@ -1,0 +1,131 @@
+"""The public Python API: the same pipeline as the command line, returning pandas frames.
+
+    import sim
+    result = sim.run("scenarios/baseline.yaml", replicates=5)
+    result.summary.query("metric == 'influence'")
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sim.model.streams import replicate_seeds
+from sim.outputs.tables import summarise
+from sim.runner import run_scenario
+from sim.scenario import Prepared, prepare, resolved_yaml
+from sim.scenario.fields import claims
+
+
+@dataclass
+class RunResult:
+    """A finished run: its tables, and where its files were written (if they were)."""
+
+    prepared: Prepared
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+    seeds: list[int]
+    wall_time_s: float
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return summarise(self.timeseries)
+
+    @property
+    def name(self) -> str:
+        return self.prepared.scenario.name
+
+
+def rules_timeline(prepared: Prepared) -> list[dict[str, object]]:
+    """The rules as the report shows them: id, kind, window, one-sentence summary, claims."""
+    scenario = prepared.scenario
+    return [
+        {
+            "id": rule_id,
+            "kind": rule.kind,
+            "start": rule.from_ or scenario.time.start,
+            "end": rule.until or "open-ended",
+            "summary": rule.describe(prepared.world),
+            "sources": list(rule.sources),
+        }
+        for rule_id, rule in scenario.rules.items()
+    ]
+
+
+def resolved_for_output(prepared: Prepared, out_dir: Path | None) -> str:
+    """The resolved scenario, with world paths made relative to the output folder so it re-runs."""
+    scenario = prepared.scenario
+    if out_dir is not None:
+        world = {
+            which: os.path.relpath(prepared.loaded.world_path(which), out_dir.resolve())
+            for which in ("countries", "families")
+        }
+        scenario = scenario.model_copy(update={"world": scenario.world.model_copy(update=world)})
+    return resolved_yaml(scenario)
+
+
+def run(
+    scenario: str | os.PathLike[str] | Prepared,
+    *,
+    replicates: int = 1,
+    workers: int = 1,
+    seed: int | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    out: str | os.PathLike[str] | None = None,
+    write: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    command_line: list[str] | None = None,
+) -> RunResult:
+    """Run a scenario file's replicates; with `write=True` (or `out`) write the contract outputs."""
+    prepared = scenario if isinstance(scenario, Prepared) else prepare(scenario, overrides)
+    spec = prepared.scenario
+    started = time.perf_counter()
+    timeseries, events = run_scenario(spec, prepared.world, replicates, workers, seed, progress)
+    wall = time.perf_counter() - started
+    base_seed = spec.seed if seed is None else seed
+    result = RunResult(prepared, timeseries, events, replicate_seeds(base_seed, replicates), wall)
+    if write or out is not None:
+        out_dir = Path(out) if out is not None else Path("runs") / spec.name
+        write_outputs(result, out_dir, command_line or [sys.argv[0], *sys.argv[1:]])
+    return result
+
+
+def write_outputs(result: RunResult, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
+    """Write the contract outputs of a run (manifest.json last)."""
+    from sim.outputs import headline_numbers, write_run_outputs
+    from sim.outputs.manifest import build_manifest, scenario_hash
+
+    prepared = result.prepared
+    text = resolved_for_output(prepared, out_dir)
+    manifest = build_manifest(
+        scenario_name=result.name,
+        scenario_hash=scenario_hash(resolved_yaml(prepared.scenario)),
+        seeds=result.seeds,
+        replicates=len(result.seeds),
+        command_line=command_line,
+        wall_time_s=result.wall_time_s,
+        extra={"scenario_files": [str(p) for p in prepared.loaded.files]},
+    )
+    summary = result.summary
+    files = write_run_outputs(
+        out_dir,
+        scenario_name=result.name,
+        description=prepared.scenario.description,
+        timeseries=result.timeseries,
+        events=result.events,
+        resolved_yaml=text,
+        manifest=manifest,
+        rules=rules_timeline(prepared),
+        claims=claims(),
+        headline=headline_numbers(summary),
+    )
+    result.out_dir, result.files = out_dir, files
+    return files

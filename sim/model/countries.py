@@ -1,0 +1,65 @@
+"""Countries: capacity and compute grow, policy rules act, governments choose a family.
+
+Readiness closes part of its gap to 1 each year (the digital divide narrows slowly, D0.8) plus
+what capacity-building programmes add (D1.3, D4.12). Compute grows at `compute_growth` a year
+where chips flow freely; under chip controls growth falls with chip access, and domestic chips
+replace a share `domestic_substitution` of what is lost (D4.3, D4.6).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.quarters import parse_quarter
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+
+
+def _quarterly_compute_growth(model: GeopoliticsModel) -> np.ndarray:
+    p = model.params.countries
+    access = model.policy.chip_access + p.domestic_substitution * (1.0 - model.policy.chip_access)
+    return ((1.0 + p.compute_growth) ** 0.25 - 1.0) * access
+
+
+def backcast_compute(model: GeopoliticsModel) -> None:
+    """Compute shares in the data describe `compute_data_quarter`; start from what the growth law,
+    with the chip access in force at the start, implies for the first quarter."""
+    quarters = parse_quarter(model.params.countries.compute_data_quarter) - model.start
+    model.compute = model.compute / (1.0 + _quarterly_compute_growth(model)) ** quarters
+    model.compute = model.compute / model.compute.sum()
+
+
+def step(model: GeopoliticsModel) -> None:
+    p = model.params.countries
+    policy = model.policy
+    quarterly = 1.0 - (1.0 - p.readiness_growth) ** 0.25
+    model.readiness = np.minimum(
+        1.0, model.readiness + quarterly * (1.0 - model.readiness) + policy.readiness_boost
+    )
+    model.compute = model.compute * (1.0 + _quarterly_compute_growth(model)) + policy.compute_boost
+    model.engine.act()
+    _choose_government_families(model)
+
+
+def _choose_government_families(model: GeopoliticsModel) -> None:
+    """Each government uses the family with the highest deterministic utility (no taste noise),
+    weighing risk `government_multiplier` times as much as an average firm, with government
+    bans applied and programme bonuses added (D1.1, D4.8)."""
+    from sim.model.firms import base_utility
+
+    risk = model.params.risk.government_multiplier
+    utility = base_utility(model, np.arange(model.n_countries), risk_scale=np.full(model.n_countries, risk))
+    utility = utility + model.policy.government_bonus
+    utility[:, ~model.released] = -np.inf
+    utility[model.policy.banned_government] = -np.inf
+    current = model.government_family
+    keep = np.zeros_like(utility)
+    has = current >= 0
+    keep[np.flatnonzero(has), current[has]] = model.params.choice.switching_cost
+    utility = utility + keep
+    best = np.argmax(utility, axis=1)
+    available = np.isfinite(utility.max(axis=1))
+    model.government_family = np.where(available, best, -1)

@@ -1,0 +1,174 @@
+"""Firms: Bass-like adoption of AI and a multinomial logit choice among the families available.
+
+All firms act at once on the model's arrays. The utility of family j for firm i in country c:
+
+    capability_weight * (capability_j - frontier) / 12
+  - cost_weight * log10(cost_cj)            closed: price (falling, co-funded in programmes);
+                                            open: hosting cost, higher with low readiness and
+                                            with little chip access (D0.8, D4.6)
+  + network_weight * peers on j + ecosystem_weight * peers on j's origin   (D2.4)
+  + alignment_weight * (2 * affinity(c, origin_j) - 1)                    (D1.5, D4.8)
+  - risk_weight * sector_sensitivity_i * (privacy_base + privacy_c) * risk_cj   (D2.5, D4.10)
+  + open_local_adaptation if j is open and c in the Global South          (D4.11, D4.12)
+  + rule bonuses (localisation, alliances) + switching_cost if j is in use (Arthur 1989)
+  + Gumbel taste noise,
+
+with banned, controlled and unreleased families out of the choice set (D4.8). D2.3: practical
+need outweighs politics, so every term is weighed, none decides alone.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+
+
+def allocate(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
+    """Split `total` firms over countries in proportion to `weights` (largest remainder),
+    giving each at least `minimum` when there are enough firms."""
+    n = len(weights)
+    floor = min(minimum, total // max(n, 1))
+    rest = total - floor * n
+    ideal = rest * weights / weights.sum()
+    counts = np.floor(ideal).astype(int)
+    short = rest - counts.sum()
+    order = np.argsort(-(ideal - counts), kind="stable")
+    counts[order[:short]] += 1
+    return counts + floor
+
+
+def setup(model: GeopoliticsModel) -> None:
+    p = model.params.firms
+    n = model.scenario.population.firms
+    rng = model.stream("firms.init")
+    counts = allocate(n, model.gdp**p.gdp_exponent, p.min_per_country)
+    model.n_firms = n
+    model.firm_country = np.repeat(np.arange(model.n_countries), counts)
+    model.sector_names = list(p.sectors)
+    shares = np.array([s.share for s in p.sectors.values()])
+    model.firm_sector = rng.choice(len(shares), size=n, p=shares / shares.sum())
+    model.sector_risk = np.array([s.risk_sensitivity for s in p.sectors.values()])
+    model.firm_large = rng.random(n) < p.large_share
+    model.firm_compliance = rng.random(n)  # fixed draw: which firms a partial control reaches
+    model.firm_family = np.full(n, -1)
+    a = model.params.adoption
+    adopt_prob = a.initial_rate * model.readiness[model.firm_country] ** a.readiness_elasticity
+    adopters = rng.random(n) < adopt_prob
+    _update_shares(model)
+    model.world_open_share = 0.0
+    available = _available(model)
+    for _ in range(2):  # the second pass sees the peers chosen in the first
+        noise = rng.gumbel(size=(n, model.n_families))
+        _choose(model, np.flatnonzero(adopters), noise, available)
+        _update_shares(model)
+
+
+def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
+    """(utility without firm-specific terms, risk) as country x family matrices."""
+    c, r = model.params.choice, model.params.risk
+    policy = model.policy
+    cap = np.where(model.released, model.capability, np.nan)
+    frontier = np.nanmax(cap) if np.isfinite(cap).any() else 0.0
+    capability = np.nan_to_num(c.capability_weight * (cap - frontier) / 12.0, nan=0.0)
+    years = (model.quarter - model.start) / 4.0
+    price = model.base_price * (1.0 - c.closed_price_decline) ** years
+    hosting = (
+        c.open_hosting_cost
+        * (1.0 + c.infrastructure_penalty * (1.0 - model.readiness))
+        / np.maximum(policy.chip_access, c.compute_access_floor)
+    )
+    cost = np.where(model.family_open, hosting[:, None], price[None, :] * policy.price_factor)
+    mix = c.network_global_mix
+    peers = (1 - mix) * model.share_country + mix * model.share_world[None, :]
+    origin_peers = (1 - mix) * model.origin_share_country + mix * model.origin_share_world[None, :]
+    utility = (
+        capability[None, :]
+        - c.cost_weight * np.log10(cost)
+        + c.network_weight * peers
+        + c.ecosystem_weight * origin_peers
+        + c.alignment_weight * (2.0 * model.family_affinity - 1.0)
+        + c.open_local_adaptation * (model.south[:, None] & model.family_open[None, :])
+        + policy.utility_bonus
+    )
+    foreign = 1.0 - model.family_affinity
+    transfer = r.data_transfer * foreign * np.where(model.family_open, r.open_transfer_factor, 1.0)
+    risk = transfer + r.open_security * model.family_open + model.distrust + policy.extra_risk
+    risk = risk * (r.privacy_base + model.privacy_strictness)[:, None]
+    return utility, risk
+
+
+def base_utility(model: GeopoliticsModel, rows: np.ndarray, risk_scale: np.ndarray) -> np.ndarray:
+    """Utility for choosers in countries `rows` whose risk counts `risk_scale` times."""
+    utility, risk = country_utility(model)
+    return utility[rows] - model.params.choice.risk_weight * risk_scale[:, None] * risk[rows]
+
+
+def _available(model: GeopoliticsModel) -> np.ndarray:
+    """Firms x families: released, not banned for all users, not blocked by a control."""
+    policy = model.policy
+    country = model.firm_country
+    blocked = model.firm_compliance[:, None] < policy.blocked_share[country]
+    return model.released[None, :] & ~policy.banned_all[country] & ~blocked
+
+
+def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, available: np.ndarray) -> None:
+    if choosers.size == 0:
+        return
+    c = model.params.choice
+    country = model.firm_country[choosers]
+    scale = model.sector_risk[model.firm_sector[choosers]]
+    utility = base_utility(model, country, scale) + noise[choosers]
+    current = model.firm_family[choosers]
+    stay = np.where(model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier,
+                    c.switching_cost)
+    using = current >= 0
+    utility[np.flatnonzero(using), current[using]] += stay[using]
+    utility[~available[choosers]] = -np.inf
+    best = np.argmax(utility, axis=1)
+    none = ~np.isfinite(utility.max(axis=1))  # nothing available: the firm stops using AI
+    model.firm_family[choosers] = np.where(none, -1, best)
+
+
+def _update_shares(model: GeopoliticsModel) -> None:
+    """Peers: shares of AI-using firms on each family and origin, by country and world-wide."""
+    users = model.firm_family >= 0
+    n_c, n_f = model.n_countries, model.n_families
+    cells = model.firm_country[users] * n_f + model.firm_family[users]
+    counts = np.bincount(cells, minlength=n_c * n_f).reshape(n_c, n_f).astype(float)
+    per_country = counts.sum(axis=1, keepdims=True)
+    model.family_counts = counts
+    model.share_country = np.divide(counts, per_country, out=np.zeros_like(counts), where=per_country > 0)
+    total = counts.sum()
+    model.share_world = counts.sum(axis=0) / total if total > 0 else np.zeros(n_f)
+    same_origin = model.family_origin[:, None] == model.family_origin[None, :]
+    model.origin_share_country = model.share_country @ same_origin
+    model.origin_share_world = model.share_world @ same_origin
+    model.world_open_share = float(model.share_world[model.family_open].sum())
+    model.adopters_by_country = per_country[:, 0]
+    model.firms_by_country = np.bincount(model.firm_country, minlength=n_c).astype(float)
+
+
+def step(model: GeopoliticsModel) -> None:
+    """Adoption, re-evaluation and choice for this quarter."""
+    a = model.params.adoption
+    n = model.n_firms
+    adopt_draw = model.stream("firms.adopt").random(n)
+    reevaluate_draw = model.stream("firms.reevaluate").random(n)
+    noise = model.stream("firms.choice").gumbel(size=(n, model.n_families))
+    available = _available(model)
+    using = model.firm_family >= 0
+    forced = using & ~available[np.arange(n), np.maximum(model.firm_family, 0)]
+    rate = np.divide(model.adopters_by_country, model.firms_by_country,
+                     out=np.zeros(model.n_countries), where=model.firms_by_country > 0)
+    country = model.firm_country
+    hazard = (a.innovation + a.imitation * rate[country]) / 4.0
+    hazard = hazard * model.readiness[country] ** a.readiness_elasticity
+    hazard = np.where(model.firm_large, hazard * a.large_firm_multiplier, hazard)
+    adopts = ~using & (adopt_draw < 1.0 - np.exp(-hazard))
+    reevaluates = using & (reevaluate_draw < a.reevaluation_share)
+    _choose(model, np.flatnonzero(adopts | reevaluates | forced), noise, available)
+    _update_shares(model)

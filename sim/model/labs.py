@@ -1,0 +1,171 @@
+"""Labs: releases, capability growth, open-or-closed release choice, and research papers.
+
+Capability is measured in *frontier months*: 0 is the closed frontier (GPT-4) in 2023Q1 and a
+lab at the largest effective compute gains `frontier_growth` per quarter, so gaps between
+models read directly as months of progress (Epoch AI's framing of lags).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+
+HISTORY_QUARTERS_BEFORE_START = 40  # for lags reaching back before the run starts
+
+
+def setup(model: GeopoliticsModel) -> None:
+    model.best_history: dict[str, list[float]] = {"open": [], "closed": [], "US": [], "CN": []}
+    _release_due(model, initial=True)
+
+
+def _frontier(model: GeopoliticsModel) -> float:
+    caps = model.capability[model.released & ~np.isnan(model.capability)]
+    return float(caps.max()) if caps.size else 0.0
+
+
+def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
+    """First releases of families: they start `release_lag_months` behind the frontier."""
+    due = np.flatnonzero((model.family_release <= model.quarter) & np.isnan(model.capability))
+    frontier = 0.0 if initial else _frontier(model)
+    for f in due:
+        if initial and model.family_release[f] < model.quarter:
+            model.capability[f] = -model.release_lag[f]
+        else:
+            model.capability[f] = frontier - model.release_lag[f]
+            if not initial:
+                openness = "open weights" if model.family_open[f] else "a closed model"
+                model.log_event("", None, f"{model.family_names[f]} is released as {openness}",
+                                str(model.family_ids[f]), kind="release", sources=["D4.1"])
+
+
+def effective_compute(model: GeopoliticsModel) -> np.ndarray:
+    """Each lab's share of its bloc's compute times the bloc's compute (D4.3, D4.6)."""
+    bloc_compute = {b: model.compute[model.country_bloc == b].sum() for b in set(model.lab_bloc)}
+    return model.lab_compute_share * np.array([bloc_compute[b] for b in model.lab_bloc])
+
+
+def step(model: GeopoliticsModel) -> None:
+    _release_due(model)
+    _grow(model)
+    _choose_openness(model)
+    _record_best(model)
+    _write_papers(model)
+
+
+def _grow(model: GeopoliticsModel) -> None:
+    """Capability growth from compute, talent and spillovers (D3.2, D4.2, D4.6)."""
+    p = model.params.labs
+    policy = model.policy
+    compute = effective_compute(model)
+    relative = compute / max(compute.max(), 1e-12)
+    lab = model.family_lab
+    growth = (
+        p.frontier_growth
+        * relative[lab] ** p.compute_elasticity
+        * model.lab_talent[lab] ** p.talent_elasticity
+        * policy.growth_factor[lab]
+    )
+    open_share = getattr(model, "world_open_share", 0.0)
+    growth = growth * (1 + p.community_boost * model.family_open * open_share)
+    live = model.released & ~np.isnan(model.capability)
+    cap = model.capability
+    spill = np.zeros(model.n_families)
+    for f in np.flatnonzero(live):
+        others = live.copy()
+        others[f] = False
+        cross = np.where(model.family_origin != model.family_origin[f], policy.spillover_factor, 1.0)
+        for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
+            pool = others & (model.family_open == is_open)
+            if pool.any():
+                gaps = np.maximum(cap[pool] - cap[f], 0.0) * cross[pool]
+                spill[f] += rate * gaps.max()
+    model.capability = np.where(live, cap + growth + spill, cap)
+
+
+def _choose_openness(model: GeopoliticsModel) -> None:
+    """Open or closed release, every `release_interval` quarters (D4.4, D4.6; Mladenovic et al.).
+
+    Trailing and compute-constrained labs gain more from open release (community, reach);
+    leaders earn more from closed. Log-odds of an open release:
+    open_bias + open_gap_weight x (years behind the frontier) + open_compute_weight x (compute
+    shortfall against the largest lab) + open_support (rules) +/- openness_inertia.
+    """
+    p = model.params.labs
+    draws = model.stream("labs.release").random(model.n_labs)
+    if (model.quarter - model.start) % p.release_interval != 0 or model.quarter == model.start:
+        return
+    frontier = _frontier(model)
+    compute = effective_compute(model)
+    shortfall = 1.0 - compute / max(compute.max(), 1e-12)
+    for lab in range(model.n_labs):
+        fams = (model.family_lab == lab) & model.released
+        if not fams.any():
+            continue
+        behind = frontier - float(np.nanmax(model.capability[fams]))
+        currently_open = bool(model.lab_open[lab])
+        logit = (
+            p.open_bias
+            + p.open_gap_weight * behind / 12.0
+            + p.open_compute_weight * shortfall[lab]
+            + model.policy.open_support[lab]
+            + (p.openness_inertia if currently_open else -p.openness_inertia)
+        )
+        opens = bool(draws[lab] < 1.0 / (1.0 + np.exp(-logit)))
+        if opens != currently_open:
+            model.lab_open[lab] = opens
+            model.family_open[model.family_lab == lab] = opens
+            what = "open weights" if opens else "closed models only"
+            model.log_event("", None, f"{model.lab_names[lab]} switches to {what}", str(model.lab_ids[lab]),
+                            kind="release", sources=["D4.4", "D4.6"])
+
+
+def _record_best(model: GeopoliticsModel) -> None:
+    cap = np.where(model.released, model.capability, np.nan)
+    for key, mask in (
+        ("open", model.family_open),
+        ("closed", ~model.family_open),
+        ("US", model.family_origin == "US"),
+        ("CN", model.family_origin == "CN"),
+    ):
+        values = cap[mask & ~np.isnan(cap)]
+        model.best_history[key].append(float(values.max()) if values.size else np.nan)
+
+
+def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
+    """Months since the leader's best first reached the trailer's current best (Epoch AI's lag).
+
+    Before the run the leader's best is extrapolated back at `frontier_growth` per quarter.
+    """
+    trail = model.best_history[trailer][-1]
+    lead = np.array(model.best_history[leader], dtype=float)
+    if np.isnan(trail) or np.isnan(lead).all():
+        return float("nan")
+    lead = np.fmax.accumulate(np.nan_to_num(lead, nan=-np.inf))
+    now = len(lead) - 1
+    if lead[-1] <= trail:
+        return 0.0
+    reached = np.flatnonzero(lead >= trail)
+    if reached.size and reached[0] > 0:
+        k = reached[0]
+        fraction = (trail - lead[k - 1]) / max(lead[k] - lead[k - 1], 1e-12)
+        return 3.0 * (now - (k - 1 + fraction))
+    if reached.size:  # reached at the first recorded quarter: extrapolate backwards
+        back = (lead[0] - trail) / model.params.labs.frontier_growth
+        return 3.0 * (now + back)
+    return float("nan")
+
+
+def _write_papers(model: GeopoliticsModel) -> None:
+    """Papers this quarter and the US-CN co-authored share (D3.1, D3.3, D0.7)."""
+    c = model.params.collaboration
+    years = (model.quarter - model.start) / 4.0
+    papers = int(round(c.papers_per_quarter * (1 + c.papers_growth) ** years))
+    share = c.base_share * model.policy.coauthorship_factor * np.exp(
+        -c.tension_sensitivity * (model.policy.tension - c.reference_tension)
+    )
+    joint = model.stream("labs.papers").binomial(papers, min(max(share, 0.0), 1.0))
+    model.coauthorship_share = joint / max(papers, 1)

@@ -1,0 +1,179 @@
+"""The model: countries, labs and firms choosing between open and closed AI, one quarter per step.
+
+Each step is one quarter and runs five phases, in this order, from `step()` only:
+
+1. **Rules** (`rules.py`): the policy state is reset and every rule active this quarter writes its
+   effect (export controls, bans, programmes, tension, ...); rules that start or end are logged.
+2. **Labs** (`labs.py`): families due are released; capability grows with effective compute,
+   talent and spillovers from open models (D3.2, D4.6); every `release_interval` quarters each
+   lab chooses open or closed release (D4.4); research papers are written, a share co-authored
+   across blocs (D3.1, D0.7).
+3. **Countries** (`countries.py`): readiness and compute grow (capacity building, chip access:
+   D0.8, D1.3, D4.6); rules with country behaviour act (programme offers accepted or declined,
+   endogenous bans raised or lifted: D1.4, D4.8); governments pick the family they use.
+4. **Firms** (`firms.py`): non-users adopt at a Bass rate; a share of users re-evaluate and users
+   of a family that became unavailable must; choosers pick by a multinomial logit over the
+   families available to them (D2.3, D2.5, D4.8, D4.10, D4.11).
+5. **Metrics** (`metrics.py`): the contract's metrics are recorded for the quarter.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.model import countries, firms, labs, metrics
+from sim.model.agents import Country, Firm, Lab
+from sim.model.policy import PolicyState
+from sim.model.rules import RuleEngine
+from sim.model.streams import stream
+from sim.quarters import parse_quarter, quarter_label
+from sim.rules.base import Rule
+from sim.scenario.schema import Scenario
+from sim.world import World
+
+
+class GeopoliticsModel(mesa.Model):
+    """The simulation of one scenario with one seed. See the module docstring for the schedule."""
+
+    def __init__(self, scenario: Scenario, world: World, seed: int | None = None,
+                 create_agents: bool = True) -> None:
+        self.run_seed = int(scenario.seed if seed is None else seed)
+        super().__init__(seed=self.run_seed)
+        self.scenario = scenario
+        self.world = world
+        self.params = scenario.parameters
+        self.start = parse_quarter(scenario.time.start)
+        self.end = parse_quarter(scenario.time.end)
+        self.quarter = self.start
+        self.events: list[dict[str, object]] = []
+        self.rows: list[tuple[int, str, str, str, float]] = []
+        self.rule_memory: dict[str, dict] = {}
+        self._streams: dict[str, np.random.Generator] = {}
+        self._setup_countries()
+        self._setup_labs_and_families()
+        self.policy = PolicyState(self.n_countries, self.n_families, self.n_labs)
+        self.engine = RuleEngine(self, scenario.rules)
+        self.engine.apply_rules()  # the rules in force at the start shape the initial state
+        countries.backcast_compute(self)
+        firms.setup(self)
+        if create_agents:
+            self.country_agents = [Country(self, i) for i in range(self.n_countries)]
+            self.lab_agents = [Lab(self, i) for i in range(self.n_labs)]
+            self.firm_agents = [Firm(self, i) for i in range(self.n_firms)]
+        self.running = True
+
+    # -- set-up ----------------------------------------------------------------------------------
+    def _setup_countries(self) -> None:
+        rows = self.world.countries
+        self.n_countries = len(rows)
+        self.country_ids = np.array([c.iso3 for c in rows])
+        self.country_names = [c.name for c in rows]
+        self.country_index = {c.iso3: i for i, c in enumerate(rows)}
+        self.country_bloc = np.array([c.bloc for c in rows])
+        self.country_region = np.array([c.region for c in rows])
+        self.south = self.country_region == "south"
+        self.gdp = np.array([c.gdp_usd_bn for c in rows], dtype=float)
+        self.us_alignment = np.array([c.us_alignment for c in rows], dtype=float)
+        self.privacy_strictness = np.array([c.privacy_strictness for c in rows], dtype=float)
+        self.readiness = np.array([c.digital_readiness for c in rows], dtype=float)
+        self.talent = np.array([c.ai_talent for c in rows], dtype=float)
+        self.compute = np.array([c.ai_compute_share for c in rows], dtype=float)
+        self.government_family = np.full(self.n_countries, -1)
+
+    def _setup_labs_and_families(self) -> None:
+        labs_, fams = self.world.labs, self.world.families
+        self.n_labs, self.n_families = len(labs_), len(fams)
+        self.lab_ids = np.array([lab.id for lab in labs_])
+        self.lab_names = [lab.name for lab in labs_]
+        self.lab_index = {lab.id: i for i, lab in enumerate(labs_)}
+        self.lab_country = np.array([self.country_index[lab.country] for lab in labs_])
+        self.lab_bloc = self.country_bloc[self.lab_country]
+        self.lab_compute_share = np.array([lab.compute_share for lab in labs_], dtype=float)
+        self.lab_talent = np.array([lab.talent for lab in labs_], dtype=float)
+        self.family_ids = np.array([f.id for f in fams])
+        self.family_names = [f.name for f in fams]
+        self.family_index = {f.id: i for i, f in enumerate(fams)}
+        self.family_lab = np.array([self.lab_index[f.lab] for f in fams])
+        self.family_origin = np.array([f.origin for f in fams])
+        self.family_open = np.array([f.openness == "open" for f in fams])
+        self.family_release = np.array([parse_quarter(f.released) for f in fams])
+        self.release_lag = np.array([f.release_lag_months for f in fams], dtype=float)
+        self.base_price = np.array([f.price_usd_per_mtok for f in fams], dtype=float)
+        self.capability = np.full(self.n_families, np.nan)
+        self.lab_open = np.array(
+            [self.family_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool
+        )
+        self.family_affinity = np.stack([self.bloc_affinity(o) for o in self.family_origin], axis=1)
+        self.distrust = np.zeros((self.n_countries, self.n_families))
+        labs.setup(self)
+
+    # -- shared helpers --------------------------------------------------------------------------
+    def bloc_affinity(self, bloc: str) -> np.ndarray:
+        """Affinity (0 to 1) of every country with a bloc's models and programmes.
+
+        1 within the bloc; otherwise from the country's US-China alignment (UN voting, see
+        docs/data.md): (1 + a) / 2 towards the US, (1 - a) / 2 towards China; EU models are
+        seen as at least neutral (0.5) outside the EU; other origins are neutral (0.5).
+        """
+        a = self.us_alignment
+        if bloc == "US":
+            value = (1 + a) / 2
+        elif bloc == "CN":
+            value = (1 - a) / 2
+        elif bloc == "EU":
+            value = np.maximum((1 + a) / 2, 0.5)
+        else:
+            value = np.full(self.n_countries, 0.5)
+        return np.where(self.country_bloc == bloc, 1.0, value)
+
+    def stream(self, purpose: str) -> np.random.Generator:
+        """The random stream for `purpose` (common random numbers across scenarios)."""
+        if purpose not in self._streams:
+            self._streams[purpose] = stream(self.run_seed, purpose)
+        return self._streams[purpose]
+
+    @property
+    def date(self) -> str:
+        return quarter_label(self.quarter)
+
+    @property
+    def released(self) -> np.ndarray:
+        return self.family_release <= self.quarter
+
+    def log_event(self, rule_id: str, rule: Rule | None, text: str, target: str = "",
+                  kind: str | None = None, sources: list[str] | None = None) -> None:
+        """Record a narrated event of this quarter (events.csv, the report, the classroom feed)."""
+        self.events.append(
+            {
+                "step": self.quarter - self.start,
+                "date": self.date,
+                "rule_id": rule_id,
+                "kind": kind or (rule.kind if rule is not None else ""),
+                "event": text,
+                "target": target,
+                "sources": " ".join(sources if sources is not None else (rule.sources if rule else [])),
+            }
+        )
+
+    # -- the schedule ----------------------------------------------------------------------------
+    def step(self) -> None:
+        """One quarter: rules, labs, countries, firms, metrics (see the module docstring)."""
+        if self.quarter > self.end:
+            self.running = False
+            return
+        self.engine.apply_rules()
+        labs.step(self)
+        countries.step(self)
+        firms.step(self)
+        metrics.collect(self)
+        self.quarter += 1
+        self.running = self.quarter <= self.end
+
+    def run(self) -> None:
+        while self.running:
+            self.step()
+
+    @property
+    def firms(self) -> list[Firm]:
+        return self.firm_agents

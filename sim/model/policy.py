@@ -1,0 +1,63 @@
+"""The policy state of one quarter: what the active rules say, as arrays over countries and families.
+
+The rules phase resets it and lets every active rule write its effect, so an effect never
+outlives its rule's window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class PolicyState:
+    n_countries: int
+    n_families: int
+    n_labs: int
+    # Share of chip imports a country can still make (export controls, D4.3, D4.6).
+    chip_access: np.ndarray = field(init=False)
+    # Share of a country's firms that cannot use a family (model-weight or API-access controls):
+    # a firm is blocked when its fixed compliance draw falls below this share.
+    blocked_share: np.ndarray = field(init=False)
+    # Bans in force (D4.8): for every user in the country, or for government use only.
+    banned_all: np.ndarray = field(init=False)
+    banned_government: np.ndarray = field(init=False)
+    # Multipliers on the price of closed families (programme co-funding, D1.2) and extra utility
+    # (localisation, alliance trust) per country and family.
+    price_factor: np.ndarray = field(init=False)
+    utility_bonus: np.ndarray = field(init=False)
+    government_bonus: np.ndarray = field(init=False)
+    extra_risk: np.ndarray = field(init=False)
+    # Per-quarter additions to readiness and compute (capacity building, data centres, D1.3, D1.6).
+    readiness_boost: np.ndarray = field(init=False)
+    compute_boost: np.ndarray = field(init=False)
+    # Support to open release per lab, in log-odds (state-backed open source, D4.3).
+    open_support: np.ndarray = field(init=False)
+    # Multiplier on lab capability growth (shared compute in alliances, D0.4).
+    growth_factor: np.ndarray = field(init=False)
+    tension: float = 0.0
+    coauthorship_factor: float = 1.0
+    spillover_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.reset(0.0)
+
+    def reset(self, tension: float) -> None:
+        c, f, labs = self.n_countries, self.n_families, self.n_labs
+        self.chip_access = np.ones(c)
+        self.blocked_share = np.zeros((c, f))
+        self.banned_all = np.zeros((c, f), dtype=bool)
+        self.banned_government = np.zeros((c, f), dtype=bool)
+        self.price_factor = np.ones((c, f))
+        self.utility_bonus = np.zeros((c, f))
+        self.government_bonus = np.zeros((c, f))
+        self.extra_risk = np.zeros((c, f))
+        self.readiness_boost = np.zeros(c)
+        self.compute_boost = np.zeros(c)
+        self.open_support = np.zeros(labs)
+        self.growth_factor = np.ones(labs)
+        self.tension = tension
+        self.coauthorship_factor = 1.0
+        self.spillover_factor = 1.0

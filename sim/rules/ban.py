@@ -1,0 +1,118 @@
+"""Bans on model families for privacy and data-transfer reasons (D4.8, D0.5, D0.6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from sim.rules.base import Reference, Rule, Targets
+from sim.scenario.fields import FamilyId
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+
+class Ban(Rule):
+    """Countries ban families (by id or by origin) for government use or for everyone.
+
+    `scripted`: the listed countries ban from `from` to `until` (the DeepSeek restrictions of
+    2025, D4.8). `endogenous`: each quarter every target country compares
+    privacy strictness x distrust of the origin with `threshold` and raises the ban when it is
+    above, lifting it when it falls below `threshold - hysteresis` (D0.5: the EU is cautious about
+    privacy and data security). Distrust is 1 minus the country's affinity with the origin, plus
+    trust lost to incidents.
+    """
+
+    kind: Literal["ban"] = "ban"
+    targets: Targets = Field(description="countries that ban (scripted) or may ban (endogenous)")
+    families: list[FamilyId] = Field(default_factory=list, description="banned families by id")
+    origin: Literal["US", "CN", "EU", "other"] | None = Field(
+        None, description="ban every family of this origin bloc"
+    )
+    scope: Literal["all", "government"] = Field(
+        "all", description="all: no firm or government may use it; government: government use only"
+    )
+    mode: Literal["scripted", "endogenous"] = Field(
+        "scripted", description="scripted: in force in the window; endogenous: raised by threshold"
+    )
+    threshold: float = Field(
+        0.35, ge=0, le=2, description="endogenous: privacy strictness x distrust above which a ban is raised"
+    )
+    hysteresis: float = Field(0.05, ge=0, le=1, description="endogenous: margin below threshold to lift")
+
+    @model_validator(mode="after")
+    def _names_families(self) -> Ban:
+        if not self.families and self.origin is None:
+            raise ValueError("bans nothing: give families (ids) or an origin bloc")
+        return self
+
+    def references(self) -> Iterator[Reference]:
+        yield from self.targets.references(("targets",))
+        for i, family in enumerate(self.families):
+            yield ("families", i), "family", family
+
+    def family_mask(self, model: GeopoliticsModel) -> np.ndarray:
+        mask = np.isin(model.family_ids, self.families)
+        if self.origin is not None:
+            mask |= model.family_origin == self.origin
+        return mask
+
+    def _banning(self, model: GeopoliticsModel, rule_id: str) -> np.ndarray:
+        if self.mode == "scripted":
+            return self.targets.mask(model.world)
+        memory = model.rule_memory.setdefault(rule_id, {"banning": np.zeros(model.n_countries, bool)})
+        return memory["banning"]
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        self._write(policy, self._banning(model, rule_id), self.family_mask(model))
+
+    def _write(self, policy: PolicyState, countries: np.ndarray, families: np.ndarray) -> None:
+        cells = np.ix_(countries, families)
+        policy.banned_government[cells] = True
+        if self.scope == "all":
+            policy.banned_all[cells] = True
+
+    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
+        if self.mode != "endogenous":
+            return
+        banning = self._banning(model, rule_id)
+        families = self.family_mask(model)
+        if not families.any():
+            return
+        distrust = (1.0 - model.family_affinity[:, families] + model.distrust[:, families]).max(axis=1)
+        score = model.privacy_strictness * distrust
+        candidates = self.targets.mask(model.world)
+        raise_ = candidates & ~banning & (score > self.threshold)
+        lift = banning & (score < self.threshold - self.hysteresis)
+        what = self._what(model)
+        for c in np.flatnonzero(raise_):
+            model.log_event(rule_id, self, f"{model.country_names[c]} bans {what} ({self.scope} use)", model.country_ids[c])
+        for c in np.flatnonzero(lift):
+            model.log_event(rule_id, self, f"{model.country_names[c]} lifts its ban on {what}", model.country_ids[c])
+        banning |= raise_
+        banning &= ~lift
+        self._write(model.policy, banning, families)
+
+    def _what(self, model: GeopoliticsModel) -> str:
+        names = [model.family_names[i] for i in np.flatnonzero(np.isin(model.family_ids, self.families))]
+        if self.origin is not None:
+            names.append(f"{self.origin}-origin models")
+        return ", ".join(names)
+
+    def describe(self, world: World) -> str:
+        fam_names = {f.id: f.name for f in world.families}
+        what = [fam_names.get(f, f) for f in self.families]
+        if self.origin:
+            what.append(f"every {self.origin}-origin model")
+        scope = "for government use" if self.scope == "government" else "for all users"
+        if self.mode == "scripted":
+            return f"{self.targets.describe(world)} ban {', '.join(what)} {scope}"
+        return (
+            f"{self.targets.describe(world)} ban {', '.join(what)} {scope} whenever privacy strictness x "
+            f"distrust exceeds {self.threshold:g} (lifted below {self.threshold - self.hysteresis:g})"
+        )

@@ -1,0 +1,151 @@
+"""What every rule has: a kind, the claims it encodes, and a window of quarters.
+
+A rule's effect is recomputed every quarter from the rules active in that quarter
+(`apply`, in the rules phase), so an effect lifts by itself when its window ends. Rules
+with memory (programme partners, endogenous bans) keep it in `model.rule_memory[rule_id]`
+and act in the countries phase (`act`).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from sim.quarters import Quarter, parse_quarter
+from sim.scenario.fields import BLOCS, REGIONS, ClaimId, CountryCode, StrictModel
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+Reference = tuple[tuple[str | int, ...], str, str]  # (path inside the rule, "country"|"family"|"lab", value)
+
+
+class Rule(StrictModel):
+    """Fields every rule kind has."""
+
+    kind: str
+    sources: list[ClaimId] = Field(
+        min_length=1, description="claim ids from the source documents that this rule encodes, like [D4.8]"
+    )
+    from_: Quarter | None = Field(
+        None, alias="from", description="first quarter the rule acts (default: the start of the run)"
+    )
+    until: Quarter | None = Field(
+        None, description="last quarter the rule acts, inclusive (default: open-ended)"
+    )
+    note: str = Field("", description="free text for the reader: what real event this stands for")
+
+    summary_template: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    def _window_in_order(self) -> Rule:
+        if self.from_ and self.until and parse_quarter(self.until) < parse_quarter(self.from_):
+            raise ValueError(f"until ({self.until}) is before from ({self.from_})")
+        return self
+
+    def active(self, quarter: int) -> bool:
+        """Whether the rule acts in the quarter with this ordinal."""
+        if self.from_ is not None and quarter < parse_quarter(self.from_):
+            return False
+        return self.until is None or quarter <= parse_quarter(self.until)
+
+    def references(self) -> Iterator[Reference]:
+        """Countries, families and labs this rule names, for checking against the world data."""
+        return iter(())
+
+    @abstractmethod
+    def describe(self, world: World) -> str:
+        """One plain sentence: what the rule does and to whom."""
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        """Write this quarter's effect into the policy state (rules phase)."""
+
+    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
+        """Endogenous behaviour in the countries phase (bans raised, partners joining)."""
+
+
+class Targets(StrictModel):
+    """A set of countries: the union of the listed countries, tiers, blocs and regions, minus `except`."""
+
+    countries: list[CountryCode] = Field(default_factory=list, description="countries by ISO3 code")
+    tiers: list[int] = Field(
+        default_factory=list, description="US export-control tiers (1, 2, 3) of the Jan 2025 rule"
+    )
+    blocs: list[str] = Field(default_factory=list, description=f"blocs, any of {', '.join(BLOCS)}")
+    regions: list[str] = Field(default_factory=list, description=f"regions, any of {', '.join(REGIONS)}")
+    all: bool = Field(False, description="every country")
+    except_: list[CountryCode] = Field(default_factory=list, alias="except", description="countries left out")
+
+    @model_validator(mode="after")
+    def _known_values(self) -> Targets:
+        from sim.errors import did_you_mean
+
+        for tier in self.tiers:
+            if tier not in (1, 2, 3):
+                raise ValueError(f"tier {tier} does not exist; tiers are 1, 2 and 3")
+        for bloc in self.blocs:
+            if bloc not in BLOCS:
+                raise ValueError(f"unknown bloc {bloc!r}; blocs are {', '.join(BLOCS)}{did_you_mean(bloc, BLOCS)}")
+        for region in self.regions:
+            if region not in REGIONS:
+                raise ValueError(f"unknown region {region!r}; regions are north, south{did_you_mean(region, REGIONS)}")
+        if not (self.all or self.countries or self.tiers or self.blocs or self.regions):
+            raise ValueError("names no country: give countries, tiers, blocs, regions or all: true")
+        return self
+
+    def references(self, prefix: tuple[str | int, ...]) -> Iterator[Reference]:
+        for i, code in enumerate(self.countries):
+            yield (*prefix, "countries", i), "country", code
+        for i, code in enumerate(self.except_):
+            yield (*prefix, "except", i), "country", code
+
+    def mask(self, world: World) -> np.ndarray:
+        """Boolean mask over the world's countries."""
+        rows = world.countries
+        chosen = np.array(
+            [
+                self.all
+                or c.iso3 in self.countries
+                or c.export_tier in self.tiers
+                or c.bloc in self.blocs
+                or c.region in self.regions
+                for c in rows
+            ],
+            dtype=bool,
+        )
+        return chosen & np.array([c.iso3 not in self.except_ for c in rows], dtype=bool)
+
+    def describe(self, world: World) -> str:
+        parts: list[str] = []
+        if self.all:
+            parts.append("all countries")
+        if self.countries:
+            names = {c.iso3: c.name for c in world.countries}
+            parts.append(", ".join(names.get(c, c) for c in self.countries))
+        if self.tiers:
+            parts.append("tier " + " and ".join(str(t) for t in self.tiers) + " countries")
+        if self.blocs:
+            parts.append("the " + ", ".join(self.blocs) + " bloc" + ("s" if len(self.blocs) > 1 else ""))
+        if self.regions:
+            parts.append("the Global " + " and ".join(r.capitalize() for r in self.regions))
+        text = "; ".join(parts)
+        if self.except_:
+            text += " (except " + ", ".join(self.except_) + ")"
+        return f"{text} [{int(self.mask(world).sum())} countries]"
+
+
+def window_text(rule: Rule, start: str, end: str) -> str:
+    """`from 2025Q1 to 2030Q4` in words, with the run's own bounds for open ends."""
+    first = rule.from_ or start
+    last = rule.until or end
+    return f"{first}-{last}" if rule.until else f"from {first}"
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]

@@ -1,0 +1,69 @@
+"""Export controls on chips, model weights and API access (D4.3, D4.4, D4.6; BIS rules 2022-2025)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.rules.base import Reference, Rule, Targets, window_text
+from sim.scenario.fields import Share
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+Restriction = Literal["chips", "model_weights", "api_access"]
+
+
+class ExportControl(Rule):
+    """An issuer bloc restricts what its firms may send to target countries.
+
+    - `chips`: the targets' chip access falls to (1 - strength); their compute grows more slowly,
+      which slows their labs and raises the cost of hosting open weights there (D4.3, D4.6).
+    - `model_weights`: a share `strength` of the targets' firms may not use open weights of the
+      issuer's origin (weights cannot be exported to them).
+    - `api_access`: a share `strength` of the targets' firms may not use the issuer's closed models.
+    The issuer's own countries are never targets.
+    """
+
+    kind: Literal["export_control"] = "export_control"
+    issuer: Literal["US", "CN", "EU", "other"] = Field("US", description="bloc that imposes the control")
+    targets: Targets = Field(description="countries the control applies to")
+    restricts: list[Restriction] = Field(
+        default_factory=lambda: ["chips"], min_length=1,
+        description="what is restricted: chips, model_weights, api_access",
+    )
+    strength: Share = Field(
+        description="how binding the control is: 0 no effect, 1 complete denial [share]"
+    )
+
+    def references(self) -> Iterator[Reference]:
+        return self.targets.references(("targets",))
+
+    def target_mask(self, model: GeopoliticsModel) -> np.ndarray:
+        return self.targets.mask(model.world) & (model.country_bloc != self.issuer)
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        mask = self.target_mask(model)
+        if "chips" in self.restricts:
+            policy.chip_access[mask] *= 1.0 - self.strength
+        issuer_families = model.family_origin == self.issuer
+        for restriction, openness in (("model_weights", True), ("api_access", False)):
+            if restriction in self.restricts:
+                cols = issuer_families & (model.family_open == openness)
+                block = policy.blocked_share[np.ix_(mask, cols)]
+                policy.blocked_share[np.ix_(mask, cols)] = np.maximum(block, self.strength)
+
+    def describe(self, world: World) -> str:
+        what = ", ".join(r.replace("_", " ") for r in self.restricts)
+        return (
+            f"{self.issuer} restricts {what} to {self.targets.describe(world)} "
+            f"at strength {self.strength:g}"
+        )
+
+
+__all__ = ["ExportControl", "window_text"]

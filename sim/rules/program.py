@@ -1,0 +1,148 @@
+"""Infrastructure and partnership programmes such as OpenAI for Countries (D1.1-D1.10)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.quarters import Quarter, parse_quarter
+from sim.rules.base import Reference, Rule, Targets
+from sim.scenario.fields import CountryCode, Share, StrictModel
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+
+class ScriptedPartner(StrictModel):
+    """A partner that joins at a known quarter (an announced deal)."""
+
+    country: CountryCode = Field(description="the partner country")
+    from_: Quarter = Field(alias="from", description="quarter the partnership is announced")
+
+
+class Selection(StrictModel):
+    """Weights of the criteria a sponsor uses to pick partners (D1.4)."""
+
+    readiness: float = Field(1.0, ge=0, description="weight of technological (digital) readiness")
+    government_support: float = Field(
+        1.0, ge=0, description="weight of government support, read as affinity with the sponsor's bloc"
+    )
+    potential: float = Field(
+        1.0, ge=0, description="weight of potential public and private use, read as log GDP (scaled 0-1)"
+    )
+
+
+class Program(Rule):
+    """A sponsor lab offers partner countries co-funded data centres, localised models and training.
+
+    Scripted partners join at their dates (announced deals). While the number of partners is
+    below `target_partners`, the sponsor offers partnership each quarter to the best-scoring
+    candidates (readiness, government support, potential use: D1.4); a country accepts when its
+    affinity with the sponsor's bloc is at least `min_alignment` and declines otherwise (D1.5,
+    D1.10). In partners, the sponsor's families are cheaper (co-funding, D1.2), localised (D1.1),
+    favoured for government use, and the country gains readiness (capacity building, D1.3) and
+    compute (data centres, D1.6).
+    """
+
+    kind: Literal["program"] = "program"
+    sponsor: str = Field(description="lab id of the sponsor, like openai")
+    partners: list[ScriptedPartner] = Field(default_factory=list, description="announced partners")
+    target_partners: int = Field(10, ge=0, le=500, description="partners the sponsor aims for (D1.4: 10)")
+    offers_per_quarter: int = Field(1, ge=0, le=50, description="offers made per quarter below the target")
+    candidates: Targets = Field(
+        default_factory=lambda: Targets(all=True), description="countries the sponsor may approach"
+    )
+    selection: Selection = Field(default_factory=Selection, description="weights of the selection criteria")
+    min_alignment: Share = Field(0.55, description="least affinity with the sponsor's bloc to accept")
+    price_subsidy: Share = Field(0.3, description="share of the price of the sponsor's models co-funded")
+    localisation_bonus: float = Field(0.5, ge=0, description="utility of the sponsor's models localised")
+    government_bonus: float = Field(1.0, ge=0, description="utility of the sponsor's models for government use")
+    capacity_building: float = Field(
+        0.01, ge=0, le=0.25, description="digital readiness gained per quarter by a partner [readiness units]"
+    )
+    compute_per_quarter: float = Field(
+        0.0005, ge=0, le=0.1, description="AI compute added per quarter in a partner [share of 2025 world compute]"
+    )
+
+    def references(self) -> Iterator[Reference]:
+        yield ("sponsor",), "lab", self.sponsor
+        for i, partner in enumerate(self.partners):
+            yield ("partners", i, "country"), "country", partner.country
+        yield from self.candidates.references(("candidates",))
+
+    def _memory(self, rule_id: str, model: GeopoliticsModel) -> dict:
+        return model.rule_memory.setdefault(
+            rule_id,
+            {"partners": np.zeros(model.n_countries, bool), "declined": np.zeros(model.n_countries, bool)},
+        )
+
+    def _join(self, rule_id: str, model: GeopoliticsModel, c: int, how: str) -> None:
+        self._memory(rule_id, model)["partners"][c] = True
+        sponsor = model.lab_names[model.lab_index[self.sponsor]]
+        model.log_event(rule_id, self, f"{model.country_names[c]} joins {sponsor}'s programme ({how})",
+                        model.country_ids[c])
+
+    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
+        memory = self._memory(rule_id, model)
+        partners, declined = memory["partners"], memory["declined"]
+        for partner in self.partners:
+            c = model.country_index[partner.country]
+            if not partners[c] and parse_quarter(partner.from_) <= model.quarter:
+                self._join(rule_id, model, c, "announced deal")
+        lab = model.lab_index[self.sponsor]
+        bloc = model.lab_bloc[lab]
+        affinity = model.bloc_affinity(bloc)
+        room = self.target_partners - int(partners.sum())
+        if room <= 0 or self.offers_per_quarter == 0:
+            return
+        open_ = self.candidates.mask(model.world) & ~partners & ~declined & (model.country_bloc != bloc)
+        if not open_.any():
+            return
+        gdp = np.log(model.gdp)
+        potential = (gdp - gdp.min()) / max(gdp.max() - gdp.min(), 1e-9)
+        score = (
+            self.selection.readiness * model.readiness
+            + self.selection.government_support * affinity
+            + self.selection.potential * potential
+        )
+        score = np.where(open_, score, -np.inf)
+        # Stable order: ties broken by country order in the world data, so runs are reproducible.
+        for c in np.argsort(-score, kind="stable")[: min(room, self.offers_per_quarter)]:
+            if affinity[c] >= self.min_alignment:
+                self._join(rule_id, model, int(c), "accepted an offer")
+            else:
+                declined[c] = True
+                model.log_event(rule_id, self, f"{model.country_names[c]} declines the programme's offer",
+                                model.country_ids[c])
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        partners = self._memory(rule_id, model)["partners"]
+        if not partners.any():
+            return
+        sponsor_families = model.family_lab == model.lab_index[self.sponsor]
+        cells = np.ix_(partners, sponsor_families)
+        policy.price_factor[cells] *= 1.0 - self.price_subsidy
+        policy.utility_bonus[cells] += self.localisation_bonus
+        policy.government_bonus[cells] += self.government_bonus
+        policy.readiness_boost[partners] += self.capacity_building
+        policy.compute_boost[partners] += self.compute_per_quarter
+
+    def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
+        return int(self._memory(rule_id, model)["partners"].sum())
+
+    def describe(self, world: World) -> str:
+        labs = {lab.id: lab.name for lab in world.labs}
+        names = {c.iso3: c.name for c in world.countries}
+        text = f"{labs.get(self.sponsor, self.sponsor)} builds partnerships aiming at {self.target_partners} countries"
+        if self.partners:
+            joined = ", ".join(f"{names.get(p.country, p.country)} ({p.from_})" for p in self.partners)
+            text += f"; announced: {joined}"
+        return (
+            f"{text}; partners get {self.price_subsidy:.0%} co-funding, localised models and "
+            f"+{self.capacity_building:g} readiness per quarter"
+        )

@@ -1,0 +1,58 @@
+"""Geopolitical tension between the US and China over time (D0.7, D3.5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field, field_validator
+
+from sim.quarters import Quarter, parse_quarter
+from sim.rules.base import Rule
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+
+class Tension(Rule):
+    """Sets US-China tension each quarter from a path of levels (0 calm, 1 open rivalry).
+
+    Tension lowers cross-bloc research co-authorship (D0.7, D3.1) and cross-bloc spillovers of
+    methods (D3.2, D3.5: neither side can isolate itself completely, so spillovers never stop).
+    Between two points of the path the level is interpolated linearly (or held, with `step`).
+    """
+
+    kind: Literal["tension"] = "tension"
+    path: dict[Quarter, float] = Field(
+        min_length=1, description="tension level (0 to 1) from each listed quarter on"
+    )
+    interpolation: Literal["linear", "step"] = Field("linear", description="between points: linear or step")
+    spillover_sensitivity: float = Field(
+        0.5, ge=0, le=1, description="share of cross-bloc spillover lost at tension 1 (D3.5)"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _levels_in_range(cls, path: dict[str, float]) -> dict[str, float]:
+        for quarter, level in path.items():
+            if not 0.0 <= level <= 1.0:
+                raise ValueError(f"tension at {quarter} is {level}; levels go from 0 to 1")
+        return dict(sorted(path.items(), key=lambda item: parse_quarter(item[0])))
+
+    def level(self, quarter: int) -> float:
+        xs = np.array([parse_quarter(q) for q in self.path], dtype=float)
+        ys = np.array(list(self.path.values()), dtype=float)
+        if self.interpolation == "step":
+            index = np.searchsorted(xs, quarter, side="right") - 1
+            return float(ys[max(index, 0)])
+        return float(np.interp(quarter, xs, ys))
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        policy.tension = self.level(model.quarter)
+        policy.spillover_factor *= 1.0 - self.spillover_sensitivity * policy.tension
+
+    def describe(self, world: World) -> str:
+        points = ", ".join(f"{q}: {v:g}" for q, v in self.path.items())
+        return f"US-China tension follows {points} ({self.interpolation})"

@@ -1,0 +1,95 @@
+"""Run a scenario's replicates, in this process or in worker processes, into tidy tables.
+
+Replicate r uses seed `replicate_seeds(scenario.seed, n)[r]` (numpy SeedSequence spawning), so a
+replicate's result does not depend on the number of replicates, of workers, or on the executor.
+Workers are fresh processes that import only this module's dependencies; Mesa 3.3.1 keeps every
+model alive in a class-level dict, so each replicate's agents are released deliberately.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import pandas as pd
+
+from sim.model.streams import replicate_seeds
+from sim.scenario.schema import Scenario
+from sim.world import World
+
+TIMESERIES_COLUMNS = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
+EVENT_COLUMNS = ["scenario", "replicate", "seed", "step", "date", "rule_id", "kind", "event", "target", "sources"]
+
+
+@dataclass
+class ReplicateResult:
+    replicate: int
+    seed: int
+    timeseries: pd.DataFrame
+    events: pd.DataFrame
+
+
+def run_replicate(scenario: Scenario, world: World, replicate: int, seed: int) -> ReplicateResult:
+    """Simulate one replicate from start to end and return its tidy rows."""
+    from sim.model.model import GeopoliticsModel
+
+    model = GeopoliticsModel(scenario, world, seed=seed)
+    model.run()
+    frame = pd.DataFrame(model.rows, columns=["step", "date", "metric", "group", "value"])
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "replicate", replicate)
+    frame.insert(0, "scenario", scenario.name)
+    events = pd.DataFrame(model.events, columns=EVENT_COLUMNS[3:])
+    events.insert(0, "seed", seed)
+    events.insert(0, "replicate", replicate)
+    events.insert(0, "scenario", scenario.name)
+    release_model(model)
+    return ReplicateResult(replicate, seed, frame[TIMESERIES_COLUMNS], events[EVENT_COLUMNS])
+
+
+def release_model(model: object) -> None:
+    """Drop Mesa 3.3.1's class-level references to a finished model so its memory is freed."""
+    import mesa
+
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
+
+
+def _run_one(args: tuple[Scenario, World, int, int]) -> ReplicateResult:
+    return run_replicate(*args)
+
+
+def iter_replicates(
+    scenario: Scenario, world: World, replicates: int, workers: int = 1, seed: int | None = None
+) -> Iterator[ReplicateResult]:
+    """Results of replicates 0..n-1 in order, computed by `workers` processes."""
+    seeds = replicate_seeds(scenario.seed if seed is None else seed, replicates)
+    jobs = [(scenario, world, r, s) for r, s in enumerate(seeds)]
+    if workers <= 1 or replicates <= 1:
+        for job in jobs:
+            yield _run_one(job)
+        return
+    with ProcessPoolExecutor(max_workers=min(workers, replicates, os.cpu_count() or 1),
+                             max_tasks_per_child=8) as pool:
+        yield from pool.map(_run_one, jobs)
+
+
+def run_scenario(
+    scenario: Scenario,
+    world: World,
+    replicates: int = 1,
+    workers: int = 1,
+    seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All replicates' timeseries and events, as tidy frames sorted by replicate."""
+    series, events = [], []
+    for done, result in enumerate(iter_replicates(scenario, world, replicates, workers, seed), start=1):
+        series.append(result.timeseries)
+        events.append(result.events)
+        if progress:
+            progress(done, replicates)
+    return pd.concat(series, ignore_index=True), pd.concat(events, ignore_index=True)

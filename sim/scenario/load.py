@@ -1,0 +1,234 @@
+"""Read a scenario: YAML with marks -> `extends` chain -> `--set` overrides -> validated `Scenario`.
+
+Every problem is reported with the file, line and column it comes from (a value inherited
+through `extends` points into the parent file), all at once, as an `InputError`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sim.errors import InputError, Problem, did_you_mean, show_value
+from sim.scenario.errors import Path as FieldPath
+from sim.scenario.errors import dotted, problems_from
+from sim.scenario.schema import Scenario
+from sim.yamlio import Located, load_yaml_file, load_yaml_text
+
+MAX_EXTENDS_DEPTH = 32
+
+
+@dataclass
+class SourceMap:
+    """Where each value and key of a merged document came from: path -> (file, line, column)."""
+
+    values: dict[FieldPath, tuple[str, int, int]] = field(default_factory=dict)
+    keys: dict[FieldPath, tuple[str, int, int]] = field(default_factory=dict)
+    default_file: str = "<scenario>"
+
+    @classmethod
+    def of(cls, located: Located) -> SourceMap:
+        file = located.file
+        return cls(
+            {p: (file, *m) for p, m in located.value_marks.items()},
+            {p: (file, *m) for p, m in located.key_marks.items()},
+            file,
+        )
+
+    def overlay(self, other: SourceMap, under: FieldPath = ()) -> None:
+        """Take `other`'s marks for everything below `under` (the child wins)."""
+        for target, source in ((self.values, other.values), (self.keys, other.keys)):
+            for path, mark in source.items():
+                target[under + path] = mark
+
+    def locate(self, path: FieldPath, at_key: bool = False) -> tuple[str, int, int]:
+        probe = tuple(path)
+        while True:
+            if at_key and probe in self.keys:
+                return self.keys[probe]
+            if probe in self.values:
+                return self.values[probe]
+            if probe in self.keys:
+                return self.keys[probe]
+            if not probe:
+                return (self.default_file, 1, 1)
+            probe = probe[:-1]
+
+
+@dataclass
+class LoadedScenario:
+    """A validated scenario with where it came from."""
+
+    scenario: Scenario
+    path: Path
+    files: list[Path]  # the scenario and every file it extends, child first
+    data: dict[str, Any]  # the merged plain data that was validated
+    sources: SourceMap
+
+    def world_path(self, which: str) -> Path:
+        """A world data file, relative to the scenario file that named it."""
+        value = getattr(self.scenario.world, which)
+        file = self.sources.locate(("world", which))[0]
+        base = Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
+        return (base / value).resolve() if not os.path.isabs(value) else Path(value)
+
+
+def merge(parent: Any, child: Any) -> Any:
+    """Maps merge key by key (rules by id), lists and scalars are replaced by the child's."""
+    if isinstance(parent, dict) and isinstance(child, dict):
+        merged = dict(parent)
+        for key, value in child.items():
+            replace_rule = (
+                isinstance(value, dict)
+                and isinstance(parent.get(key), dict)
+                and "kind" in value
+                and value.get("kind") != parent[key].get("kind")
+            )
+            merged[key] = value if replace_rule or key not in parent else merge(parent[key], value)
+        return merged
+    return copy.deepcopy(child)
+
+
+def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, Any], SourceMap, list[Path]]:
+    located = load_yaml_file(shown)
+    data = located.data
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "nothing"
+        raise InputError.single(
+            located.file, f"a scenario is a mapping of fields (name:, time:, rules: ...), not a {kind}"
+        )
+    sources = SourceMap.of(located)
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, sources, [path]
+    file, line, column = sources.locate(("extends",))
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        raise InputError([Problem(file, line, column, "extends", f"expected a file name, got {show_value(parent_ref)}")])
+    parent = (path.parent / parent_ref).resolve()
+    if parent in chain or parent == path:
+        cycle = " -> ".join(str(p.name) for p in [*chain, path, parent])
+        raise InputError([Problem(file, line, column, "extends", f"circular extends: {cycle}")])
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise InputError([Problem(file, line, column, "extends", f"extends chain longer than {MAX_EXTENDS_DEPTH}")])
+    if not parent.is_file():
+        nearby = [p.name for p in parent.parent.glob("*.yaml")] if parent.parent.is_dir() else []
+        raise InputError(
+            [Problem(file, line, column, "extends",
+                     f"no such file {parent_ref!r} (looked in {parent.parent}){did_you_mean(parent.name, nearby)}")]
+        )
+    shown_parent = os.path.relpath(parent) if not os.path.isabs(shown) else str(parent)
+    base, base_sources, files = _read_chain(parent, shown_parent, [*chain, path])
+    merged = merge(base, data)
+    merged.pop("extends", None)
+    base_sources.values.pop(("extends",), None)
+    base_sources.overlay(sources)
+    return merged, base_sources, [path, *files]
+
+
+def parse_override(text: str, index: int) -> tuple[FieldPath, Any]:
+    """`rules.us-chips.strength=0.9` -> (("rules", "us-chips", "strength"), 0.9), value read as YAML."""
+    where = f"--set #{index}"
+    if "=" not in text:
+        raise InputError.single("--set", f"{text!r} is not PATH=VALUE, like population.firms=10000", index)
+    key, _, raw = text.partition("=")
+    parts = tuple(key.strip().split("."))
+    if not key.strip() or any(not p for p in parts):
+        raise InputError.single("--set", f"{key!r} is not a dotted path like rules.us-chips.strength", index)
+    located = load_yaml_text(raw if raw.strip() else "''", where)
+    return parts, located.data
+
+
+def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> None:
+    target: Any = data
+    for i, part in enumerate(path[:-1]):
+        if isinstance(target, dict):
+            target = target.setdefault(part, {})
+        elif isinstance(target, list) and str(part).isdigit() and int(part) < len(target):
+            target = target[int(part)]
+        else:
+            raise InputError.single(
+                "--set", f"cannot set {dotted(path)}: {dotted(path[: i + 1])} is not a mapping", index
+            )
+    if isinstance(target, list) and str(path[-1]).isdigit() and int(path[-1]) < len(target):
+        target[int(path[-1])] = value
+    elif isinstance(target, dict):
+        target[path[-1]] = value
+    else:
+        raise InputError.single("--set", f"cannot set {dotted(path)}: its parent is not a mapping", index)
+
+
+def _check_override_targets(data: dict[str, Any], path: FieldPath, index: int) -> None:
+    # A --set that creates a new rule id is almost always a typo of an existing one.
+    if path and path[0] == "rules" and len(path) >= 3:
+        rules = data.get("rules") or {}
+        if path[1] not in rules:
+            raise InputError.single(
+                "--set",
+                f"rules.{path[1]}: no rule with id {path[1]!r}{did_you_mean(str(path[1]), list(rules))}; "
+                f"rules are {', '.join(rules) or 'none'}",
+                index,
+            )
+
+
+def _validate(data: dict[str, Any], sources: SourceMap) -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise InputError(problems_from(error, Scenario, data, sources.locate)) from None
+
+
+def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap, given: set) -> dict:
+    """A plain run uses each uncertainty's default at its path (unless `--set` gave that path)."""
+    merged = copy.deepcopy(data)
+    problems = []
+    for name, uncertainty in scenario.uncertainties.items():
+        path = tuple(uncertainty.path.split("."))
+        if path in given:
+            continue
+        current: Any = scenario
+        for part in path:
+            current = getattr(current, part, None) if not isinstance(current, dict) else current.get(part)
+            if current is None:
+                break
+        if not isinstance(current, int | float) or isinstance(current, bool):
+            file, line, column = sources.locate(("uncertainties", name, "path"))
+            problems.append(Problem(file, line, column, f"uncertainties.{name}.path",
+                                    f"{uncertainty.path!r} does not name a numeric scenario field"))
+            continue
+        _set_path(merged, path, uncertainty.default, 0)
+    if problems:
+        raise InputError(problems)
+    return merged
+
+
+def load_scenario(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+    """Read, merge, override and validate a scenario file; raise InputError listing every problem."""
+    shown = os.fspath(path)
+    resolved = Path(shown).resolve()
+    data, sources, files = _read_chain(resolved, shown, [])
+    given = set()
+    for index, text in enumerate(overrides, start=1):
+        field_path, value = parse_override(text, index)
+        _check_override_targets(data, field_path, index)
+        _set_path(data, field_path, value, index)
+        column = text.index("=") + 2
+        sources.values[field_path] = ("--set", index, column)
+        sources.keys[field_path] = ("--set", index, 1)
+        given.add(field_path)
+    scenario = _validate(data, sources)
+    if scenario.uncertainties:
+        data = _apply_uncertainties(scenario, data, sources, given)
+        scenario = _validate(data, sources)
+    return LoadedScenario(scenario, resolved, files, data, sources)
+
+
+def resolved_yaml(scenario: Scenario) -> str:
+    """The fully resolved scenario as YAML (after extends, defaults and --set)."""
+    data = scenario.model_dump(mode="json", by_alias=True, exclude={"extends"})
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
