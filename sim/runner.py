@@ -3,11 +3,13 @@
 Replicate r uses seed `replicate_seeds(scenario.seed, n)[r]` (numpy SeedSequence spawning), so a
 replicate's result does not depend on the number of replicates, of workers, or on the executor.
 Workers are fresh processes that import only this module's dependencies; Mesa 3.3.1 keeps every
-model alive in a class-level dict, so each replicate's agents are released deliberately.
+model alive in a class-level dict, so each finished model is released deliberately (`release_model`).
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -62,6 +64,13 @@ def _run_one(args: tuple[Scenario, World, int, int]) -> ReplicateResult:
     return run_replicate(*args)
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    """`fork` where the platform has it: `import mesa` forces `spawn`, which re-imports the
+    caller's main module in every worker and breaks scripts and notebooks without a main guard."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 def iter_replicates(
     scenario: Scenario, world: World, replicates: int, workers: int = 1, seed: int | None = None
 ) -> Iterator[ReplicateResult]:
@@ -73,7 +82,7 @@ def iter_replicates(
             yield _run_one(job)
         return
     with ProcessPoolExecutor(max_workers=min(workers, replicates, os.cpu_count() or 1),
-                             max_tasks_per_child=8) as pool:
+                             mp_context=_context()) as pool:
         yield from pool.map(_run_one, jobs)
 
 

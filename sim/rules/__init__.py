@@ -9,6 +9,7 @@ from pydantic import Field
 from sim.rules.ban import Ban
 from sim.rules.base import Rule, Targets
 from sim.rules.export_control import ExportControl
+from sim.rules.open_source_push import OpenSourcePush
 from sim.rules.program import Program
 from sim.rules.tension import Tension
 
@@ -17,8 +18,9 @@ RULE_KINDS: dict[str, type[Rule]] = {
     "ban": Ban,
     "program": Program,
     "tension": Tension,
+    "open_source_push": OpenSourcePush,
 }
 
 AnyRule = Annotated[Union[tuple(RULE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
-__all__ = ["RULE_KINDS", "AnyRule", "Rule", "Targets", "Ban", "ExportControl", "Program", "Tension"]
+__all__ = ["RULE_KINDS", "AnyRule", "Rule", "Targets", "Ban", "ExportControl", "OpenSourcePush", "Program", "Tension"]

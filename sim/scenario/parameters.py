@@ -152,34 +152,34 @@ class LabParameters(StrictModel):
         3.0, "capability months per quarter", "capability growth of a lab at the largest effective compute", gt=0
     )
     compute_elasticity: float = param(
-        0.12, "exponent", "growth scales with (effective compute / largest lab's) to this power (D4.6)", ge=0, le=2
+        0.05, "exponent", "growth scales with (effective compute / largest lab's) to this power (D4.6)", ge=0, le=2
     )
     talent_elasticity: float = param(
         0.1, "exponent", "growth scales with the lab's research talent to this power", ge=0, le=2
     )
     open_spillover: float = param(
-        0.12, "share of gap per quarter", "share of the gap to the best open model a lab closes (D3.2)", ge=0, le=1
+        0.2, "share of gap per quarter", "share of the gap to the best open model a lab closes (D3.2)", ge=0, le=1
     )
     closed_spillover: float = param(
-        0.06, "share of gap per quarter", "share of the gap to the best closed model closed by papers, "
+        0.07, "share of gap per quarter", "share of the gap to the best closed model closed by papers, "
         "distillation and talent flows (D3.2, D3.3)", ge=0, le=1,
     )
     community_boost: float = param(
         0.25, "ratio", "extra growth of an open release at 100% open adoption share (D2.4, D4.2)", ge=0
     )
-    release_interval: int = param(2, "quarters", "quarters between a lab's release decisions", ge=1, le=16)
+    release_interval: int = param(4, "quarters", "quarters between a lab's release decisions", ge=1, le=16)
     open_bias: float = param(
-        -3.0, "log-odds", "log-odds of an open release for a lab at the frontier with full compute", ge=-20, le=20
+        -2.5, "log-odds", "log-odds of an open release for a lab at the frontier with full compute", ge=-20, le=20
     )
     open_gap_weight: float = param(
-        1.5, "log-odds per year behind", "how much trailing the frontier favours open release "
+        3.0, "log-odds per year behind", "how much trailing the frontier favours open release "
         "(Mladenovic et al., arXiv 2604.16227)", ge=0,
     )
     open_compute_weight: float = param(
-        2.0, "log-odds per unit shortfall", "how much a compute shortfall favours open release (D4.4, D4.6)", ge=0
+        1.5, "log-odds per unit shortfall", "how much a compute shortfall favours open release (D4.4, D4.6)", ge=0
     )
     openness_inertia: float = param(
-        2.0, "log-odds", "bonus for keeping the current openness at a release decision", ge=0
+        3.5, "log-odds", "bonus for keeping the current openness at a release decision", ge=0
     )
 
 
@@ -194,7 +194,7 @@ class CountryParameters(StrictModel):
         1.0, "growth per year", "yearly growth of a country's AI compute with full chip access", ge=0, le=10
     )
     domestic_substitution: float = param(
-        0.35, "share", "share of compute growth lost to chip controls that domestic chips replace (D4.6)",
+        0.8, "share", "share of compute growth lost to chip controls that domestic chips replace (D4.6)",
         ge=0, le=1,
     )
     compute_data_quarter: Quarter = param(
@@ -216,7 +216,7 @@ class CollaborationParameters(StrictModel):
         0.18, "share per year", "yearly growth of the paper count (NeurIPS 4,497 -> 5,290)", ge=-0.9, le=5
     )
     base_share: float = param(
-        0.0315, "share of papers", "US-CN co-authored share at the reference tension (D3.1: ~3%)", ge=0, le=1
+        0.0302, "share of papers", "US-CN co-authored share at the reference tension (D3.1: ~3%)", ge=0, le=1
     )
     tension_sensitivity: float = param(
         0.8, "per unit tension", "relative fall of the co-authored share per unit of tension (D0.7)", ge=0

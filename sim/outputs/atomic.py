@@ -1,0 +1,90 @@
+"""Atomic file writes: a file appears under its final name complete, or not at all.
+
+Every output of a run goes through this module. Data are written to a hidden temporary file
+in the same directory (`.adoption.png.tmp-<pid>-<random>`), flushed and fsynced, then renamed
+onto the final name with `os.replace` (atomic on POSIX and Windows within one file system).
+If anything fails before the rename, the temporary file is removed and the final name is left
+as it was, so an interrupted run never leaves a half-written file that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh hidden temporary path next to `path` (same directory, so the rename is atomic)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _fsync_file(path: Path) -> None:
+    """Flush a file's data to disk (no-op where the platform cannot)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable by syncing its directory; silently skipped where unsupported."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is fsynced and renamed onto `path`.
+
+    The parent directory is created if needed. If the block raises (or never creates the
+    file), the temporary file is removed and `path` is untouched.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_name(final)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FileNotFoundError(f"atomic write of {final}: nothing was written to {tmp.name}")
+        _fsync_file(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_directory(final.parent)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` atomically; return the final path."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write `text` to `path` atomically with LF line endings as given (no newline translation)."""
+    return atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_unlink(path: str | os.PathLike[str]) -> None:
+    """Remove `path` if it exists (used to retract a stale completion marker before rewriting)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    _fsync_directory(Path(path).parent)

@@ -1,0 +1,440 @@
+"""Figures of a run: median lines with a shaded 10–90% band over replicates.
+
+Built on `matplotlib.figure.Figure` directly (no pyplot, no GUI backend, never `show`), so
+they render headless, in worker processes and in notebooks alike. Every figure takes the
+summary table (`tables.summarise`) and a title naming the scenario; a metric missing from the
+summary leaves its panel with a note instead of failing, and a single replicate simply gives
+a band of zero width. The x axis is the step (its order); ticks are labelled with the period
+labels (`2024Q1`) found in the summary's `date` column.
+
+Colours are fixed across figures: bloc US blue, CN red, EU gold, other grey; open weights
+green, closed purple; the world total black.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.tables import parse_group
+
+BLOC_ORDER = ["US", "CN", "EU", "other"]
+BLOC_COLOURS = {"US": "#1f5fbf", "CN": "#d62728", "EU": "#d9a400", "other": "#7f7f7f"}
+OPENNESS_COLOURS = {"open": "#2ca02c", "closed": "#7b3fa0"}
+REGION_COLOURS = {"": "#111111", "north": "#17a2b8", "south": "#b5651d"}
+PAIR_COLOURS = {"open-closed": "#2ca02c", "CN-US": "#d62728", "US-CN": "#6a3d9a"}
+_FALLBACK = [
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#ff7f0e",
+    "#393b79",
+    "#9467bd",
+    "#000000",
+    "#98df8a",
+    "#c49c94",
+    "#f7b6d2",
+    "#637939",
+]
+_LINESTYLES = ["-", "--", "-."]
+WORLD = "world"
+DPI = 110
+NOTE = "line: median over replicates · band: 10–90% of replicates"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series to draw: legend label, colour and the per-step statistics (sorted by step)."""
+
+    label: str
+    colour: str
+    data: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- data selection
+def _metric_rows(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    rows = summary[summary["metric"] == metric]
+    if "group" in rows.columns and rows["group"].isna().any():
+        rows = rows.assign(group=rows["group"].fillna(""))
+    return rows
+
+
+def _colour(value: str, palette: dict[str, str], others: Sequence[str]) -> str:
+    """Palette colour, else a stable fallback colour by position among the unknown values."""
+    if value in palette:
+        return palette[value]
+    unknown = [v for v in others if v not in palette]
+    index = unknown.index(value) if value in unknown else len(unknown)
+    return _FALLBACK[index % len(_FALLBACK)]
+
+
+def _order(values: Sequence[str], preferred: Sequence[str]) -> list[str]:
+    known = [v for v in preferred if v in values]
+    return known + sorted(v for v in values if v not in known)
+
+
+def select_lines(
+    summary: pd.DataFrame,
+    metric: str,
+    key: str,
+    *,
+    fixed: dict[str, str] | None = None,
+    palette: dict[str, str] | None = None,
+    preferred: Sequence[str] = (),
+    label: Callable[[str], str] = str,
+) -> list[Line]:
+    """Lines of `metric` whose group is exactly `{key: <v>} | fixed`, one per value `v` of `key`.
+
+    Several scenarios in one summary give one line per scenario and value (labelled
+    `value · scenario`).
+    """
+    fixed = fixed or {}
+    rows = _metric_rows(summary, metric)
+    chosen: dict[str, str] = {}
+    for group in rows["group"].unique():
+        pairs = parse_group(group)
+        if set(pairs) == {key, *fixed} and all(pairs.get(k) == v for k, v in fixed.items()):
+            chosen[group] = pairs[key]
+    values = _order(list(set(chosen.values())), preferred)
+    lines = []
+    scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
+    for scenario in scenarios:
+        in_scenario = rows if scenario is None else rows[rows["scenario"] == scenario]
+        for value in values:
+            groups = [g for g, v in chosen.items() if v == value]
+            data = in_scenario[in_scenario["group"].isin(groups)].sort_values("step")
+            if data.empty:
+                continue
+            name = label(value) + (f" · {scenario}" if len(scenarios) > 1 else "")
+            lines.append(Line(name, _colour(value, palette or {}, values), data))
+    return lines
+
+
+def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
+    """The world total (`group == ""`) followed by one line per `region=<r>`."""
+    rows = _metric_rows(summary, metric)
+    lines = []
+    world = rows[rows["group"] == ""].sort_values("step")
+    scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
+    for scenario in scenarios:
+        data = world if scenario is None else world[world["scenario"] == scenario]
+        if not data.empty:
+            lines.append(
+                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), REGION_COLOURS[""], data)
+            )
+    regions = select_lines(
+        summary,
+        metric,
+        "region",
+        palette=REGION_COLOURS,
+        preferred=["north", "south"],
+        label=lambda r: f"region {r}",
+    )
+    return lines + regions
+
+
+# --------------------------------------------------------------------------- axes
+def _timeline(summary: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (step, date) of the summary, in step order."""
+    if summary.empty:
+        return pd.DataFrame({"step": pd.Series(dtype=int), "date": pd.Series(dtype=str)})
+    steps = summary[["step", "date"]].drop_duplicates("step").sort_values("step")
+    return steps.reset_index(drop=True)
+
+
+def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
+    """Major ticks on each year's first quarter (every 2nd year for long runs), minor per step."""
+    if timeline.empty:
+        return
+    steps = timeline["step"].to_numpy()
+    dates = timeline["date"].astype(str).to_numpy()
+    major = [i for i, d in enumerate(dates) if d.endswith("Q1")]
+    if not major:  # labels not in quarter form: about eight evenly spaced ticks
+        major = list(np.unique(np.linspace(0, len(steps) - 1, num=min(8, len(steps))).round().astype(int)))
+    stride = 1 + (len(major) - 1) // 10
+    major = major[::stride]
+    ax.set_xticks([steps[i] for i in major], [dates[i] for i in major])
+    ax.xaxis.set_minor_locator(MultipleLocator(1))
+    ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
+    ax.tick_params(axis="x", which="major", labelsize=9)
+
+
+def _is_share(lines: Sequence[Line]) -> bool:
+    values = np.concatenate(
+        [line.data[["median", "q10", "q90"]].to_numpy(dtype=float).ravel() for line in lines]
+    )
+    values = values[np.isfinite(values)]
+    return values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9
+
+
+def draw_panel(
+    ax: Axes,
+    lines: Sequence[Line],
+    *,
+    title: str,
+    ylabel: str,
+    timeline: pd.DataFrame,
+    missing: str,
+    zero_line: bool = False,
+) -> None:
+    """Median lines with 10–90% bands; a note in place of the panel when there is nothing to draw."""
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    if not lines:
+        ax.text(
+            0.5,
+            0.5,
+            f"No data: {missing}",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="#555555",
+            style="italic",
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_color("#dddddd")
+        return
+    for index, line in enumerate(lines):
+        x = line.data["step"].to_numpy(dtype=float)
+        ax.fill_between(
+            x,
+            line.data["q10"].to_numpy(dtype=float),
+            line.data["q90"].to_numpy(dtype=float),
+            color=line.colour,
+            alpha=0.18,
+            linewidth=0,
+        )
+        ax.plot(
+            x,
+            line.data["median"].to_numpy(dtype=float),
+            color=line.colour,
+            linewidth=2,
+            linestyle=_LINESTYLES[index // 6 % 3] if len(lines) > 6 else "-",
+            label=line.label,
+        )
+    if _is_share(lines):
+        top = ax.get_ylim()[1]
+        ax.set_ylim(0.0, min(top, 1.02))
+        span = ax.get_ylim()[1]
+        decimals = 0 if span >= 0.05 else 1 if span >= 0.005 else 2
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.{decimals}f}%"))
+    if zero_line:
+        ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.grid(True, which="major", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    _date_ticks(ax, timeline)
+    ax.legend(
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+        ncol=1 if len(lines) <= 12 else 2,
+    )
+
+
+def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
+    fig = Figure(figsize=(10.5, 1.2 + 3.1 * panels), dpi=DPI, layout="constrained")
+    axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
+    fig.suptitle(f"{subject} — {title}", fontsize=14, fontweight="bold", x=0.01, ha="left")
+    fig.get_layout_engine().set(h_pad=0.12, hspace=0.06)
+    return fig, axes
+
+
+def _footer(fig: Figure) -> None:
+    fig.supxlabel(NOTE, fontsize=8.5, color="#555555", x=0.01, ha="left")
+
+
+# --------------------------------------------------------------------------- figures
+def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
+    """Adoption: share by openness, share by origin bloc, and the adoption rate (world, regions)."""
+    timeline = _timeline(summary)
+    fig, (ax1, ax2, ax3) = _figure(title, "Adoption", 3)
+    draw_panel(
+        ax1,
+        select_lines(
+            summary,
+            "adoption_share",
+            "openness",
+            palette=OPENNESS_COLOURS,
+            preferred=["open", "closed"],
+            label=lambda o: f"{o} weights",
+        ),
+        title="Model choice: open vs closed weights",
+        ylabel="share of AI-using firms",
+        timeline=timeline,
+        missing="metric adoption_share (openness=…) not in this run",
+    )
+    draw_panel(
+        ax2,
+        select_lines(
+            summary,
+            "adoption_share",
+            "origin",
+            palette=BLOC_COLOURS,
+            preferred=BLOC_ORDER,
+            label=lambda b: f"{b} models",
+        ),
+        title="Model choice by origin bloc",
+        ylabel="share of AI-using firms",
+        timeline=timeline,
+        missing="metric adoption_share (origin=…) not in this run",
+    )
+    draw_panel(
+        ax3,
+        _world_and_regions(summary, "adoption_rate"),
+        title="Adoption rate: firms using any AI model",
+        ylabel="share of firms",
+        timeline=timeline,
+        missing="metric adoption_rate not in this run",
+    )
+    _footer(fig)
+    return fig
+
+
+def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
+    """Influence index by bloc, GDP-weighted and one-country-one-vote."""
+    timeline = _timeline(summary)
+    fig, (ax1, ax2) = _figure(title, "Influence", 2)
+    for ax, weight, name in ((ax1, "gdp", "GDP-weighted"), (ax2, "countries", "one country, one vote")):
+        draw_panel(
+            ax,
+            select_lines(
+                summary,
+                "influence",
+                "bloc",
+                fixed={"weight": weight},
+                palette=BLOC_COLOURS,
+                preferred=BLOC_ORDER,
+            ),
+            title=f"Influence of each bloc ({name})",
+            ylabel="influence index",
+            timeline=timeline,
+            missing=f"metric influence (weight={weight}) not in this run",
+        )
+    _footer(fig)
+    return fig
+
+
+def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
+    """Capability index by model family, and the capability gaps in months."""
+    timeline = _timeline(summary)
+    fig, (ax1, ax2) = _figure(title, "Capability", 2)
+    draw_panel(
+        ax1,
+        select_lines(summary, "capability", "family"),
+        title="Capability index by model family",
+        ylabel="capability index",
+        timeline=timeline,
+        missing="metric capability not in this run",
+    )
+    draw_panel(
+        ax2,
+        select_lines(
+            summary,
+            "capability_gap_months",
+            "pair",
+            palette=PAIR_COLOURS,
+            preferred=["open-closed", "CN-US"],
+            label=_gap_label,
+        ),
+        title="Capability gap: months the first trails the second",
+        ylabel="months",
+        timeline=timeline,
+        missing="metric capability_gap_months not in this run",
+        zero_line=True,
+    )
+    _footer(fig)
+    return fig
+
+
+def _gap_label(pair: str) -> str:
+    first, _, second = pair.partition("-")
+    return f"{first} behind {second}" if second else pair
+
+
+def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
+    """Compute share by bloc, share of each bloc's labs releasing open weights, co-authorship."""
+    timeline = _timeline(summary)
+    fig, (ax1, ax2, ax3) = _figure(title, "Compute, releases and research", 3)
+    draw_panel(
+        ax1,
+        select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        title="Share of world AI compute",
+        ylabel="share of compute",
+        timeline=timeline,
+        missing="metric compute_share not in this run",
+    )
+    draw_panel(
+        ax2,
+        select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        title="Labs whose current release is open-weights",
+        ylabel="share of the bloc's labs",
+        timeline=timeline,
+        missing="metric release_open_share not in this run",
+    )
+    draw_panel(
+        ax3,
+        select_lines(
+            summary,
+            "coauthorship_share",
+            "pair",
+            palette=PAIR_COLOURS,
+            label=lambda p: p.replace("-", "–") + " co-authored",
+        ),
+        title="Cross-bloc research: share of papers co-authored",
+        ylabel="share of papers",
+        timeline=timeline,
+        missing="metric coauthorship_share not in this run",
+    )
+    _footer(fig)
+    return fig
+
+
+FIGURES: dict[str, Callable[[pd.DataFrame, str], Figure]] = {
+    "adoption": adoption_figure,
+    "influence": influence_figure,
+    "capability": capability_figure,
+    "compute": compute_figure,
+}
+
+
+# --------------------------------------------------------------------------- saving
+def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
+    """PNG bytes of `fig` (deterministic metadata: no software/date stamps)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def close_figure(fig: Figure) -> None:
+    """Release a figure (also from pyplot's registry if pyplot is in use)."""
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is not None:
+        pyplot.close(fig)
+    fig.clear()
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> bytes:
+    """Save `fig` as PNG at `path` atomically, close it, and return the bytes written."""
+    try:
+        data = figure_png(fig, dpi=dpi)
+        atomic_write_bytes(path, data)
+    finally:
+        close_figure(fig)
+    return data

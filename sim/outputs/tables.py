@@ -1,0 +1,186 @@
+"""Tidy tables of a run: the time series, its summary over replicates, and the event log.
+
+The column names and the `group` label format are part of the output contract
+(see docs and `design.md`, "Outputs of `sim run`"). CSV bytes are deterministic: the same
+data give byte-identical files whatever the input row order (rows are sorted on a total key,
+floats are written with `%.10g`, lines end with LF, no index, no timestamps).
+
+Reading back: an empty `group` (a world total) is read by pandas as NaN unless told
+otherwise; use `read_table`, which keeps it as the empty string.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+TIMESERIES_COLUMNS: list[str] = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
+SUMMARY_KEYS: list[str] = ["scenario", "step", "date", "metric", "group"]
+SUMMARY_STATS: list[str] = ["mean", "median", "q10", "q90"]
+SUMMARY_COLUMNS: list[str] = SUMMARY_KEYS + SUMMARY_STATS
+EVENT_COLUMNS: list[str] = ["date", "rule_id", "kind", "event", "target", "sources"]
+
+_TIMESERIES_ORDER = ["scenario", "replicate", "metric", "group", "step", "seed", "date", "value"]
+_SUMMARY_ORDER = ["scenario", "metric", "group", "step"]
+_EVENT_ORDER = ["scenario", "replicate", "step", "date", "rule_id", "kind", "event", "target", "sources"]
+FLOAT_FORMAT = "%.10g"
+SOURCES_SEPARATOR = ";"
+
+
+# --------------------------------------------------------------------------- group labels
+def group_label(**pairs: object) -> str:
+    """The contract's group label: `key=value` pairs, keys in alphabetical order, joined by `,`.
+
+    `group_label()` is `""` (a world total); `group_label(region="south", origin="CN")` is
+    `"origin=CN,region=south"`. Keys and values must not contain `,` or `=`.
+    """
+    parts = []
+    for key in sorted(pairs):
+        value = str(pairs[key])
+        for text in (key, value):
+            if not text or "," in text or "=" in text:
+                raise ValueError(f"group label part {text!r} must be non-empty without ',' or '='")
+        parts.append(f"{key}={value}")
+    return ",".join(parts)
+
+
+def parse_group(label: str | None) -> dict[str, str]:
+    """Inverse of `group_label`: `"origin=CN,region=south"` -> `{"origin": "CN", "region": "south"}`.
+
+    `""` (or a missing value read back from CSV as NaN/None) is the world total, `{}`.
+    """
+    if label is None or (isinstance(label, float) and np.isnan(label)) or label == "":
+        return {}
+    result: dict[str, str] = {}
+    for part in str(label).split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key or not value or "=" in value:
+            raise ValueError(f"malformed group label {label!r}: expected key=value pairs joined by ','")
+        if key in result:
+            raise ValueError(f"malformed group label {label!r}: key {key!r} repeated")
+        result[key] = value
+    return result
+
+
+# --------------------------------------------------------------------------- helpers
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} is missing column(s) {missing}; has {list(frame.columns)}")
+
+
+def _ordered_columns(frame: pd.DataFrame, first: Sequence[str]) -> list[str]:
+    """Contract columns first (those present), then any extra columns in their given order."""
+    head = [c for c in first if c in frame.columns]
+    return head + [c for c in frame.columns if c not in head]
+
+
+def _clean_group(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing group labels (CSV round trip) become the empty string, the world total."""
+    if "group" in frame.columns and frame["group"].isna().any():
+        frame = frame.copy()
+        frame["group"] = frame["group"].fillna("")
+    return frame
+
+
+def sort_rows(frame: pd.DataFrame, keys: Iterable[str]) -> pd.DataFrame:
+    """Rows sorted on `keys` (those present) then every other column: a total, order-free sort."""
+    by = [c for c in keys if c in frame.columns]
+    by += [c for c in frame.columns if c not in by]
+    if frame.empty or not by:
+        return frame.reset_index(drop=True)
+    sortable = frame.copy()
+    for column in by:  # mixed/object columns (e.g. lists) sort by their text
+        if sortable[column].dtype == object:
+            sortable[column] = sortable[column].map(lambda v: "" if v is None else str(v))
+    order = sortable.sort_values(by, kind="stable", na_position="last").index
+    return frame.loc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- tables
+def timeseries_table(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """The time series in contract column order, sorted by scenario, replicate, metric, group, step."""
+    _require(timeseries, TIMESERIES_COLUMNS, "timeseries")
+    frame = _clean_group(timeseries)[_ordered_columns(timeseries, TIMESERIES_COLUMNS)]
+    return sort_rows(frame, _TIMESERIES_ORDER)
+
+
+def summarise(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Statistics over replicates per scenario, step, date, metric and group.
+
+    Columns: scenario, step, date, metric, group, mean, median, q10, q90; q10/q90 are the
+    10th/90th percentiles with numpy's default linear interpolation. Missing values (NaN) are
+    skipped. Rows are sorted by scenario, metric, group, step.
+    """
+    _require(timeseries, ["scenario", "replicate", "step", "date", "metric", "group", "value"], "timeseries")
+    frame = _clean_group(timeseries)
+    if frame.empty:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=float if c in SUMMARY_STATS else object) for c in SUMMARY_COLUMNS}
+        )
+    values = pd.to_numeric(frame["value"], errors="raise").astype(float)
+    grouped = values.groupby([frame[k] for k in SUMMARY_KEYS], sort=False, dropna=False)
+    stats = pd.DataFrame(
+        {
+            "mean": grouped.mean(),
+            "median": grouped.median(),
+            "q10": grouped.quantile(0.1, interpolation="linear"),
+            "q90": grouped.quantile(0.9, interpolation="linear"),
+        }
+    ).reset_index()
+    stats = stats[SUMMARY_COLUMNS]
+    stats = stats.sort_values([*_SUMMARY_ORDER, "date"], kind="stable").reset_index(drop=True)
+    return stats
+
+
+def _sources_text(value: object) -> object:
+    """Claim ids as one CSV cell: lists/tuples joined by `;`, strings kept, missing kept."""
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+        return SOURCES_SEPARATOR.join(str(v) for v in items)
+    return value
+
+
+def split_sources(value: object) -> list[str]:
+    """Claim ids from an events `sources` cell: a list, or text separated by `;`, `,` or spaces."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return [str(v) for v in value]
+    text = str(value)
+    for sep in (",", " "):
+        text = text.replace(sep, SOURCES_SEPARATOR)
+    return [part for part in text.split(SOURCES_SEPARATOR) if part]
+
+
+def events_table(events: pd.DataFrame | None) -> pd.DataFrame:
+    """The event log in a stable form: contract columns first, `sources` as `D4.4;D4.6`, sorted.
+
+    An empty log (even one without columns) keeps the header date, rule_id, kind, event,
+    target, sources.
+    """
+    if events is None or (events.empty and len(events.columns) == 0):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
+    frame = events.copy()
+    if "sources" in frame.columns:
+        frame["sources"] = frame["sources"].map(_sources_text).astype(object)
+    frame = frame[_ordered_columns(frame, EVENT_COLUMNS)]
+    return sort_rows(frame, _EVENT_ORDER)
+
+
+# --------------------------------------------------------------------------- CSV
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Deterministic CSV bytes: UTF-8, LF line endings, `%.10g` floats, no index."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
+    return buffer.getvalue().encode("utf-8")
+
+
+def read_table(path: str | os.PathLike[str], dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Read a CSV written by this package, keeping an empty `group` as `""` (world total)."""
+    frame = pd.read_csv(path, dtype={"group": str, **(dict(dtypes) if dtypes else {})})
+    return _clean_group(frame)

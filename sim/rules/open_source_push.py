@@ -1,0 +1,49 @@
+"""State-backed open-source strategy and outreach to the Global South (D4.3, D4.4, D4.5, D4.11)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from sim.rules.base import Rule
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+
+class OpenSourcePush(Rule):
+    """A bloc's state backs open release by its labs and promotes its open models abroad.
+
+    Labs of the bloc gain `open_support` log-odds at each release decision (state support to
+    open-source infrastructure, D4.3, D4.6); the bloc's open families gain `outreach_bonus`
+    utility among firms and governments of the Global South (ties with developing countries,
+    D4.4, D4.11) and `norm_bonus` everywhere outside the bloc (inclusive-governance norms, D4.5).
+    """
+
+    kind: Literal["open_source_push"] = "open_source_push"
+    bloc: Literal["US", "CN", "EU", "other"] = Field("CN", description="bloc whose state pushes open source")
+    open_support: float = Field(
+        1.5, ge=-10, le=10, description="log-odds added to its labs' open-release decisions"
+    )
+    outreach_bonus: float = Field(
+        0.3, ge=0, le=5, description="utility of its open families for Global South users [utility]"
+    )
+    norm_bonus: float = Field(
+        0.0, ge=0, le=5, description="utility of its open families for users outside the bloc [utility]"
+    )
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        policy.open_support[model.lab_bloc == self.bloc] += self.open_support
+        families = (model.family_origin == self.bloc) & model.family_open
+        outside = model.country_bloc != self.bloc
+        policy.utility_bonus[(model.south & outside)[:, None] & families[None, :]] += self.outreach_bonus
+        policy.utility_bonus[outside[:, None] & families[None, :]] += self.norm_bonus
+
+    def describe(self, world: World) -> str:
+        return (
+            f"the {self.bloc} state backs open release (+{self.open_support:g} log-odds for its labs) and "
+            f"promotes its open models in the Global South (+{self.outreach_bonus:g} utility)"
+        )

@@ -1,0 +1,301 @@
+"""World data: countries, AI labs and model families (`scenarios/data/countries.yaml`, `families.yaml`).
+
+These models are the schema of the two data files; `docs/data.md` is generated from them and the files'
+`columns` tables by `world_columns_markdown()`. `parse_world` validates the loaded YAML documents and
+raises `pydantic.ValidationError`; each error's `loc` starts with the file it concerns ("countries" or
+"families") followed by the path inside that file, e.g. `("countries", "countries", 3, "bloc")` or
+`("families", "labs", 2, "country")`, so a caller can map it to FILE:LINE:COLUMN.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from os import PathLike
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from sim.errors import did_you_mean
+
+Bloc = Literal["US", "CN", "EU", "other"]
+Region = Literal["north", "south"]
+Openness = Literal["open", "closed"]
+Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$")]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "data"
+COMPUTE_SHARE_TOLERANCE = 0.01  # countries' ai_compute_share must sum to 1 within this
+
+
+class _Frozen(BaseModel):
+    # strict: a quoted number or a "yes" string in the data is an error, not silently coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _error(loc: tuple[str | int, ...], kind: str, message: str, value: Any) -> InitErrorDetails:
+    error_type = PydanticCustomError(kind, "{message}", {"message": message})
+    return InitErrorDetails(type=error_type, loc=loc, input=value)
+
+
+def _raise_if(errors: list[InitErrorDetails], title: str) -> None:
+    # A ValidationError raised inside a validator keeps these locs (prefixed by the enclosing path).
+    if errors:
+        raise ValidationError.from_exception_data(title, errors)
+
+
+class ColumnMeta(_Frozen):
+    """What one data column means, in which unit, from which source and for which year."""
+
+    meaning: str = Field(min_length=1, description="one-line meaning of the column (text)")
+    unit: str = Field(min_length=1, description="unit of the values, or 'text'/'code' (text)")
+    source: str = Field(min_length=1, description="named public source or 'Model definition' (text)")
+    year: int | None = Field(description="reference year of the values (calendar year), null if timeless")
+
+
+class CountryRecord(_Frozen):
+    """One economy, or a regional aggregate of economies (iso3 starting with X)."""
+
+    iso3: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code; X.. for aggregates (code)")
+    name: str = Field(min_length=1, description="English name, or the aggregate's description (text)")
+    bloc: Bloc = Field(description="geopolitical bloc: US, CN, EU or other (category)")
+    region: Region = Field(description="Global North or South (category)")
+    gdp_usd_bn: float = Field(gt=0, description="GDP in 2023 (billion current US$)")
+    population_m: float = Field(gt=0, description="population in 2023 (million people)")
+    digital_readiness: Share = Field(description="government AI readiness (index 0-1)")
+    ai_talent: Share = Field(description="AI talent depth, USA = 1 (index 0-1)")
+    privacy_strictness: Share = Field(description="strength of the data-protection regime (index 0-1)")
+    export_tier: Literal[1, 2, 3] = Field(description="US AI Diffusion rule tier (1, 2 or 3)")
+    eu_member: bool = Field(description="member of the European Union (boolean)")
+    us_alignment: float = Field(ge=-1.0, le=1.0, description="alignment, US = +1, China = -1 (index -1..1)")
+    ai_compute_share: Share = Field(description="share of world AI compute, 2025 (fraction of world)")
+    is_aggregate: bool = Field(description="true for a regional aggregate (boolean)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CountryRecord:
+        errors = []
+        if self.is_aggregate != self.iso3.startswith("X"):
+            message = f"is_aggregate must be true exactly when iso3 starts with X (iso3 is '{self.iso3}')"
+            errors.append(_error(("is_aggregate",), "aggregate_code", message, self.is_aggregate))
+        if self.eu_member != (self.bloc == "EU"):
+            message = (f"bloc is '{self.bloc}' but eu_member is {str(self.eu_member).lower()}: "
+                       "EU members have bloc EU, and only they do")
+            errors.append(_error(("bloc",), "eu_bloc", message, self.bloc))
+        _raise_if(errors, "CountryRecord")
+        return self
+
+
+class LabRecord(_Frozen):
+    """An AI lab that releases model families."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lowercase identifier (identifier)")
+    name: str = Field(min_length=1, description="display name (text)")
+    country: str = Field(pattern=r"^[A-Z]{3}$", description="headquarters country (iso3 code)")
+    compute_share: Share = Field(description="share of its bloc's frontier-lab AI compute (fraction of bloc)")
+    talent: Share = Field(description="relative research talent, strongest labs = 1 (index 0-1)")
+    note: str | None = Field(default=None, description="optional free-text note (text)")
+
+
+class FamilyRecord(_Frozen):
+    """A family of AI models (successive releases under one name) owned by one lab."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$", description="lowercase identifier (identifier)")
+    name: str = Field(min_length=1, description="display name (text)")
+    lab: str = Field(description="id of the owning lab (identifier)")
+    origin: Bloc = Field(description="bloc of the lab's country (category)")
+    openness: Openness = Field(description="open or closed weights at first release (category)")
+    released: Quarter = Field(description="quarter of first public release, 2023Q1 at the earliest (YYYYQn)")
+    release_lag_months: float = Field(ge=0, description="lag behind the closed frontier at release (months)")
+    price_usd_per_mtok: float = Field(gt=0, description="blended price at release (US$ per million tokens)")
+    note: str | None = Field(default=None, description="optional free-text note (text)")
+
+
+def _column_errors(columns: dict[str, ColumnMeta], *records: type[BaseModel]) -> list[InitErrorDetails]:
+    """Every column of the records has a `columns` entry, and every entry is a column."""
+    fields = {name for record in records for name in record.model_fields}
+    errors = [_error(("columns",), "missing_column_meta", f"column '{name}' has no entry in `columns` "
+                     "(give its meaning, unit, source and year)", name)
+              for name in sorted(fields - columns.keys())]
+    errors += [_error(("columns", name), "unknown_column", f"'{name}' is not a column of this file"
+                      f"{did_you_mean(name, fields)}; allowed: {', '.join(sorted(fields))}", name)
+               for name in sorted(columns.keys() - fields)]
+    return errors
+
+
+def _duplicate_errors(section: str, rows: tuple[BaseModel, ...], key: str) -> list[InitErrorDetails]:
+    first: dict[str, int] = {}
+    errors = []
+    for i, row in enumerate(rows):
+        value = getattr(row, key)
+        if value in first:
+            message = f"duplicate {key} '{value}' (already used by {section}[{first[value]}])"
+            errors.append(_error((section, i, key), "duplicate_id", message, value))
+        first.setdefault(value, i)
+    return errors
+
+
+class CountriesFile(_Frozen):
+    """The document in countries.yaml."""
+
+    columns: dict[str, ColumnMeta] = Field(description="meaning, unit, source and year of every column")
+    countries: tuple[CountryRecord, ...] = Field(strict=False, min_length=1, description="economies")
+
+    @model_validator(mode="after")
+    def _check(self) -> CountriesFile:
+        errors = _column_errors(self.columns, CountryRecord)
+        errors += _duplicate_errors("countries", self.countries, "iso3")
+        total = sum(c.ai_compute_share for c in self.countries)
+        if abs(total - 1.0) > COMPUTE_SHARE_TOLERANCE:
+            message = f"ai_compute_share sums to {total:.3f}; must be 1 within {COMPUTE_SHARE_TOLERANCE}"
+            errors.append(_error(("countries",), "compute_share_sum", message, total))
+        _raise_if(errors, "CountriesFile")
+        return self
+
+
+class FamiliesFile(_Frozen):
+    """The document in families.yaml."""
+
+    columns: dict[str, ColumnMeta] = Field(description="meaning, unit, source and year of every column")
+    labs: tuple[LabRecord, ...] = Field(strict=False, min_length=1, description="AI labs")
+    families: tuple[FamilyRecord, ...] = Field(strict=False, min_length=1, description="model families")
+
+    @model_validator(mode="after")
+    def _check(self) -> FamiliesFile:
+        errors = _column_errors(self.columns, LabRecord, FamilyRecord)
+        errors += _duplicate_errors("labs", self.labs, "id")
+        errors += _duplicate_errors("families", self.families, "id")
+        lab_ids = [lab.id for lab in self.labs]
+        errors += [_error(("families", i, "lab"), "unknown_lab", f"unknown lab '{f.lab}'"
+                          f"{did_you_mean(f.lab, lab_ids)}; known labs: {', '.join(lab_ids)}", f.lab)
+                   for i, f in enumerate(self.families) if f.lab not in lab_ids]
+        _raise_if(errors, "FamiliesFile")
+        return self
+
+
+class WorldFiles(_Frozen):
+    """Both documents together, for the checks that cross them; error locs start with the file key."""
+
+    countries: CountriesFile
+    families: FamiliesFile
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> WorldFiles:
+        bloc_of = {c.iso3: c.bloc for c in self.countries.countries}
+        labs, families = self.families.labs, self.families.families
+        lab_bloc = {lab.id: bloc_of[lab.country] for lab in labs if lab.country in bloc_of}
+        errors = [_error(("families", "labs", i, "country"), "unknown_country",
+                         f"unknown country '{lab.country}'{did_you_mean(lab.country, bloc_of)}; "
+                         "use an iso3 of countries.yaml", lab.country)
+                  for i, lab in enumerate(labs) if lab.country not in bloc_of]
+        errors += [_error(("families", "families", i, "origin"), "origin_mismatch",
+                          f"origin is '{f.origin}'; lab '{f.lab}' is in bloc '{lab_bloc[f.lab]}'", f.origin)
+                   for i, f in enumerate(families) if f.lab in lab_bloc and f.origin != lab_bloc[f.lab]]
+        for bloc in sorted(set(lab_bloc.values())):
+            total = sum(lab.compute_share for lab in labs if lab_bloc.get(lab.id) == bloc)
+            if total > 1.0 + 1e-9:
+                message = f"compute_share of the labs in bloc '{bloc}' sums to {total:.3f}; max is 1"
+                errors.append(_error(("families", "labs"), "compute_share_sum", message, total))
+        _raise_if(errors, "World")
+        return self
+
+
+class World(_Frozen):
+    """The validated world data: countries, labs and model families, with their column metadata."""
+
+    country_columns: dict[str, ColumnMeta] = Field(description="metadata of the countries.yaml columns")
+    family_columns: dict[str, ColumnMeta] = Field(description="metadata of the families.yaml columns")
+    countries: tuple[CountryRecord, ...] = Field(description="economies and aggregates, in file order")
+    labs: tuple[LabRecord, ...] = Field(description="AI labs, in file order")
+    families: tuple[FamilyRecord, ...] = Field(description="model families, in file order")
+
+    @cached_property
+    def iso3s(self) -> tuple[str, ...]:
+        return tuple(c.iso3 for c in self.countries)
+
+    @cached_property
+    def lab_ids(self) -> tuple[str, ...]:
+        return tuple(lab.id for lab in self.labs)
+
+    @cached_property
+    def family_ids(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.families)
+
+    @cached_property
+    def country_index(self) -> dict[str, int]:
+        return {iso3: i for i, iso3 in enumerate(self.iso3s)}
+
+    @cached_property
+    def lab_index(self) -> dict[str, int]:
+        return {lab_id: i for i, lab_id in enumerate(self.lab_ids)}
+
+    @cached_property
+    def family_index(self) -> dict[str, int]:
+        return {family_id: i for i, family_id in enumerate(self.family_ids)}
+
+    def country(self, iso3: str) -> CountryRecord:
+        """The record of one country by iso3 (KeyError if unknown)."""
+        return self.countries[self.country_index[iso3]]
+
+    def lab(self, lab_id: str) -> LabRecord:
+        """The record of one lab by id (KeyError if unknown)."""
+        return self.labs[self.lab_index[lab_id]]
+
+
+def parse_world(countries: dict[str, Any], families: dict[str, Any]) -> World:
+    """Validate the loaded countries.yaml and families.yaml documents; raises pydantic.ValidationError."""
+    files = WorldFiles.model_validate({"countries": countries, "families": families})
+    return World(country_columns=files.countries.columns, family_columns=files.families.columns,
+                 countries=files.countries.countries, labs=files.families.labs,
+                 families=files.families.families)
+
+
+_WorldFiles = WorldFiles  # earlier name, still imported by sim.scenario.prepare
+
+
+def load_world(countries_path: str | PathLike[str] = DATA_DIR / "countries.yaml",
+               families_path: str | PathLike[str] = DATA_DIR / "families.yaml") -> World:
+    """Read and validate the two world data files (safe YAML loader only)."""
+    with open(countries_path, encoding="utf-8") as fh:
+        countries = yaml.safe_load(fh)
+    with open(families_path, encoding="utf-8") as fh:
+        families = yaml.safe_load(fh)
+    return parse_world(countries, families)
+
+
+
+_DOC_INTRO = (
+    "`scenarios/data/countries.yaml` holds the economies and the regional aggregates (iso3 starting with X)\n"
+    "that together cover the world; `scenarios/data/families.yaml` holds the AI labs and their model\n"
+    "families. Both are validated by `sim/world.py`. Figures are approximate readings of the named sources,\n"
+    "rounded; estimated values are flagged in each column's meaning. Check a figure against its source\n"
+    "before quoting it."
+)
+
+
+def _table(header: str, rows: list[list[str]]) -> list[str]:
+    cells = header.split(",")
+    lines = ["| " + " | ".join(cells) + " |", "|" + "---|" * len(cells)]
+    return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+
+
+def world_columns_markdown(world: World | None = None) -> str:
+    """The docs/data.md page: every column of both files, the bloc/region/tier mappings and the families."""
+    world = world or load_world()
+    meta = [[f"`{name}`", m.meaning, m.unit, m.source, "" if m.year is None else str(m.year)]
+            for columns in (world.country_columns, world.family_columns) for name, m in columns.items()]
+    n_country = len(world.country_columns)
+    groups = [("bloc", b) for b in ("US", "CN", "EU", "other")] + [("region", r) for r in ("north", "south")]
+    groups += [("export_tier", t) for t in (1, 2, 3)]
+    mapping = [[f"{attr} = {value}", ", ".join(c.iso3 for c in world.countries if getattr(c, attr) == value)]
+               for attr, value in groups]
+    families = [[f"`{f.id}`", f.name, world.lab(f.lab).name, f.origin, f.openness, f.released,
+                 f"{f.release_lag_months:g}", f"{f.price_usd_per_mtok:g}"] for f in world.families]
+    head = "column,meaning,unit,source,year"
+    lines = ["# World data", "", "<!-- Generated by sim.world.world_columns_markdown(); do not edit -->",
+             "", _DOC_INTRO, "", "## countries.yaml", "", *_table(head, meta[:n_country]), "",
+             "## families.yaml", "", *_table(head, meta[n_country:]), "", "## Mappings", "",
+             *_table("group,members", mapping), "", "## Model families", "",
+             *_table("id,family,lab,origin,openness,released,lag (months),price (US$/Mtok)", families)]
+    return "\n".join(lines) + "\n"
