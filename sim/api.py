@@ -1,8 +1,8 @@
 """The public Python API: the same pipeline as the command line, returning pandas frames.
 
-    import sim
-    result = sim.run("scenarios/baseline.yaml", replicates=5)
-    result.summary.query("metric == 'influence'")
+import sim
+result = sim.run("scenarios/baseline.yaml", replicates=5)
+result.summary.query("metric == 'influence'")
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from pathlib import Path
 from sim.errors import InputError
 
 EXIT_OK, EXIT_FAULT, EXIT_INPUT = 0, 1, 2
+MAX_EVENTS_SHOWN = 30
 
 
 class UsageError(Exception):
@@ -60,8 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replicates", type=_positive, default=1, help="number of replicates (default 1)")
     run.add_argument("--seed", type=_seed, help="seed instead of the scenario's")
     run.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
-    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                     help="override a scenario field, e.g. --set population.firms=10000")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario field, e.g. --set population.firms=10000",
+    )
     run.add_argument("--quiet", action="store_true", help="print only the output folder")
 
     validate = commands.add_parser("validate", help="check scenarios without running them")
@@ -79,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _progress_bar(total: int):
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1)
+    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1, leave=False)
 
     def update(done: int, _total: int) -> None:
         bar.update(done - bar.n)
@@ -109,16 +116,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(result.out_dir)
         return EXIT_OK
     last = result.timeseries["date"].iloc[-1] if len(result.timeseries) else "?"
-    print(f"{result.name}: {args.replicates} replicate(s), {result.prepared.scenario.time.start}-{last}, "
-          f"{result.wall_time_s:.1f} s")
-    notable = result.events[(result.events["replicate"] == 0) & (result.events["kind"] != "")]
+    print(
+        f"{result.name}: {args.replicates} replicate(s), {result.prepared.scenario.time.start}-{last}, "
+        f"{result.wall_time_s:.1f} s"
+    )
+    events = result.events[result.events["replicate"] == 0]
+    # First releases are routine; policy moves and openness switches are the story.
+    notable = events[~events["event"].str.contains(" is released as ", regex=False)]
     if len(notable):
         print("Events (replicate 0):")
-        for row in notable.head(12).itertuples():
+        for row in notable.head(MAX_EVENTS_SHOWN).itertuples():
             sources = f" ({row.sources})" if row.sources else ""
             print(f"  {row.date}  {row.event}{sources}")
-        if len(notable) > 12:
-            print(f"  ... {len(notable) - 12} more in events.csv")
+        if len(notable) > MAX_EVENTS_SHOWN:
+            print(f"  ... {len(notable) - MAX_EVENTS_SHOWN} more in events.csv")
     print(f"At {last}:")
     for label, value in headline_numbers(result.summary):
         print(f"  {label}: {value}")
@@ -200,8 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as error:  # an internal fault: short message, full traceback in a file
         path = _write_crash_report()
-        print(f"sim: internal error ({type(error).__name__}: {error}); full traceback in {path}",
-              file=sys.stderr)
+        print(
+            f"sim: internal error ({type(error).__name__}: {error}); full traceback in {path}",
+            file=sys.stderr,
+        )
         return EXIT_FAULT
 
 

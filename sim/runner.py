@@ -22,7 +22,18 @@ from sim.scenario.schema import Scenario
 from sim.world import World
 
 TIMESERIES_COLUMNS = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
-EVENT_COLUMNS = ["scenario", "replicate", "seed", "step", "date", "rule_id", "kind", "event", "target", "sources"]
+EVENT_COLUMNS = [
+    "scenario",
+    "replicate",
+    "seed",
+    "step",
+    "date",
+    "rule_id",
+    "kind",
+    "event",
+    "target",
+    "sources",
+]
 
 
 @dataclass
@@ -81,8 +92,9 @@ def iter_replicates(
         for job in jobs:
             yield _run_one(job)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, replicates, os.cpu_count() or 1),
-                             mp_context=_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=min(workers, replicates, os.cpu_count() or 1), mp_context=_context()
+    ) as pool:
         yield from pool.map(_run_one, jobs)
 
 

@@ -31,6 +31,10 @@ _AS_TEXT = {_STD + "value", _STD + "merge"}  # a plain `=` or `<<` outside a key
 _KIND = {MappingNode: "mapping", SequenceNode: "list", ScalarNode: "value"}
 _BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # the line breaks PyYAML counts in its marks
 _BAD = object()  # a scalar that could not be read (a problem is already recorded)
+DEEP = f"lists and mappings nested more than {MAX_DEPTH} levels deep"
+BOMB = f"document expands to more than {MAX_NODES:,} values (alias bomb?)"
+CYCLE = "alias refers to a value that contains it (a recursive structure)"
+MERGE = "merge keys ('<<') are not supported: write the fields out, or use `extends:`"
 EMPTY = "file is empty: a scenario is a mapping of fields like `name:` and `time:`"
 TAB = "tab character used for indentation; YAML needs spaces"
 
@@ -70,7 +74,8 @@ class Located:
         return Problem(self.file, line, column, dotted(tuple(path)), message)
 
 
-class _Stop(Exception):  # internal: a problem after which reading cannot go on
+class _StopError(Exception):
+    """A problem after which reading cannot go on (too deep, too many values)."""
 
     def __init__(self, mark: yaml.Mark, message: str):
         super().__init__(message)
@@ -95,12 +100,12 @@ def _too_big(size: int) -> str:
 class _Loader(yaml.SafeLoader):
     """SafeLoader that stops past MAX_DEPTH nesting and marks each alias where it is written."""
 
-    depth = 0
+    depth = nodes = 0
 
     def fetch_flow_collection_start(self, token_class: type) -> None:
         # The scanner looks ahead past every open '[' or '{' (quadratic time): stop it early.
         if self.flow_level >= MAX_DEPTH:
-            raise _Stop(self.get_mark(), f"lists and mappings nested more than {MAX_DEPTH} levels deep")
+            raise _StopError(self.get_mark(), DEEP)
         super().fetch_flow_collection_start(token_class)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node:
@@ -111,11 +116,14 @@ class _Loader(yaml.SafeLoader):
             node = copy.copy(super().compose_node(parent, index))
             node.start_mark = event.start_mark
             return node
+        self.nodes += 1  # a huge plain document: stop early, PyYAML composes ~50k values a second
+        if self.nodes > MAX_NODES:
+            raise _StopError(event.start_mark, f"document has more than {MAX_NODES:,} values")
         if not isinstance(event, yaml.CollectionStartEvent):
             return super().compose_node(parent, index)
         # PyYAML composes recursively: refuse deep nesting before Python's stack runs out.
         if self.depth >= MAX_DEPTH:
-            raise _Stop(event.start_mark, f"lists and mappings nested more than {MAX_DEPTH} levels deep")
+            raise _StopError(event.start_mark, DEEP)
         self.depth += 1
         try:
             return super().compose_node(parent, index)
@@ -144,13 +152,13 @@ class _Builder:
         key = id(node.value)
         if key not in self.sizes:
             if key in self.building:
-                raise _Stop(node.start_mark, "alias refers to a value that contains it (a recursive structure)")
+                raise _StopError(node.start_mark, CYCLE)
             self.building.add(key)
             children = node.value if isinstance(node, SequenceNode) else [n for kv in node.value for n in kv]
             self.sizes[key] = 1 + sum(self.size(child) for child in children)
             self.building.discard(key)
             if self.sizes[key] > MAX_NODES:
-                raise _Stop(node.start_mark, f"document expands to more than {MAX_NODES:,} values (alias bomb?)")
+                raise _StopError(node.start_mark, BOMB)
         return self.sizes[key]
 
     def build(self, node: Node, path: tuple, depth: int) -> Any:
@@ -160,9 +168,9 @@ class _Builder:
         if node.tag != _STD + ("map" if isinstance(node, MappingNode) else "seq"):
             return self.bad_tag(node, path)
         if depth >= MAX_DEPTH:  # aliases can nest deeper than the text itself
-            raise _Stop(node.start_mark, f"lists and mappings nested more than {MAX_DEPTH} levels deep")
+            raise _StopError(node.start_mark, DEEP)
         if isinstance(node, SequenceNode):
-            return [self.build(child, path + (i,), depth + 1) for i, child in enumerate(node.value)]
+            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         return self.mapping(node, path, depth)
 
     def mapping(self, node: MappingNode, path: tuple, depth: int) -> dict:
@@ -173,30 +181,28 @@ class _Builder:
             if key is None:
                 continue
             if key in first:
-                self.add(key_node, path + (key,), f"duplicate key {show_value(key)} (first at line {first[key]})")
+                where = f"(first at line {first[key]})"
+                self.add(key_node, (*path, key), f"duplicate key {show_value(key)} {where}")
                 continue
             first[key] = key_node.start_mark.line + 1
-            self.located.key_marks[path + (key,)] = _mark(key_node.start_mark)
-            out[key] = self.build(value_node, path + (key,), depth + 1)
+            self.located.key_marks[(*path, key)] = _mark(key_node.start_mark)
+            out[key] = self.build(value_node, (*path, key), depth + 1)
         return out
 
     def key(self, node: Node, path: tuple) -> str | None:
-        if node.tag == _STD + "merge":
-            # Rejected: merged entries would carry marks from elsewhere; scenarios use `extends:`.
-            self.add(node, path, "merge keys ('<<') are not supported: write the fields out, or use `extends:`")
-            return None
+        """The key's text, or None after recording why it cannot be one."""
+        if node.tag == _STD + "merge":  # merged entries would carry marks from elsewhere; use `extends:`
+            return self.add(node, path, MERGE)
         if not isinstance(node, ScalarNode):
-            self.add(node, path, f"keys must be text, got a {_KIND[type(node)]}")
-            return None
+            return self.add(node, path, f"keys must be text, got a {_KIND[type(node)]}")
         key = self.scalar(node, path)
         if key is _BAD or isinstance(key, str):
             return None if key is _BAD else key
         if node.value == "":
-            self.add(node, path, "keys must be text, got an empty key (is a name missing before ':'?)")
-        else:
-            self.add(node, path, f"keys must be text, got {show_value(key)}; write '{node.value}' in quotes "
-                     "if it is a name")
-        return None
+            return self.add(node, path, "keys must be text, got an empty key (is a name missing before ':'?)")
+        word = {bool: "true/false", type(None): "null", int: "a number", float: "a number"}
+        return self.add(node, path, f"keys must be text, got {node.value} (read as "
+                        f"{word.get(type(key), 'a date')}); write '{node.value}' in quotes if it is a name")
 
     def scalar(self, node: ScalarNode, path: tuple) -> Any:
         if node.tag in _AS_TEXT:
@@ -216,7 +222,7 @@ class _Builder:
         shown = "!!" + node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
         if node.tag in _SCALAR_TAGS | {_STD + "map", _STD + "seq"}:
             self.add(node, path, f"tag '{shown}' cannot be used on a {_KIND[type(node)]}")
-        else:
+        else:  # Python objects, custom '!tags', !!binary, !!set, !!omap...
             self.add(node, path, f"tag '{shown}' is not allowed: scenarios are plain data (safe YAML only)")
         return _BAD
 
@@ -298,7 +304,7 @@ def load_yaml_text(text: str, file: str) -> Located:
                                 "character or invalid Unicode)", line, column) from None
     except yaml.MarkedYAMLError as exc:
         raise InputError([_syntax_problem(exc, file)]) from None
-    except _Stop as exc:
+    except _StopError as exc:
         raise InputError.single(file, exc.message, *exc.where) from None
     if builder.problems:
         raise InputError(builder.problems)
@@ -315,8 +321,9 @@ def load_yaml_bytes(data: bytes, file: str) -> Located:
     except UnicodeDecodeError as exc:
         offset = start + exc.start
         prefix = data[start:offset].decode("utf-8")  # everything before the first bad byte is fine
-        utf16 = " (it looks like UTF-16)" if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else ""
-        message = f"file is not UTF-8 text (byte 0x{data[offset]:02x} at offset {offset}){utf16}; save it as UTF-8"
+        hint = "it looks like UTF-16; " if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else ""
+        byte = f"byte 0x{data[offset]:02x} at offset {offset}"
+        message = f"file is not UTF-8 text ({byte}); {hint}save it as UTF-8"
         raise InputError.single(file, message, *_line_col(prefix, len(prefix))) from None
     return load_yaml_text(text, file)
 
@@ -333,7 +340,8 @@ def load_yaml_file(path: str | os.PathLike) -> Located:
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
         message = {IsADirectoryError: "is a directory, not a YAML file", FileNotFoundError: "no such file",
                    PermissionError: "permission denied: cannot read the file"}.get(type(exc))
-        raise InputError.single(name, message or f"cannot read the file: {exc}") from None
+        detail = getattr(exc, "strerror", None) or exc
+        raise InputError.single(name, message or f"cannot read the file: {detail}") from None
     if len(data) > MAX_BYTES:
         raise InputError.single(name, _too_big(size))
     return load_yaml_bytes(data, name)

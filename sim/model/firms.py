@@ -123,8 +123,9 @@ def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, av
     scale = model.sector_risk[model.firm_sector[choosers]]
     utility = base_utility(model, country, scale) + noise[choosers]
     current = model.firm_family[choosers]
-    stay = np.where(model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier,
-                    c.switching_cost)
+    stay = np.where(
+        model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier, c.switching_cost
+    )
     using = current >= 0
     utility[np.flatnonzero(using), current[using]] += stay[using]
     utility[~available[choosers]] = -np.inf
@@ -162,8 +163,12 @@ def step(model: GeopoliticsModel) -> None:
     available = _available(model)
     using = model.firm_family >= 0
     forced = using & ~available[np.arange(n), np.maximum(model.firm_family, 0)]
-    rate = np.divide(model.adopters_by_country, model.firms_by_country,
-                     out=np.zeros(model.n_countries), where=model.firms_by_country > 0)
+    rate = np.divide(
+        model.adopters_by_country,
+        model.firms_by_country,
+        out=np.zeros(model.n_countries),
+        where=model.firms_by_country > 0,
+    )
     country = model.firm_country
     hazard = (a.innovation + a.imitation * rate[country]) / 4.0
     hazard = hazard * model.readiness[country] ** a.readiness_elasticity

@@ -38,8 +38,14 @@ def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
             model.capability[f] = frontier - model.release_lag[f]
             if not initial:
                 openness = "open weights" if model.family_open[f] else "a closed model"
-                model.log_event("", None, f"{model.family_names[f]} is released as {openness}",
-                                str(model.family_ids[f]), kind="release", sources=["D4.1"])
+                model.log_event(
+                    "",
+                    None,
+                    f"{model.family_names[f]} is released as {openness}",
+                    str(model.family_ids[f]),
+                    kind="release",
+                    sources=["D4.1"],
+                )
 
 
 def effective_compute(model: GeopoliticsModel) -> np.ndarray:
@@ -119,8 +125,14 @@ def _choose_openness(model: GeopoliticsModel) -> None:
             model.lab_open[lab] = opens
             model.family_open[model.family_lab == lab] = opens
             what = "open weights" if opens else "closed models only"
-            model.log_event("", None, f"{model.lab_names[lab]} switches to {what}", str(model.lab_ids[lab]),
-                            kind="release", sources=["D4.4", "D4.6"])
+            model.log_event(
+                "",
+                None,
+                f"{model.lab_names[lab]} switches to {what}",
+                str(model.lab_ids[lab]),
+                kind="release",
+                sources=["D4.4", "D4.6"],
+            )
 
 
 def _record_best(model: GeopoliticsModel) -> None:
@@ -163,9 +175,11 @@ def _write_papers(model: GeopoliticsModel) -> None:
     """Papers this quarter and the US-CN co-authored share (D3.1, D3.3, D0.7)."""
     c = model.params.collaboration
     years = (model.quarter - model.start) / 4.0
-    papers = int(round(c.papers_per_quarter * (1 + c.papers_growth) ** years))
-    share = c.base_share * model.policy.coauthorship_factor * np.exp(
-        -c.tension_sensitivity * (model.policy.tension - c.reference_tension)
+    papers = round(c.papers_per_quarter * (1 + c.papers_growth) ** years)
+    share = (
+        c.base_share
+        * model.policy.coauthorship_factor
+        * np.exp(-c.tension_sensitivity * (model.policy.tension - c.reference_tension))
     )
     joint = model.stream("labs.papers").binomial(papers, min(max(share, 0.0), 1.0))
     model.coauthorship_share = joint / max(papers, 1)

@@ -36,8 +36,9 @@ from sim.world import World
 class GeopoliticsModel(mesa.Model):
     """The simulation of one scenario with one seed. See the module docstring for the schedule."""
 
-    def __init__(self, scenario: Scenario, world: World, seed: int | None = None,
-                 create_agents: bool = True) -> None:
+    def __init__(
+        self, scenario: Scenario, world: World, seed: int | None = None, create_agents: bool = True
+    ) -> None:
         self.run_seed = int(scenario.seed if seed is None else seed)
         super().__init__(seed=self.run_seed)
         self.scenario = scenario
@@ -141,8 +142,15 @@ class GeopoliticsModel(mesa.Model):
     def released(self) -> np.ndarray:
         return self.family_release <= self.quarter
 
-    def log_event(self, rule_id: str, rule: Rule | None, text: str, target: str = "",
-                  kind: str | None = None, sources: list[str] | None = None) -> None:
+    def log_event(
+        self,
+        rule_id: str,
+        rule: Rule | None,
+        text: str,
+        target: str = "",
+        kind: str | None = None,
+        sources: list[str] | None = None,
+    ) -> None:
         """Record a narrated event of this quarter (events.csv, the report, the classroom feed)."""
         self.events.append(
             {

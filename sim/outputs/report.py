@@ -60,7 +60,12 @@ figcaption { font-size: 13px; color: #5b6272; margin-top: 4px; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #eceef2; }
 th { background: #f2f4f7; font-weight: 600; }
-td.id, td.nowrap { white-space: nowrap; }
+td.id, td.nowrap, td.date, td.replicates { white-space: nowrap; }
+table.rules td.summary { width: 46%; }
+th.sources, td.sources { min-width: 150px; }
+table.events td.event { width: 42%; }
+td.rule_id { min-width: 170px; }
+.scroll { overflow-x: auto; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 a.claim { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
   background: #eef3fb; border-radius: 3px; padding: 0 3px; margin-right: 3px; white-space: nowrap; }
@@ -127,7 +132,7 @@ def _claim_links(ids: Iterable[str], claims: Mapping[str, str]) -> str:
     for claim in ids:
         text = claims.get(claim, "claim text not found in the sources list")
         links.append(f'<a class="claim" href="#claim-{_e(claim)}" title="{_e(text)}">{_e(claim)}</a>')
-    return "".join(links)
+    return " ".join(links)  # spaces let a long list wrap
 
 
 def _kind_colours(rules: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -220,38 +225,81 @@ def _rules_section(
         rows.append(
             f'<tr><td class="id"><code>{_e(rule.get("id"))}</code></td>'
             f'<td class="nowrap">{_e(rule.get("kind"))}</td>'
-            f'<td class="nowrap">{_e(window)}</td><td>{_e(rule.get("summary"))}</td>'
-            f"<td>{_claim_links(split_sources(rule.get('sources')), claims)}</td></tr>"
+            f'<td class="nowrap">{_e(window)}</td><td class="summary">{_e(rule.get("summary"))}</td>'
+            f'<td class="sources">{_claim_links(split_sources(rule.get("sources")), claims)}</td></tr>'
         )
     out.append(
-        "<table><thead><tr><th>Rule</th><th>Kind</th><th>When</th><th>What it does</th><th>Sources</th>"
+        '<table class="rules"><thead><tr><th>Rule</th><th>Kind</th><th>When</th><th>What it does</th>'
+        '<th class="sources">Sources</th>'
         "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
     return "".join(out)
 
 
+_RUN_COLUMNS = ("scenario", "replicate", "seed", "step")
+
+
+def merge_replicate_events(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per distinct event across replicates, in time order, with `replicates` = in how many.
+
+    Rule-driven events happen in every replicate, stochastic ones in some. Without several
+    replicates the log is returned in time order as it is. Run columns (scenario, replicate,
+    seed, step) are dropped from the display.
+    """
+    frame = events.copy()
+    if "sources" in frame.columns:
+        frame["sources"] = frame["sources"].map(lambda v: " ".join(split_sources(v)))
+    keep = [c for c in EVENT_COLUMNS if c in frame.columns]
+    keep += [c for c in frame.columns if c not in keep and c not in _RUN_COLUMNS]
+    if "scenario" in frame.columns and frame["scenario"].nunique() > 1:
+        keep.insert(0, "scenario")
+    if "step" in frame.columns:
+        when = pd.to_numeric(frame["step"], errors="coerce")
+    elif "date" in frame.columns:
+        when = frame["date"].map(quarter_index).astype(float)
+    else:
+        when = pd.Series(0.0, index=frame.index)
+    frame = frame.assign(_when=when.fillna(float("inf")).to_numpy(), _row=range(len(frame)))
+    if "replicate" not in frame.columns or frame["replicate"].nunique() <= 1:
+        return frame.sort_values(["_when", "_row"], kind="stable")[keep].reset_index(drop=True)
+    total = frame["replicate"].nunique()
+    cells = frame[keep].astype(object).where(frame[keep].notna(), "")  # hashable, NaN-free group keys
+    grouped = (
+        cells.join(frame[["replicate", "_when", "_row"]])
+        .groupby(keep, sort=False, dropna=False)
+        .agg(replicates=("replicate", "nunique"), _when=("_when", "min"), _row=("_row", "min"))
+        .reset_index()
+        .sort_values(["_when", "_row"], kind="stable")
+    )
+    grouped["replicates"] = grouped["replicates"].map(lambda n: f"{n} of {total}")
+    return grouped[[*keep, "replicates"]].reset_index(drop=True)
+
+
 def _events_section(events: pd.DataFrame | None, claims: Mapping[str, str]) -> str:
     if events is None or events.empty:
         return '<p class="note">No events were logged in this run.</p>'
-    columns = [c for c in EVENT_COLUMNS if c in events.columns]
-    columns += [c for c in events.columns if c not in columns]
-    shown = events.head(MAX_EVENT_ROWS)
-    head = "".join(f"<th>{_e(c.replace('_', ' '))}</th>" for c in columns)
+    merged = merge_replicate_events(events)
+    shown = merged.head(MAX_EVENT_ROWS)
+    columns = list(shown.columns)
+    head = "".join(f'<th class="{_e(c)}">{_e(c.replace("_", " "))}</th>' for c in columns)
     rows = []
     for record in shown.to_dict("records"):
         cells = []
         for column in columns:
             value = record.get(column)
             if column == "sources":
-                cells.append(f"<td>{_claim_links(split_sources(value), claims)}</td>")
+                cells.append(f'<td class="sources">{_claim_links(split_sources(value), claims)}</td>')
             else:
                 text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
-                cells.append(f'<td class="{"nowrap" if column == "date" else ""}">{_e(text)}</td>')
+                cells.append(f'<td class="{_e(column)}">{_e(text)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
-    if len(events) > len(shown):
-        note = f'<p class="note">First {len(shown)} of {len(events)} events; all are in events.csv.</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}"
+    if "replicates" in columns:
+        note += '<p class="note">Events of all replicates merged; "replicates": in how many it occurred.</p>'
+    if len(merged) > len(shown):
+        note += f'<p class="note">First {len(shown)} of {len(merged)} events; all are in events.csv.</p>'
+    table = f'<table class="events"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f'<div class="scroll">{table}</div>{note}'
 
 
 def _claims_section(ids: Sequence[str], claims: Mapping[str, str]) -> str:

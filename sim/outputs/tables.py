@@ -26,7 +26,8 @@ EVENT_COLUMNS: list[str] = ["date", "rule_id", "kind", "event", "target", "sourc
 
 _TIMESERIES_ORDER = ["scenario", "replicate", "metric", "group", "step", "seed", "date", "value"]
 _SUMMARY_ORDER = ["scenario", "metric", "group", "step"]
-_EVENT_ORDER = ["scenario", "replicate", "step", "date", "rule_id", "kind", "event", "target", "sources"]
+_EVENT_LEAD = ["scenario", "replicate", "seed", "step"]
+_EVENT_ORDER = ["scenario", "replicate", "step", "date"]
 FLOAT_FORMAT = "%.10g"
 SOURCES_SEPARATOR = ";"
 
@@ -158,18 +159,24 @@ def split_sources(value: object) -> list[str]:
 
 
 def events_table(events: pd.DataFrame | None) -> pd.DataFrame:
-    """The event log in a stable form: contract columns first, `sources` as `D4.4;D4.6`, sorted.
+    """The event log in a stable form for `events.csv`.
 
-    An empty log (even one without columns) keeps the header date, rule_id, kind, event,
-    target, sources.
+    Columns: scenario, replicate, seed, step (those present), then date, rule_id, kind, event,
+    target, sources, then any others; `sources` lists become `D4.4;D4.6`. Rows are sorted by
+    scenario, replicate, step/date with a stable sort, so the model's order of events within a
+    quarter is kept. An empty log (even one without columns) keeps the header date, rule_id,
+    kind, event, target, sources.
     """
     if events is None or (events.empty and len(events.columns) == 0):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
     frame = events.copy()
     if "sources" in frame.columns:
         frame["sources"] = frame["sources"].map(_sources_text).astype(object)
-    frame = frame[_ordered_columns(frame, EVENT_COLUMNS)]
-    return sort_rows(frame, _EVENT_ORDER)
+    frame = frame[_ordered_columns(frame, [*_EVENT_LEAD, *EVENT_COLUMNS])]
+    by = [c for c in _EVENT_ORDER if c in frame.columns]
+    if frame.empty or not by:
+        return frame.reset_index(drop=True)
+    return frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- CSV

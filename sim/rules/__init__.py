@@ -23,4 +23,14 @@ RULE_KINDS: dict[str, type[Rule]] = {
 
 AnyRule = Annotated[Union[tuple(RULE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
 
-__all__ = ["RULE_KINDS", "AnyRule", "Rule", "Targets", "Ban", "ExportControl", "OpenSourcePush", "Program", "Tension"]
+__all__ = [
+    "RULE_KINDS",
+    "AnyRule",
+    "Ban",
+    "ExportControl",
+    "OpenSourcePush",
+    "Program",
+    "Rule",
+    "Targets",
+    "Tension",
+]

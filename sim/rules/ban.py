@@ -91,9 +91,16 @@ class Ban(Rule):
         lift = banning & (score < self.threshold - self.hysteresis)
         what = self._what(model)
         for c in np.flatnonzero(raise_):
-            model.log_event(rule_id, self, f"{model.country_names[c]} bans {what} ({self.scope} use)", model.country_ids[c])
+            model.log_event(
+                rule_id,
+                self,
+                f"{model.country_names[c]} bans {what} ({self.scope} use)",
+                model.country_ids[c],
+            )
         for c in np.flatnonzero(lift):
-            model.log_event(rule_id, self, f"{model.country_names[c]} lifts its ban on {what}", model.country_ids[c])
+            model.log_event(
+                rule_id, self, f"{model.country_names[c]} lifts its ban on {what}", model.country_ids[c]
+            )
         banning |= raise_
         banning &= ~lift
         self._write(model.policy, banning, families)

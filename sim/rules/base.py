@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.quarters import Quarter, parse_quarter
-from sim.scenario.fields import BLOCS, REGIONS, ClaimId, CountryCode, StrictModel
+from sim.scenario.fields import BLOCS, REGIONS, ClaimId, CountryCode, FieldError, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -46,7 +46,7 @@ class Rule(StrictModel):
     @model_validator(mode="after")
     def _window_in_order(self) -> Rule:
         if self.from_ and self.until and parse_quarter(self.until) < parse_quarter(self.from_):
-            raise ValueError(f"until ({self.until}) is before from ({self.from_})")
+            raise FieldError(f"until ({self.until}) is before from ({self.from_})", "until")
         return self
 
     def active(self, quarter: int) -> bool:
@@ -86,15 +86,23 @@ class Targets(StrictModel):
     def _known_values(self) -> Targets:
         from sim.errors import did_you_mean
 
-        for tier in self.tiers:
+        for i, tier in enumerate(self.tiers):
             if tier not in (1, 2, 3):
-                raise ValueError(f"tier {tier} does not exist; tiers are 1, 2 and 3")
-        for bloc in self.blocs:
+                raise FieldError(f"tier {tier} does not exist; tiers are 1, 2 and 3", "tiers", i)
+        for i, bloc in enumerate(self.blocs):
             if bloc not in BLOCS:
-                raise ValueError(f"unknown bloc {bloc!r}; blocs are {', '.join(BLOCS)}{did_you_mean(bloc, BLOCS)}")
-        for region in self.regions:
+                raise FieldError(
+                    f"unknown bloc {bloc!r}; blocs are {', '.join(BLOCS)}{did_you_mean(bloc, BLOCS)}",
+                    "blocs",
+                    i,
+                )
+        for i, region in enumerate(self.regions):
             if region not in REGIONS:
-                raise ValueError(f"unknown region {region!r}; regions are north, south{did_you_mean(region, REGIONS)}")
+                raise FieldError(
+                    f"unknown region {region!r}; regions are north, south{did_you_mean(region, REGIONS)}",
+                    "regions",
+                    i,
+                )
         if not (self.all or self.countries or self.tiers or self.blocs or self.regions):
             raise ValueError("names no country: give countries, tiers, blocs, regions or all: true")
         return self

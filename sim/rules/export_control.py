@@ -34,12 +34,11 @@ class ExportControl(Rule):
     issuer: Literal["US", "CN", "EU", "other"] = Field("US", description="bloc that imposes the control")
     targets: Targets = Field(description="countries the control applies to")
     restricts: list[Restriction] = Field(
-        default_factory=lambda: ["chips"], min_length=1,
+        default_factory=lambda: ["chips"],
+        min_length=1,
         description="what is restricted: chips, model_weights, api_access",
     )
-    strength: Share = Field(
-        description="how binding the control is: 0 no effect, 1 complete denial [share]"
-    )
+    strength: Share = Field(description="how binding the control is: 0 no effect, 1 complete denial [share]")
 
     def references(self) -> Iterator[Reference]:
         return self.targets.references(("targets",))
@@ -61,8 +60,7 @@ class ExportControl(Rule):
     def describe(self, world: World) -> str:
         what = ", ".join(r.replace("_", " ") for r in self.restricts)
         return (
-            f"{self.issuer} restricts {what} to {self.targets.describe(world)} "
-            f"at strength {self.strength:g}"
+            f"{self.issuer} restricts {what} to {self.targets.describe(world)} at strength {self.strength:g}"
         )
 
 

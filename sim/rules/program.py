@@ -61,12 +61,17 @@ class Program(Rule):
     min_alignment: Share = Field(0.55, description="least affinity with the sponsor's bloc to accept")
     price_subsidy: Share = Field(0.3, description="share of the price of the sponsor's models co-funded")
     localisation_bonus: float = Field(0.5, ge=0, description="utility of the sponsor's models localised")
-    government_bonus: float = Field(1.0, ge=0, description="utility of the sponsor's models for government use")
+    government_bonus: float = Field(
+        1.0, ge=0, description="utility of the sponsor's models for government use"
+    )
     capacity_building: float = Field(
         0.01, ge=0, le=0.25, description="digital readiness gained per quarter by a partner [readiness units]"
     )
     compute_per_quarter: float = Field(
-        0.0005, ge=0, le=0.1, description="AI compute added per quarter in a partner [share of 2025 world compute]"
+        0.0005,
+        ge=0,
+        le=0.1,
+        description="AI compute added per quarter in a partner [share of 2025 world compute]",
     )
 
     def references(self) -> Iterator[Reference]:
@@ -84,8 +89,12 @@ class Program(Rule):
     def _join(self, rule_id: str, model: GeopoliticsModel, c: int, how: str) -> None:
         self._memory(rule_id, model)["partners"][c] = True
         sponsor = model.lab_names[model.lab_index[self.sponsor]]
-        model.log_event(rule_id, self, f"{model.country_names[c]} joins {sponsor}'s programme ({how})",
-                        model.country_ids[c])
+        model.log_event(
+            rule_id,
+            self,
+            f"{model.country_names[c]} joins {sponsor}'s programme ({how})",
+            model.country_ids[c],
+        )
 
     def act(self, rule_id: str, model: GeopoliticsModel) -> None:
         memory = self._memory(rule_id, model)
@@ -117,8 +126,12 @@ class Program(Rule):
                 self._join(rule_id, model, int(c), "accepted an offer")
             else:
                 declined[c] = True
-                model.log_event(rule_id, self, f"{model.country_names[c]} declines the programme's offer",
-                                model.country_ids[c])
+                model.log_event(
+                    rule_id,
+                    self,
+                    f"{model.country_names[c]} declines the programme's offer",
+                    model.country_ids[c],
+                )
 
     def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
         partners = self._memory(rule_id, model)["partners"]

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Rule
+from sim.scenario.fields import FieldError
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -38,7 +39,7 @@ class Tension(Rule):
     def _levels_in_range(cls, path: dict[str, float]) -> dict[str, float]:
         for quarter, level in path.items():
             if not 0.0 <= level <= 1.0:
-                raise ValueError(f"tension at {quarter} is {level}; levels go from 0 to 1")
+                raise FieldError(f"tension at {quarter} is {level:g}; levels go from 0 to 1", quarter)
         return dict(sorted(path.items(), key=lambda item: parse_quarter(item[0])))
 
     def level(self, quarter: int) -> float:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, did_you_mean, show_value
+from sim.scenario.fields import FieldError
 
 Path = tuple[str | int, ...]
 Locate = Callable[[Path, bool], tuple[str, int, int]]  # (path, at_key) -> (file, line, column)
@@ -116,7 +117,7 @@ def _message(error: dict[str, Any], path: Path, root: type[BaseModel], data: Any
             False,
         )
     if kind == "union_tag_not_found":
-        return "a rule needs a `kind`, like `kind: ban`", False
+        return "a rule needs a `kind`, like `kind: ban`", True
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         options = [o.strip(" '") for o in expected.replace(" or ", ",").split(",") if o.strip()]
@@ -155,6 +156,11 @@ def problems_from(error: ValidationError, root: type[BaseModel], data: Any, loca
     problems = []
     for item in error.errors(include_url=False):
         path = _strip_tags(tuple(item["loc"]), data)
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, FieldError):  # a model validator naming the field at fault
+            path = (*path, *cause.path)
+        elif item["type"] == "union_tag_invalid":
+            path = (*path, "kind")  # point at the bad kind, not at the rule's first line
         message, at_key = _message(item, path, root, data)
         file, line, column = locate(path, at_key)
         problems.append(Problem(file, line, column, dotted(path), message))

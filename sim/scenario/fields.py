@@ -21,6 +21,17 @@ class StrictModel(BaseModel):
     )
 
 
+class FieldError(ValueError):
+    """A model validator's complaint about one of its fields: reported at that field, not the mapping.
+
+    `FieldError("end is before start", "end")`; the path may go deeper (`"tiers", 0`).
+    """
+
+    def __init__(self, message: str, *path: str | int):
+        super().__init__(message)
+        self.path = path
+
+
 def param(default: Any, unit: str, meaning: str, **constraints: Any) -> Any:
     """A behavioural parameter: its default, unit and one-line meaning travel into the JSON Schema."""
     return Field(

@@ -7,17 +7,20 @@ through `extends` points into the parent file), all at once, as an `InputError`.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
 
 from sim.errors import InputError, Problem, did_you_mean, show_value
 from sim.scenario.errors import Path as FieldPath
-from sim.scenario.errors import dotted, problems_from
+from sim.scenario.errors import dotted, model_at, problems_from
 from sim.scenario.schema import Scenario
 from sim.yamlio import Located, load_yaml_file, load_yaml_text
 
@@ -75,15 +78,24 @@ class LoadedScenario:
         """A world data file, relative to the scenario file that named it."""
         value = getattr(self.scenario.world, which)
         file = self.sources.locate(("world", which))[0]
-        base = Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
+        base = (
+            Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
+        )
         return (base / value).resolve() if not os.path.isabs(value) else Path(value)
 
 
 def merge(parent: Any, child: Any) -> Any:
-    """Maps merge key by key (rules by id), lists and scalars are replaced by the child's."""
+    """Maps merge key by key (rules by id), lists and scalars are replaced by the child's.
+
+    A child's `null` for a key the parent has removes it (`rules: {some-rule: null}` drops an
+    inherited rule; a field set to null goes back to its default).
+    """
     if isinstance(parent, dict) and isinstance(child, dict):
         merged = dict(parent)
         for key, value in child.items():
+            if value is None and key in parent:
+                del merged[key]
+                continue
             replace_rule = (
                 isinstance(value, dict)
                 and isinstance(parent.get(key), dict)
@@ -109,18 +121,32 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
         return data, sources, [path]
     file, line, column = sources.locate(("extends",))
     if not isinstance(parent_ref, str) or not parent_ref.strip():
-        raise InputError([Problem(file, line, column, "extends", f"expected a file name, got {show_value(parent_ref)}")])
+        raise InputError(
+            [Problem(file, line, column, "extends", f"expected a file name, got {show_value(parent_ref)}")]
+        )
     parent = (path.parent / parent_ref).resolve()
     if parent in chain or parent == path:
         cycle = " -> ".join(str(p.name) for p in [*chain, path, parent])
         raise InputError([Problem(file, line, column, "extends", f"circular extends: {cycle}")])
     if len(chain) >= MAX_EXTENDS_DEPTH:
-        raise InputError([Problem(file, line, column, "extends", f"extends chain longer than {MAX_EXTENDS_DEPTH}")])
-    if not parent.is_file():
-        nearby = [p.name for p in parent.parent.glob("*.yaml")] if parent.parent.is_dir() else []
         raise InputError(
-            [Problem(file, line, column, "extends",
-                     f"no such file {parent_ref!r} (looked in {parent.parent}){did_you_mean(parent.name, nearby)}")]
+            [Problem(file, line, column, "extends", f"extends chain longer than {MAX_EXTENDS_DEPTH}")]
+        )
+    if not parent.is_file():
+        # Compare names without the shared `.yaml`, which makes every file look alike.
+        nearby = {p.stem: p.name for p in parent.parent.glob("*.y*ml") if p != path} if parent.parent.is_dir() else {}
+        close = difflib.get_close_matches(parent.stem, list(nearby), n=1, cutoff=0.6)
+        hint = f" (did you mean '{nearby[close[0]]}'?)" if close else ""
+        raise InputError(
+            [
+                Problem(
+                    file,
+                    line,
+                    column,
+                    "extends",
+                    f"no such file {parent_ref!r} (looked in {parent.parent}){hint}",
+                )
+            ]
         )
     shown_parent = os.path.relpath(parent) if not os.path.isabs(shown) else str(parent)
     base, base_sources, files = _read_chain(parent, shown_parent, [*chain, path])
@@ -140,15 +166,40 @@ def parse_override(text: str, index: int) -> tuple[FieldPath, Any]:
     parts = tuple(key.strip().split("."))
     if not key.strip() or any(not p for p in parts):
         raise InputError.single("--set", f"{key!r} is not a dotted path like rules.us-chips.strength", index)
-    located = load_yaml_text(raw if raw.strip() else "''", where)
+    try:
+        located = load_yaml_text(raw if raw.strip() else "''", where)
+    except InputError as error:  # located in the value: report as column of the whole --set text
+        offset = len(key) + 1
+        raise InputError(
+            Problem("--set", index, offset + p.column if p.line == 1 else offset + 1, key.strip(), p.message)
+            for p in error.problems
+        ) from None
     return parts, located.data
+
+
+def _schema_field(model: type[BaseModel] | None, key: str) -> FieldInfo | None:
+    fields = model.model_fields if model is not None else {}
+    return next((f for name, f in fields.items() if key in (name, f.alias)), None)
+
+
+def _schema_default(data: dict[str, Any], path: FieldPath) -> Any:
+    """What the schema fills in at `path` when the file leaves it out, as plain data ({} if nothing).
+
+    So `--set parameters.firms.sectors.health.share=0.2` changes one sector and keeps the others.
+    """
+    field = _schema_field(model_at(Scenario, path[:-1], data), str(path[-1]))
+    if field is None or field.is_required():
+        return {}
+    return to_jsonable_python(field.get_default(call_default_factory=True), by_alias=True)
 
 
 def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> None:
     target: Any = data
     for i, part in enumerate(path[:-1]):
         if isinstance(target, dict):
-            target = target.setdefault(part, {})
+            if part not in target:
+                target[part] = _schema_default(data, path[: i + 1])
+            target = target[part]
         elif isinstance(target, list) and str(part).isdigit() and int(part) < len(target):
             target = target[int(part)]
         else:
@@ -183,31 +234,76 @@ def _validate(data: dict[str, Any], sources: SourceMap) -> Scenario:
         raise InputError(problems_from(error, Scenario, data, sources.locate)) from None
 
 
+def _field_value(scenario: Scenario, path: FieldPath) -> Any:
+    """The validated value at a dotted path (fields by name or alias, mapping keys), or None."""
+    current: Any = scenario
+    for part in path:
+        if isinstance(current, BaseModel):
+            field = next((n for n, f in type(current).model_fields.items() if part in (n, f.alias)), None)
+            if field is None:
+                return None
+            current = getattr(current, field)
+        elif isinstance(current, dict) and part in current:
+            current = current[part]
+        else:
+            return None
+    return current
+
+
+def _check_ranges(scenario: Scenario, data: dict[str, Any], sources: SourceMap) -> None:
+    """Both ends of each uncertainty's range must be values its field accepts (sweeps will use them)."""
+    problems = []
+    for name, uncertainty in scenario.uncertainties.items():
+        path = tuple(uncertainty.path.split("."))
+        for end in uncertainty.range:
+            trial = copy.deepcopy(data)
+            _set_path(trial, path, end, 0)
+            try:
+                Scenario.model_validate(trial)
+            except ValidationError as error:
+                file, line, column = sources.locate(("uncertainties", name, "range"))
+                for problem in problems_from(error, Scenario, trial, sources.locate):
+                    message = f"{end:g} cannot be used at {problem.path}: {problem.message}"
+                    problems.append(Problem(file, line, column, f"uncertainties.{name}.range", message))
+    if problems:
+        raise InputError(problems)
+
+
 def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap, given: set) -> dict:
-    """A plain run uses each uncertainty's default at its path (unless `--set` gave that path)."""
+    """A plain run uses each uncertainty's default at its path (unless `--set` gave that path).
+
+    Problems with a default are reported at the uncertainty's `default`, not at the field it sets.
+    """
     merged = copy.deepcopy(data)
     problems = []
     for name, uncertainty in scenario.uncertainties.items():
         path = tuple(uncertainty.path.split("."))
-        if path in given:
-            continue
-        current: Any = scenario
-        for part in path:
-            current = getattr(current, part, None) if not isinstance(current, dict) else current.get(part)
-            if current is None:
-                break
+        current = _field_value(scenario, path)
         if not isinstance(current, int | float) or isinstance(current, bool):
             file, line, column = sources.locate(("uncertainties", name, "path"))
-            problems.append(Problem(file, line, column, f"uncertainties.{name}.path",
-                                    f"{uncertainty.path!r} does not name a numeric scenario field"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    column,
+                    f"uncertainties.{name}.path",
+                    f"{uncertainty.path!r} does not name a numeric scenario field",
+                )
+            )
+            continue
+        if path in given:
             continue
         _set_path(merged, path, uncertainty.default, 0)
+        sources.values[path] = sources.locate(("uncertainties", name, "default"))
+        sources.keys[path] = sources.values[path]
     if problems:
         raise InputError(problems)
     return merged
 
 
-def load_scenario(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> LoadedScenario:
+def load_scenario(
+    path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()
+) -> LoadedScenario:
     """Read, merge, override and validate a scenario file; raise InputError listing every problem."""
     shown = os.fspath(path)
     resolved = Path(shown).resolve()
@@ -225,6 +321,7 @@ def load_scenario(path: str | os.PathLike[str], overrides: list[str] | tuple[str
     if scenario.uncertainties:
         data = _apply_uncertainties(scenario, data, sources, given)
         scenario = _validate(data, sources)
+        _check_ranges(scenario, data, sources)
     return LoadedScenario(scenario, resolved, files, data, sources)
 
 

@@ -52,8 +52,12 @@ def load_world_for(loaded: LoadedScenario) -> World:
         return parse_world(located["countries"].data, located["families"].data)
     except ValidationError as error:
         problems = []
-        for problem in problems_from(error, _WorldFiles, {k: v.data for k, v in located.items()},
-                                     lambda path, at_key: _locate(located, path, at_key)):
+        for problem in problems_from(
+            error,
+            _WorldFiles,
+            {k: v.data for k, v in located.items()},
+            lambda path, at_key: _locate(located, path, at_key),
+        ):
             problems.append(problem)
         raise InputError(problems) from None
 
@@ -77,8 +81,15 @@ def check_references(loaded: LoadedScenario, world: World) -> None:
             path = ("rules", rule_id, *inner)
             file, line, column = loaded.sources.locate(path)
             listing = "" if what == "country" else f"; known {what} ids: {', '.join(known[what])}"
-            problems.append(Problem(file, line, column, dotted(path),
-                                    f"unknown {what} {value!r}{did_you_mean(value, known[what])}{listing}"))
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    column,
+                    dotted(path),
+                    f"unknown {what} {value!r}{did_you_mean(value, known[what])}{listing}",
+                )
+            )
     if problems:
         raise InputError(problems)
 

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 
 from sim.quarters import Quarter, parse_quarter
 from sim.rules import AnyRule
-from sim.scenario.fields import Slug, StrictModel
+from sim.scenario.fields import FieldError, Slug, StrictModel
 from sim.scenario.parameters import Parameters
 
 SCHEMA_VERSION = 1
@@ -26,10 +26,10 @@ class TimeWindow(StrictModel):
     def _end_after_start(self) -> TimeWindow:
         first, last = parse_quarter(self.start), parse_quarter(self.end)
         if last < first:
-            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+            raise FieldError(f"end ({self.end}) is before start ({self.start})", "end")
         if last - first + 1 > MAX_QUARTERS:
-            raise ValueError(
-                f"{last - first + 1} quarters is too long a horizon; the limit is {MAX_QUARTERS} quarters"
+            raise FieldError(
+                f"{last - first + 1} quarters is too long a horizon; the limit is {MAX_QUARTERS} quarters", "end"
             )
         return self
 
@@ -67,9 +67,9 @@ class Uncertainty(StrictModel):
     def _default_in_range(self) -> Uncertainty:
         low, high = self.range
         if low > high:
-            raise ValueError(f"range [{low:g}, {high:g}] has its low end above its high end")
+            raise FieldError(f"range [{low:g}, {high:g}] has its low end above its high end", "range")
         if not low <= self.default <= high:
-            raise ValueError(f"default {self.default:g} is outside its range [{low:g}, {high:g}]")
+            raise FieldError(f"default {self.default:g} is outside its range [{low:g}, {high:g}]", "default")
         return self
 
 

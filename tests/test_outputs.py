@@ -1,0 +1,475 @@
+"""Tests of `sim.outputs`: tables, atomic writes, figures, report and the run folder.
+
+The frames here are synthetic, built only to exercise the writers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, summarise, write_run_outputs
+from sim.outputs import writer as writer_module
+from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from sim.outputs.figures import FIGURES, figure_png, save_figure
+from sim.outputs.manifest import build_manifest, scenario_hash
+from sim.outputs.report import merge_replicate_events, quarter_index, render_report
+from sim.outputs.tables import csv_bytes, events_table, parse_group, read_table, timeseries_table
+
+BLOCS = ["US", "CN", "EU", "other"]
+
+
+def dates(n: int, start: int = 2023) -> list[str]:
+    return [f"{start + i // 4}Q{i % 4 + 1}" for i in range(n)]
+
+
+def synthetic_timeseries(replicates: int = 3, steps: int = 8, scenario: str = "demo") -> pd.DataFrame:
+    """Contract-shaped synthetic rows for every metric the figures draw."""
+    rng = np.random.default_rng(1)
+    labels = dates(steps)
+    t = np.arange(steps)
+    rows = []
+
+    def add(rep: int, metric: str, group: str, values: np.ndarray) -> None:
+        for s in range(steps):
+            rows.append((scenario, rep, 100 + rep, s, labels[s], metric, group, float(values[s])))
+
+    for rep in range(replicates):
+        rate = 0.8 / (1 + np.exp(-0.6 * (t - steps / 2))) + rng.normal(0, 0.01, steps)
+        add(rep, "adoption_rate", "", rate)
+        for region, factor in (("north", 1.1), ("south", 0.7)):
+            add(rep, "adoption_rate", group_label(region=region), rate * factor)
+        share_open = 0.3 + 0.02 * t + rng.normal(0, 0.01, steps)
+        add(rep, "adoption_share", group_label(openness="open"), share_open)
+        add(rep, "adoption_share", group_label(openness="closed"), 1 - share_open)
+        add(rep, "adoption_share", group_label(origin="CN", region="south"), share_open / 2)
+        for bloc, base in zip(BLOCS, (0.5, 0.25, 0.15, 0.1), strict=True):
+            noise = rng.normal(0, 0.005, steps)
+            add(rep, "adoption_share", group_label(origin=bloc), base + noise)
+            add(rep, "influence", group_label(bloc=bloc, weight="gdp"), base + noise)
+            add(rep, "influence", group_label(bloc=bloc, weight="countries"), base * 0.9 + noise)
+            add(rep, "compute_share", group_label(bloc=bloc), np.full(steps, base))
+            add(rep, "release_open_share", group_label(bloc=bloc), np.full(steps, 0.5) + noise)
+        for family, base in (("gpt", 60.0), ("qwen", 50.0), ("llama", 52.0)):
+            add(rep, "capability", group_label(family=family), base + 2 * t)
+        add(rep, "capability_gap_months", group_label(pair="open-closed"), 10 - 0.3 * t)
+        add(rep, "capability_gap_months", group_label(pair="CN-US"), 8 - 0.2 * t)
+        add(rep, "coauthorship_share", group_label(pair="US-CN"), 0.1 - 0.002 * t)
+    return pd.DataFrame(rows, columns=TIMESERIES_COLUMNS)
+
+
+EVENTS = pd.DataFrame(
+    [
+        {
+            "date": "2024Q2",
+            "rule_id": "ban-it",
+            "kind": "ban",
+            "event": "ban starts",
+            "target": "IT",
+            "sources": ["D4.8"],
+        },
+        {
+            "date": "2023Q1",
+            "rule_id": "chips",
+            "kind": "export_control",
+            "event": "in force",
+            "target": "CN",
+            "sources": ["D4.3", "D4.6"],
+        },
+    ]
+)
+RULES = [
+    {
+        "id": "chips",
+        "kind": "export_control",
+        "start": "2022Q4",
+        "end": "open-ended",
+        "summary": "US restricts <advanced> chips & tools.",
+        "sources": ["D4.3", "D4.6"],
+    },
+    {
+        "id": "ban-it",
+        "kind": "ban",
+        "start": "2024Q2",
+        "end": "2024Q4",
+        "summary": "Italy blocks a model.",
+        "sources": ["D4.8"],
+    },
+]
+CLAIMS = {
+    "D4.3": "Controls restrict chips.",
+    "D4.6": "Controls widened.",
+    "D4.8": 'Italy blocked "DeepSeek".',
+}
+
+
+def manifest_for(text: str = "name: demo\n") -> dict:
+    return build_manifest(
+        scenario_name="demo",
+        scenario_hash=scenario_hash(text),
+        seeds=[100, 101, 102],
+        replicates=3,
+        command_line=["sim", "run", "demo.yaml"],
+        wall_time_s=0.5,
+    )
+
+
+def write_demo(out: Path, timeseries: pd.DataFrame, events: pd.DataFrame = EVENTS) -> dict[str, Path]:
+    summary = summarise(timeseries)
+    return write_run_outputs(
+        out,
+        scenario_name="demo",
+        description="A <demo> run.",
+        timeseries=timeseries,
+        events=events,
+        resolved_yaml="name: demo\n",
+        manifest=manifest_for(),
+        rules=RULES,
+        claims=CLAIMS,
+        headline=headline_numbers(summary),
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    out = tmp_path_factory.mktemp("run")
+    return out, write_demo(out, synthetic_timeseries())
+
+
+def cheap_figure(summary: pd.DataFrame, title: str):  # stands in for the real figures where they don't matter
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(1, 1), dpi=20)
+    fig.subplots().plot([0, 1])
+    return fig
+
+
+# --------------------------------------------------------------------------- tables
+def test_summary_statistics_on_known_frame() -> None:
+    values = [0.1, 0.2, 0.6, 1.0]
+    frame = pd.DataFrame(
+        {
+            "scenario": "s",
+            "replicate": range(4),
+            "seed": range(4),
+            "step": 0,
+            "date": "2023Q1",
+            "metric": "m",
+            "group": "",
+            "value": values,
+        }
+    )
+    later = frame.assign(step=1, date="2023Q2", value=[5.0, np.nan, 1.0, 3.0])
+    summary = summarise(pd.concat([later, frame]))
+    assert list(summary.columns) == [
+        "scenario",
+        "step",
+        "date",
+        "metric",
+        "group",
+        "mean",
+        "median",
+        "q10",
+        "q90",
+    ]
+    assert summary["step"].tolist() == [0, 1]
+    first = summary.iloc[0]
+    assert first["mean"] == pytest.approx(np.mean(values))
+    assert first["median"] == pytest.approx(0.4)
+    assert first["q10"] == pytest.approx(np.quantile(values, 0.1))  # 0.13, linear interpolation
+    assert first["q90"] == pytest.approx(np.quantile(values, 0.9))  # 0.88
+    second = summary.iloc[1]  # the missing value is skipped
+    assert second["mean"] == pytest.approx(3.0)
+    assert second["q90"] == pytest.approx(np.quantile([5.0, 1.0, 3.0], 0.9))
+
+
+def test_summary_sorted_and_one_replicate_band_collapses() -> None:
+    ts = synthetic_timeseries(replicates=1, steps=4)
+    summary = summarise(ts.sample(frac=1.0, random_state=3))
+    keys = summary[["scenario", "metric", "group", "step"]]
+    assert keys.equals(keys.sort_values(["scenario", "metric", "group", "step"]).reset_index(drop=True))
+    assert (summary["q10"] == summary["median"]).all() and (summary["q90"] == summary["median"]).all()
+    assert len(summary) == len(ts)
+
+
+def test_csv_bytes_deterministic_and_order_free() -> None:
+    ts = synthetic_timeseries(replicates=2, steps=5)
+    shuffled = ts.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    first = csv_bytes(timeseries_table(ts))
+    assert first == csv_bytes(timeseries_table(ts))
+    assert first == csv_bytes(timeseries_table(shuffled))
+    assert csv_bytes(summarise(ts)) == csv_bytes(summarise(shuffled))
+    assert csv_bytes(events_table(EVENTS)) == csv_bytes(events_table(EVENTS.iloc[::-1]))
+    assert b"\r" not in first
+    assert first.startswith(b"scenario,replicate,seed,step,date,metric,group,value\n")
+
+
+def test_csv_round_trip_keeps_world_total_group(tmp_path: Path) -> None:
+    ts = synthetic_timeseries(replicates=1, steps=2)
+    path = tmp_path / "ts.csv"
+    path.write_bytes(csv_bytes(timeseries_table(ts)))
+    back = read_table(path)
+    assert "" in set(back["group"])
+    assert csv_bytes(timeseries_table(back)) == path.read_bytes()
+
+
+def test_group_label_ordering_and_parse() -> None:
+    assert group_label() == ""
+    assert group_label(region="south", origin="CN") == "origin=CN,region=south"
+    assert group_label(weight="gdp", bloc="US") == "bloc=US,weight=gdp"
+    assert group_label(origin="CN", openness="open") == "openness=open,origin=CN"
+    assert parse_group("origin=CN,region=south") == {"origin": "CN", "region": "south"}
+    assert parse_group("") == {}
+    with pytest.raises(ValueError):
+        group_label(origin="C,N")
+    with pytest.raises(ValueError):
+        parse_group("origin")
+
+
+def test_events_table_empty_keeps_header() -> None:
+    assert csv_bytes(events_table(pd.DataFrame())) == b"date,rule_id,kind,event,target,sources\n"
+    assert events_table(EVENTS)["sources"].tolist() == ["D4.3;D4.6", "D4.8"]
+
+
+# --------------------------------------------------------------------------- atomic writes
+def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01")
+    atomic_write_text(tmp_path / "sub" / "b.txt", "line\n")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "sub" / "b.txt").read_bytes() == b"line\n"
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["a.bin", "b.txt"]
+
+
+def test_atomic_path_failure_leaves_old_file_and_no_temporary(tmp_path: Path) -> None:
+    final = tmp_path / "adoption.png"
+    final.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(final) as tmp:
+        assert tmp.parent == tmp_path and re.fullmatch(r"\.adoption\.png\.tmp-\d+-[0-9a-f]+", tmp.name)
+        tmp.write_bytes(b"half")
+        raise RuntimeError("interrupted")
+    assert final.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["adoption.png"]
+
+
+def test_writer_failure_midway_leaves_no_partial_file_or_manifest(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a stale manifest of an earlier run
+
+    def broken(summary: pd.DataFrame, title: str):
+        raise RuntimeError("figure failed")
+
+    monkeypatch.setattr(writer_module, "FIGURES", {"adoption": cheap_figure, "influence": broken})
+    with pytest.raises(RuntimeError, match="figure failed"):
+        write_demo(out, synthetic_timeseries(replicates=1, steps=3))
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert "manifest.json" not in names  # the folder is recognisably incomplete
+    assert not [n for n in names if ".tmp-" in n]
+    assert "figures/influence.png" not in names and "report.html" not in names
+
+
+def test_interrupted_figure_save_keeps_final_name_absent(tmp_path: Path, monkeypatch) -> None:
+    fig = cheap_figure(pd.DataFrame(), "x")
+    monkeypatch.setattr(os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        save_figure(fig, tmp_path / "f.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- run folder
+def test_write_run_outputs_writes_every_file_manifest_last(run_dir) -> None:
+    out, paths = run_dir
+    expected = [
+        "timeseries.csv",
+        "summary.csv",
+        "events.csv",
+        "scenario.resolved.yaml",
+        "figures/adoption.png",
+        "figures/influence.png",
+        "figures/capability.png",
+        "figures/compute.png",
+        "report.html",
+        "manifest.json",
+    ]
+    assert list(paths) == expected
+    for name in expected:
+        assert (out / name).is_file() and (out / name).stat().st_size > 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert list(manifest["files"]) == expected[:-1]
+    for name, entry in manifest["files"].items():
+        data = (out / name).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
+    latest = max((out / n).stat().st_mtime_ns for n in expected[:-1])
+    assert (out / "manifest.json").stat().st_mtime_ns >= latest
+    for key in (
+        "package_version",
+        "git_commit",
+        "python",
+        "packages",
+        "platform",
+        "seeds",
+        "command_line",
+        "scenario_hash",
+        "wall_time_s",
+        "created_utc",
+    ):
+        assert key in manifest
+    assert manifest["packages"]["numpy"] == np.__version__
+    assert not [p for p in out.rglob("*") if ".tmp-" in p.name]
+    summary = read_table(out / "summary.csv")
+    assert list(summary.columns) == [
+        "scenario",
+        "step",
+        "date",
+        "metric",
+        "group",
+        "mean",
+        "median",
+        "q10",
+        "q90",
+    ]
+    assert list(read_table(out / "timeseries.csv").columns) == TIMESERIES_COLUMNS
+
+
+def test_rewrite_gives_identical_csv_bytes_for_shuffled_input(run_dir, tmp_path: Path, monkeypatch) -> None:
+    out, _ = run_dir
+    monkeypatch.setattr(writer_module, "FIGURES", {"adoption": cheap_figure})
+    ts = synthetic_timeseries().sample(frac=1.0, random_state=11)
+    write_demo(tmp_path, ts, events=EVENTS.iloc[::-1])
+    for name in ("timeseries.csv", "summary.csv", "events.csv", "scenario.resolved.yaml"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_report_is_self_contained(run_dir) -> None:
+    out, _ = run_dir
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert "http://" not in page and "https://" not in page
+    assert "<script" not in page.lower()
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 4
+    assert base64.b64decode(images[0]) == (out / "figures" / "adoption.png").read_bytes()
+    assert "&lt;advanced&gt; chips &amp; tools" in page and "<advanced>" not in page  # escaped
+    assert 'title="Italy blocked &quot;DeepSeek&quot;."' in page  # claim text as tooltip
+    assert 'id="claim-D4.8"' in page and "<svg" in page
+
+
+def test_report_without_events_says_so() -> None:
+    page = render_report(
+        title="t",
+        description="d",
+        summary=summarise(synthetic_timeseries(1, 4)),
+        events=pd.DataFrame(),
+        rules=[],
+        claims={},
+        manifest={},
+        figures={},
+        headline=[],
+    )
+    assert "No events" in page and "no rules" in page
+
+
+def test_headline_numbers_at_horizon() -> None:
+    one = dict(headline_numbers(summarise(synthetic_timeseries(replicates=1, steps=8))))
+    assert one["Horizon"] == "2024Q4"
+    assert re.fullmatch(r"\d+\.\d%", one["Open-weights share of AI users"])  # one replicate: no range
+    assert "AI adoption rate (world)" in one and "AI users on CN-origin models" in one
+    assert [k for k in one if k.startswith("Influence of")] == [
+        f"Influence of {b} (GDP-weighted)" for b in BLOCS
+    ]
+    several = dict(headline_numbers(summarise(synthetic_timeseries(replicates=4, steps=8))))
+    assert re.fullmatch(r"\d+\.\d% \(10–90%: \d+\.\d–\d+\.\d%\)", several["AI adoption rate (world)"])
+
+
+def test_quarter_index() -> None:
+    assert quarter_index("2025Q1") - quarter_index("2024Q4") == 1
+    assert quarter_index("open-ended") is None
+
+
+def test_manifest_fields() -> None:
+    manifest = manifest_for("abc")
+    assert manifest["scenario_hash"] == hashlib.sha256(b"abc").hexdigest()
+    assert manifest["command_line"] == "sim run demo.yaml"
+    assert manifest["git_commit"] is None or re.fullmatch(r"[0-9a-f]{40}", manifest["git_commit"])
+    json.dumps(manifest)
+    with pytest.raises(ValueError):
+        build_manifest(
+            scenario_name="x",
+            scenario_hash="h",
+            seeds=[],
+            replicates=0,
+            command_line="x",
+            wall_time_s=0,
+            extra={"seeds": 1},
+        )
+
+
+# --------------------------------------------------------------------------- figures
+def check_png(data: bytes) -> None:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG" and image.size[0] > 800
+
+
+def test_figures_render_for_several_replicates(run_dir) -> None:
+    out, _ = run_dir  # written from three replicates
+    for name in FIGURES:
+        check_png((out / "figures" / f"{name}.png").read_bytes())
+
+
+def test_figures_render_for_one_replicate_and_missing_metric() -> None:
+    ts = synthetic_timeseries(replicates=1, steps=6)
+    summary = summarise(ts[ts["metric"] != "capability_gap_months"])
+    for name, make in FIGURES.items():
+        fig = make(summary, "demo")
+        assert "demo" in fig.get_suptitle()
+        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        assert labels and all(re.fullmatch(r"\d{4}Q1", t) for t in labels), (name, labels)
+        notes = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert any("capability_gap_months" in t for t in notes) == (name == "capability"), name
+        check_png(figure_png(fig))
+
+
+def test_figures_tolerate_missing_metrics_and_empty_summary() -> None:
+    ts = synthetic_timeseries(replicates=2, steps=4)
+    fig = FIGURES["adoption"](summarise(ts[ts["metric"] != "adoption_rate"]), "demo")
+    assert [len(ax.lines) for ax in fig.axes] == [2, 4, 0]
+    assert any("adoption_rate" in t.get_text() for t in fig.axes[2].texts)
+    empty = FIGURES["influence"](summarise(ts).iloc[0:0], "empty")
+    assert all(ax.texts for ax in empty.axes)
+    check_png(figure_png(empty))
+
+
+def test_events_keep_model_order_within_a_quarter_and_merge_replicates() -> None:
+    one = pd.DataFrame(
+        {
+            "scenario": "s",
+            "replicate": 0,
+            "seed": 5,
+            "step": [0, 4, 4],
+            "date": ["2023Q1", "2024Q1", "2024Q1"],
+            "rule_id": ["a", "z-ends", "b-starts"],
+            "kind": "ban",
+            "event": ["x", "z ends", "b starts"],
+            "target": "",
+            "sources": [["D4.8"], [], ["D0.5", "D0.7"]],
+        }
+    )
+    two = one.assign(replicate=1, seed=6).iloc[:2]
+    table = events_table(pd.concat([two, one]))
+    assert list(table.columns[:5]) == ["scenario", "replicate", "seed", "step", "date"]
+    assert table["replicate"].tolist() == [0, 0, 0, 1, 1]
+    assert table["rule_id"].tolist()[:3] == ["a", "z-ends", "b-starts"]  # within-quarter order kept
+    merged = merge_replicate_events(table)
+    assert merged["rule_id"].tolist() == ["a", "z-ends", "b-starts"]
+    assert merged["replicates"].tolist() == ["2 of 2", "2 of 2", "1 of 2"]
+    assert "seed" not in merged.columns and merged["sources"].tolist()[2] == "D0.5 D0.7"
