@@ -10,11 +10,11 @@ run: $(VENV)/.run-installed
 	$(BIN)/sim run scenarios/baseline.yaml
 
 test: $(VENV)/.test-installed
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check sim tests benchmarks
+	$(BIN)/ruff check .
 
 # Regenerate the files derived from the schema and the data (tests fail when they are stale).
 docs: $(VENV)/.run-installed
