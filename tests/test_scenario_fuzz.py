@@ -25,15 +25,20 @@ LINES = BASELINE.read_text(encoding="utf-8").splitlines(keepends=True)
 VALUE = re.compile(r"^(\s*(?:- )?[\w.-]+:\s*)(\S.*?)\s*$")  # `key: value` -> (prefix, value)
 VALUED = [i for i, line in enumerate(LINES) if VALUE.match(line) and not line.lstrip().startswith("#")]
 
+# Values that are wrong in a telling way somewhere in a scenario.
+# fmt: off
+AWKWARD = [
+    ".nan", ".inf", "-.inf", "true", "no", "null", "~", "''", "[]", "{}", "[1, 2]", "{a: 1}",
+    "2025Q5", "2025-13", "2025-02-04", "2030Q4", "1999Q1", "D4.80", "D9.1", "ITAL", "ITX", "bann",
+    "-1", "0", "1e400", "0x1F", "!!python/name:os.system", "&a x", "*a", "'unterminated", "[", "{",
+    "2025Q1: 0.5", "- x", "US", "CN", "chips", "ban", "deepsek", "opnai", "\u00e9t\u00e9", "a: b: c",
+]
+# fmt: on
+
 SCALARS = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from([
-        ".nan", ".inf", "-.inf", "true", "no", "null", "~", "''", "[]", "{}", "[1, 2]", "{a: 1}",
-        "2025Q5", "2025-13", "2025-02-04", "2030Q4", "1999Q1", "D4.80", "D9.1", "ITAL", "ITX", "bann",
-        "-1", "0", "1e400", "0x1F", "!!python/name:os.system", "&a x", "*a", "'unterminated", "[", "{",
-        "2025Q1: 0.5", "- x", "US", "CN", "chips", "ban", "deepsek", "opnai", "\u00e9t\u00e9", "a: b: c",
-    ]),
+    st.sampled_from(AWKWARD),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12),
 )
 

@@ -1,4 +1,7 @@
-"""Rule kinds, registered by `kind`. Adding a kind: its module, one line in `RULE_KINDS`, a test, a doc line."""
+"""Rule kinds, registered by `kind`.
+
+Adding a kind: its module, one line in `RULE_KINDS`, a test; `python -m sim.docs_gen` documents it.
+"""
 
 from __future__ import annotations
 

@@ -151,7 +151,8 @@ class Program(Rule):
     def describe(self, world: World) -> str:
         labs = {lab.id: lab.name for lab in world.labs}
         names = {c.iso3: c.name for c in world.countries}
-        text = f"{labs.get(self.sponsor, self.sponsor)} builds partnerships aiming at {self.target_partners} countries"
+        sponsor = labs.get(self.sponsor, self.sponsor)
+        text = f"{sponsor} builds partnerships aiming at {self.target_partners} countries"
         if self.partners:
             joined = ", ".join(f"{names.get(p.country, p.country)} ({p.from_})" for p in self.partners)
             text += f"; announced: {joined}"

@@ -139,7 +139,10 @@ def _message(error: dict[str, Any], path: Path, root: type[BaseModel], data: Any
             return f"{show_value(value)} is not an ISO3 country code (three capital letters, like ITA)", False
         if "D\\d" in pattern:
             return f"{show_value(value)} is not a claim id; claim ids look like D4.8", False
-    message = str(error.get("msg", "invalid value"))
+    if kind in ("model_type", "model_attributes_type", "dict_type"):  # not "instance of TimeWindow"
+        got = "an empty value" if value is None else show_value(value)
+        return f"expected a mapping (`key: value` lines or {{...}}), got {got}", False
+    message = str(error.get("msg", "invalid value")).replace(" after validation", "")
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
         return message, False
@@ -162,6 +165,7 @@ def problems_from(error: ValidationError, root: type[BaseModel], data: Any, loca
         elif item["type"] == "union_tag_invalid":
             path = (*path, "kind")  # point at the bad kind, not at the rule's first line
         message, at_key = _message(item, path, root, data)
+        at_key = at_key or item["loc"][-1:] == ("[key]",)  # a bad mapping key (rule id): point at it
         file, line, column = locate(path, at_key)
         problems.append(Problem(file, line, column, dotted(path), message))
     return problems

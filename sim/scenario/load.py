@@ -111,9 +111,13 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
     located = load_yaml_file(shown)
     data = located.data
     if not isinstance(data, dict):
-        kind = type(data).__name__ if data is not None else "nothing"
+        kind = {list: "list", str: "text", int: "number", float: "number", bool: "true/false value"}.get(
+            type(data), type(data).__name__
+        )
         raise InputError.single(
-            located.file, f"a scenario is a mapping of fields (name:, time:, rules: ...), not a {kind}"
+            located.file,
+            f"a scenario is a mapping of fields (name:, time:, rules: ...), not a {kind}",
+            *located.value_mark(()),
         )
     sources = SourceMap.of(located)
     parent_ref = data.get("extends")
@@ -134,7 +138,8 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
         )
     if not parent.is_file():
         # Compare names without the shared `.yaml`, which makes every file look alike.
-        nearby = {p.stem: p.name for p in parent.parent.glob("*.y*ml") if p != path} if parent.parent.is_dir() else {}
+        folder = parent.parent
+        nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p != path} if folder.is_dir() else {}
         close = difflib.get_close_matches(parent.stem, list(nearby), n=1, cutoff=0.6)
         hint = f" (did you mean '{nearby[close[0]]}'?)" if close else ""
         raise InputError(
@@ -255,13 +260,13 @@ def _check_ranges(scenario: Scenario, data: dict[str, Any], sources: SourceMap) 
     problems = []
     for name, uncertainty in scenario.uncertainties.items():
         path = tuple(uncertainty.path.split("."))
-        for end in uncertainty.range:
+        for i, end in enumerate(uncertainty.range):
             trial = copy.deepcopy(data)
             _set_path(trial, path, end, 0)
             try:
                 Scenario.model_validate(trial)
             except ValidationError as error:
-                file, line, column = sources.locate(("uncertainties", name, "range"))
+                file, line, column = sources.locate(("uncertainties", name, "range", i))
                 for problem in problems_from(error, Scenario, trial, sources.locate):
                     message = f"{end:g} cannot be used at {problem.path}: {problem.message}"
                     problems.append(Problem(file, line, column, f"uncertainties.{name}.range", message))

@@ -29,7 +29,8 @@ class TimeWindow(StrictModel):
             raise FieldError(f"end ({self.end}) is before start ({self.start})", "end")
         if last - first + 1 > MAX_QUARTERS:
             raise FieldError(
-                f"{last - first + 1} quarters is too long a horizon; the limit is {MAX_QUARTERS} quarters", "end"
+                f"{last - first + 1} quarters is too long a horizon; the limit is {MAX_QUARTERS} quarters",
+                "end",
             )
         return self
 
