@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sim.model.streams import replicate_seeds
+from sim.outputs.tables import TIMESERIES_COLUMNS
 from sim.scenario.schema import Scenario
 from sim.world import World
 
-TIMESERIES_COLUMNS = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
 EVENT_COLUMNS = [
     "scenario",
     "replicate",
