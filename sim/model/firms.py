@@ -97,7 +97,7 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     foreign = 1.0 - model.family_affinity
     transfer = r.data_transfer * foreign * np.where(model.family_open, r.open_transfer_factor, 1.0)
     risk = transfer + r.open_security * model.family_open + model.distrust + policy.extra_risk
-    risk = risk * (r.privacy_base + model.privacy_strictness)[:, None]
+    risk = risk * (r.privacy_base + model.privacy())[:, None]
     return utility, risk
 
 

@@ -176,10 +176,9 @@ def _write_papers(model: GeopoliticsModel) -> None:
     c = model.params.collaboration
     years = (model.quarter - model.start) / 4.0
     papers = round(c.papers_per_quarter * (1 + c.papers_growth) ** years)
-    share = (
-        c.base_share
-        * model.policy.coauthorship_factor
-        * np.exp(-c.tension_sensitivity * (model.policy.tension - c.reference_tension))
-    )
+    policy = model.policy
+    base = c.base_share if policy.coauthorship_base is None else policy.coauthorship_base
+    sensitivity = c.tension_sensitivity if policy.coauthorship_sensitivity is None else policy.coauthorship_sensitivity
+    share = base * policy.coauthorship_factor * np.exp(-sensitivity * (policy.tension - c.reference_tension))
     joint = model.stream("labs.papers").binomial(papers, min(max(share, 0.0), 1.0))
     model.coauthorship_share = joint / max(papers, 1)

@@ -128,6 +128,10 @@ class GeopoliticsModel(mesa.Model):
             value = np.full(self.n_countries, 0.5)
         return np.where(self.country_bloc == bloc, 1.0, value)
 
+    def privacy(self) -> np.ndarray:
+        """Each country's privacy strictness this quarter: its data plus regulation (0 to 1, D0.5)."""
+        return np.clip(self.privacy_strictness + self.policy.privacy_shift, 0.0, 1.0)
+
     def stream(self, purpose: str) -> np.random.Generator:
         """The random stream for `purpose` (common random numbers across scenarios)."""
         if purpose not in self._streams:

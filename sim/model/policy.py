@@ -37,9 +37,14 @@ class PolicyState:
     open_support: np.ndarray = field(init=False)
     # Multiplier on lab capability growth (shared compute in alliances, D0.4).
     growth_factor: np.ndarray = field(init=False)
+    # Change of each country's privacy strictness (regulation, D0.5), kept within 0..1 when used.
+    privacy_shift: np.ndarray = field(init=False)
     tension: float = 0.0
     coauthorship_factor: float = 1.0
     spillover_factor: float = 1.0
+    # Collaboration rules replace the parameters' co-authorship base share and tension sensitivity.
+    coauthorship_base: float | None = None
+    coauthorship_sensitivity: float | None = None
 
     def __post_init__(self) -> None:
         self.reset(0.0)
@@ -58,6 +63,9 @@ class PolicyState:
         self.compute_boost = np.zeros(c)
         self.open_support = np.zeros(labs)
         self.growth_factor = np.ones(labs)
+        self.privacy_shift = np.zeros(c)
         self.tension = tension
         self.coauthorship_factor = 1.0
         self.spillover_factor = 1.0
+        self.coauthorship_base = None
+        self.coauthorship_sensitivity = None

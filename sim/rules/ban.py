@@ -22,10 +22,10 @@ class Ban(Rule):
 
     `scripted`: the listed countries ban from `from` to `until` (the DeepSeek restrictions of
     2025, D4.8). `endogenous`: each quarter every target country compares
-    privacy strictness x distrust of the origin with `threshold` and raises the ban when it is
+    privacy strictness (with regulation) x distrust of the origin with `threshold` and raises the ban when it is
     above, lifting it when it falls below `threshold - hysteresis` (D0.5: the EU is cautious about
     privacy and data security). Distrust is 1 minus the country's affinity with the origin, plus
-    trust lost to incidents.
+    trust lost to incidents (incident and alliance rules' extra risk, D0.6, D4.10).
     """
 
     kind: Literal["ban"] = "ban"
@@ -84,8 +84,9 @@ class Ban(Rule):
         families = self.family_mask(model)
         if not families.any():
             return
-        distrust = (1.0 - model.family_affinity[:, families] + model.distrust[:, families]).max(axis=1)
-        score = model.privacy_strictness * distrust
+        incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
+        distrust = (1.0 - model.family_affinity[:, families] + model.distrust[:, families] + incidents).max(axis=1)
+        score = model.privacy() * distrust
         candidates = self.targets.mask(model.world)
         raise_ = candidates & ~banning & (score > self.threshold)
         lift = banning & (score < self.threshold - self.hysteresis)

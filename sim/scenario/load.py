@@ -75,9 +75,17 @@ class LoadedScenario:
     sources: SourceMap
 
     def world_path(self, which: str) -> Path:
-        """A world data file, relative to the scenario file that named it."""
+        """A world data file, relative to the scenario file that named it; the default, relative to the
+        first scenario of the `extends` chain (so a scenario elsewhere that extends the baseline gets
+        the baseline's data)."""
         value = getattr(self.scenario.world, which)
-        file = self.sources.locate(("world", which))[0]
+        key = ("world", which)
+        if key in self.sources.values:
+            file = self.sources.values[key][0]
+        elif self.files:
+            file = str(self.files[-1])
+        else:
+            file = self.sources.default_file
         base = (
             Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
         )

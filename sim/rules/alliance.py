@@ -1,0 +1,108 @@
+"""Research and development alliances and standards partnerships (D0.1-D0.4, D0.6, D0.9)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from pydantic import Field
+
+from sim.rules.base import Reference, Rule, Targets
+from sim.scenario.fields import Share
+
+if TYPE_CHECKING:
+    from sim.model.model import GeopoliticsModel
+    from sim.model.policy import PolicyState
+    from sim.world import World
+
+
+class Alliance(Rule):
+    """Countries pool compute, share standards and trust each other's models.
+
+    Members are the `members` countries from the start of the window plus `candidates` that join
+    when their affinity with the `lead` bloc reaches `join_threshold`, at most `joins_per_quarter`
+    a quarter, best aligned first (D0.1: alliances for responsible AI; D0.9: global standards).
+    While the alliance acts:
+    - labs based in member countries grow faster by `shared_compute` (shared data centres and
+      supercomputers, D0.4);
+    - member firms and governments gain `trust_bonus` utility for families made in member countries
+      (common ethical standards and guidelines, D0.1, D0.3), and `network_pooling` times the
+      alliance-wide share of users on each family (consortia speed adoption and standardisation
+      across members, D0.2);
+    - exchanging data inside the alliance adds `data_sharing_risk` to the risk members see in
+      member families (leaks and misuse, D0.6), which cyber protection keeps small.
+    """
+
+    kind: Literal["alliance"] = "alliance"
+    lead: Literal["US", "CN", "EU", "other"] | None = Field(
+        None, description="bloc whose standards the alliance follows (for candidates' affinity); none: neutral"
+    )
+    members: Targets = Field(description="founding members")
+    candidates: Targets | None = Field(None, description="countries that may join during the window")
+    join_threshold: Share = Field(0.6, description="least affinity with the lead bloc for a candidate to join")
+    joins_per_quarter: int = Field(1, ge=0, le=50, description="candidates admitted per quarter at most")
+    shared_compute: float = Field(
+        0.1, ge=0, le=2, description="extra capability growth of member-country labs [share of their growth]"
+    )
+    trust_bonus: float = Field(
+        0.3, ge=0, le=5, description="utility of member-made families for member users [utility]"
+    )
+    network_pooling: float = Field(
+        0.5, ge=0, le=5, description="utility per unit alliance-wide user share of a family, for members [utility]"
+    )
+    data_sharing_risk: float = Field(
+        0.05, ge=0, le=2, description="risk added to member-made families for members (leaks, D0.6) [risk units]"
+    )
+
+    def references(self) -> Iterator[Reference]:
+        yield from self.members.references(("members",))
+        if self.candidates is not None:
+            yield from self.candidates.references(("candidates",))
+
+    def _members(self, rule_id: str, model: GeopoliticsModel) -> np.ndarray:
+        memory = model.rule_memory.setdefault(rule_id, {"members": self.members.mask(model.world).copy()})
+        return memory["members"]
+
+    def _affinity(self, model: GeopoliticsModel) -> np.ndarray:
+        return model.bloc_affinity(self.lead) if self.lead else np.full(model.n_countries, 0.5)
+
+    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
+        if self.candidates is None or self.joins_per_quarter == 0:
+            return
+        members = self._members(rule_id, model)
+        affinity = self._affinity(model)
+        eligible = self.candidates.mask(model.world) & ~members & (affinity >= self.join_threshold)
+        order = np.argsort(-np.where(eligible, affinity, -np.inf), kind="stable")
+        for c in order[: min(self.joins_per_quarter, int(eligible.sum()))]:
+            members[c] = True
+            model.log_event(rule_id, self, f"{model.country_names[c]} joins {rule_id}", model.country_ids[c])
+
+    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+        members = self._members(rule_id, model)
+        if not members.any():
+            return
+        policy.growth_factor[members[model.lab_country]] *= 1.0 + self.shared_compute
+        made_here = members[model.lab_country[model.family_lab]]
+        cells = np.ix_(members, made_here)
+        policy.utility_bonus[cells] += self.trust_bonus
+        policy.extra_risk[cells] += self.data_sharing_risk
+        counts = getattr(model, "family_counts", None)
+        if counts is not None and self.network_pooling:
+            pooled = counts[members].sum(axis=0)
+            total = pooled.sum()
+            if total > 0:
+                policy.utility_bonus[members] += self.network_pooling * pooled / total
+
+    def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
+        return int(self._members(rule_id, model).sum())
+
+    def describe(self, world: World) -> str:
+        text = f"alliance of {self.members.describe(world)}"
+        if self.candidates is not None:
+            text += f", open to {self.candidates.describe(world)} at affinity >= {self.join_threshold:g}"
+            text += f" with {self.lead or 'no'} lead"
+        return (
+            f"{text}: +{self.shared_compute:.0%} lab growth from shared compute, +{self.trust_bonus:g} trust in "
+            f"members' models, pooled network effects, +{self.data_sharing_risk:g} data-sharing risk"
+        )

@@ -1,0 +1,283 @@
+"""Every rule kind moves the world in the direction its claim says, against the same seeds without
+it (common random numbers), and its effect is lifted when its window ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from sim.model.model import GeopoliticsModel
+from sim.model.policy import PolicyState
+from sim.rules import RULE_KINDS
+from sim.runner import release_model
+from sim.scenario import prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+SEEDS = (3, 4, 5)
+
+
+def scenario_file(tmp_path: Path, rules: dict, *, keep_baseline_rules: bool = True, name: str = "t") -> Path:
+    """A child of the baseline, small and short, with `rules` added (or alone)."""
+    base_rules = yaml.safe_load(BASELINE.read_text())["rules"]
+    text: dict = {
+        "extends": str(BASELINE),
+        "name": name,
+        "population": {"firms": 800},
+        "time": {"end": "2027Q4"},
+        "rules": dict(rules),
+    }
+    if not keep_baseline_rules:
+        text["rules"] = {rule_id: None for rule_id in base_rules} | dict(rules)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(text, sort_keys=False))
+    return path
+
+
+def finished(path: Path, seed: int, until: str | None = None) -> GeopoliticsModel:
+    prepared = prepare(path)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=seed)
+    while model.running and (until is None or model.date != until):
+        model.step()
+    release_model(model)
+    return model
+
+
+def paired(tmp_path: Path, rule_id: str, rule: dict, measure, keep_baseline_rules: bool = True) -> np.ndarray:
+    """measure(with rule) - measure(without), for each seed (the same seeds for both)."""
+    with_ = scenario_file(tmp_path, {rule_id: rule}, keep_baseline_rules=keep_baseline_rules, name="with")
+    without = scenario_file(tmp_path, {}, keep_baseline_rules=keep_baseline_rules, name="without")
+    return np.array([measure(finished(with_, s)) - measure(finished(without, s)) for s in SEEDS])
+
+
+def share_of(model: GeopoliticsModel, countries: np.ndarray, families: np.ndarray) -> float:
+    """Share of AI-using firms in `countries` that use one of `families`."""
+    users = np.isin(model.firm_country, np.flatnonzero(countries)) & (model.firm_family >= 0)
+    return float(families[model.firm_family[users]].mean()) if users.any() else 0.0
+
+
+def bloc(model: GeopoliticsModel, name: str) -> np.ndarray:
+    return model.country_bloc == name
+
+
+# -- direction of each kind's effect ------------------------------------------------------------------
+
+
+def test_export_control_on_api_access_moves_targets_off_the_issuers_closed_models(tmp_path):
+    rule = {
+        "kind": "export_control", "sources": ["D4.4"], "issuer": "US",
+        "targets": {"blocs": ["EU"]}, "restricts": ["api_access"], "strength": 0.8, "from": "2024Q1",
+    }
+    with_ = scenario_file(tmp_path, {"api-controls": rule}, name="with")
+    without = scenario_file(tmp_path, {}, name="without")
+
+    def us_closed_in_eu(m):
+        return share_of(m, bloc(m, "EU"), (m.family_origin == "US") & ~m.family_open)
+
+    for seed in SEEDS:
+        controlled, free = us_closed_in_eu(finished(with_, seed)), us_closed_in_eu(finished(without, seed))
+        assert controlled < 0.5 * free, (seed, controlled, free)
+
+
+def test_export_control_on_chips_slows_the_targets_compute(tmp_path):
+    rule = {"kind": "export_control", "sources": ["D4.6"], "issuer": "US", "targets": {"tiers": [2]},
+            "restricts": ["chips"], "strength": 0.9}
+
+    def tier2_compute(m):
+        tier2 = np.array([c.export_tier == 2 for c in m.world.countries])
+        return m.compute[tier2].sum() / m.compute.sum()
+
+    assert (paired(tmp_path, "tier2-caps", rule, tier2_compute) < 0).all()
+
+
+def test_alliance_speeds_members_labs_and_draws_members_to_their_models(tmp_path):
+    rule = {
+        "kind": "alliance", "sources": ["D0.1", "D0.4"], "members": {"blocs": ["EU"]},
+        "shared_compute": 0.5, "trust_bonus": 1.0, "network_pooling": 0.0, "data_sharing_risk": 0.0,
+    }
+    mistral = paired(tmp_path, "eu-alliance", rule, lambda m: m.capability[m.family_index["mistral"]])
+    assert (mistral > 1.0).all()  # months of capability gained by the EU lab
+    eu_made = paired(tmp_path, "eu-alliance", rule, lambda m: share_of(m, bloc(m, "EU"), m.family_origin == "EU"))
+    assert (eu_made > 0.05).all()
+
+
+def test_alliance_admits_aligned_candidates_and_counts_its_partners(tmp_path):
+    rule = {
+        "kind": "alliance", "sources": ["D0.1"], "lead": "EU", "members": {"blocs": ["EU"]},
+        "candidates": {"regions": ["north"]}, "join_threshold": 0.6, "joins_per_quarter": 2,
+    }
+    path = scenario_file(tmp_path, {"standards": rule})
+    model = finished(path, 3)
+    joined = [e for e in model.events if e["rule_id"] == "standards" and "joins" in e["event"]]
+    assert joined and all(model.bloc_affinity("EU")[model.country_index[e["target"]]] >= 0.6 for e in joined)
+    partners = [r[4] for r in model.rows if r[2] == "partners" and r[3] == "program=standards"]
+    assert partners[-1] == int(bloc(model, "EU").sum()) + len(joined)
+
+
+def test_alliance_data_sharing_risk_lowers_trust_in_members_models(tmp_path):
+    rule = {"kind": "alliance", "sources": ["D0.6"], "members": {"blocs": ["EU"]}, "shared_compute": 0.0,
+            "trust_bonus": 0.0, "network_pooling": 0.0, "data_sharing_risk": 1.5}
+    eu_made = paired(tmp_path, "leaky", rule, lambda m: share_of(m, bloc(m, "EU"), m.family_origin == "EU"))
+    assert (eu_made < 0).all()
+
+
+def test_regulation_audits_of_chinese_models_lower_their_use_in_the_regulating_bloc(tmp_path):
+    rule = {"kind": "regulation", "sources": ["D0.5", "D2.5"], "targets": {"blocs": ["EU"]},
+            "privacy_change": 0.3, "audit_cost": 1.5, "applies_to": {"origins": ["CN"]}}
+
+    def cn_in_eu(m):
+        return share_of(m, bloc(m, "EU"), m.family_origin == "CN")
+
+    assert (paired(tmp_path, "eu-audits", rule, cn_in_eu) < -0.02).all()
+
+
+def test_regulation_privacy_stance_triggers_endogenous_bans(tmp_path):
+    ban = {"kind": "ban", "sources": ["D4.8"], "targets": {"all": True}, "origin": "CN", "mode": "endogenous",
+           "threshold": 0.5, "scope": "government"}
+    strict = {"kind": "regulation", "sources": ["D0.5"], "targets": {"all": True}, "privacy_change": 0.5}
+    lax = scenario_file(tmp_path, {"cn-bans": ban}, name="lax")
+    tight = scenario_file(tmp_path, {"cn-bans": ban, "privacy": strict}, name="tight")
+
+    def banning(m):
+        return int(m.policy.banned_government[:, m.family_origin == "CN"].any(axis=1).sum())
+
+    assert banning(finished(tight, 3)) > banning(finished(lax, 3)) + 2
+
+
+def test_incident_cuts_use_of_the_hit_family_and_is_narrated(tmp_path):
+    rule = {"kind": "incident", "sources": ["D4.10"], "probability": 1.0,
+            "exposed": {"families": ["qwen"], "openness": "any"}, "trust_hit": 1.0, "recovery": 0.0,
+            "from": "2024Q1"}
+    qwen = paired(tmp_path, "poisoning", rule, lambda m: m.share_world[m.family_index["qwen"]])
+    assert (qwen < 0).all()
+    model = finished(scenario_file(tmp_path, {"poisoning": rule}), 3)
+    hits = [e for e in model.events if e["rule_id"] == "poisoning" and e["event"].startswith("security incident")]
+    assert hits and hits[0]["date"] == "2024Q1" and hits[0]["target"] == "qwen"
+    assert hits[0]["sources"] == "D4.10"
+
+
+def test_incident_rule_leaves_other_random_draws_unchanged(tmp_path):
+    """Its own stream: an incident that can never hit anything changes nothing at all."""
+    rule = {"kind": "incident", "sources": ["D4.10"], "probability": 0.0}
+    with_ = finished(scenario_file(tmp_path, {"quiet": rule}, name="with"), 7)
+    without = finished(scenario_file(tmp_path, {}, name="without"), 7)
+    assert np.array_equal(with_.firm_family, without.firm_family)
+    assert [r[4] for r in with_.rows] == [r[4] for r in without.rows if r[3] != "program=quiet"]
+
+
+def test_collaboration_sets_coauthorship_and_cross_border_spillovers(tmp_path):
+    more = {"kind": "collaboration", "sources": ["D3.1"], "base_share": 0.09}
+    share = paired(tmp_path, "more-papers", more, lambda m: m.coauthorship_share)
+    assert (share > 0.03).all()
+    cut = {"kind": "collaboration", "sources": ["D3.2"], "spillover_strength": 0.0}
+    cn_best = paired(
+        tmp_path, "no-reuse", cut, lambda m: np.nanmax(m.capability[m.family_origin == "CN"]),
+        keep_baseline_rules=False,
+    )
+    assert (cn_best < 0).all()
+
+
+def test_tension_lowers_coauthorship(tmp_path):
+    rule = {"kind": "tension", "sources": ["D0.7"], "path": {"2023Q1": 1.0}}
+    assert (paired(tmp_path, "rivalry", rule, lambda m: m.coauthorship_share) < 0).all()
+
+
+def test_capacity_building_raises_readiness_and_adoption_in_targets(tmp_path):
+    rule = {"kind": "capacity_building", "sources": ["D0.8", "D1.3"], "targets": {"regions": ["south"]},
+            "readiness_per_year": 0.1}
+
+    def south_adoption(m):
+        firms = m.south[m.firm_country]
+        return float((m.firm_family[firms] >= 0).mean())
+
+    assert (paired(tmp_path, "divide", rule, lambda m: m.readiness[m.south].mean()) > 0.1).all()
+    assert (paired(tmp_path, "divide", rule, south_adoption) > 0).all()
+
+
+def test_capacity_building_goodwill_draws_targets_to_the_sponsors_models(tmp_path):
+    rule = {"kind": "capacity_building", "sources": ["D4.12"], "sponsor": "CN", "targets": {"regions": ["south"]},
+            "readiness_per_year": 0.0, "goodwill_bonus": 1.0}
+    cn = paired(tmp_path, "belt", rule, lambda m: share_of(m, m.south, m.family_origin == "CN"))
+    assert (cn > 0.02).all()
+
+
+def test_open_source_push_raises_the_blocs_open_share_in_the_south(tmp_path):
+    rule = {"kind": "open_source_push", "sources": ["D4.11"], "bloc": "CN", "open_support": 0.0,
+            "outreach_bonus": 1.5}
+
+    def cn_open_south(m):
+        return share_of(m, m.south & ~bloc(m, "CN"), (m.family_origin == "CN") & m.family_open)
+
+    assert (paired(tmp_path, "outreach", rule, cn_open_south, keep_baseline_rules=False) > 0.02).all()
+
+
+def test_program_draws_partners_to_the_sponsors_models(tmp_path):
+    rule = {"kind": "program", "sources": ["D1.1", "D1.2"], "sponsor": "google", "target_partners": 20,
+            "offers_per_quarter": 5, "min_alignment": 0.0, "from": "2024Q1"}
+
+    def gemini_world(m):
+        return m.share_world[m.family_index["gemini"]]
+
+    assert (paired(tmp_path, "gemini-for-countries", rule, gemini_world) > 0).all()
+
+
+def test_scripted_ban_empties_the_family_in_the_banning_countries(tmp_path):
+    rule = {"kind": "ban", "sources": ["D4.8"], "targets": {"blocs": ["EU"]}, "origin": "CN", "from": "2024Q1"}
+    assert (paired(tmp_path, "eu-ban", rule, lambda m: share_of(m, bloc(m, "EU"), m.family_origin == "CN")) < 0).all()
+    model = finished(scenario_file(tmp_path, {"eu-ban": rule}), 3)
+    assert share_of(model, bloc(model, "EU"), model.family_origin == "CN") == 0.0
+
+
+# -- every kind's effect is lifted when its window ends -----------------------------------------------
+
+WINDOWED = {
+    "export_control": {"issuer": "US", "targets": {"tiers": [2, 3]}, "restricts": ["chips", "api_access"],
+                       "strength": 0.8},
+    "alliance": {"members": {"blocs": ["EU"]}, "candidates": {"all": True}, "join_threshold": 0.0},
+    "program": {"sponsor": "openai", "target_partners": 10, "offers_per_quarter": 5, "min_alignment": 0.0},
+    "ban": {"targets": {"all": True}, "origin": "CN"},
+    "regulation": {"targets": {"blocs": ["EU"]}, "privacy_change": 0.5, "audit_cost": 1.0},
+    "incident": {"probability": 1.0, "exposed": {"openness": "any"}, "recovery": 0.0},
+    "collaboration": {"base_share": 0.1, "tension_sensitivity": 3.0, "spillover_strength": 2.0},
+    "tension": {"path": {"2023Q1": 1.0}},
+    "open_source_push": {"bloc": "CN", "open_support": 2.0, "outreach_bonus": 1.0, "norm_bonus": 0.5},
+    "capacity_building": {"sponsor": "US", "targets": {"regions": ["south"]}, "readiness_per_year": 0.1,
+                          "compute_per_year": 0.01, "goodwill_bonus": 0.5},
+}
+
+
+def test_every_rule_kind_has_a_lift_case():
+    assert set(WINDOWED) == set(RULE_KINDS)
+
+
+def policy_arrays(policy: PolicyState) -> dict[str, object]:
+    return {k: v for k, v in vars(policy).items() if k not in ("n_countries", "n_families", "n_labs")}
+
+
+@pytest.mark.parametrize("kind", sorted(WINDOWED))
+def test_effect_is_present_in_the_window_and_lifted_after_it(tmp_path, kind):
+    rule = {"kind": kind, "sources": ["D0.9"], "from": "2024Q1", "until": "2024Q4", **WINDOWED[kind]}
+    path = scenario_file(tmp_path, {"windowed": rule}, keep_baseline_rules=False)
+    bare = scenario_file(tmp_path, {}, keep_baseline_rules=False, name="bare")
+    model, reference = (GeopoliticsModel(prepare(p).scenario, prepare(p).world, seed=2) for p in (path, bare))
+
+    def differs() -> bool:
+        ours, theirs = policy_arrays(model.policy), policy_arrays(reference.policy)
+        return any(not np.array_equal(np.asarray(ours[k]), np.asarray(theirs[k])) for k in ours)
+
+    seen: dict[str, bool] = {}
+    while model.date != "2025Q4":
+        model.step()
+        reference.step()
+        seen[reference.date] = differs()  # the policy of the quarter just simulated
+    # The policy in force in a quarter is read after stepping into the next one: `date` is then one ahead.
+    assert seen["2024Q3"], f"{kind}: no effect inside its window"
+    assert not any(seen[q] for q in ("2025Q2", "2025Q3", "2025Q4")), f"{kind}: effect outlives its window"
+    starts = [e for e in model.events if e["rule_id"] == "windowed" and "starts" in e["event"]]
+    ends = [e for e in model.events if e["rule_id"] == "windowed" and "ends" in e["event"]]
+    assert [e["date"] for e in starts] == ["2024Q1"] and [e["date"] for e in ends] == ["2025Q1"]
+    release_model(model)
+    release_model(reference)
