@@ -4,7 +4,9 @@
   and of each rule kind in `sim.rules.RULE_KINDS` (dotted name, type, default, unit, allowed values,
   meaning), read from the pydantic models' `model_fields`;
 - `scenarios/scenario.schema.json`: the JSON Schema editors use (`sim.scenario.jsonschema`);
-- `docs/data.md`: the world data columns (`sim.world.world_columns_markdown`).
+- `docs/data.md`: the world data columns (`sim.world.world_columns_markdown`);
+- `docs/rules.md`: every rule kind with its claims, mechanism, fields and an example (`sim.rules_doc`);
+- `docs/ODD.md`: the model in ODD form (`sim.odd_gen`: docs/ODD.template.md with generated tables).
 
 Run `python -m sim.docs_gen` (or `make docs`) after changing the schema; tests fail when these are stale.
 """
@@ -499,6 +501,8 @@ def _repo_root() -> Path:
 
 def generated_files() -> dict[Path, str]:
     """Relative path -> content of every generated file."""
+    from sim.odd_gen import ODD_MD, render_odd
+    from sim.rules_doc import RULES_MD, render_rules_md
     from sim.scenario.jsonschema import schema_text
     from sim.world import world_columns_markdown
 
@@ -506,6 +510,8 @@ def generated_files() -> dict[Path, str]:
         SCENARIOS_MD: render_scenarios_md(),
         SCHEMA_JSON: schema_text(),
         DATA_MD: world_columns_markdown(),
+        RULES_MD: render_rules_md(),  # every rule kind: claims, mechanism, fields, an example
+        ODD_MD: render_odd(),  # the ODD description: prose in docs/ODD.template.md, tables from the code
     }
 
 

@@ -17,7 +17,9 @@ from sim.docs_gen import (
     generated_files,
     render_scenarios_md,
 )
+from sim.odd_gen import ODD_MD
 from sim.rules import RULE_KINDS, Rule
+from sim.rules_doc import RULES_MD
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 from sim.yamlio import load_yaml_file
@@ -40,7 +42,7 @@ def schema_header(path: Path) -> str:
     return f"# yaml-language-server: $schema={'../' * depth}scenario.schema.json"
 
 
-@pytest.mark.parametrize("relative", [SCENARIOS_MD, SCHEMA_JSON], ids=str)
+@pytest.mark.parametrize("relative", [SCENARIOS_MD, SCHEMA_JSON, ODD_MD, RULES_MD], ids=str)
 def test_generated_file_is_current(relative: Path):
     expected = generated_files()[relative]
     path = ROOT / relative
