@@ -118,9 +118,10 @@ class Ban(Rule):
         if self.origin:
             what.append(f"every {self.origin}-origin model")
         scope = "for government use" if self.scope == "government" else "for all users"
+        verb = "bans" if int(self.targets.mask(world).sum()) == 1 else "ban"
         if self.mode == "scripted":
-            return f"{self.targets.describe(world)} ban {', '.join(what)} {scope}"
+            return f"{self.targets.describe(world)} {verb} {', '.join(what)} {scope}"
         return (
-            f"{self.targets.describe(world)} ban {', '.join(what)} {scope} whenever privacy strictness x "
+            f"{self.targets.describe(world)} {verb} {', '.join(what)} {scope} whenever privacy strictness x "
             f"distrust exceeds {self.threshold:g} (lifted below {self.threshold - self.hysteresis:g})"
         )
