@@ -8,9 +8,11 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from sim.api import RunResult, run
+    from sim.experiments.compare import CompareResult, compare
+    from sim.experiments.sweep import SweepResult, sweep
     from sim.scenario import prepare
 
-__all__ = ["RunResult", "__version__", "prepare", "run"]
+__all__ = ["CompareResult", "RunResult", "SweepResult", "__version__", "compare", "prepare", "run", "sweep"]
 
 
 def __getattr__(name: str) -> Any:
@@ -23,4 +25,8 @@ def __getattr__(name: str) -> Any:
         from sim.scenario import prepare
 
         return prepare
+    if name in ("compare", "CompareResult", "sweep", "SweepResult"):
+        from importlib import import_module
+
+        return getattr(import_module(f"sim.experiments.{name.lower().removesuffix('result')}"), name)
     raise AttributeError(f"module 'sim' has no attribute {name!r}")

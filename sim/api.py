@@ -17,10 +17,12 @@ from pathlib import Path
 import pandas as pd
 
 from sim.model.streams import replicate_seeds
+from sim.outputs.folder import RunFolder, claim_run_folder
 from sim.outputs.tables import summarise
 from sim.runner import run_scenario
 from sim.scenario import Prepared, prepare, resolved_yaml
 from sim.scenario.fields import claims
+from sim.scenario.limits import check_run_size
 
 
 @dataclass
@@ -83,23 +85,66 @@ def run(
     write: bool = False,
     progress: Callable[[int, int], None] | None = None,
     command_line: list[str] | None = None,
+    force: bool = False,
 ) -> RunResult:
-    """Run a scenario file's replicates; with `write=True` (or `out`) write the contract outputs."""
+    """Run a scenario file's replicates; with `write=True` (or `out`) write the contract outputs.
+
+    Writing follows sim/outputs/folder.py: the output folder is locked and checked before the
+    simulation starts (a folder of another scenario needs `force=True`), and the run appears in
+    it complete or not at all. Raises LimitError when the run would not fit in memory.
+    """
     prepared = scenario if isinstance(scenario, Prepared) else prepare(scenario, overrides)
+    spec = prepared.scenario
+    check_run_size(spec, prepared.world, replicates, workers)  # before anything is allocated
+    if not (write or out is not None):
+        return _simulate(prepared, replicates, workers, seed, progress)
+    out_dir = Path(out) if out is not None else Path("runs") / spec.name
+    with claim_run_folder(out_dir, spec.name, force=force, protected=input_files(prepared)) as folder:
+        result = _simulate(prepared, replicates, workers, seed, progress)
+        _write_into(folder, result, command_line or [sys.argv[0], *sys.argv[1:]])
+    return result
+
+
+def _simulate(
+    prepared: Prepared,
+    replicates: int,
+    workers: int,
+    seed: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> RunResult:
     spec = prepared.scenario
     started = time.perf_counter()
     timeseries, events = run_scenario(spec, prepared.world, replicates, workers, seed, progress)
     wall = time.perf_counter() - started
     base_seed = spec.seed if seed is None else seed
-    result = RunResult(prepared, timeseries, events, replicate_seeds(base_seed, replicates), wall)
-    if write or out is not None:
-        out_dir = Path(out) if out is not None else Path("runs") / spec.name
-        write_outputs(result, out_dir, command_line or [sys.argv[0], *sys.argv[1:]])
-    return result
+    return RunResult(prepared, timeseries, events, replicate_seeds(base_seed, replicates), wall)
 
 
-def write_outputs(result: RunResult, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
-    """Write the contract outputs of a run (manifest.json last)."""
+def input_files(prepared: Prepared) -> list[Path]:
+    """The files a run reads (scenario chain and world data): an output folder must not hold them."""
+    world = [prepared.loaded.world_path(which) for which in ("countries", "families")]
+    return [*prepared.loaded.files, *world]
+
+
+def write_outputs(
+    result: RunResult, out_dir: Path, command_line: list[str], *, force: bool = False
+) -> dict[str, Path]:
+    """Write the contract outputs of a finished run into `out_dir`, all or nothing (manifest.json last)."""
+    with claim_run_folder(out_dir, result.name, force=force, protected=input_files(result.prepared)) as folder:
+        return _write_into(folder, result, command_line)
+
+
+def _write_into(folder: RunFolder, result: RunResult, command_line: list[str]) -> dict[str, Path]:
+    """Write the outputs into the folder's staging area and swap them into place."""
+    with folder.writing():
+        staged = _write_files(result, folder.staging, Path(folder.shown), command_line)
+        folder.commit()
+    files = {name: folder.final_path(path) for name, path in staged.items()}
+    result.out_dir, result.files = Path(folder.shown), files
+    return files
+
+
+def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
     from sim.outputs import headline_numbers, write_run_outputs
     from sim.outputs.manifest import build_manifest, scenario_hash
 
@@ -115,8 +160,8 @@ def write_outputs(result: RunResult, out_dir: Path, command_line: list[str]) -> 
         extra={"scenario_files": [str(p) for p in prepared.loaded.files]},
     )
     summary = result.summary
-    files = write_run_outputs(
-        out_dir,
+    return write_run_outputs(
+        staging,
         scenario_name=result.name,
         description=prepared.scenario.description,
         timeseries=result.timeseries,
@@ -127,5 +172,3 @@ def write_outputs(result: RunResult, out_dir: Path, command_line: list[str]) -> 
         claims=claims(),
         headline=headline_numbers(summary),
     )
-    result.out_dir, result.files = out_dir, files
-    return files

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario field, e.g. --set population.firms=10000",
     )
     run.add_argument("--quiet", action="store_true", help="print only the output folder")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the output folder even if it holds another scenario's run or other files",
+    )
 
     validate = commands.add_parser("validate", help="check scenarios without running them")
     validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
@@ -80,7 +86,66 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
+
+    check = commands.add_parser(
+        "check",
+        help="validate the baseline against the calibration targets and untuned patterns",
+        description="Run a scenario (default the baseline) and compare it with the calibration targets "
+        "(scenarios/data/targets.yaml) and untuned patterns (scenarios/data/patterns.yaml). Exit 0 when "
+        "every calibration target holds, 1 when one does not; untuned patterns are reported, not gated.",
+    )
+    check.add_argument("scenario", nargs="?", help="scenario YAML file (default scenarios/baseline.yaml)")
+    check.add_argument("--replicates", type=_positive, default=10, help="number of replicates (default 10)")
+    check.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    check.add_argument("--seed", type=_seed, help="seed instead of the scenario's")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    check.add_argument("--targets", help="calibration targets file (default scenarios/data/targets.yaml)")
+    check.add_argument("--patterns", help="untuned patterns file (default scenarios/data/patterns.yaml)")
+    check.add_argument("--out", help="also write the report to this file (Markdown if it ends in .md)")
+
+    app = commands.add_parser(
+        "app",
+        help="the classroom page: presets, levers, live curves and events in a browser",
+        description="Serve the classroom page (Mesa SolaraViz) until Ctrl-C. Binds to 127.0.0.1 unless told "
+        "otherwise; works offline once `make app-assets` has installed solara's browser files.",
+    )
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    app.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    app.add_argument("--scenarios", help="folder of preset scenarios (default: the repository's scenarios/)")
+    _add_experiment_commands(commands)
     return parser
+
+
+def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
+    """`sim compare` and `sim sweep` (sim/experiments/)."""
+    compare = commands.add_parser(
+        "compare",
+        help="paired runs with common random numbers; difference curves from the first scenario",
+        description="Run BASE and each OTHER with the same replicate seeds and write each one's outputs, the "
+        "paired differences (other - base) with their 10-90%% band, figures and compare.html.",
+    )
+    compare.add_argument("base", help="base scenario YAML file")
+    compare.add_argument("others", nargs="+", metavar="other", help="scenario(s) to compare with the base")
+    compare.add_argument("--replicates", type=_positive, default=10, help="replicates per scenario (default 10)")
+    compare.add_argument("--seed", type=_seed, help="seed of every scenario (default the base scenario's)")
+    compare.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
+    compare.add_argument("--out", help="output folder (default runs/compare-<base>-vs-<others>/)")
+    compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                         help="override a field in every scenario, e.g. --set population.firms=1000")
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run an experiment file's design over uncertainties and levers; resumable",
+        description="Run the design of an experiment file (see docs/experiments.md). Each run is stored as it "
+        "finishes; running the same command again skips the finished runs and does the rest.",
+    )
+    sweep.add_argument("experiment", help="experiment YAML file (like scenarios/experiments/*.yaml)")
+    sweep.add_argument("--out", help="output folder (default runs/sweep-<experiment name>/)")
+    sweep.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, like tcp://host:8786")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                       help="override a field of the base scenario in every run")
+    sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
 
 
 def _progress_bar(total: int):
@@ -111,6 +176,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out=out,
         progress=_progress_bar(args.replicates),
         command_line=["sim", *sys.argv[1:]],
+        force=args.force,
     )
     if args.quiet:
         print(result.out_dir)
@@ -169,18 +235,180 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from sim.outputs.atomic import atomic_write_text
+    from sim.validation import run_check, text_report, validation_markdown
+
+    validation = run_check(
+        args.scenario,
+        replicates=args.replicates,
+        workers=args.workers,
+        seed=args.seed,
+        overrides=args.overrides,
+        targets=args.targets,
+        patterns=args.patterns,
+        progress=_progress_bar(args.replicates),
+    )
+    report = text_report(validation)
+    print(report, end="")
+    if args.out:
+        out = Path(args.out)
+        markdown = out.suffix.lower() == ".md"
+        atomic_write_text(out, validation_markdown(validation, "sim " + " ".join(sys.argv[1:])) if markdown else report)
+        print(f"Wrote {out}")
+    return validation.exit_code
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "explain": cmd_explain, "schema": cmd_schema}
+COMMANDS["check"] = cmd_check
 
 
-def _write_crash_report() -> Path:
+def cmd_app(args: argparse.Namespace) -> int:
+    from sim.app.serve import ServeError, serve
+
+    try:
+        return serve(args.host, args.port, Path(args.scenarios) if args.scenarios else None)
+    except ServeError as error:
+        raise UsageError(str(error)) from None
+
+
+COMMANDS["app"] = cmd_app
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from sim.experiments.compare import compare
+
+    result = compare(
+        args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
+        overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
+    )
+    print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s")
+    summary = result.difference_summary
+    for label in result.labels[1:]:
+        print(f"{label} minus {result.labels[0]} at {summary['date'].iloc[0]} (median, 10-90% of replicates):")
+        for metric, group, name in (
+            ("adoption_share", "openness=open", "Open-weights share"),
+            ("influence", "bloc=US,weight=gdp", "Influence of US (GDP)"),
+            ("influence", "bloc=CN,weight=gdp", "Influence of CN (GDP)"),
+        ):
+            row = summary[(summary["scenario"] == label) & (summary["metric"] == metric) & (summary["group"] == group)]
+            if len(row):
+                r = row.iloc[0]
+                band = f"{r['difference_q10']:+.4f} to {r['difference_q90']:+.4f}"
+                print(f"  {name}: {r['difference_median']:+.4f} ({band})")
+    print(f"Wrote {result.out_dir}/ (compare.html, difference.csv, figures/, one folder per scenario)")
+    return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import SetupError
+
+    if args.scheduler and args.workers != 1:
+        raise UsageError("--workers is for local runs; with --scheduler the Dask cluster's workers run them")
+    try:
+        return _run_sweep(args)
+    except SetupError as error:  # a missing optional package, or the scheduler out of reach
+        raise UsageError(str(error)) from None
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    from sim.experiments.plan import make_plan
+    from sim.experiments.sweep import SweepInterrupted, default_out, describe_plan, sweep
+
+    plan = make_plan(args.experiment, args.overrides)
+    if args.dry_run:
+        print(describe_plan(plan))
+        print(f"would write {Path(args.out) if args.out else default_out(plan)}/")
+        return EXIT_OK
+
+    def say(text: str) -> None:
+        print(f"sim: {text}", file=sys.stderr)
+
+    try:
+        result = sweep(plan, out=args.out, workers=args.workers, scheduler=args.scheduler, progress=True,
+                       report=say, command_line=["sim", *sys.argv[1:]])
+    except SweepInterrupted as stop:
+        print(f"sim: interrupted; {stop.done} of {stop.total} runs are saved in {stop.out_dir}/, none half-written; "
+              "run the same command again to finish", file=sys.stderr)
+        return 130
+    failed = len(result.failed)
+    print(f"{plan.experiment.name}: {result.ran} run(s) now, {result.reused} reused, {result.wall_time_s:.1f} s")
+    if failed:
+        print(f"sim: {failed} run(s) did not finish (see the status and error columns of {result.out_dir}/runs.csv); "
+              "run the same command again to retry them", file=sys.stderr)
+        return EXIT_FAULT
+    extra = ", sensitivity.csv, figures/sensitivity.png" if result.sensitivity is not None else ""
+    print(f"Wrote {result.out_dir}/ (runs.csv, timeseries/*.parquet, design.csv{extra}, manifest.json)")
+    return EXIT_OK
+
+
+COMMANDS["compare"] = cmd_compare
+COMMANDS["sweep"] = cmd_sweep
+
+
+def _write_crash_report(text: str | None = None) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = Path(tempfile.gettempdir()) / f"sim-crash-{stamp}-{os.getpid()}.txt"
-    path.write_text(f"sim {' '.join(sys.argv[1:])}\n\n{traceback.format_exc()}", encoding="utf-8")
+    path.write_text(f"sim {' '.join(sys.argv[1:])}\n\n{text or traceback.format_exc()}", encoding="utf-8")
     return path
 
 
+class Terminated(SystemExit):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C (cleaning up on the way), then exits 128 + the signal."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        super().__init__(128 + signum)
+
+
 def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
+    raise Terminated(signum)
+
+
+def _stop_signals() -> dict[int, object]:
+    """Install the stop handlers (SIGTERM, SIGHUP -> Terminated; SIGINT -> KeyboardInterrupt); return the old ones.
+
+    A signal the process was started with ignored (a background job's SIGINT, nohup's SIGHUP) stays ignored.
+    """
+    wanted = {signal.SIGTERM: _terminate, signal.SIGINT: signal.default_int_handler}
+    if hasattr(signal, "SIGHUP"):
+        wanted[signal.SIGHUP] = _terminate
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous  # only the main thread may set handlers (sim.cli.main called from a thread)
+    for signum, handler in wanted.items():
+        current = signal.getsignal(signum)
+        if current is not None and current != signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handler)
+    return previous
+
+
+def _known_fault(error: Exception) -> int | None:
+    """Exit code (after a one-line message) for faults that are not bugs; None for anything else.
+
+    Their classes are looked up among the loaded modules: an error of a module never imported cannot occur,
+    and importing them here would slow every command down.
+    """
+    limits, folder, runner = (sys.modules.get(f"sim.{m}") for m in ("scenario.limits", "outputs.folder", "runner"))
+    if (limits and isinstance(error, limits.LimitError)) or (folder and isinstance(error, folder.OutputFolderError)):
+        print(f"sim: error: {error}", file=sys.stderr)  # the run does not fit, or --out cannot be used
+        return EXIT_INPUT
+    if folder and isinstance(error, folder.OutputWriteError):
+        print(f"sim: {error}", file=sys.stderr)  # a full disk or an I/O error; nothing half-written is left
+        return EXIT_FAULT
+    if runner and isinstance(error, runner.ReplicateError):  # a worker killed (out of memory?) or one that raised
+        text = error.traceback_text
+        crash = f"; its traceback is in {_write_crash_report(text)}" if text else ""
+        print(f"sim: {error}; {getattr(error, 'output_state', 'no output was written')}{crash}", file=sys.stderr)
+        return EXIT_FAULT
+    return None
+
+
+def _stopped(error: BaseException, how: str, code: int) -> int:
+    # `sim run` says what its folder holds; elsewhere the general promise of atomic writes holds.
+    state = getattr(error, "output_state", None) or "files already complete are kept, none is left half-written"
+    print(f"sim: {how}; {state}", file=sys.stderr)
+    return code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,9 +422,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_INPUT
-    signal.signal(signal.SIGTERM, _terminate)
+    previous = _stop_signals()
     try:
         return COMMANDS[args.command](args)
+    except Terminated as error:
+        return _stopped(error, f"stopped by {signal.Signals(error.signum).name}", 128 + error.signum)
+    except KeyboardInterrupt as error:
+        return _stopped(error, "interrupted", 130)
     except InputError as error:
         for problem in error.problems:
             print(problem.format(), file=sys.stderr)
@@ -204,18 +436,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"sim: error: {error}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt:
-        print("sim: interrupted; files already complete are kept, none is left half-written", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return EXIT_OK
     except Exception as error:  # an internal fault: short message, full traceback in a file
+        known = _known_fault(error)
+        if known is not None:
+            return known
         path = _write_crash_report()
         print(
             f"sim: internal error ({type(error).__name__}: {error}); full traceback in {path}",
             file=sys.stderr,
         )
         return EXIT_FAULT
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def entry() -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
-import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
@@ -20,6 +18,7 @@ import pandas as pd
 from sim.model.streams import replicate_seeds
 from sim.outputs.tables import TIMESERIES_COLUMNS
 from sim.scenario.schema import Scenario
+from sim.workers import JobError, WorkerDiedError, processes_for, run_in_workers
 from sim.world import World
 
 EVENT_COLUMNS = [
@@ -82,20 +81,48 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+class ReplicateError(RuntimeError):
+    """A replicate did not finish: its worker process died, it ran out of memory, or it raised.
+
+    Names the replicate and its seed; `traceback_text` is the worker's traceback when there is one.
+    """
+
+    def __init__(self, replicate: int, seed: int, reason: str, traceback_text: str = ""):
+        self.replicate, self.seed, self.reason, self.traceback_text = replicate, seed, reason, traceback_text
+        super().__init__(f"replicate {replicate} (seed {seed}) did not finish: {reason}")
+
+
 def iter_replicates(
     scenario: Scenario, world: World, replicates: int, workers: int = 1, seed: int | None = None
 ) -> Iterator[ReplicateResult]:
-    """Results of replicates 0..n-1 in order, computed by `workers` processes."""
+    """Results of replicates 0..n-1 in order, computed by `workers` processes.
+
+    A replicate whose worker dies or that runs out of memory raises ReplicateError naming it;
+    the other workers are stopped (a run's outputs need every replicate).
+    """
     seeds = replicate_seeds(scenario.seed if seed is None else seed, replicates)
     jobs = [(scenario, world, r, s) for r, s in enumerate(seeds)]
-    if workers <= 1 or replicates <= 1:
+    processes = processes_for(workers, replicates)
+    if not processes:
         for job in jobs:
-            yield _run_one(job)
+            try:
+                yield _run_one(job)
+            except MemoryError:
+                raise ReplicateError(job[2], job[3], "it ran out of memory (MemoryError)") from None
         return
-    with ProcessPoolExecutor(
-        max_workers=min(workers, replicates, os.cpu_count() or 1), mp_context=_context()
-    ) as pool:
-        yield from pool.map(_run_one, jobs)
+    done: dict[int, ReplicateResult] = {}
+    following = 0
+    try:
+        for index, result in run_in_workers(_run_one, jobs, processes, _context()):
+            done[index] = result
+            while following in done:  # in replicate order, whatever order they finish in
+                yield done.pop(following)
+                following += 1
+    except WorkerDiedError as error:
+        raise ReplicateError(error.index, seeds[error.index], str(error)) from None
+    except JobError as error:
+        reason = "it ran out of memory (MemoryError)" if error.error_type == "MemoryError" else f"it raised {error}"
+        raise ReplicateError(error.index, seeds[error.index], reason, error.traceback_text) from None
 
 
 def run_scenario(

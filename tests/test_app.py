@@ -210,7 +210,7 @@ def test_feed_narrates_events_with_date_sources_and_the_real_world_note() -> Non
         model.step()
     italy = next(e for e in model.events if e["rule_id"] == "italy-blocks-deepseek")
     line, note = narrate(model, italy)
-    assert line == "2025Q1 — Italy ban DeepSeek for all users (D4.8, D0.5)"
+    assert line == "2025Q1 — Italy bans DeepSeek for all users (D4.8, D0.5)"
     assert note.startswith("Italian data-protection authority blocks the DeepSeek app")
     feed = feed_html(model)
     assert feed.index("2025Q1") < feed.index("2023Q1")  # newest first

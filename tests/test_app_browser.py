@@ -168,7 +168,7 @@ def test_play_moves_the_curves_and_events_appear_in_the_feed(page, app_url) -> N
     page.get_by_role("button", name="▶", exact=True).click()
     wait_for_quarters(page, 9, timeout_s=120)  # Italy's DeepSeek block is in 2025Q1, quarter 9
     page.get_by_role("button", name="❚❚", exact=True).click()
-    page.get_by_text(re.compile(r"2025Q1 — Italy ban DeepSeek for all users \(D4\.8")).wait_for()
+    page.get_by_text(re.compile(r"2025Q1 — Italy bans DeepSeek for all users \(D4\.8")).wait_for()
     page.get_by_text("Real world: Italian data-protection authority").wait_for()
     assert curves(page) != before
     page.locator(".sim-feed").scroll_into_view_if_needed()

@@ -1,13 +1,20 @@
-"""Property-based: however scenarios/baseline.yaml is mangled, `sim validate` exits 0 or 2, never crashes.
+"""Property-based: however a shipped scenario is mangled, `sim validate` and `sim explain` exit 0 or 2, never crash.
 
-Each example mutates the baseline's text (drops, duplicates or swaps lines, or replaces one value with
-a scalar of another type) and runs `sim.cli.main(["validate", path])` in-process. The mutated file
-sits next to a copy of the world data, so the rule references are checked too.
+Each example takes one of `scenarios/*.yaml` (globbed, so new scenarios are fuzzed too) and mutates
+its text: drops, duplicates or swaps lines, swaps the values of two fields, or replaces one value
+with a scalar of another type. The mutant is written beside a copy of the scenarios folder (so
+`extends:` and the world data resolve as for the original) and run through `sim.cli.main` in this
+process. Exit 2 must come with `FILE:LINE:COLUMN: message` lines only; no traceback, no internal error.
+
+The world data files are never mutated, so their parsed form is cached for the test (reading them is
+most of a validation's time); the mutated scenario itself goes through the real reader every time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import io
 import re
 import shutil
@@ -19,11 +26,18 @@ from hypothesis import strategies as st
 
 from sim.cli import main
 
+PREPARE = importlib.import_module("sim.scenario.prepare")  # the module; `sim.scenario.prepare` is the function
+
 ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
-LINES = BASELINE.read_text(encoding="utf-8").splitlines(keepends=True)
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+TEXTS = {path.name: path.read_text(encoding="utf-8").splitlines(keepends=True) for path in SCENARIOS}
 VALUE = re.compile(r"^(\s*(?:- )?[\w.-]+:\s*)(\S.*?)\s*$")  # `key: value` -> (prefix, value)
-VALUED = [i for i, line in enumerate(LINES) if VALUE.match(line) and not line.lstrip().startswith("#")]
+VALUED = {
+    name: [i for i, line in enumerate(lines) if VALUE.match(line) and not line.lstrip().startswith("#")]
+    for name, lines in TEXTS.items()
+}
+DEFAULT_EXAMPLES = 300  # make test; the slow test runs more
+SLOW_EXAMPLES = 1500
 
 # Values that are wrong in a telling way somewhere in a scenario.
 # fmt: off
@@ -32,6 +46,7 @@ AWKWARD = [
     "2025Q5", "2025-13", "2025-02-04", "2030Q4", "1999Q1", "D4.80", "D9.1", "ITAL", "ITX", "bann",
     "-1", "0", "1e400", "0x1F", "!!python/name:os.system", "&a x", "*a", "'unterminated", "[", "{",
     "2025Q1: 0.5", "- x", "US", "CN", "chips", "ban", "deepsek", "opnai", "\u00e9t\u00e9", "a: b: c",
+    "1000000000000", "99999999999999999999", "baseline.yaml", "missing.yaml", "../../etc/passwd",
 ]
 # fmt: on
 
@@ -44,9 +59,12 @@ SCALARS = st.one_of(
 
 
 @st.composite
-def mutations(draw: st.DrawFn) -> str:
-    lines = list(LINES)
-    kind = draw(st.sampled_from(["drop", "duplicate", "swap", "replace", "replace"]))
+def mutations(draw: st.DrawFn) -> tuple[str, str]:
+    """(name of the shipped scenario, mutated text)."""
+    name = draw(st.sampled_from(sorted(TEXTS)))
+    lines = list(TEXTS[name])
+    valued = VALUED[name]
+    kind = draw(st.sampled_from(["drop", "duplicate", "swap", "swap_values", "replace", "replace"]))
     if kind == "drop":
         del lines[draw(st.integers(0, len(lines) - 1))]
     elif kind == "duplicate":
@@ -55,40 +73,54 @@ def mutations(draw: st.DrawFn) -> str:
     elif kind == "swap":
         i, j = draw(st.integers(0, len(lines) - 1)), draw(st.integers(0, len(lines) - 1))
         lines[i], lines[j] = lines[j], lines[i]
-    else:
-        i = draw(st.sampled_from(VALUED))
+    elif kind == "swap_values" and len(valued) >= 2:
+        i, j = draw(st.sampled_from(valued)), draw(st.sampled_from(valued))
+        first, second = VALUE.match(lines[i]), VALUE.match(lines[j])
+        lines[i] = first.group(1) + second.group(2) + "\n"
+        lines[j] = second.group(1) + first.group(2) + "\n"
+    elif valued:
+        i = draw(st.sampled_from(valued))
         prefix = VALUE.match(lines[i]).group(1)
         lines[i] = prefix + draw(SCALARS).replace("\n", " ").replace("\r", " ") + "\n"
-    return "".join(lines)
+    return name, "".join(lines)
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("fuzz")
-    shutil.copytree(ROOT / "scenarios" / "data", folder / "data")
+    folder = tmp_path_factory.mktemp("fuzz") / "scenarios"
+    shutil.copytree(ROOT / "scenarios", folder)
     return folder
 
 
-def validate(path: Path) -> tuple[int, str]:
+@pytest.fixture(scope="module")
+def cached_world():
+    """Parse each (unchanged) world data file once; keyed by path, size and modification time."""
+    real = PREPARE.load_yaml_file
+
+    @functools.lru_cache(maxsize=16)
+    def cached(path: str, _size: int, _mtime: int):
+        return real(path)
+
+    def load(path):
+        stat = Path(path).stat()
+        return cached(str(path), stat.st_size, stat.st_mtime_ns)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(PREPARE, "load_yaml_file", load)
+        yield
+
+
+def cli(*args: str) -> tuple[int, str]:
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["validate", str(path)])
+        code = main(list(args))
     return code, out.getvalue() + err.getvalue()
 
 
-def test_baseline_itself_is_valid(workdir: Path):
-    path = workdir / "baseline.yaml"
-    shutil.copy(BASELINE, path)
-    code, output = validate(path)
-    assert code == 0, output
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=mutations())
-def test_mutated_baseline_never_crashes(workdir: Path, text: str):
-    path = workdir / "mutant.yaml"
+def check_mutant(workdir: Path, name: str, text: str) -> None:
+    path = workdir / f"mutant-{name}"
     path.write_text(text, encoding="utf-8")
-    code, output = validate(path)
+    code, output = cli("validate", str(path))
     assert code in (0, 2), output
     assert "Traceback" not in output
     assert "internal error" not in output
@@ -97,3 +129,39 @@ def test_mutated_baseline_never_crashes(workdir: Path, text: str):
         assert lines, "exit 2 without a message"
         for line in lines:
             assert re.match(r"^\S.*:\d+:\d+: ", line), line
+        return
+    code, output = cli("explain", str(path))  # a valid mutant must also explain
+    assert code == 0, output
+    assert "Traceback" not in output
+
+
+def test_scenarios_are_found():
+    assert any(path.name == "baseline.yaml" for path in SCENARIOS)
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_shipped_scenario_itself_is_valid(workdir: Path, name: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("SIM_MEMORY_LIMIT", raising=False)
+    code, output = cli("validate", str(workdir / name))
+    assert code == 0, output
+
+
+@settings(
+    max_examples=DEFAULT_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=mutations())
+def test_mutated_scenarios_never_crash(workdir: Path, cached_world, case: tuple[str, str]):
+    check_mutant(workdir, *case)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=SLOW_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=mutations())
+def test_many_more_mutated_scenarios_never_crash(workdir: Path, cached_world, case: tuple[str, str]):
+    check_mutant(workdir, *case)

@@ -7,6 +7,9 @@ last. The manifest lists every other file with its SHA-256, so it doubles as the
 marker: a folder without `manifest.json` holds an incomplete run. A stale manifest from an
 earlier run in the same folder is removed before anything else is rewritten.
 
+`sim run` calls this on an empty staging folder and swaps the folder into place when it is
+complete (sim/outputs/folder.py), so a run folder under its final name is always whole.
+
 The three CSV files are byte-identical for the same input frames, whatever their row order.
 """
 

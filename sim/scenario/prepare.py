@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from sim.errors import InputError, Problem, did_you_mean
 from sim.scenario.errors import dotted, problems_from
+from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import LoadedScenario, load_scenario
 from sim.scenario.schema import Scenario
 from sim.world import World, _WorldFiles, parse_world
@@ -99,4 +100,5 @@ def prepare(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...]
     loaded = load_scenario(path, overrides)
     world = load_world_for(loaded)
     check_references(loaded, world)
+    check_scenario_size(loaded, world)  # before anything sized by the scenario is allocated
     return Prepared(loaded, world)

@@ -13,7 +13,7 @@ from sim.scenario.parameters import Parameters
 
 SCHEMA_VERSION = 1
 MAX_QUARTERS = 400  # 100 years: beyond that the model's assumptions mean nothing
-MAX_FIRMS = 5_000_000  # about 2 GB of firm state; larger populations do not fit a laptop
+# Firms have no fixed cap: sim/scenario/limits.py refuses a population whose memory would not fit.
 
 
 class TimeWindow(StrictModel):
@@ -43,7 +43,9 @@ class Population(StrictModel):
     """How many agents of each kind; countries and labs come from the world data."""
 
     firms: int = Field(
-        4000, ge=1, le=MAX_FIRMS, description=f"number of firm agents (at most {MAX_FIRMS:,}) [firms]"
+        4000,
+        ge=1,
+        description="number of firm agents; at most what fits in memory (docs/faults.md, Limits) [firms]",
     )
 
 

@@ -1,0 +1,289 @@
+"""`sim compare`: scenarios run in pairs with common random numbers, and the curves of their differences.
+
+Every scenario runs with the same replicate seeds (`replicate_seeds(seed, n)`, the base scenario's
+seed unless one is given), and the model splits its random draws into one stream per purpose
+(`sim.model.streams`), so replicate r of two scenarios differs only through their rules and
+parameters: a ban moves which family firms choose, not which firms re-evaluate. The paired
+difference (other - base, replicate by replicate) then has far less noise than the difference of
+two independent sets of runs; a scenario compared with itself differs by exactly zero.
+
+Outputs (OUT defaults to runs/compare-<base>-vs-<others>/): each scenario's usual run outputs in
+OUT/<scenario>/, OUT/difference.csv (median, mean and 10-90% band of the paired difference per
+quarter, metric and group), OUT/difference_summary.csv (at the last quarter, with the share of
+replicates in which the other scenario is higher), OUT/figures/*.png, OUT/compare.html, and
+OUT/manifest.json last.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from sim.api import RunResult, run, write_outputs
+from sim.model.streams import replicate_seeds
+from sim.scenario import Prepared, prepare
+
+DIFFERENCE_KEYS = ["scenario", "baseline", "step", "date", "metric", "group"]
+PAIR_KEYS = ["replicate", "step", "date", "metric", "group"]
+HEADLINE_SERIES = [  # (metric, group, label) shown on the page, when present
+    ("adoption_rate", "", "AI adoption rate (world)"),
+    ("adoption_share", "openness=open", "Open-weights share of AI users"),
+    ("adoption_share", "origin=US", "AI users on US-origin models"),
+    ("adoption_share", "origin=CN", "AI users on CN-origin models"),
+    ("influence", "bloc=US,weight=gdp", "Influence of US (GDP-weighted)"),
+    ("influence", "bloc=CN,weight=gdp", "Influence of CN (GDP-weighted)"),
+    ("influence", "bloc=EU,weight=gdp", "Influence of EU (GDP-weighted)"),
+    ("capability_gap_months", "pair=CN-US", "Months CN trails US"),
+]
+
+
+@dataclass
+class CompareResult:
+    """Runs of each scenario (base first) and the paired differences from the base."""
+
+    results: list[RunResult]
+    labels: list[str]  # distinct names used for folders and in the tables (scenario names made unique)
+    seeds: list[int]
+    difference: pd.DataFrame
+    difference_summary: pd.DataFrame
+    wall_time_s: float = 0.0
+    out_dir: Path | None = None
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def base(self) -> RunResult:
+        return self.results[0]
+
+
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """Scenario names made distinct (`baseline`, `baseline-2`) for folders and table rows."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return labels
+
+
+def paired_differences(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """other - base per replicate, step, metric and group (rows both runs have)."""
+    left = base[[*PAIR_KEYS, "seed", "value"]].assign(group=base["group"].fillna(""))
+    right = other[[*PAIR_KEYS, "seed", "value"]].assign(group=other["group"].fillna(""))
+    pairs = left.merge(right, on=PAIR_KEYS, suffixes=("_base", "_other"), validate="one_to_one")
+    if not (pairs["seed_base"] == pairs["seed_other"]).all():
+        raise ValueError("paired runs must share their replicate seeds (common random numbers)")
+    return pairs.assign(difference=pairs["value_other"] - pairs["value_base"])
+
+
+def difference_table(pairs: pd.DataFrame, label: str, base_label: str) -> pd.DataFrame:
+    """Median, mean and 10-90% band of the paired difference per quarter, metric and group."""
+    grouped = pairs.groupby(["step", "date", "metric", "group"], sort=True)["difference"]
+    table = pd.DataFrame({
+        "mean": grouped.mean(), "median": grouped.median(),
+        "q10": grouped.quantile(0.1), "q90": grouped.quantile(0.9),
+    }).reset_index()
+    table.insert(0, "baseline", base_label)
+    table.insert(0, "scenario", label)
+    return table.sort_values(["scenario", "metric", "group", "step"], kind="stable").reset_index(drop=True)
+
+
+def difference_at_horizon(pairs: pd.DataFrame, label: str, base_label: str) -> pd.DataFrame:
+    """At the last quarter both runs have: medians of each and of the difference, and the share of
+    replicates in which the other scenario is higher / lower."""
+    last = pairs[pairs["step"] == pairs["step"].max()]
+    grouped = last.groupby(["date", "metric", "group"], sort=True)
+    table = pd.DataFrame({
+        "base_median": grouped["value_base"].median(),
+        "other_median": grouped["value_other"].median(),
+        "difference_median": grouped["difference"].median(),
+        "difference_q10": grouped["difference"].quantile(0.1),
+        "difference_q90": grouped["difference"].quantile(0.9),
+        "share_higher": grouped["difference"].apply(lambda d: float((d > 0).mean())),
+        "share_lower": grouped["difference"].apply(lambda d: float((d < 0).mean())),
+    }).reset_index()
+    table.insert(0, "baseline", base_label)
+    table.insert(0, "scenario", label)
+    return table
+
+
+def compare(
+    base: str | os.PathLike[str] | Prepared,
+    *others: str | os.PathLike[str] | Prepared,
+    replicates: int = 10,
+    workers: int = 1,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    out: str | os.PathLike[str] | None = None,
+    write: bool = False,
+    command_line: list[str] | None = None,
+) -> CompareResult:
+    """Run `base` and each of `others` with the same replicate seeds; difference curves from the base.
+
+    `overrides` (`--set` texts) apply to every scenario. With `write=True` (or `out`) the outputs
+    are written as described in this module's docstring.
+    """
+    if not others:
+        raise ValueError("compare needs a base scenario and at least one other")
+    started = time.perf_counter()
+    prepared = [p if isinstance(p, Prepared) else prepare(p, list(overrides)) for p in (base, *others)]
+    common_seed = prepared[0].scenario.seed if seed is None else seed
+    results = [run(p, replicates=replicates, workers=workers, seed=common_seed) for p in prepared]
+    labels = unique_labels([r.name for r in results])
+    differences, summaries = [], []
+    for result, label in zip(results[1:], labels[1:], strict=True):
+        pairs = paired_differences(results[0].timeseries, result.timeseries)
+        differences.append(difference_table(pairs, label, labels[0]))
+        summaries.append(difference_at_horizon(pairs, label, labels[0]))
+    outcome = CompareResult(results, labels, replicate_seeds(common_seed, replicates),
+                            pd.concat(differences, ignore_index=True), pd.concat(summaries, ignore_index=True),
+                            time.perf_counter() - started)
+    if write or out is not None:
+        out_dir = Path(out) if out is not None else Path("runs") / f"compare-{labels[0]}-vs-{'-'.join(labels[1:])}"
+        write_compare(outcome, out_dir, command_line or [sys.argv[0], *sys.argv[1:]])
+    return outcome
+
+
+def write_compare(result: CompareResult, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
+    """Write every scenario's outputs, the difference tables, figures, page and manifest (last)."""
+    from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
+    from sim.outputs.figures import FIGURES, close_figure, figure_png
+    from sim.outputs.manifest import build_manifest, scenario_hash
+    from sim.outputs.tables import csv_bytes, summarise
+    from sim.scenario import resolved_yaml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_unlink(out_dir / "manifest.json")
+    files: dict[str, Path] = {}
+    for run_result, label in zip(result.results, result.labels, strict=True):
+        write_outputs(run_result, out_dir / label, command_line)
+        files[f"{label}/report.html"] = out_dir / label / "report.html"
+
+    def put(name: str, data: bytes) -> None:
+        files[name] = atomic_write_bytes(out_dir / name, data)
+
+    put("difference.csv", csv_bytes(result.difference))
+    put("difference_summary.csv", csv_bytes(result.difference_summary))
+    together = pd.concat(
+        [summarise(r.timeseries.assign(scenario=name)) for r, name in zip(result.results, result.labels, strict=True)],
+        ignore_index=True,
+    )
+    title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
+    figures = {"difference": difference_figure(result.difference, result.labels[0])}
+    figures |= {name: FIGURES[name](together, title) for name in ("adoption", "influence")}
+    pngs = {}
+    for name, fig in figures.items():
+        try:
+            pngs[name] = figure_png(fig)
+        finally:
+            close_figure(fig)
+        put(f"figures/{name}.png", pngs[name])
+    manifest = build_manifest(
+        scenario_name=title,
+        scenario_hash=scenario_hash("".join(resolved_yaml(r.prepared.scenario) for r in result.results)),
+        seeds=result.seeds, replicates=len(result.seeds),
+        command_line=command_line, wall_time_s=result.wall_time_s,
+        extra={"scenarios": result.labels, "compared_with": result.labels[0]},
+    )
+    put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
+    text = json.dumps({**manifest, "files": sorted(files)}, indent=2, ensure_ascii=False, default=str) + "\n"
+    files["manifest.json"] = atomic_write_bytes(out_dir / "manifest.json", text.encode("utf-8"))
+    result.out_dir, result.files = out_dir, files
+    return files
+
+
+def difference_figure(difference: pd.DataFrame, base_label: str):
+    """Paired differences from the base: median line, 10-90% band, a zero line."""
+    from sim.outputs.figures import (
+        BLOC_COLOURS,
+        BLOC_ORDER,
+        OPENNESS_COLOURS,
+        _figure,
+        _timeline,
+        draw_panel,
+        select_lines,
+    )
+
+    fig, axes = _figure(f"difference from {base_label}", "Paired difference", 4)
+    timeline = _timeline(difference)
+    panels = [
+        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=["open", "closed"],
+                      label=lambda o: f"{o} weights"), "Model choice: open vs closed weights", "difference in share"),
+        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOC_ORDER,
+                      label=lambda b: f"{b} models"), "Model choice by origin bloc", "difference in share"),
+        (select_lines(difference, "influence", "bloc", fixed={"weight": "gdp"}, palette=BLOC_COLOURS,
+                      preferred=BLOC_ORDER), "Influence of each bloc (GDP-weighted)", "difference in index"),
+        (select_lines(difference, "capability_gap_months", "pair", preferred=["open-closed", "CN-US"]),
+         "Capability gap (months the first trails the second)", "difference in months"),
+    ]
+    for ax, (lines, title, ylabel) in zip(axes, panels, strict=True):
+        draw_panel(ax, lines, title=title, ylabel=ylabel, timeline=timeline, missing="series not in these runs",
+                   zero_line=True)
+    fig.supxlabel("line: median of the paired difference (other - base, same seeds) · band: 10–90% of replicates",
+                  fontsize=8.5, color="#555555", x=0.01, ha="left")
+    return fig
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _number(value: float, metric: str) -> str:
+    if pd.isna(value):
+        return "n/a"
+    if metric in ("adoption_share", "adoption_rate"):
+        return f"{value * 100:+.1f} pp"
+    return f"{value:+.3g}"
+
+
+def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dict) -> str:
+    """A self-contained page: paired differences at the horizon, the figures, links to each run's report."""
+    from sim.outputs.report import CSS
+
+    summary = result.difference_summary
+    rows = []
+    for label in result.labels[1:]:
+        mine = summary[summary["scenario"] == label]
+        for metric, group, name in HEADLINE_SERIES:
+            hit = mine[(mine["metric"] == metric) & (mine["group"] == group)]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            band = f"{_number(r['difference_q10'], metric)} to {_number(r['difference_q90'], metric)}"
+            rows.append(
+                f"<tr><td>{_e(label)}</td><td>{_e(name)}</td><td>{_e(r['date'])}</td>"
+                f"<td><b>{_e(_number(r['difference_median'], metric))}</b></td><td>{_e(band)}</td>"
+                f"<td>{r['share_higher'] * 100:.0f}% / {r['share_lower'] * 100:.0f}%</td></tr>"
+            )
+    table = ("<table><thead><tr><th>Scenario</th><th>Series</th><th>At</th><th>Median difference</th>"
+             "<th>10–90% of replicates</th><th>Higher / lower than base</th></tr></thead><tbody>"
+             + "".join(rows) + "</tbody></table>")
+    images = "".join(
+        f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(name)}">'
+        f"<figcaption>{_e(name.capitalize())}</figcaption></figure>"
+        for name, png in figures.items()
+    )
+    links = " · ".join(f'<a href="{_e(label)}/report.html">{_e(label)}</a>' for label in result.labels)
+    seeds = ", ".join(str(s) for s in result.seeds)
+    title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
+        f"<style>{CSS}</style></head><body><main><header><h1>{_e(title)}</h1>"
+        f"<p class=\"description\">Paired comparison with common random numbers: replicate r of every scenario "
+        f"uses the same seed, so each difference is other minus base for the same draws.</p>"
+        f"<p class=\"meta\">{len(result.seeds)} replicates · created {_e(manifest.get('created_utc'))} · "
+        f"version {_e(manifest.get('package_version'))}</p></header>"
+        f"<section><h2>At the horizon</h2>{table}</section>"
+        f"<section><h2>Curves</h2>{images}</section>"
+        f"<section><h2>Each scenario's report</h2><p>{links}</p><p class=\"note\">Seeds: {_e(seeds)}</p></section>"
+        "</main></body></html>\n"
+    )

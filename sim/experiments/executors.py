@@ -1,0 +1,252 @@
+"""Where runs execute: local worker processes, or a Dask distributed cluster. Same results either way.
+
+`execute` runs one simulation and reduces its outcomes; it never raises for a failed model (the
+failure is the run's status). An executor takes tasks and yields their outputs as they finish.
+
+The local executor keeps its own small pool rather than `ProcessPoolExecutor`, because it must
+know which run each worker holds: a worker that dies (killed, out of memory) is reported with the
+run it was running, is replaced, and the other runs go on (a `ProcessPoolExecutor` breaks as a
+whole). Workers come from the `forkserver` start method: each is forked from a clean server that
+has already imported the model, so it starts in milliseconds without inheriting the parent's
+threads (Dask client, progress bar, Arrow pools). Each worker exits after `runs_per_worker` runs
+and is replaced, which keeps memory flat whatever Mesa 3.3.1 keeps alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+import traceback
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sim.experiments.schema import Outcome
+from sim.scenario.schema import Scenario
+from sim.workers import describe_exit
+from sim.world import World
+
+RUNS_PER_WORKER = 25  # a worker exits after this many runs, so leaks cannot accumulate
+STATUS_OK, STATUS_FAILED, STATUS_DIED = "ok", "failed", "worker-died"
+_PRELOAD = ["sim.experiments.executors", "sim.model.model"]
+CONNECT_TIMEOUT_S = 15  # seconds to wait for a Dask scheduler before giving up
+
+
+class SetupError(RuntimeError):
+    """The sweep cannot start here: a missing optional package, or a Dask scheduler out of reach."""
+
+
+def require(*modules: str) -> None:
+    """Import optional packages up front, so a missing one is a clear message, not a crash mid-sweep."""
+    import importlib
+
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise SetupError(
+                f"this needs the Python package {module!r}: pip install 'ai-geopolitics-sim[experiments]'"
+            ) from None
+
+
+@dataclass
+class RunTask:
+    run_id: str
+    scenario: Scenario
+    replicate: int
+    seed: int
+    outcomes: Mapping[str, Outcome]
+    world: World | None = None  # None when the executor supplies it (Dask scatters it once)
+
+
+@dataclass
+class RunOutput:
+    run_id: str
+    status: str
+    outcomes: dict[str, float] = field(default_factory=dict)
+    timeseries: pd.DataFrame | None = None
+    error: str = ""
+    traceback: str = ""
+    seconds: float = 0.0
+    worker: str = ""
+
+
+def execute(task: RunTask, world: World | None = None) -> RunOutput:
+    """Run one simulation; a model failure becomes status `failed` with its traceback."""
+    from sim.experiments.outcomes import compute_outcomes
+    from sim.runner import run_replicate
+
+    started = time.perf_counter()
+    where = f"pid {os.getpid()}"
+    try:
+        result = run_replicate(task.scenario, world or task.world, task.replicate, task.seed)
+        outcomes = compute_outcomes(result.timeseries, task.outcomes)
+    except Exception as error:
+        return RunOutput(task.run_id, STATUS_FAILED, error=f"{type(error).__name__}: {error}",
+                         traceback=traceback.format_exc(), seconds=time.perf_counter() - started, worker=where)
+    series = result.timeseries
+    series.insert(0, "run_id", task.run_id)
+    return RunOutput(task.run_id, STATUS_OK, outcomes, series, seconds=time.perf_counter() - started, worker=where)
+
+
+def _worker_main(conn: multiprocessing.connection.Connection, runs: int) -> None:
+    # Ctrl-C reaches the whole process group: the parent decides, and stops the workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        for _ in range(runs):
+            task = conn.recv()
+            if task is None:
+                return
+            conn.send(execute(task))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone
+
+
+class _Worker:
+    def __init__(self, context: multiprocessing.context.BaseContext, runs: int):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, runs), daemon=True)
+        self.process.start()
+        child.close()
+        self.left = runs
+        self.task: RunTask | None = None
+
+    def give(self, task: RunTask) -> None:
+        self.task, self.left = task, self.left - 1
+        self.conn.send(task)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+class LocalExecutor:
+    """Runs tasks in `workers` local processes (in this process when `workers` is 1 and `inline`)."""
+
+    def __init__(self, workers: int = 1, runs_per_worker: int = RUNS_PER_WORKER, inline: bool = False):
+        self.workers, self.runs_per_worker, self.inline = max(1, workers), max(1, runs_per_worker), inline
+        self.name = f"{self.workers} local worker{'s' if self.workers > 1 else ''}"
+
+    def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutput]:
+        pending = deque(tasks)
+        if self.inline:
+            while pending:
+                yield execute(pending.popleft())
+            return
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)
+        slots: list[_Worker | None] = [None] * min(self.workers, len(pending))
+        try:
+            while pending or any(w is not None and w.task is not None for w in slots):
+                for i, worker in enumerate(slots):
+                    if pending and (worker is None or worker.task is None):
+                        if worker is None or worker.left == 0:
+                            if worker is not None:
+                                worker.stop()
+                            slots[i] = worker = _Worker(context, self.runs_per_worker)
+                        worker.give(pending.popleft())
+                busy = [w for w in slots if w is not None and w.task is not None]
+                waitables = [w.conn for w in busy] + [w.process.sentinel for w in busy]
+                ready = set(multiprocessing.connection.wait(waitables))
+                for worker in busy:
+                    if worker.conn not in ready and worker.process.sentinel not in ready:
+                        continue
+                    output = self._collect(worker)
+                    if output.status == STATUS_DIED:
+                        slots[slots.index(worker)] = None
+                        worker.stop()
+                    yield output
+        finally:
+            for worker in slots:
+                if worker is not None:
+                    worker.stop()
+
+    @staticmethod
+    def _collect(worker: _Worker) -> RunOutput:
+        task = worker.task
+        worker.task = None
+        try:
+            if worker.conn.poll():
+                return worker.conn.recv()
+        except (EOFError, OSError):
+            pass
+        worker.process.join(timeout=5)
+        pid = worker.process.pid
+        message = f"worker process {pid} {describe_exit(worker.process.exitcode)} while running this run"
+        return RunOutput(task.run_id, STATUS_DIED, error=message, worker=f"pid {pid}")
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask distributed cluster (`tcp://host:port`, or a Client or LocalCluster)."""
+
+    def __init__(self, scheduler: object, in_flight_per_thread: int = 2):
+        self.scheduler, self.in_flight_per_thread = scheduler, in_flight_per_thread
+        self.name = f"Dask scheduler {getattr(scheduler, 'scheduler_address', scheduler)}"
+
+    def _client(self) -> tuple[object, bool]:
+        require("distributed")
+        from distributed import Client
+
+        if isinstance(self.scheduler, Client):
+            return self.scheduler, False
+        try:
+            return Client(self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S), True
+        except (OSError, TimeoutError, ValueError) as error:
+            raise SetupError(f"cannot reach the Dask scheduler at {self.scheduler}: {error}") from None
+
+    def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutput]:
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        pending = deque(tasks)
+        if not pending:
+            return
+        client, owned = self._client()
+        try:
+            world = pending[0].world
+            world_future = client.scatter(world, broadcast=True, hash=False)
+            threads = sum(client.nthreads().values()) or 1
+            limit = max(2, threads * self.in_flight_per_thread)  # bounded, so memory stays flat
+            by_future: dict[object, RunTask] = {}
+
+            def submit() -> list[object]:
+                new = []
+                while pending and len(by_future) < limit:
+                    task = pending.popleft()
+                    light = RunTask(task.run_id, task.scenario, task.replicate, task.seed, task.outcomes)
+                    future = client.submit(execute, light, world_future, pure=False)
+                    by_future[future] = task
+                    new.append(future)
+                return new
+
+            queue = as_completed(submit(), loop=client.loop)
+            for future in queue:
+                task = by_future.pop(future)
+                try:
+                    output = future.result()
+                except KilledWorker as error:
+                    output = RunOutput(task.run_id, STATUS_DIED, error=f"Dask worker died while running this run "
+                                       f"({error})")
+                except FutureCancelledError as error:
+                    output = RunOutput(task.run_id, STATUS_FAILED, error=f"cancelled by the cluster ({error})")
+                future.release()
+                for added in submit():
+                    queue.add(added)
+                yield output
+        finally:
+            if owned:
+                client.close()

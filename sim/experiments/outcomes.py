@@ -1,0 +1,58 @@
+"""Outcomes: one number per run, from one metric's series in one group.
+
+Reducers: `value` at a quarter; over a window (the whole run by default) `mean`, `min`, `max`,
+`initial`, `final`, `change` (final - initial) and `first_crossing` (the first quarter the series
+is at or past a threshold, as a decimal year: 2027Q2 -> 2027.25; empty when it never crosses).
+A series missing from a run gives an empty value (NaN), never an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from sim.experiments.schema import Outcome, quarter_year
+from sim.quarters import parse_quarter
+
+
+def reduce_series(dates: list[str], values: np.ndarray, outcome: Outcome) -> float:
+    """The outcome of one series given in time order."""
+    if not dates:
+        return math.nan
+    ordinals = np.array([parse_quarter(d) for d in dates])
+    if outcome.at is not None:
+        hit = np.flatnonzero(ordinals == parse_quarter(outcome.at))
+        return float(values[hit[0]]) if hit.size else math.nan
+    if outcome.window is not None:
+        inside = (ordinals >= parse_quarter(outcome.window[0])) & (ordinals <= parse_quarter(outcome.window[1]))
+        dates = [d for d, keep in zip(dates, inside, strict=True) if keep]
+        values = values[inside]
+    if values.size == 0:
+        return math.nan
+    reducer = outcome.reducer
+    if reducer == "first_crossing":
+        crossed = values >= outcome.threshold if outcome.direction == "above" else values <= outcome.threshold
+        hit = np.flatnonzero(crossed)
+        return quarter_year(dates[hit[0]]) if hit.size else math.nan
+    reduced = {
+        "mean": lambda v: v.mean(),
+        "min": lambda v: v.min(),
+        "max": lambda v: v.max(),
+        "initial": lambda v: v[0],
+        "final": lambda v: v[-1],
+        "change": lambda v: v[-1] - v[0],
+    }[reducer](values)
+    return float(reduced)
+
+
+def compute_outcomes(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]) -> dict[str, float]:
+    """Every outcome of one run from its tidy timeseries (one replicate)."""
+    result = {}
+    groups = timeseries["group"].fillna("")
+    for name, outcome in outcomes.items():
+        rows = timeseries[(timeseries["metric"] == outcome.metric) & (groups == outcome.group)].sort_values("step")
+        result[name] = reduce_series(list(rows["date"].astype(str)), rows["value"].to_numpy(dtype=float), outcome)
+    return result

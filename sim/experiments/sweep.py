@@ -1,0 +1,226 @@
+"""`sim sweep`: run an experiment's design, streaming every run to disk, resumable, on any executor.
+
+The flow: check the experiment and list its runs (`plan.make_plan`), open the folder and keep the
+runs already finished (`store.RunStore.open`), run the others on the chosen executor, store each as
+it finishes, then (when all are ok) write the sensitivity indices and the manifest, last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.experiments.executors import (
+    RUNS_PER_WORKER,
+    STATUS_DIED,
+    STATUS_OK,
+    DaskExecutor,
+    LocalExecutor,
+    RunTask,
+    require,
+)
+from sim.experiments.plan import Plan, RunSpec, make_plan
+from sim.experiments.store import MANIFEST_NAME, PARTS_DIR, RunStore, read_runs
+from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.tables import csv_bytes
+
+Report = Callable[[str], None]
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: what is finished is kept; running the same command again resumes."""
+
+    def __init__(self, done: int, total: int, out_dir: Path):
+        super().__init__(f"{done} of {total} runs done")
+        self.done, self.total, self.out_dir = done, total, out_dir
+
+
+@dataclass
+class SweepResult:
+    """A sweep's runs (one row each) and, for Sobol and Morris designs, its sensitivity indices."""
+
+    out_dir: Path
+    plan: Plan
+    runs: pd.DataFrame
+    sensitivity: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+    ran: int = 0
+    reused: int = 0
+    wall_time_s: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        return len(self.runs) == len(self.plan.runs) and bool((self.runs["status"] == STATUS_OK).all())
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != STATUS_OK]
+
+    def timeseries(self, metric: str | None = None, group: str | None = None) -> pd.DataFrame:
+        """The finished runs' tidy timeseries (from the Parquet parts), optionally one metric/group."""
+        filters = [(k, "==", v) for k, v in (("metric", metric), ("group", group)) if v is not None]
+        return pd.read_parquet(self.out_dir / PARTS_DIR, filters=filters or None)
+
+
+def default_out(plan: Plan) -> Path:
+    return Path("runs") / f"sweep-{plan.experiment.name}"
+
+
+def _executor(workers: int, scheduler: object | None, runs_per_worker: int) -> LocalExecutor | DaskExecutor:
+    if scheduler is not None:
+        return DaskExecutor(scheduler)
+    return LocalExecutor(workers, runs_per_worker)
+
+
+def _fixed_cells(spec: RunSpec) -> dict[str, Any]:
+    return {"run_id": spec.run_id, "design_point": spec.design_point, "policy": spec.policy, **spec.values,
+            "replicate": spec.replicate, "seed": spec.seed}
+
+
+def _write_inputs(plan: Plan, out_dir: Path) -> None:
+    from sim.api import resolved_for_output
+
+    atomic_write_bytes(out_dir / "experiment.yaml", plan.loaded.path.read_bytes())
+    atomic_write_bytes(out_dir / "scenario.resolved.yaml", resolved_for_output(plan.prepared, out_dir).encode())
+    design = pd.DataFrame(
+        [{"design_point": p, "policy": q, **point, **policy}
+         for p, point in enumerate(plan.sample.points) for q, policy in enumerate(plan.policies)],
+        columns=["design_point", "policy", *plan.factor_names],
+    )
+    atomic_write_bytes(out_dir / "design.csv", csv_bytes(design))
+
+
+def _manifest(plan: Plan, out_dir: Path, command_line: list[str], wall: float) -> None:
+    from sim.outputs.manifest import build_manifest, scenario_hash
+    from sim.scenario import resolved_yaml
+
+    files = {}
+    for path in sorted(out_dir.rglob("*")):
+        relative = path.relative_to(out_dir).as_posix()
+        if path.is_file() and not path.name.startswith(".") and not relative.startswith(f"{PARTS_DIR}/"):
+            data = path.read_bytes()
+            files[relative] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    manifest = build_manifest(
+        scenario_name=plan.prepared.scenario.name,
+        scenario_hash=scenario_hash(resolved_yaml(plan.prepared.scenario)),
+        seeds=plan.seeds,
+        replicates=plan.experiment.replicates,
+        command_line=command_line,
+        wall_time_s=wall,
+        extra={
+            "experiment": plan.experiment.name,
+            "experiment_file": str(plan.loaded.path),
+            "design": plan.experiment.design.kind,
+            "design_points": len(plan.sample.points),
+            "policies": len(plan.policies),
+            "runs": len(plan.runs),
+            "timeseries_parts": len(plan.runs),
+            "files": files,
+        },
+    )
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+    atomic_write_bytes(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+
+
+def describe_plan(plan: Plan) -> str:
+    e = plan.experiment
+    factors = ", ".join(plan.factor_names) or "nothing"
+    return (f"{e.name}: {e.design.kind} design, {len(plan.sample.points)} point(s) x {len(plan.policies)} "
+            f"policy(ies) x {e.replicates} replicate(s) = {len(plan.runs)} runs; varies {factors}")
+
+
+def sweep(
+    experiment: str | os.PathLike[str] | Plan,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    workers: int = 1,
+    scheduler: object | None = None,
+    overrides: Iterable[str] = (),
+    progress: bool = False,
+    report: Report | None = None,
+    runs_per_worker: int = RUNS_PER_WORKER,
+    command_line: list[str] | None = None,
+) -> SweepResult:
+    """Run (or finish) an experiment. `scheduler`: a Dask address like tcp://host:8786, a Client or
+    a LocalCluster; otherwise `workers` local processes. Re-running skips the finished runs."""
+    say = report or (lambda _text: None)
+    started = time.perf_counter()
+    require("pyarrow", *(["SALib"] if not isinstance(experiment, Plan) else []))
+    plan = experiment if isinstance(experiment, Plan) else make_plan(os.fspath(experiment), list(overrides))
+    out_dir = Path(out) if out is not None else default_out(plan)
+    store = RunStore(out_dir, plan.factor_names, list(plan.experiment.outcomes))
+    fixed = {spec.run_id: _fixed_cells(spec) for spec in plan.runs}
+    removed = store.open(fixed, dict(plan.experiment.outcomes))
+    _write_inputs(plan, out_dir)
+    done_before = store.finished()
+    todo = [spec for spec in plan.runs if spec.run_id not in done_before]
+    executor = _executor(workers, scheduler, runs_per_worker)
+    say(describe_plan(plan))
+    if removed:
+        say(f"removed {removed} stored result(s) of runs that are not in this design any more")
+    say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
+        else f"{len(todo)} runs to run on {executor.name}")
+    specs = {spec.run_id: spec for spec in todo}
+    tasks = (RunTask(s.run_id, s.scenario, s.replicate, s.seed, plan.experiment.outcomes, plan.prepared.world)
+             for s in todo)
+    bar = _bar(len(todo), progress)
+    problems = 0
+    try:
+        with contextlib.closing(executor.run(list(tasks))) as outputs:
+            for output in outputs:
+                store.record(fixed[output.run_id], output)
+                if output.status != STATUS_OK:
+                    problems += 1
+                    spec = specs[output.run_id]
+                    where = f"run {output.run_id} (design point {spec.design_point}, policy {spec.policy}, " \
+                            f"replicate {spec.replicate})"
+                    verb = "lost" if output.status == STATUS_DIED else "failed"
+                    say(f"{where} {verb}: {output.error}")
+                    bar.set_postfix_str(f"{problems} not ok")
+                bar.update(1)
+    except KeyboardInterrupt:
+        store.close()
+        bar.close()
+        raise SweepInterrupted(len(store.finished()), len(plan.runs), out_dir) from None
+    finally:
+        bar.close()
+    store.finalize([spec.run_id for spec in plan.runs])
+    runs = read_runs(store.runs_path)
+    result = SweepResult(out_dir, plan, runs, ran=len(todo), reused=len(done_before))
+    if result.complete:
+        if plan.experiment.design.kind in ("sobol", "morris"):
+            from sim.experiments.sensitivity import write_sensitivity
+
+            result.sensitivity, result.notes = write_sensitivity(plan, runs, out_dir)
+            for note in result.notes:
+                say(note)
+        result.wall_time_s = time.perf_counter() - started
+        _manifest(plan, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], result.wall_time_s)
+    else:
+        result.wall_time_s = time.perf_counter() - started
+    return result
+
+
+class _NoBar:
+    def update(self, _n: int) -> None: ...
+    def set_postfix_str(self, _text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def _bar(total: int, show: bool) -> Any:
+    if not show or total == 0:
+        return _NoBar()
+    import tqdm
+
+    tqdm.tqdm.monitor_interval = 0  # no monitor thread
+    return tqdm.tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)

@@ -1,0 +1,377 @@
+"""The run folder: one run's outputs, all of them or none, from one scenario, written by one run at a time.
+
+How `sim run --out OUT` uses its folder (docs/faults.md tells the user the same):
+
+- **Lock.** `OUT`'s sibling `.OUT.lock` is locked (`fcntl.flock`) for the whole run, before the
+  simulation starts, so a second run on the same folder fails at once, naming the pid that holds it.
+  The lock dies with its process, so a killed run never leaves a stale lock.
+- **Whose folder.** `OUT/manifest.json` names the scenario the folder belongs to. A run of the same
+  scenario (same name) replaces it. A folder of another scenario, a non-empty folder without a
+  readable manifest, or a run folder with files the run did not write, is refused unless `force`.
+  Folders holding the current directory, the home directory or the run's input files are never replaced.
+- **All or nothing.** The outputs are written into a hidden staging folder beside `OUT`
+  (`.OUT.partial-XXXXXXXX`), then swapped in by renames, with SIGINT/SIGTERM deferred for the swap:
+  `OUT` holds the previous complete run (or nothing) until the new run is complete. An interrupted
+  run removes its staging folder; one killed outright leaves it hidden, and the next run on `OUT`
+  removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: runs are not locked against each other
+    fcntl = None  # type: ignore[assignment]
+
+MANIFEST_NAME = "manifest.json"
+_PARTIAL = ".partial-"
+_REPLACED = ".replaced-"
+_RENAME_EXCHANGE = 2  # renameat2 flag (Linux 3.15+): swap two paths atomically
+_AT_FDCWD = -100
+
+
+class OutputFolderError(Exception):
+    """The output folder cannot be used as asked (exit 2). The message is one line for the user."""
+
+
+class OutputWriteError(Exception):
+    """Writing the outputs failed part-way (disk full, I/O error; exit 1). The folder was left as it was."""
+
+
+def _reason(error: OSError) -> str:
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on the disk" if error.errno == errno.ENOSPC else "disk quota exceeded"
+    return error.strerror or type(error).__name__
+
+
+# --------------------------------------------------------------------------- the lock
+def _lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        text = ""
+    return f"pid {text}" if text.isdigit() else "pid unknown"
+
+
+def _acquire_lock(target: Path, shown: str) -> int | None:
+    """Lock `.OUT.lock` (exclusive, non-blocking); the fd holds the lock. None where flock is missing."""
+    if fcntl is None:
+        return None
+    path = _lock_path(target)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise OutputFolderError(f"cannot use the output folder {shown}: {_reason(error)} ({path})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputFolderError(
+                f"{shown} is being written by another sim run ({_holder(path)}); "
+                "wait for it to finish or choose another --out"
+            ) from None
+        # The holder before us may have removed the file between our open and our lock: retry on the new one.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    return fd
+
+
+def _release_lock(target: Path, fd: int | None) -> None:
+    if fd is None:
+        return
+    with contextlib.suppress(OSError):
+        os.unlink(_lock_path(target))  # while still holding it, so no one can hold a lock on a removed file
+    os.close(fd)
+
+
+# --------------------------------------------------------------------------- what is in the folder
+def _read_manifest(target: Path) -> dict | None:
+    try:
+        data = json.loads((target / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("scenario"), str) else None
+
+
+def _foreign_entries(target: Path, manifest: dict) -> list[str]:
+    """Entries of a run folder that its manifest does not list (a user's own files)."""
+    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    known = {MANIFEST_NAME} | {str(name) for name in files}
+    known |= {str(Path(name).parent) for name in files if "/" in str(name)}
+    found = []
+    for path in sorted(target.rglob("*")):
+        name = path.relative_to(target).as_posix()
+        if name not in known and not path.name.startswith(".") and ".tmp-" not in path.name:
+            found.append(name)
+    return found
+
+
+def _check_existing(target: Path, shown: str, scenario_name: str, force: bool) -> None:
+    """Refuse to replace what is not a run of this scenario, unless forced."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir():
+        raise OutputFolderError(f"{shown} exists and is not a folder; choose another --out")
+    try:
+        entries = sorted(os.listdir(target))
+    except OSError as error:
+        raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
+    if not entries or force:
+        return
+    manifest = _read_manifest(target)
+    if manifest is None:
+        listed = ", ".join(repr(e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise OutputFolderError(
+            f"{shown} is not empty and holds no sim run (no readable {MANIFEST_NAME}; it has {listed}); "
+            "use --force to replace it, or choose another --out"
+        )
+    if manifest["scenario"] != scenario_name:
+        raise OutputFolderError(
+            f"{shown} holds a run of scenario {manifest['scenario']!r}, not {scenario_name!r}; "
+            "use --force to replace it, or choose another --out"
+        )
+    foreign = _foreign_entries(target, manifest)
+    if foreign:
+        listed = ", ".join(repr(e) for e in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise OutputFolderError(
+            f"{shown} holds files that are not part of its run ({listed}); they would be lost when the run "
+            "is replaced: move them, use --force to replace the folder anyway, or choose another --out"
+        )
+
+
+def _check_protected(target: Path, shown: str, protected: Iterable[Path]) -> None:
+    """Never replace a folder holding the current directory, the home directory or an input file."""
+    keep = [(Path.cwd().resolve(), "the current folder")]
+    with contextlib.suppress(RuntimeError, KeyError):  # no home directory known
+        keep.append((Path.home().resolve(), "the home folder"))
+    keep += [(Path(p).resolve(), f"the run's input file {p}") for p in protected]
+    for path, what in keep:
+        if path == target or target in path.parents:
+            raise OutputFolderError(
+                f"{shown} holds {what}, and a run replaces its whole output folder; choose another --out"
+            )
+
+
+def _not_a_folder(target: Path) -> Path | None:
+    """The first existing ancestor of `target` that is not a folder (`--out notes.txt/run`)."""
+    for path in reversed(target.parents):
+        if path.exists() and not path.is_dir():
+            return path
+    return None
+
+
+def _remove_leftovers(target: Path) -> None:
+    """Staging and replaced folders of runs on `target` killed outright (we hold the lock, so none is live)."""
+    ours = re.compile(rf"^\.{re.escape(target.name)}({re.escape(_PARTIAL)}|{re.escape(_REPLACED)})[0-9a-f]{{8}}$")
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            if ours.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def _hidden_sibling(target: Path, kind: str) -> Path:
+    """A new empty hidden folder beside `target` (same file system, so renames between them are atomic).
+
+    Made with the default permissions (umask applied), since it becomes the output folder.
+    """
+    while True:
+        path = target.parent / f".{target.name}{kind}{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
+# --------------------------------------------------------------------------- swapping in
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    done = renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False  # this file system or kernel cannot exchange: fall back to two renames
+    raise OSError(code, os.strerror(code), os.fsdecode(second))
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP until the block ends, then deliver them (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    wanted = [s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {}
+    for signum in wanted:
+        handler = signal.getsignal(signum)
+        if handler is None or handler == signal.SIG_IGN:
+            continue  # installed outside Python, or ignored: leave it alone
+        previous[signum] = signal.signal(signum, lambda number, _frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(received):
+            signal.raise_signal(signum)
+
+
+@dataclass
+class RunFolder:
+    """A claimed output folder: write into `staging`, then `commit()` to put the run in place."""
+
+    shown: str  # the folder as the user named it, for messages
+    target: Path  # where it is (absolute, symlinks resolved)
+    staging: Path
+    scenario_name: str
+    force: bool
+    had_contents: bool  # the folder held something before this run (kept until the swap)
+    committed: bool = field(default=False)
+
+    def final_path(self, path: Path) -> Path:
+        """Where a file written under `staging` ends up."""
+        return Path(self.shown) / Path(path).relative_to(self.staging)
+
+    def state(self) -> str:
+        """What the folder holds now, for a message after a failure or an interruption."""
+        if self.committed:
+            return f"{self.shown} holds the complete new run"
+        if self.had_contents:
+            return f"{self.shown} was left as it was (no partial output)"
+        return f"nothing was written to {self.shown}"
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Turn a failed write (disk full, I/O error, permissions) into OutputWriteError with the folder's state."""
+        try:
+            yield
+        except OSError as error:
+            where = f" ({error.filename})" if error.filename else ""
+            raise OutputWriteError(
+                f"cannot write the outputs to {self.shown}: {_reason(error)}{where}; {self.state()}"
+            ) from None
+
+    def commit(self) -> None:
+        """Swap the staging folder in place of the target; the previous contents are removed."""
+        _check_existing(self.target, self.shown, self.scenario_name, self.force)  # changed meanwhile?
+        for directory in [*(p for p in self.staging.rglob("*") if p.is_dir()), self.staging]:
+            _fsync_directory(directory)
+        old: Path | None = None
+        try:
+            with deferred_signals():  # a signal here is delivered once the swap is done
+                if not self.target.exists() or (self.target.is_dir() and not any(self.target.iterdir())):
+                    os.replace(self.staging, self.target)  # rename(2) replaces an empty folder
+                elif _exchange(self.staging, self.target):
+                    old = self.staging  # it now holds the previous contents
+                else:
+                    old = _hidden_sibling(self.target, _REPLACED)
+                    os.replace(self.target, old)  # `old` is empty, so this replaces it
+                    try:
+                        os.replace(self.staging, self.target)
+                    except OSError:
+                        os.replace(old, self.target)  # put the previous run back
+                        raise
+                self.committed = True
+                _fsync_directory(self.target.parent)
+        except OSError as error:
+            raise OutputWriteError(
+                f"cannot move the finished run into {self.shown}: {_reason(error)}; {self.state()}"
+            ) from None
+        finally:
+            if old is not None and self.committed:
+                shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def claim_run_folder(
+    out_dir: str | os.PathLike[str],
+    scenario_name: str,
+    *,
+    force: bool = False,
+    protected: Iterable[str | os.PathLike[str]] = (),
+) -> Iterator[RunFolder]:
+    """Lock and check `out_dir` for a run of `scenario_name`, give a staging folder, clean up after.
+
+    Raises OutputFolderError (exit 2) when the folder cannot be used. Leaving the block without
+    `commit()` (an error, Ctrl-C, SIGTERM) removes the staging folder and leaves `out_dir` as it was.
+    An exception leaving the block gets `output_state`: what the folder holds, for the message.
+    """
+    shown = os.fspath(out_dir)
+    target = Path(out_dir).resolve()  # a symlinked folder is replaced where it really is
+    if target.parent == target or os.path.ismount(target):
+        raise OutputFolderError(
+            f"{shown} is the root of a file system, and a run replaces its whole output folder; "
+            "use a folder inside it"
+        )
+    _check_protected(target, shown, [Path(p) for p in protected])
+    blocker = _not_a_folder(target)
+    if blocker is not None:
+        raise OutputFolderError(f"cannot create the output folder {shown}: {blocker} is a file, not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(f"cannot create the output folder {shown}: {_reason(error)}") from None
+    lock = _acquire_lock(target, shown)
+    try:
+        _remove_leftovers(target)
+        _check_existing(target, shown, scenario_name, force)
+        try:
+            staging = _hidden_sibling(target, _PARTIAL)
+        except OSError as error:
+            raise OutputFolderError(f"cannot write in the output folder {shown}: {_reason(error)}") from None
+        had_contents = target.is_dir() and any(target.iterdir())
+        folder = RunFolder(shown.rstrip("/") or shown, target, staging, scenario_name, force, had_contents)
+        try:
+            yield folder
+        except BaseException as error:
+            with contextlib.suppress(AttributeError, TypeError):
+                error.output_state = folder.state()  # type: ignore[attr-defined]
+            raise
+        finally:
+            if not folder.committed:
+                shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        _release_lock(target, lock)

@@ -1,0 +1,354 @@
+"""`sim sweep`: experiment files checked at their lines, designs of the right size, identical results on
+any executor, and a sweep that survives Ctrl-C, a killed parent and a killed worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sim
+from sim.errors import InputError
+from sim.experiments.design import FactorSpec, design_size, policies, sample
+from sim.experiments.outcomes import reduce_series
+from sim.experiments.plan import make_plan
+from sim.experiments.schema import Design, Outcome
+from sim.experiments.store import read_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+TINY = ROOT / "scenarios" / "experiments" / "tiny.yaml"
+
+
+def experiment(tmp_path: Path, body: str, name: str = "exp.yaml") -> Path:
+    """An experiment file over the baseline; `body` is the YAML after the common header."""
+    path = tmp_path / name
+    path.write_text(f"schema_version: 1\nname: test\nscenario: {BASELINE}\n{body}", encoding="utf-8")
+    return path
+
+
+SMALL_RUNS = """set:
+  population.firms: {firms}
+  time.end: {end}
+uncertainties:
+  network_weight: {{path: parameters.choice.network_weight, range: [1.0, 2.0]}}
+levers:
+  outreach: {{path: rules.china-open-source-strategy.outreach_bonus, choices: [0.0, 0.3]}}
+design: {{kind: full_factorial, levels: {levels}}}
+replicates: {replicates}
+seed: 11
+outcomes:
+  cn_influence: {{metric: influence, group: "bloc=CN,weight=gdp", reduce: final}}
+  open_share: {{metric: adoption_share, group: openness=open, reduce: mean}}
+"""
+
+
+def small(firms: int = 300, end: str = "2024Q4", levels: int = 2, replicates: int = 1) -> str:
+    return SMALL_RUNS.format(firms=firms, end=end, levels=levels, replicates=replicates)
+
+
+# --------------------------------------------------------------------------- designs
+def ranged(name: str, low: float = 0.0, high: float = 1.0, integer: bool = False) -> FactorSpec:
+    return FactorSpec(name, ("parameters", name), low=low, high=high, integer=integer)
+
+
+def test_design_sizes_follow_each_method():
+    factors = [ranged("a"), ranged("b", 1, 5), FactorSpec("c", ("x",), choices=("p", "q", "r"))]
+    cases = [
+        (Design(kind="full_factorial", levels=2), 2 * 2 * 3),
+        (Design(kind="latin_hypercube", samples=7), 7),
+        (Design(kind="sobol", samples=8), 8 * (3 + 2)),
+        (Design(kind="sobol", samples=8, second_order=True), 8 * (2 * 3 + 2)),
+        (Design(kind="morris", samples=4), 4 * (3 + 1)),
+    ]
+    for design, size in cases:
+        drawn = sample(design, factors, seed=5)
+        assert len(drawn.points) == size == design_size(design, factors), design.kind
+        for point in drawn.points:
+            assert 0 <= point["a"] <= 1 and 1 <= point["b"] <= 5 and point["c"] in ("p", "q", "r")
+    assert sample(Design(kind="sobol", samples=8), factors, 5).points == sample(Design(kind="sobol", samples=8),
+                                                                                factors, 5).points
+    assert sample(Design(kind="latin_hypercube", samples=7), factors, 5).points != sample(
+        Design(kind="latin_hypercube", samples=7), factors, 6).points
+
+
+def test_latin_hypercube_covers_every_stratum_and_rounds_whole_numbers():
+    factors = [ranged("a"), ranged("firms", 100, 1000, integer=True)]
+    drawn = sample(Design(kind="latin_hypercube", samples=10), factors, seed=3)
+    strata = sorted(int(p["a"] * 10) for p in drawn.points)
+    assert strata == list(range(10))
+    assert all(isinstance(p["firms"], int) for p in drawn.points)
+
+
+def test_levers_are_crossed_and_choices_kept_in_order():
+    levers = [FactorSpec("x", ("x",), choices=(0.1, 0.9)), ranged("y", 0, 1)]
+    combos = policies(levers)
+    assert len(combos) == 2 * 3 and combos[0] == {"x": 0.1, "y": 0.0} and combos[-1] == {"x": 0.9, "y": 1.0}
+    assert policies([]) == [{}]
+
+
+# --------------------------------------------------------------------------- outcomes
+def test_reducers():
+    dates = ["2025Q1", "2025Q2", "2025Q3", "2025Q4"]
+    values = np.array([0.1, 0.4, 0.3, 0.6])
+
+    def out(**fields) -> float:
+        return reduce_series(dates, values, Outcome(metric="m", **fields))
+
+    assert out(at="2025Q2") == 0.4
+    assert out() == 0.6  # final over the whole run by default
+    assert out(reduce="mean") == pytest.approx(0.35)
+    assert out(reduce="min", window=("2025Q2", "2025Q4")) == 0.3
+    assert out(reduce="change") == pytest.approx(0.5)
+    assert out(reduce="first_crossing", threshold=0.35) == 2025.25  # 2025Q2 as a decimal year
+    assert out(reduce="first_crossing", threshold=0.35, direction="below") == 2025.0
+    assert np.isnan(out(reduce="first_crossing", threshold=0.9))
+    assert np.isnan(out(at="2026Q1"))
+
+
+# --------------------------------------------------------------------------- checks at the line
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        make_plan(str(path))
+    return [p.format() for p in caught.value.problems]
+
+
+def test_unknown_paths_point_at_their_line_with_did_you_mean(tmp_path):
+    path = experiment(tmp_path, """uncertainties:
+  weight:
+    path: parameters.choice.netwrk_weight
+    range: [1, 2]
+levers:
+  chips:
+    path: rules.us-chips-2023-updat.strength
+    choices: [0.2, 0.9]
+design: {kind: full_factorial}
+outcomes:
+  x: {metric: influence, group: "bloc=CN,weight=gdp"}
+""")
+    found = problems_of(path)
+    assert any(f.startswith(f"{path}:6:11: uncertainties.weight.path:") and "did you mean 'network_weight'" in f
+               for f in found), found
+    assert any(f.startswith(f"{path}:10:11: levers.chips.path:") and "did you mean 'us-chips-2023-update'" in f
+               for f in found), found
+
+
+def test_values_the_scenario_refuses_are_reported_at_the_value(tmp_path):
+    path = experiment(tmp_path, """levers:
+  chips:
+    path: rules.us-chips-2023-update.strength
+    range: [0.5, 1.5]
+design: {kind: full_factorial}
+outcomes:
+  x: {metric: influence, group: "bloc=CN,weight=gdp"}
+""")
+    found = problems_of(path)
+    assert len(found) == 1 and found[0].startswith(f"{path}:7:18: levers.chips.range[1]: 1.5 cannot be used"), found
+
+
+def test_schema_mistakes_are_located(tmp_path):
+    path = experiment(tmp_path, """uncertainties:
+  weight: {path: parameters.choice.network_weight, range: [1, 2]}
+design: {kind: sobel, samples: 8}
+outcomes:
+  x: {metric: influence, grop: "bloc=CN,weight=gdp"}
+replicate: 3
+""")
+    found = "\n".join(problems_of(path))
+    assert f"{path}:6:16: design.kind: 'sobel' is not allowed" in found and "did you mean 'sobol'" in found
+    assert f"{path}:8:26: outcomes.x.grop: unknown field 'grop' (did you mean 'group'?)" in found
+    assert f"{path}:9:1: replicate: unknown field 'replicate' (did you mean 'replicates'?)" in found
+
+
+def test_design_and_outcome_rules_are_checked(tmp_path):
+    path = experiment(tmp_path, """uncertainties:
+  weight: {path: parameters.choice.network_weight, range: [1, 2]}
+design: {kind: sobol, samples: 10}
+outcomes:
+  x: {metric: influnce, group: "bloc=CN,weight=gdp"}
+""")
+    found = "\n".join(problems_of(path))
+    assert f"{path}:6:32: design.samples: sobol samples must be a power of 2" in found
+    path = experiment(tmp_path, """uncertainties:
+  weight: {path: parameters.choice.network_weight, range: [1, 2]}
+design: {kind: morris, samples: 2}
+outcomes:
+  x: {metric: influnce, group: "bloc=CN,weight=gdp"}
+  y: {metric: influence, group: "bloc=CN,weight=gpd"}
+  z: {metric: influence, group: "bloc=CN,weight=gdp", at: 2040Q1}
+""", "b.yaml")
+    found = "\n".join(problems_of(path))
+    assert f"{path}:8:15: outcomes.x.metric: unknown metric 'influnce' (did you mean 'influence'?)" in found
+    assert "outcomes.y.group: influence has no group 'bloc=CN,weight=gpd' (did you mean 'bloc=CN,weight=gdp'?)" in found
+    assert "outcomes.z.at: 2040Q1 is outside the run (2023Q1-2030Q4)" in found
+
+
+def test_cli_reports_bad_experiment_without_traceback(tmp_path):
+    path = experiment(tmp_path, "design: {kind: explicit, points: [{nope: 1}]}\noutcomes:\n  x: {metric: influence}\n")
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--dry-run"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"{path}:4:36: design.points[0].nope: unknown uncertainty 'nope'" in done.stderr
+
+
+# --------------------------------------------------------------------------- running
+def test_runs_use_common_seeds_and_stable_ids():
+    plan = make_plan(str(TINY))
+    by_replicate: dict[int, set[int]] = {}
+    for spec in plan.runs:
+        by_replicate.setdefault(spec.replicate, set()).add(spec.seed)
+    assert all(len(seeds) == 1 for seeds in by_replicate.values())  # replicate r: one seed at every point
+    assert len({spec.run_id for spec in plan.runs}) == len(plan.runs) == 2 * 2 * 2
+    assert [s.run_id for s in make_plan(str(TINY)).runs] == [s.run_id for s in plan.runs]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("dask")
+def test_one_two_workers_and_dask_give_identical_runs(tmp_path):
+    from distributed import LocalCluster
+
+    path = experiment(tmp_path, small(levels=2, replicates=2))
+    one = sim.sweep(path, out=tmp_path / "one", workers=1)
+    two = sim.sweep(path, out=tmp_path / "two", workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dask = sim.sweep(path, out=tmp_path / "dask", scheduler=cluster.scheduler_address)
+    assert one.complete and two.complete and dask.complete and len(one.runs) == 8
+    reference = (tmp_path / "one" / "runs.csv").read_bytes()
+    assert (tmp_path / "two" / "runs.csv").read_bytes() == reference
+    assert (tmp_path / "dask" / "runs.csv").read_bytes() == reference
+    for other in ("two", "dask"):
+        for part in (tmp_path / "one" / "timeseries").glob("*.parquet"):
+            assert (tmp_path / other / "timeseries" / part.name).read_bytes() == part.read_bytes()
+    series = one.timeseries(metric="influence", group="bloc=CN,weight=gdp")
+    assert set(series["run_id"]) == set(one.runs["run_id"])
+
+
+def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
+    path = experiment(tmp_path, """set: {population.firms: 200, time.end: 2024Q2}
+uncertainties:
+  network_weight: {path: parameters.choice.network_weight, range: [0.8, 2.2]}
+  risk: {path: parameters.risk.data_transfer, range: [0.5, 1.5]}
+design: {kind: morris, samples: 2}
+outcomes:
+  open_share: {metric: adoption_share, group: openness=open, reduce: final}
+""")
+    first = sim.sweep(path, out=tmp_path / "out", workers=2)
+    design_rows = first.plan.rows  # 2 trajectories x (2 + 1) points; a point two trajectories share runs once
+    assert first.complete and len(design_rows) == 2 * 3
+    assert len(first.runs) == first.ran == len({row[3] for row in design_rows})
+    table = pd.read_csv(tmp_path / "out" / "sensitivity.csv")
+    assert list(table["factor"]) == ["network_weight", "risk"]
+    assert {"mu_star", "mu_star_conf", "mu", "sigma"} <= set(table.columns)
+    assert (table["mu_star"] > 0).all()
+    assert (tmp_path / "out" / "figures" / "sensitivity.png").stat().st_size > 0
+    assert (tmp_path / "out" / "manifest.json").is_file()
+    again = sim.sweep(path, out=tmp_path / "out", workers=2)
+    assert again.ran == 0 and again.reused == len(first.runs)
+    assert again.runs.equals(first.runs)
+
+
+# --------------------------------------------------------------------------- faults, with real processes
+def start_sweep(path: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), *extra]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_rows(out: Path, count: int, process: subprocess.Popen[str], timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = out / "runs.csv"
+        if runs.is_file() and runs.read_text().count("\n") - 1 >= count:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} finished runs within {timeout} s")
+
+
+def assert_complete_exactly_once(path: Path, out: Path) -> pd.DataFrame:
+    plan = make_plan(str(path))
+    runs = read_runs(out / "runs.csv")
+    assert sorted(runs["run_id"]) == sorted(s.run_id for s in plan.runs)  # every run, each once
+    assert (runs["status"] == "ok").all()
+    assert sorted(p.stem for p in (out / "timeseries").glob("*.parquet")) == sorted(runs["run_id"])
+    assert not [p for p in out.rglob(".*") if ".tmp-" in p.name]
+    assert (out / "manifest.json").is_file()
+    return runs
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
+    path = experiment(tmp_path, small(firms=800, end="2026Q4", levels=4, replicates=2))
+    out = tmp_path / "out"
+    process = start_sweep(path, out, "--workers", "2")
+    wait_for_rows(out, 3, process)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert not (out / "manifest.json").exists()
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "already done" in done.stderr
+    resumed = assert_complete_exactly_once(path, out)
+    reference = sim.sweep(path, out=tmp_path / "reference", workers=2)
+    assert (out / "runs.csv").read_bytes() == (tmp_path / "reference" / "runs.csv").read_bytes()
+    assert len(resumed) == len(reference.runs) == 16
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_with_one_line_and_resume_finishes(tmp_path):
+    path = experiment(tmp_path, small(firms=800, end="2026Q4", levels=3, replicates=2))
+    out = tmp_path / "out"
+    process = start_sweep(path, out, "--workers", "2")
+    wait_for_rows(out, 2, process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    message = [line for line in stderr.replace("\r", "\n").splitlines() if "interrupted" in line]
+    assert len(message) == 1 and "run the same command again" in message[0]
+    assert not (out / "manifest.json").exists()
+    assert not [p for p in out.rglob(".*") if ".tmp-" in p.name]
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert_complete_exactly_once(path, out)
+
+
+def worker_pids(parent: int) -> list[int]:
+    import psutil
+
+    children = psutil.Process(parent).children()
+    servers = [c for c in children if "forkserver" in " ".join(c.cmdline())]
+    return [w.pid for server in servers for w in server.children()]
+
+
+@pytest.mark.slow
+def test_dead_worker_is_reported_with_its_run_and_the_rest_complete(tmp_path):
+    path = experiment(tmp_path, small(firms=2500, end="2027Q4", levels=3, replicates=1))
+    out = tmp_path / "out"
+    process = start_sweep(path, out, "--workers", "2")
+    wait_for_rows(out, 1, process)
+    victims = worker_pids(process.pid)
+    assert victims, "no worker processes found"
+    os.kill(victims[0], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    runs = read_runs(out / "runs.csv")
+    died = runs[runs["status"] == "worker-died"]
+    assert len(died) == 1 and (runs["status"] == "ok").sum() == len(runs) - 1 == 5
+    assert f"process {victims[0]} was killed by SIGKILL" in died["error"].iloc[0]
+    assert f"run {died['run_id'].iloc[0]}" in stderr
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "5 run(s) already done, 1 to run" in done.stderr
+    assert_complete_exactly_once(path, out)
