@@ -57,13 +57,18 @@ def setup(model: GeopoliticsModel) -> None:
     model.firm_family = np.full(n, -1)
     a = model.params.adoption
     adopt_prob = a.initial_rate * model.readiness[model.firm_country] ** a.readiness_elasticity
-    adopters = rng.random(n) < adopt_prob
+    adopters = np.flatnonzero(rng.random(n) < adopt_prob)
+    model.firms_by_country = counts.astype(float)
+    # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
+    model.firm_cell = model.firm_country * len(shares) + model.firm_sector
+    # Reused every quarter for the taste-noise draws: a fresh firms x families block per quarter
+    # costs more in page faults than the draws themselves.
+    model.choice_uniforms = np.empty((n, model.n_families))
     _update_shares(model)
     model.world_open_share = 0.0
-    available = _available(model)
     for _ in range(2):  # the second pass sees the peers chosen in the first
-        noise = rng.gumbel(size=(n, model.n_families))
-        _choose(model, np.flatnonzero(adopters), noise, available)
+        uniforms = rng.random(out=model.choice_uniforms)
+        _choose(model, adopters, gumbel_rows(uniforms, adopters))
         _update_shares(model)
 
 
@@ -107,30 +112,65 @@ def base_utility(model: GeopoliticsModel, rows: np.ndarray, risk_scale: np.ndarr
     return utility[rows] - model.params.choice.risk_weight * risk_scale[:, None] * risk[rows]
 
 
-def _available(model: GeopoliticsModel) -> np.ndarray:
-    """Firms x families: released, not banned for all users, not blocked by a control."""
+def _cell_utility(model: GeopoliticsModel) -> np.ndarray:
+    """(country x sector) x families: utility without taste noise and switching cost, the same
+    for every firm of a country and sector; choosers gather their row instead of each
+    recomputing it."""
+    utility, risk = country_utility(model)
+    scale = model.sector_risk[None, :, None]
+    table = utility[:, None, :] - model.params.choice.risk_weight * scale * risk[:, None, :]
+    return table.reshape(-1, model.n_families)
+
+
+def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Gumbel taste noise for `rows` of a firms x families block of uniforms.
+
+    `Generator.gumbel` draws one double per value and returns -log(-log(1 - u)); drawing the whole
+    block with `random` consumes the stream identically, and transforming only the rows of the
+    firms that choose this quarter saves the two logarithms for everyone else (the dearest part
+    of a step). numpy's vectorised log can differ from the C library's in the last bit, which
+    could only matter on an exact tie of utilities.
+    """
+    return -np.log(-np.log(1.0 - uniforms[rows]))
+
+
+def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
+    """`firms` x families: released, not banned for all users, not blocked by a control."""
     policy = model.policy
-    country = model.firm_country
-    blocked = model.firm_compliance[:, None] < policy.blocked_share[country]
-    return model.released[None, :] & ~policy.banned_all[country] & ~blocked
+    country = model.firm_country[firms]
+    available = (model.released[None, :] & ~policy.banned_all)[country]
+    if policy.blocked_share.any():  # controls reach the firms whose compliance draw is below the share
+        available &= ~(model.firm_compliance[firms, None] < policy.blocked_share[country])
+    return available
 
 
-def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, available: np.ndarray) -> None:
+def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarray:
+    """Users whose family is no longer available to them (banned, blocked, withdrawn): they must
+    re-choose. Looks up only each user's own family, not the whole choice set."""
+    policy = model.policy
+    cell = model.firm_country * model.n_families + np.maximum(model.firm_family, 0)
+    unavailable = (~model.released[None, :] | policy.banned_all).ravel()[cell]
+    if policy.blocked_share.any():
+        unavailable |= model.firm_compliance < policy.blocked_share.ravel()[cell]
+    return using & unavailable
+
+
+def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray) -> None:
+    """Choosers pick the family of highest utility plus their taste `noise` (one row each)."""
     if choosers.size == 0:
         return
     c = model.params.choice
-    country = model.firm_country[choosers]
-    scale = model.sector_risk[model.firm_sector[choosers]]
-    utility = base_utility(model, country, scale) + noise[choosers]
+    utility = _cell_utility(model)[model.firm_cell[choosers]]
+    utility += noise
     current = model.firm_family[choosers]
     stay = np.where(
         model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier, c.switching_cost
     )
     using = current >= 0
     utility[np.flatnonzero(using), current[using]] += stay[using]
-    utility[~available[choosers]] = -np.inf
+    np.copyto(utility, -np.inf, where=~_available_rows(model, choosers))
     best = np.argmax(utility, axis=1)
-    none = ~np.isfinite(utility.max(axis=1))  # nothing available: the firm stops using AI
+    none = ~np.isfinite(utility[np.arange(choosers.size), best])  # nothing available: stops using AI
     model.firm_family[choosers] = np.where(none, -1, best)
 
 
@@ -150,7 +190,6 @@ def _update_shares(model: GeopoliticsModel) -> None:
     model.origin_share_world = model.share_world @ same_origin
     model.world_open_share = float(model.share_world[model.family_open].sum())
     model.adopters_by_country = per_country[:, 0]
-    model.firms_by_country = np.bincount(model.firm_country, minlength=n_c).astype(float)
 
 
 def step(model: GeopoliticsModel) -> None:
@@ -159,21 +198,23 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    noise = model.stream("firms.choice").gumbel(size=(n, model.n_families))
-    available = _available(model)
+    uniforms = model.stream("firms.choice").random(out=model.choice_uniforms)  # the Gumbel noise's draws
     using = model.firm_family >= 0
-    forced = using & ~available[np.arange(n), np.maximum(model.firm_family, 0)]
+    forced = _current_unavailable(model, using)
     rate = np.divide(
         model.adopters_by_country,
         model.firms_by_country,
         out=np.zeros(model.n_countries),
         where=model.firms_by_country > 0,
     )
-    country = model.firm_country
-    hazard = (a.innovation + a.imitation * rate[country]) / 4.0
-    hazard = hazard * model.readiness[country] ** a.readiness_elasticity
-    hazard = np.where(model.firm_large, hazard * a.large_firm_multiplier, hazard)
-    adopts = ~using & (adopt_draw < 1.0 - np.exp(-hazard))
+    # The adoption probability depends only on the country and the firm's size: compute it per
+    # country and gather, instead of exponentiating once per firm.
+    hazard = (a.innovation + a.imitation * rate) / 4.0
+    hazard = hazard * model.readiness**a.readiness_elasticity
+    by_size = np.stack([1.0 - np.exp(-hazard), 1.0 - np.exp(-(hazard * a.large_firm_multiplier))])
+    adopt_prob = by_size[model.firm_large.view(np.int8), model.firm_country]
+    adopts = ~using & (adopt_draw < adopt_prob)
     reevaluates = using & (reevaluate_draw < a.reevaluation_share)
-    _choose(model, np.flatnonzero(adopts | reevaluates | forced), noise, available)
+    choosers = np.flatnonzero(adopts | reevaluates | forced)
+    _choose(model, choosers, gumbel_rows(uniforms, choosers))
     _update_shares(model)

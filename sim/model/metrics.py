@@ -4,6 +4,9 @@ Groups follow the contract: `key=value` pairs joined by `,` with keys in alphabe
 empty for a world total. Influence of bloc b: in each country, the share of its AI use on
 b-origin models (firms, and the government with weight `government_weight`), summed over
 countries with GDP weights (`weight=gdp`) or one country one vote (`weight=countries`).
+
+The group labels and the masks they select do not change during a run, so they are built once
+per model (`_Layout`); each quarter only the numbers are computed.
 """
 
 from __future__ import annotations
@@ -19,71 +22,106 @@ if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
 OPENNESS = ("closed", "open")
+GAP_PAIRS = (("open-closed", ("open", "closed")), ("CN-US", ("CN", "US")))
 
 
 def group(**pairs: str) -> str:
     return ",".join(f"{k}={pairs[k]}" for k in sorted(pairs))
 
 
+class _Layout:
+    """The fixed part of the metrics of one model: group labels, and the country, family and lab
+    masks each group selects."""
+
+    def __init__(self, model: GeopoliticsModel) -> None:
+        self.regions: list[tuple[np.ndarray, dict[str, str]]] = [(np.ones(model.n_countries, bool), {})]
+        self.regions += [(model.country_region == r, {"region": r}) for r in REGIONS]
+        self.family_of_origin = {b: model.family_origin == b for b in BLOCS}
+        self.adoption = []
+        for _, extra in self.regions:
+            self.adoption.append(
+                {
+                    "rate": group(**extra),
+                    "openness": {o: group(openness=o, **extra) for o in OPENNESS},
+                    "origin": {b: group(origin=b, **extra) for b in BLOCS},
+                    "cross": {(o, b): group(openness=o, origin=b, **extra) for b in BLOCS for o in OPENNESS},
+                    "family": [group(family=str(f), **extra) for f in model.family_ids],
+                }
+            )
+        self.labs_of_bloc = [(group(bloc=b), model.lab_bloc == b) for b in BLOCS]
+        self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
+        self.countries_of_bloc = [(group(bloc=b), model.country_bloc == b) for b in BLOCS]
+        self.capability = [group(family=str(f)) for f in model.family_ids]
+        self.gaps = [(group(pair=pair), sides) for pair, sides in GAP_PAIRS]
+        self.coauthorship = group(pair="US-CN")
+        self.banning = [(group(origin=b), of) for b, of in self.family_of_origin.items() if of.any()]
+        self.influence = [(group(bloc=b, weight="gdp"), group(bloc=b, weight="countries")) for b in BLOCS]
+        self.gdp_weight = model.gdp / model.gdp.sum()
+        self.origin_matrix = np.stack([self.family_of_origin[b] for b in BLOCS], axis=1).astype(float)
+
+
+def _layout(model: GeopoliticsModel) -> _Layout:
+    layout = getattr(model, "_metrics_layout", None)
+    if layout is None:
+        layout = model._metrics_layout = _Layout(model)
+    return layout
+
+
 def collect(model: GeopoliticsModel) -> None:
+    layout = _layout(model)
     step = model.quarter - model.start
+    date = model.date
     rows = model.rows
 
     def put(metric: str, grp: str, value: float) -> None:
-        rows.append((step, model.date, metric, grp, float(value)))
+        rows.append((step, date, metric, grp, float(value)))
 
-    _adoption(model, put)
-    _influence(model, put)
-    by_bloc = {b: model.lab_bloc == b for b in BLOCS}
-    for bloc, labs in by_bloc.items():
-        if labs.any():
-            put("release_open_share", group(bloc=bloc), model.lab_open[labs].mean())
+    _adoption(model, layout, put)
+    _influence(model, layout, put)
+    for label, labs in layout.labs_of_bloc:
+        put("release_open_share", label, model.lab_open[labs].mean())
     total = model.compute.sum()
-    for bloc in BLOCS:
-        put("compute_share", group(bloc=bloc), model.compute[model.country_bloc == bloc].sum() / total)
+    for label, countries in layout.countries_of_bloc:
+        put("compute_share", label, model.compute[countries].sum() / total)
     for f in np.flatnonzero(model.released):
-        put("capability", group(family=str(model.family_ids[f])), model.capability[f])
-    for pair, (trailer, leader) in (("open-closed", ("open", "closed")), ("CN-US", ("CN", "US"))):
+        put("capability", layout.capability[f], model.capability[f])
+    for label, (trailer, leader) in layout.gaps:
         lag = lag_months(model, trailer, leader)
         if np.isfinite(lag):
-            put("capability_gap_months", group(pair=pair), lag)
-    put("coauthorship_share", group(pair="US-CN"), model.coauthorship_share)
+            put("capability_gap_months", label, lag)
+    put("coauthorship_share", layout.coauthorship, model.coauthorship_share)
     banned = model.policy.banned_government  # government bans include every ban for all users
-    for bloc in BLOCS:
-        of_origin = model.family_origin == bloc
-        if of_origin.any():
-            put("countries_banning", group(origin=bloc), banned[:, of_origin].any(axis=1).sum())
+    for label, of_origin in layout.banning:
+        put("countries_banning", label, banned[:, of_origin].any(axis=1).sum())
     for rule_id, rule in model.engine.rules.items():
         if rule.kind in ("program", "alliance"):
             put("partners", group(program=rule_id), rule.partner_count(rule_id, model))
 
 
-def _adoption(model: GeopoliticsModel, put) -> None:
+def _adoption(model: GeopoliticsModel, layout: _Layout, put) -> None:
     counts = model.family_counts  # country x family
-    region_masks = {"": np.ones(model.n_countries, bool)} | {r: model.country_region == r for r in REGIONS}
-    openness = np.where(model.family_open, "open", "closed")
-    for region, mask in region_masks.items():
-        extra = {"region": region} if region else {}
+    is_open = {"closed": ~model.family_open, "open": model.family_open}  # labs may switch openness
+    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
         firms_here = model.firms_by_country[mask].sum()
         by_family = counts[mask].sum(axis=0)
         users = by_family.sum()
-        put("adoption_rate", group(**extra), users / firms_here if firms_here else 0.0)
+        put("adoption_rate", labels["rate"], users / firms_here if firms_here else 0.0)
         share = by_family / users if users else np.zeros_like(by_family)
         for o in OPENNESS:
-            put("adoption_share", group(openness=o, **extra), share[openness == o].sum())
+            put("adoption_share", labels["openness"][o], share[is_open[o]].sum())
         for bloc in BLOCS:
-            put("adoption_share", group(origin=bloc, **extra), share[model.family_origin == bloc].sum())
+            of_origin = layout.family_of_origin[bloc]
+            put("adoption_share", labels["origin"][bloc], share[of_origin].sum())
             for o in OPENNESS:
-                cells = (model.family_origin == bloc) & (openness == o)
-                put("adoption_share", group(openness=o, origin=bloc, **extra), share[cells].sum())
-        for f, family in enumerate(model.family_ids):
-            put("adoption_share", group(family=str(family), **extra), share[f])
+                put("adoption_share", labels["cross"][o, bloc], share[of_origin & is_open[o]].sum())
+        for label, value in zip(labels["family"], share.tolist(), strict=True):
+            put("adoption_share", label, value)
 
 
 def use_by_origin(model: GeopoliticsModel) -> np.ndarray:
     """Country x bloc: share of each country's AI use on each bloc's models."""
     gw = model.params.countries.government_weight
-    origin = np.stack([model.family_origin == b for b in BLOCS], axis=1).astype(float)  # family x bloc
+    origin = _layout(model).origin_matrix  # family x bloc
     firms = model.share_country @ origin
     government = np.zeros((model.n_countries, len(BLOCS)))
     has = model.government_family >= 0
@@ -96,9 +134,8 @@ def use_by_origin(model: GeopoliticsModel) -> np.ndarray:
     return np.divide(use, total, out=np.zeros_like(use), where=total > 0)
 
 
-def _influence(model: GeopoliticsModel, put) -> None:
+def _influence(model: GeopoliticsModel, layout: _Layout, put) -> None:
     use = use_by_origin(model)
-    gdp = model.gdp / model.gdp.sum()
-    for b, bloc in enumerate(BLOCS):
-        put("influence", group(bloc=bloc, weight="gdp"), float(gdp @ use[:, b]))
-        put("influence", group(bloc=bloc, weight="countries"), float(use[:, b].mean()))
+    for b, (by_gdp, by_country) in enumerate(layout.influence):
+        put("influence", by_gdp, float(layout.gdp_weight @ use[:, b]))
+        put("influence", by_country, float(use[:, b].mean()))

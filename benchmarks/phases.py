@@ -1,0 +1,88 @@
+"""Time one model's quarters phase by phase (rules, labs, countries, firms, metrics).
+
+The phases are timed where the model's own `step()` calls them (the module functions and the
+rule engine's method are wrapped for the duration of the measurement), so the profile follows the
+schedule in sim/model/model.py instead of a copy of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.model import countries, firms, labs, metrics
+from sim.model.model import GeopoliticsModel
+from sim.model.rules import RuleEngine
+from sim.runner import release_model
+from sim.scenario.schema import Scenario
+from sim.world import World
+
+PHASES: tuple[tuple[str, Any, str], ...] = (
+    ("rules", RuleEngine, "apply_rules"),
+    ("labs", labs, "step"),
+    ("countries", countries, "step"),
+    ("firms", firms, "step"),
+    ("metrics", metrics, "collect"),
+)
+
+
+@dataclass
+class PhaseProfile:
+    firms: int
+    steps: int = 0
+    build_s: float = 0.0
+    total_s: float = 0.0
+    phase_s: dict[str, float] = field(default_factory=lambda: {name: 0.0 for name, _, _ in PHASES})
+
+    def per_step_ms(self, phase: str) -> float:
+        return 1e3 * self.phase_s[phase] / max(self.steps, 1)
+
+    @property
+    def step_ms(self) -> float:
+        return 1e3 * self.total_s / max(self.steps, 1)
+
+    @property
+    def other_ms(self) -> float:
+        """The model's own bookkeeping between phases (Mesa's step wrapper, the quarter counter)."""
+        return self.step_ms - sum(self.per_step_ms(name) for name, _, _ in PHASES)
+
+
+def _timed(function: Callable[..., Any], profile: PhaseProfile, name: str) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            profile.phase_s[name] += time.perf_counter() - started
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def _phases_timed(profile: PhaseProfile) -> Iterator[None]:
+    originals = [(owner, attribute, getattr(owner, attribute)) for _, owner, attribute in PHASES]
+    try:
+        for (name, owner, attribute), (_, _, function) in zip(PHASES, originals, strict=True):
+            setattr(owner, attribute, _timed(function, profile, name))
+        yield
+    finally:
+        for owner, attribute, function in originals:
+            setattr(owner, attribute, function)
+
+
+def profile_run(scenario: Scenario, world: World, seed: int) -> PhaseProfile:
+    """Build a model (timed) and run every quarter with each phase timed."""
+    profile = PhaseProfile(firms=scenario.population.firms)
+    started = time.perf_counter()
+    model = GeopoliticsModel(scenario, world, seed=seed)
+    profile.build_s = time.perf_counter() - started
+    with _phases_timed(profile):
+        started = time.perf_counter()
+        model.run()
+        profile.total_s = time.perf_counter() - started
+    profile.steps = model.steps
+    release_model(model)
+    return profile

@@ -1,0 +1,165 @@
+"""The performance design keeps the model's results and its Mesa face (docs/performance.md).
+
+- Firm choices equal those of the straightforward per-firm design (a full Gumbel matrix, every
+  firm's whole choice set checked), seed for seed: the fast path draws the same random numbers.
+- Firm agents are created when first looked at, and are then ordinary Mesa agents that read the
+  model's arrays; looking at them does not change the results.
+- A finished and released model is freed (memory stays flat over long sweeps).
+"""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pytest
+
+from sim.model import firms
+from sim.model.agents import Country, Firm, Lab
+from sim.model.model import GeopoliticsModel
+from sim.runner import release_model
+from sim.scenario import prepare
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["population.firms=1500", "time.end=2027Q4"]
+# A control that bites: half of Europe's firms lose the US closed models, which many of them use.
+API_CONTROL = """\
+schema_version: 1
+name: api-control-on-europe
+extends: {baseline}
+description: Test scenario; US labs must refuse half of the EU's firms from 2024.
+rules:
+  us-api-controls-eu:
+    kind: export_control
+    sources: [D4.4]
+    issuer: US
+    targets: {{blocs: [EU]}}
+    restricts: [api_access]
+    strength: 0.5
+    from: 2024Q1
+"""
+
+
+def per_firm_step(model: GeopoliticsModel) -> None:
+    """The firms phase as first written: Gumbel noise and availability for every firm and family."""
+    a, c, policy = model.params.adoption, model.params.choice, model.policy
+    n = model.n_firms
+    adopt_draw = model.stream("firms.adopt").random(n)
+    reevaluate_draw = model.stream("firms.reevaluate").random(n)
+    noise = model.stream("firms.choice").gumbel(size=(n, model.n_families))
+    country = model.firm_country
+    blocked = model.firm_compliance[:, None] < policy.blocked_share[country]
+    available = model.released[None, :] & ~policy.banned_all[country] & ~blocked
+    using = model.firm_family >= 0
+    forced = using & ~available[np.arange(n), np.maximum(model.firm_family, 0)]
+    rate = np.divide(model.adopters_by_country, model.firms_by_country, out=np.zeros(model.n_countries),
+                     where=model.firms_by_country > 0)
+    hazard = (a.innovation + a.imitation * rate[country]) / 4.0 * model.readiness[country] ** a.readiness_elasticity
+    hazard = np.where(model.firm_large, hazard * a.large_firm_multiplier, hazard)
+    adopts = ~using & (adopt_draw < 1.0 - np.exp(-hazard))
+    choosers = np.flatnonzero(adopts | (using & (reevaluate_draw < a.reevaluation_share)) | forced)
+    if choosers.size:
+        scale = model.sector_risk[model.firm_sector[choosers]]
+        utility = firms.base_utility(model, country[choosers], scale) + noise[choosers]
+        current = model.firm_family[choosers]
+        stay = np.where(model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier,
+                        c.switching_cost)
+        users = current >= 0
+        utility[np.flatnonzero(users), current[users]] += stay[users]
+        utility[~available[choosers]] = -np.inf
+        none = ~np.isfinite(utility.max(axis=1))
+        model.firm_family[choosers] = np.where(none, -1, np.argmax(utility, axis=1))
+    firms._update_shares(model)
+
+
+def finished(path: Path, seed: int, look_at_agents: bool = False) -> GeopoliticsModel:
+    prepared = prepare(path, SMALL)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=seed)
+    if look_at_agents:
+        assert len(model.agents) == model.n_firms + model.n_countries + model.n_labs
+    model.run()
+    release_model(model)
+    return model
+
+
+@pytest.mark.parametrize("scenario", ["baseline.yaml", "export-controls-tighten.yaml", "api-control"])
+@pytest.mark.parametrize("seed", [3, 4])
+def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario, seed):
+    path = ROOT / "scenarios" / scenario
+    if scenario == "api-control":
+        path = tmp_path / "api-control.yaml"
+        path.write_text(API_CONTROL.format(baseline=ROOT / "scenarios" / "baseline.yaml"))
+    fast = finished(path, seed)
+    monkeypatch.setattr(firms, "step", per_firm_step)
+    reference = finished(path, seed)
+    assert fast.policy.blocked_share.any()  # the controls' branch of the fast path was exercised
+    assert np.array_equal(fast.firm_family, reference.firm_family)
+    assert fast.rows == reference.rows
+    assert fast.events == reference.events
+
+
+def test_gumbel_noise_from_uniforms_matches_numpy_and_consumes_the_same_draws():
+    shape, rows = (2000, 11), np.array([0, 7, 1999])
+    drawn, direct = np.random.default_rng(9), np.random.default_rng(9)
+    noise = firms.gumbel_rows(drawn.random(shape), rows)
+    expected = direct.gumbel(size=shape)[rows]
+    assert np.allclose(noise, expected, rtol=0, atol=1e-12)
+    assert drawn.random() == direct.random()  # the stream is at the same place afterwards
+
+
+def test_firm_agents_are_created_on_first_look_as_mesa_views_of_the_arrays():
+    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=2)
+    for _ in range(6):
+        model.step()
+    assert len(model._agents) == model.n_countries + model.n_labs  # no firm agent yet: none was needed
+    assert len(model.agents_by_type[Firm]) == model.n_firms
+    assert len(model.agents) == model.n_firms + model.n_countries + model.n_labs
+    assert set(model.agent_types) == {Country, Lab, Firm}
+    ids = [agent.unique_id for agent in model.firms]
+    assert ids == list(range(model.n_countries + model.n_labs + 1, len(model.agents) + 1))
+    model.step()  # the views read the current state
+    for i in (0, 17, model.n_firms - 1):
+        firm = model.firms[i]
+        assert isinstance(firm, mesa.Agent) and firm.index == i
+        assert firm.country == model.country_ids[model.firm_country[i]]
+        assert firm.sector == model.sector_names[model.firm_sector[i]]
+        family = model.firm_family[i]
+        assert firm.family == (None if family < 0 else model.family_ids[family])
+    release_model(model)
+
+
+def test_looking_at_the_agents_does_not_change_the_results():
+    path = ROOT / "scenarios" / "baseline.yaml"
+    assert finished(path, 5).rows == finished(path, 5, look_at_agents=True).rows
+
+
+def test_a_model_without_agents_has_none():
+    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=1, create_agents=False)
+    assert len(model.agents) == 0 and model.firms == []
+    release_model(model)
+
+
+def test_a_released_model_with_its_agents_is_freed():
+    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
+    model.step()
+    assert model.firms  # the agents exist and point back at the model
+    gone = weakref.ref(model)
+    release_model(model)
+    del model
+    gc.collect()
+    assert gone() is None
+
+
+def test_adoption_metrics_follow_labs_that_switch_openness():
+    model = finished(ROOT / "scenarios" / "baseline.yaml", 6)
+    assert any("switches to" in str(event["event"]) for event in model.events)  # openness did change
+    last = [row for row in model.rows if row[0] == model.steps - 1]
+    open_share = next(v for _, _, metric, grp, v in last if metric == "adoption_share" and grp == "openness=open")
+    users = model.firm_family[model.firm_family >= 0]
+    assert open_share == pytest.approx(model.family_open[users].mean(), abs=1e-12)
