@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+from mesa.agent import AgentSet
 
 from sim.model import countries, firms, labs, metrics
 from sim.model.agents import Country, Firm, Lab
@@ -58,10 +59,13 @@ class GeopoliticsModel(mesa.Model):
         self.engine.apply_rules()  # the rules in force at the start shape the initial state
         countries.backcast_compute(self)
         firms.setup(self)
+        self.country_agents: list[Country] = []
+        self.lab_agents: list[Lab] = []
         if create_agents:
             self.country_agents = [Country(self, i) for i in range(self.n_countries)]
             self.lab_agents = [Lab(self, i) for i in range(self.n_labs)]
-            self.firm_agents = [Firm(self, i) for i in range(self.n_firms)]
+        # Firm agents are created on first look (see `firms`); [] when agents are not wanted.
+        self._firm_agents: list[Firm] | None = None if create_agents else []
         self.running = True
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -115,7 +119,8 @@ class GeopoliticsModel(mesa.Model):
 
         1 within the bloc; otherwise from the country's US-China alignment (UN voting, see
         docs/data.md): (1 + a) / 2 towards the US, (1 - a) / 2 towards China; EU models are
-        seen as at least neutral (0.5) outside the EU; other origins are neutral (0.5).
+        seen as at least neutral (0.5) outside the EU; other origins are neutral (0.5) everywhere:
+        "other" is the rest of the world, not a bloc whose members favour each other's models.
         """
         a = self.us_alignment
         if bloc == "US":
@@ -126,7 +131,7 @@ class GeopoliticsModel(mesa.Model):
             value = np.maximum((1 + a) / 2, 0.5)
         else:
             value = np.full(self.n_countries, 0.5)
-        return np.where(self.country_bloc == bloc, 1.0, value)
+        return np.where((self.country_bloc == bloc) & (bloc != "other"), 1.0, value)
 
     def privacy(self) -> np.ndarray:
         """Each country's privacy strictness this quarter: its data plus regulation (0 to 1, D0.5)."""
@@ -186,6 +191,47 @@ class GeopoliticsModel(mesa.Model):
         while self.running:
             self.step()
 
+    # -- agents ---------------------------------------------------------------------------------
+    # Firms are Mesa agents like countries and labs, but each is only a view of one row of the
+    # firm arrays, and creating one costs ~8 us in Mesa 3.3.1 (registration in the model's dict
+    # and two weak-reference sets): at 500k firms more than all 32 quarters of firm choices.
+    # So the views are created the first time anyone looks at the agents (`firms`, `agents`,
+    # `agents_by_type`), in the same order and with the same unique ids as if made up front,
+    # and a run that never looks (every batch run) does not pay for them.
+    def _all_agents_created(self) -> None:
+        if getattr(self, "_firm_agents", []) is None:
+            self._firm_agents = [Firm(self, i) for i in range(self.n_firms)]
+
     @property
     def firms(self) -> list[Firm]:
-        return self.firm_agents
+        """The firm agents, one per firm, in firm-array order (`model.firms[i].index == i`)."""
+        self._all_agents_created()
+        return self._firm_agents or []
+
+    @property
+    def firm_agents(self) -> list[Firm]:
+        return self.firms
+
+    @property
+    def agents(self) -> AgentSet:
+        """All agents (countries, labs, firms), as in `mesa.Model`."""
+        self._all_agents_created()
+        return super().agents
+
+    @agents.setter
+    def agents(self, agents: object) -> None:
+        mesa.Model.agents.fset(self, agents)  # Mesa's own error: the name is reserved
+
+    @property
+    def agents_by_type(self) -> dict[type[mesa.Agent], AgentSet]:
+        self._all_agents_created()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._all_agents_created()
+        return super().agent_types
+
+    def remove_all_agents(self) -> None:
+        self._all_agents_created()
+        super().remove_all_agents()

@@ -145,7 +145,8 @@ class Targets(StrictModel):
         text = "; ".join(parts)
         if self.except_:
             text += " (except " + ", ".join(self.except_) + ")"
-        return f"{text} [{int(self.mask(world).sum())} countries]"
+        count = int(self.mask(world).sum())
+        return f"{text} [{count} {'country' if count == 1 else 'countries'}]"
 
 
 def window_text(rule: Rule, start: str, end: str) -> str:
