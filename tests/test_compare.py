@@ -95,3 +95,21 @@ def test_compare_of_a_bad_scenario_is_reported_at_its_line(tmp_path):
                           text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"{bad}:4:" in done.stderr and "population.firms" in done.stderr
+
+
+def test_compare_folder_is_replaced_whole_and_never_mixed_with_another_run(tmp_path, paired):
+    from sim.experiments.compare import write_compare
+    from sim.outputs.folder import OutputFolderError
+
+    out = tmp_path / "cmp"
+    write_compare(paired, out, ["sim", "compare"])
+    first = (out / "manifest.json").read_text(encoding="utf-8")
+    write_compare(paired, out, ["sim", "compare"])  # the same comparison again: replaced in place
+    assert (out / "baseline" / "timeseries.csv").is_file() and (out / "manifest.json").read_text() != ""
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".") and "lock" not in p.name) == []
+    other = tmp_path / "run"
+    sim.run(prepare(BASELINE, SMALL), out=other)  # a `sim run` folder is not a comparison's
+    with pytest.raises(OutputFolderError, match="--force"):
+        write_compare(paired, other, ["sim", "compare"])
+    assert not (other / "compare.html").exists() and (other / "report.html").is_file()
+    assert "late-ban" in first

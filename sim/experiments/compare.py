@@ -17,6 +17,7 @@ OUT/manifest.json last.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import os
@@ -153,19 +154,35 @@ def compare(
 
 
 def write_compare(result: CompareResult, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
-    """Write every scenario's outputs, the difference tables, figures, page and manifest (last)."""
-    from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
+    """Write every scenario's outputs, the difference tables, figures, page and manifest (last).
+
+    Like `sim run`, the folder is locked, checked (another comparison's or a foreign folder is
+    refused), written under a hidden staging folder and swapped in whole, so an interruption or a
+    full disk leaves the previous contents as they were and a second command cannot mix into it.
+    """
+    from sim.outputs.folder import claim_run_folder
+
+    title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
+    with claim_run_folder(out_dir, title) as folder, folder.writing():
+        staged = _write_compare_files(result, folder.staging, title, command_line)
+        folder.commit()
+    files = {name: folder.final_path(path) for name, path in staged.items()}
+    result.out_dir, result.files = Path(folder.shown), files
+    return files
+
+
+def _write_compare_files(result: CompareResult, out_dir: Path, title: str, command_line: list[str]) -> dict[str, Path]:
+    from sim.outputs.atomic import atomic_write_bytes
     from sim.outputs.figures import FIGURES, close_figure, figure_png
     from sim.outputs.manifest import build_manifest, scenario_hash
     from sim.outputs.tables import csv_bytes, summarise
     from sim.scenario import resolved_yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_unlink(out_dir / "manifest.json")
     files: dict[str, Path] = {}
     for run_result, label in zip(result.results, result.labels, strict=True):
         write_outputs(run_result, out_dir / label, command_line)
-        files[f"{label}/report.html"] = out_dir / label / "report.html"
+        files |= {path.relative_to(out_dir).as_posix(): path for path in (out_dir / label).rglob("*") if path.is_file()}
 
     def put(name: str, data: bytes) -> None:
         files[name] = atomic_write_bytes(out_dir / name, data)
@@ -176,7 +193,6 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
         [summarise(r.timeseries.assign(scenario=name)) for r, name in zip(result.results, result.labels, strict=True)],
         ignore_index=True,
     )
-    title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
     figures = {"difference": difference_figure(result.difference, result.labels[0])}
     figures |= {name: FIGURES[name](together, title) for name in ("adoption", "influence")}
     pngs = {}
@@ -194,9 +210,12 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
         extra={"scenarios": result.labels, "compared_with": result.labels[0]},
     )
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
-    text = json.dumps({**manifest, "files": sorted(files)}, indent=2, ensure_ascii=False, default=str) + "\n"
+    listed = {  # like a run's manifest: every file with its hash, so a re-run knows what it may replace
+        name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+        for name, data in sorted((name, path.read_bytes()) for name, path in files.items())
+    }
+    text = json.dumps({**manifest, "files": listed}, indent=2, ensure_ascii=False, default=str) + "\n"
     files["manifest.json"] = atomic_write_bytes(out_dir / "manifest.json", text.encode("utf-8"))
-    result.out_dir, result.files = out_dir, files
     return files
 
 
