@@ -17,7 +17,6 @@ OUT/manifest.json last.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import json
 import os
@@ -176,6 +175,7 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
     from sim.outputs.figures import FIGURES, close_figure, figure_png
     from sim.outputs.manifest import build_manifest, scenario_hash
     from sim.outputs.tables import csv_bytes, summarise
+    from sim.outputs.writer import file_entry
     from sim.scenario import resolved_yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -210,10 +210,8 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
         extra={"scenarios": result.labels, "compared_with": result.labels[0]},
     )
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
-    listed = {  # like a run's manifest: every file with its hash, so a re-run knows what it may replace
-        name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-        for name, data in sorted((name, path.read_bytes()) for name, path in files.items())
-    }
+    # Like a run's manifest: every file with its hash, so a re-run knows what it may replace.
+    listed = {name: file_entry(files[name].read_bytes()) for name in sorted(files)}
     text = json.dumps({**manifest, "files": listed}, indent=2, ensure_ascii=False, default=str) + "\n"
     files["manifest.json"] = atomic_write_bytes(out_dir / "manifest.json", text.encode("utf-8"))
     return files

@@ -99,8 +99,9 @@ def _blocs(rows: pd.DataFrame, metric: str, key: str, **fixed: str) -> list[str]
 
 
 # --------------------------------------------------------------------------- writing
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def file_entry(data: bytes) -> dict[str, Any]:
+    """How a manifest lists one output file (what `sim.outputs.folder` reads to know a run's files)."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 def write_run_outputs(
@@ -126,7 +127,7 @@ def write_run_outputs(
     def put(name: str, data: bytes) -> None:
         path = atomic_write_bytes(out_dir / name, data)
         written[name] = path
-        files[name] = {"sha256": _sha256(data), "bytes": len(data)}
+        files[name] = file_entry(data)
 
     series = timeseries_table(timeseries)
     summary = summarise(series)
