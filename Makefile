@@ -31,15 +31,13 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	$(PIP) -e ".[test]"
 	touch $@ $(VENV)/.run-installed
 
-# The classroom page (sim app): Debian's Chromium for its browser tests, npm to fetch solara's browser
-# files from the npm registry into the venv (so the page works offline), once (stamp file).
-SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+# The classroom page (sim app) and its browser tests: Debian's Chromium, and npm to fetch solara's
+# browser files from the npm registry into the venv (so the page works offline). The script installs
+# only what is missing and never Debian's npm beside NodeSource's Node.js (they conflict).
 system-deps:
-	@test -x /usr/bin/chromium && command -v npm >/dev/null || { \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver npm; }
+	scripts/system_deps.sh
 
-$(VENV)/.app-assets: scripts/fetch_solara_assets.sh | $(BIN)/python
-	@command -v npm >/dev/null || $(MAKE) system-deps
+$(VENV)/.app-assets: scripts/fetch_solara_assets.sh | $(BIN)/python system-deps
 	scripts/fetch_solara_assets.sh $(VENV)/share/solara/cdn
 	touch $@
 
