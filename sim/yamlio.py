@@ -13,7 +13,7 @@ import copy
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -77,7 +77,7 @@ class Located:
 class _StopError(Exception):
     """A problem after which reading cannot go on (too deep, too many values)."""
 
-    def __init__(self, mark: yaml.Mark, message: str):
+    def __init__(self, mark: Any, message: str):
         super().__init__(message)
         self.where, self.message = _mark(mark), message
 
@@ -108,13 +108,14 @@ class _Loader(yaml.SafeLoader):
             raise _StopError(self.get_mark(), DEEP)
         super().fetch_flow_collection_start(token_class)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             # A shallow copy carrying the `*name` mark (children are shared with the anchor), so
             # problems in an aliased value point where the user used it.
             node = copy.copy(super().compose_node(parent, index))
-            node.start_mark = event.start_mark
+            if node is not None:
+                node.start_mark = event.start_mark
             return node
         self.nodes += 1  # a huge plain document: stop early, PyYAML composes ~50k values a second
         if self.nodes > MAX_NODES:
@@ -171,7 +172,7 @@ class _Builder:
             raise _StopError(node.start_mark, DEEP)
         if isinstance(node, SequenceNode):
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
-        return self.mapping(node, path, depth)
+        return self.mapping(cast(MappingNode, node), path, depth)
 
     def mapping(self, node: MappingNode, path: tuple, depth: int) -> dict:
         out: dict[str, Any] = {}
@@ -192,17 +193,23 @@ class _Builder:
     def key(self, node: Node, path: tuple) -> str | None:
         """The key's text, or None after recording why it cannot be one."""
         if node.tag == _STD + "merge":  # merged entries would carry marks from elsewhere; use `extends:`
-            return self.add(node, path, MERGE)
+            self.add(node, path, MERGE)
+            return None
         if not isinstance(node, ScalarNode):
-            return self.add(node, path, f"keys must be text, got a {_KIND[type(node)]}")
+            self.add(node, path, f"keys must be text, got a {_KIND[type(node)]}")
+            return None
         key = self.scalar(node, path)
-        if key is _BAD or isinstance(key, str):
-            return None if key is _BAD else key
+        if isinstance(key, str):
+            return key
+        if key is _BAD:
+            return None
         if node.value == "":
-            return self.add(node, path, "keys must be text, got an empty key (is a name missing before ':'?)")
+            self.add(node, path, "keys must be text, got an empty key (is a name missing before ':'?)")
+            return None
         word = {bool: "true/false", type(None): "null", int: "a number", float: "a number"}
-        return self.add(node, path, f"keys must be text, got {node.value} (read as "
-                        f"{word.get(type(key), 'a date')}); write '{node.value}' in quotes if it is a name")
+        self.add(node, path, f"keys must be text, got {node.value} (read as "
+                 f"{word.get(type(key), 'a date')}); write '{node.value}' in quotes if it is a name")
+        return None
 
     def scalar(self, node: ScalarNode, path: tuple) -> Any:
         if node.tag in _AS_TEXT:
@@ -338,8 +345,10 @@ def load_yaml_file(path: str | os.PathLike) -> Located:
             data = handle.read(MAX_BYTES + 1)  # never read a huge file whole
             size = max(len(data), os.fstat(handle.fileno()).st_size)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
-        message = {IsADirectoryError: "is a directory, not a YAML file", FileNotFoundError: "no such file",
-                   PermissionError: "permission denied: cannot read the file"}.get(type(exc))
+        messages: dict[type[Exception], str] = {
+            IsADirectoryError: "is a directory, not a YAML file", FileNotFoundError: "no such file",
+            PermissionError: "permission denied: cannot read the file"}
+        message = messages.get(type(exc))
         detail = getattr(exc, "strerror", None) or exc
         raise InputError.single(name, message or f"cannot read the file: {detail}") from None
     if len(data) > MAX_BYTES:

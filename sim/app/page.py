@@ -71,7 +71,7 @@ def Page() -> None:
     if isinstance(initial, str):
         solara.Error(initial)
         return
-    model = solara.use_reactive(initial)
+    model: solara.Reactive[ClassroomModel] = solara.use_reactive(initial)
     shown = solara.use_ref(initial)
 
     def retire_replaced() -> None:

@@ -205,7 +205,7 @@ def narrate(model: ClassroomModel, event: dict) -> tuple[str, str]:
     line = f"{event['date']} — {text}" + (f" ({sources})" if sources else "")
     rule = model.scenario.rules.get(rule_id)
     starts = rule is not None and str(event["event"]).startswith(f"{rule_id} starts")
-    return line, (rule.note if starts and rule.note else "")
+    return line, (rule.note if rule is not None and starts and rule.note else "")
 
 
 def feed_html(model: ClassroomModel) -> str:

@@ -40,7 +40,9 @@ class FactorSpec:
         return self.low is not None
 
     def bounds(self) -> list[float]:
-        return [float(self.low), float(self.high)] if self.is_range else [0.0, 1.0]
+        if self.low is None or self.high is None:
+            return [0.0, 1.0]
+        return [float(self.low), float(self.high)]
 
     def value(self, x: float) -> Any:
         """The field value for a sample `x` within `bounds()`."""
@@ -56,7 +58,7 @@ class FactorSpec:
         """Every value in a factorial design: the choices, or evenly spaced values of the range."""
         if self.choices is not None:
             return list(self.choices)
-        if not self.is_range:
+        if self.low is None or self.high is None:
             return [self.base_value]
         count = self.levels or default_levels
         values = [self.number(x) for x in np.linspace(self.low, self.high, count)]
@@ -76,17 +78,24 @@ def salib_problem(factors: list[FactorSpec]) -> dict[str, Any]:
     return {"num_vars": len(factors), "names": [f.name for f in factors], "bounds": [f.bounds() for f in factors]}
 
 
+def _samples(design: Design) -> int:
+    # The experiment schema requires `samples` for the sampled kinds; None here is a programming error.
+    if design.samples is None:
+        raise ValueError(f"a {design.kind} design needs `samples`")
+    return int(design.samples)
+
+
 def design_size(design: Design, factors: list[FactorSpec]) -> int:
     """How many points a design has, without sampling it."""
     d = len(factors)
     if design.kind == "full_factorial":
         return int(np.prod([len(f.grid(design.levels or DEFAULT_FACTORIAL_LEVELS)) for f in factors]))
     if design.kind == "latin_hypercube":
-        return int(design.samples)
+        return _samples(design)
     if design.kind == "sobol":
-        return int(design.samples) * (2 * d + 2 if design.second_order else d + 2)
+        return _samples(design) * (2 * d + 2 if design.second_order else d + 2)
     if design.kind == "morris":
-        return int(design.samples) * (d + 1)
+        return _samples(design) * (d + 1)
     return len(design.points or [])
 
 
@@ -102,16 +111,16 @@ def sample(design: Design, factors: list[FactorSpec], seed: int) -> Sample:
     if design.kind == "latin_hypercube":
         from SALib.sample import latin
 
-        matrix = latin.sample(problem, int(design.samples), seed=rng)
+        matrix = latin.sample(problem, _samples(design), seed=rng)
     elif design.kind == "sobol":
         from SALib.sample import sobol
 
-        matrix = sobol.sample(problem, int(design.samples), calc_second_order=design.second_order, seed=rng)
+        matrix = sobol.sample(problem, _samples(design), calc_second_order=design.second_order, seed=rng)
     else:
         from SALib.sample import morris
 
         levels = design.levels or DEFAULT_MORRIS_LEVELS
-        matrix = morris.sample(problem, int(design.samples), num_levels=levels, seed=rng)
+        matrix = morris.sample(problem, _samples(design), num_levels=levels, seed=rng)
     points = [{f.name: f.value(x) for f, x in zip(factors, row, strict=True)} for row in matrix]
     return Sample(points, matrix, problem)
 

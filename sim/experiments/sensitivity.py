@@ -61,7 +61,8 @@ def analyse(plan: Plan, runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
 
                     found = morris.analyze(plan.sample.problem, plan.sample.matrix, y, seed=seed,
                                            num_levels=design.levels or DEFAULT_MORRIS_LEVELS, print_to_console=False)
-            for i, factor in enumerate(plan.sample.problem["names"]):
+            names = plan.sample.problem["names"] if plan.sample.problem else []
+            for i, factor in enumerate(names):
                 record = {"outcome": outcome, "policy": q, **policy, "method": method, "factor": factor}
                 record |= {key: float(np.asarray(found[key])[i]) for key in INDICES[method]}
                 rows.append(record)

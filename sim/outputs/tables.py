@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -189,5 +190,6 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def read_table(path: str | os.PathLike[str], dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read a CSV written by this package, keeping an empty `group` as `""` (world total)."""
-    frame = pd.read_csv(path, dtype={"group": str, **(dict(dtypes) if dtypes else {})})
+    columns: dict[str, Any] = {"group": str, **(dict(dtypes) if dtypes else {})}
+    frame = pd.read_csv(path, dtype=columns)
     return _clean_group(frame)

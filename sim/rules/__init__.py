@@ -1,11 +1,11 @@
 """Rule kinds, registered by `kind`.
 
-Adding a kind: its module, one line in `RULE_KINDS`, a test; `python -m sim.docs_gen` documents it.
+Adding a kind: its module, one member of `AnyRule`, a test; `python -m sim.docs_gen` documents it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Union
+from typing import Annotated, get_args
 
 from pydantic import Field
 
@@ -21,20 +21,24 @@ from sim.rules.program import Program
 from sim.rules.regulation import Regulation
 from sim.rules.tension import Tension
 
-RULE_KINDS: dict[str, type[Rule]] = {
-    "export_control": ExportControl,
-    "ban": Ban,
-    "program": Program,
-    "tension": Tension,
-    "open_source_push": OpenSourcePush,
-    "alliance": Alliance,
-    "regulation": Regulation,
-    "incident": Incident,
-    "collaboration": Collaboration,
-    "capacity_building": CapacityBuilding,
-}
+# The one list of kinds: a tagged union that pydantic validates by `kind` and a type checker reads.
+AnyRule = Annotated[
+    ExportControl
+    | Ban
+    | Program
+    | Tension
+    | OpenSourcePush
+    | Alliance
+    | Regulation
+    | Incident
+    | Collaboration
+    | CapacityBuilding,
+    Field(discriminator="kind"),
+]
 
-AnyRule = Annotated[Union[tuple(RULE_KINDS.values())], Field(discriminator="kind")]  # noqa: UP007
+RULE_KINDS: dict[str, type[Rule]] = {
+    cls.model_fields["kind"].default: cls for cls in get_args(get_args(AnyRule)[0])
+}
 
 __all__ = [
     "RULE_KINDS",

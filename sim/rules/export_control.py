@@ -34,7 +34,7 @@ class ExportControl(Rule):
     issuer: Literal["US", "CN", "EU", "other"] = Field("US", description="bloc that imposes the control")
     targets: Targets = Field(description="countries the control applies to")
     restricts: list[Restriction] = Field(
-        default_factory=lambda: ["chips"],
+        default_factory=lambda: list[Restriction](["chips"]),
         min_length=1,
         description="what is restricted: chips, model_weights, api_access",
     )

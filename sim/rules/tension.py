@@ -46,7 +46,7 @@ class Tension(Rule):
         xs = np.array([parse_quarter(q) for q in self.path], dtype=float)
         ys = np.array(list(self.path.values()), dtype=float)
         if self.interpolation == "step":
-            index = np.searchsorted(xs, quarter, side="right") - 1
+            index = int(np.searchsorted(xs, quarter, side="right")) - 1
             return float(ys[max(index, 0)])
         return float(np.interp(quarter, xs, ys))
 
