@@ -130,9 +130,8 @@ class GeopoliticsModel(mesa.Model):
         self.line_open = np.repeat([False, True], f)
         self.line_origin = self.family_origin[self.line_family]
         self.line_lab = self.family_lab[self.line_family]
-        self.line_ids = np.array(
-            [f"{self.family_ids[j]}:{'open' if o else 'closed'}" for j, o in zip(self.line_family, self.line_open)]
-        )
+        kinds = np.where(self.line_open, "open", "closed")
+        self.line_ids = np.char.add(np.char.add(self.family_ids[self.line_family].astype(str), ":"), kinds)
         self.line_affinity = self.family_affinity[:, self.line_family]
         self.line_current = self.line_open == first_open[self.line_family]
         self.line_since = np.where(self.line_current, self.family_release[self.line_family], labs.NEVER)
