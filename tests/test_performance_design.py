@@ -44,34 +44,37 @@ rules:
 
 
 def per_firm_step(model: GeopoliticsModel) -> None:
-    """The firms phase as first written: Gumbel noise and availability for every firm and family."""
+    """The firms phase as first written: Gumbel noise and availability for every firm and release line."""
     a, c, policy = model.params.adoption, model.params.choice, model.policy
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    noise = model.stream("firms.choice").gumbel(size=(n, model.n_families))
+    noise = model.stream("firms.choice").gumbel(size=(n, model.n_lines))
     country = model.firm_country
     blocked = model.firm_compliance[:, None] < policy.blocked_share[country]
-    available = model.released[None, :] & ~policy.banned_all[country] & ~blocked
-    using = model.firm_family >= 0
-    forced = using & ~available[np.arange(n), np.maximum(model.firm_family, 0)]
+    available = model.line_available[None, :] & ~policy.banned_all[country] & ~blocked
+    using = model.firm_line >= 0
+    forced = using & ~available[np.arange(n), np.maximum(model.firm_line, 0)]
     rate = np.divide(model.adopters_by_country, model.firms_by_country, out=np.zeros(model.n_countries),
                      where=model.firms_by_country > 0)
     hazard = (a.innovation + a.imitation * rate[country]) / 4.0 * model.readiness[country] ** a.readiness_elasticity
     hazard = np.where(model.firm_large, hazard * a.large_firm_multiplier, hazard)
     adopts = ~using & (adopt_draw < 1.0 - np.exp(-hazard))
-    choosers = np.flatnonzero(adopts | (using & (reevaluate_draw < a.reevaluation_share)) | forced)
+    stale = model.line_stale[np.maximum(model.firm_line, 0)]
+    rate = np.where(stale, 1.0 - (1.0 - a.reevaluation_share) * (1.0 - 1.0 / a.upgrade_cycle_quarters),
+                    a.reevaluation_share)
+    choosers = np.flatnonzero(adopts | (using & (reevaluate_draw < rate)) | forced)
     if choosers.size:
         scale = model.sector_risk[model.firm_sector[choosers]]
         utility = firms.base_utility(model, country[choosers], scale) + noise[choosers]
-        current = model.firm_family[choosers]
+        current = model.firm_line[choosers]
         stay = np.where(model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier,
                         c.switching_cost)
         users = current >= 0
         utility[np.flatnonzero(users), current[users]] += stay[users]
         utility[~available[choosers]] = -np.inf
         none = ~np.isfinite(utility.max(axis=1))
-        model.firm_family[choosers] = np.where(none, -1, np.argmax(utility, axis=1))
+        model.firm_line[choosers] = np.where(none, -1, np.argmax(utility, axis=1))
     firms._update_shares(model)
 
 
@@ -96,7 +99,7 @@ def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario
     monkeypatch.setattr(firms, "step", per_firm_step)
     reference = finished(path, seed)
     assert fast.policy.blocked_share.any()  # the controls' branch of the fast path was exercised
-    assert np.array_equal(fast.firm_family, reference.firm_family)
+    assert np.array_equal(fast.firm_line, reference.firm_line)
     assert fast.rows == reference.rows
     assert fast.events == reference.events
 
@@ -161,5 +164,5 @@ def test_adoption_metrics_follow_labs_that_switch_openness():
     assert any("switches to" in str(event["event"]) for event in model.events)  # openness did change
     last = [row for row in model.rows if row[0] == model.steps - 1]
     open_share = next(v for _, _, metric, grp, v in last if metric == "adoption_share" and grp == "openness=open")
-    users = model.firm_family[model.firm_family >= 0]
-    assert open_share == pytest.approx(model.family_open[users].mean(), abs=1e-12)
+    users = model.firm_line[model.firm_line >= 0]  # openness is the line's, not the lab's current policy
+    assert open_share == pytest.approx(model.line_open[users].mean(), abs=1e-12)

@@ -53,10 +53,12 @@ def paired(tmp_path: Path, rule_id: str, rule: dict, measure, keep_baseline_rule
     return np.array([measure(finished(with_, s)) - measure(finished(without, s)) for s in SEEDS])
 
 
-def share_of(model: GeopoliticsModel, countries: np.ndarray, families: np.ndarray) -> float:
-    """Share of AI-using firms in `countries` that use one of `families`."""
-    users = np.isin(model.firm_country, np.flatnonzero(countries)) & (model.firm_family >= 0)
-    return float(families[model.firm_family[users]].mean()) if users.any() else 0.0
+def share_of(model: GeopoliticsModel, countries: np.ndarray, options: np.ndarray) -> float:
+    """Share of AI-using firms in `countries` on one of `options`: a mask over families (any of
+    their release lines) or over release lines."""
+    lines = options[model.line_family] if len(options) == model.n_families else options
+    users = np.isin(model.firm_country, np.flatnonzero(countries)) & (model.firm_line >= 0)
+    return float(lines[model.firm_line[users]].mean()) if users.any() else 0.0
 
 
 def bloc(model: GeopoliticsModel, name: str) -> np.ndarray:
@@ -75,7 +77,7 @@ def test_export_control_on_api_access_moves_targets_off_the_issuers_closed_model
     without = scenario_file(tmp_path, {}, name="without")
 
     def us_closed_in_eu(m):
-        return share_of(m, bloc(m, "EU"), (m.family_origin == "US") & ~m.family_open)
+        return share_of(m, bloc(m, "EU"), (m.line_origin == "US") & ~m.line_open)
 
     for seed in SEEDS:
         controlled, free = us_closed_in_eu(finished(with_, seed)), us_closed_in_eu(finished(without, seed))
@@ -143,7 +145,7 @@ def test_regulation_privacy_stance_triggers_endogenous_bans(tmp_path):
     tight = scenario_file(tmp_path, {"cn-bans": ban, "privacy": strict}, name="tight")
 
     def banning(m):
-        return int(m.policy.banned_government[:, m.family_origin == "CN"].any(axis=1).sum())
+        return int(m.policy.banned_government[:, m.line_origin == "CN"].any(axis=1).sum())
 
     assert banning(finished(tight, 3)) > banning(finished(lax, 3)) + 2
 
@@ -210,7 +212,7 @@ def test_open_source_push_raises_the_blocs_open_share_in_the_south(tmp_path):
             "outreach_bonus": 1.5}
 
     def cn_open_south(m):
-        return share_of(m, m.south & ~bloc(m, "CN"), (m.family_origin == "CN") & m.family_open)
+        return share_of(m, m.south & ~bloc(m, "CN"), (m.line_origin == "CN") & m.line_open)
 
     assert (paired(tmp_path, "outreach", rule, cn_open_south, keep_baseline_rules=False) > 0.02).all()
 
@@ -255,7 +257,7 @@ def test_every_rule_kind_has_a_lift_case():
 
 
 def policy_arrays(policy: PolicyState) -> dict[str, object]:
-    return {k: v for k, v in vars(policy).items() if k not in ("n_countries", "n_families", "n_labs")}
+    return {k: v for k, v in vars(policy).items() if k not in ("n_countries", "n_lines", "n_labs")}
 
 
 @pytest.mark.parametrize("kind", sorted(WINDOWED))

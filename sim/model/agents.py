@@ -104,8 +104,14 @@ class Firm(mesa.Agent):
 
     @property
     def family(self) -> str | None:
-        family = self.model.firm_family[self.index]
-        return None if family < 0 else str(self.model.family_ids[family])
+        line = self.model.firm_line[self.index]
+        return None if line < 0 else str(self.model.family_ids[self.model.line_family[line]])
+
+    @property
+    def openness(self) -> str | None:
+        """"open" on a family's published weights, "closed" on its API, None without AI."""
+        line = self.model.firm_line[self.index]
+        return None if line < 0 else ("open" if self.model.line_open[line] else "closed")
 
     def __repr__(self) -> str:
         return f"<Firm {self.index} {self.country} {self.sector} family={self.family}>"

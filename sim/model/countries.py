@@ -45,21 +45,23 @@ def step(model: GeopoliticsModel) -> None:
 
 
 def _choose_government_families(model: GeopoliticsModel) -> None:
-    """Each government uses the family with the highest deterministic utility (no taste noise),
-    weighing risk `government_multiplier` times as much as an average firm, with government
-    bans applied and programme bonuses added (D1.1, D4.8)."""
+    """Each government uses the release line with the highest deterministic utility (no taste
+    noise), weighing risk `government_multiplier` times as much as an average firm, with government
+    bans applied and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
+    `government_family` is the family of its line."""
     from sim.model.firms import base_utility
 
     risk = model.params.risk.government_multiplier
     utility = base_utility(model, np.arange(model.n_countries), risk_scale=np.full(model.n_countries, risk))
     utility = utility + model.policy.government_bonus
-    utility[:, ~model.released] = -np.inf
+    utility[:, ~model.line_available] = -np.inf
     utility[model.policy.banned_government] = -np.inf
-    current = model.government_family
+    current = model.government_line
     keep = np.zeros_like(utility)
     has = current >= 0
     keep[np.flatnonzero(has), current[has]] = model.params.choice.switching_cost
     utility = utility + keep
     best = np.argmax(utility, axis=1)
     available = np.isfinite(utility.max(axis=1))
-    model.government_family = np.where(available, best, -1)
+    model.government_line = np.where(available, best, -1)
+    model.government_family = np.where(available, model.line_family[best], -1)

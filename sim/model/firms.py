@@ -1,19 +1,23 @@
-"""Firms: Bass-like adoption of AI and a multinomial logit choice among the families available.
+"""Firms: Bass-like adoption of AI and a multinomial logit choice among the release lines available.
 
-All firms act at once on the model's arrays. The utility of family j for firm i in country c:
+The options are release lines (a family's open weights or its closed API, see `labs`): a firm on a
+line gets its lab's newer releases while the line is current; users of a frozen line re-choose
+at a rate 1 / `upgrade_cycle_quarters` on top of the ordinary re-evaluation, so the open share
+moves only as firms choose (D4.4, D4.11). All firms act at once on the model's arrays. The
+utility of line j (of family f) for firm i in country c:
 
     capability_weight * (capability_j - frontier) / 12
   - cost_weight * log10(cost_cj)            closed: price (falling, co-funded in programmes);
                                             open: hosting cost, higher with low readiness and
                                             with little chip access (D0.8, D4.6)
-  + network_weight * peers on j + ecosystem_weight * peers on j's origin   (D2.4)
-  + alignment_weight * (2 * affinity(c, origin_j) - 1)                    (D1.5, D4.8)
+  + network_weight * peers on f + ecosystem_weight * peers on f's origin   (D2.4)
+  + alignment_weight * (2 * affinity(c, origin_f) - 1)                    (D1.5, D4.8)
   - risk_weight * sector_sensitivity_i * (privacy_base + privacy_c) * risk_cj   (D2.5, D4.10)
   + open_local_adaptation if j is open and c in the Global South          (D4.11, D4.12)
   + rule bonuses (localisation, alliances) + switching_cost if j is in use (Arthur 1989)
   + Gumbel taste noise,
 
-with banned, controlled and unreleased families out of the choice set (D4.8). D2.3: practical
+with banned, controlled, unreleased and retired lines out of the choice set (D4.8). D2.3: practical
 need outweighs politics, so every term is weighed, none decides alone.
 """
 
@@ -54,16 +58,16 @@ def setup(model: GeopoliticsModel) -> None:
     model.sector_risk = np.array([s.risk_sensitivity for s in p.sectors.values()])
     model.firm_large = rng.random(n) < p.large_share
     model.firm_compliance = rng.random(n)  # fixed draw: which firms a partial control reaches
-    model.firm_family = np.full(n, -1)
+    model.firm_line = np.full(n, -1)
     a = model.params.adoption
     adopt_prob = a.initial_rate * model.readiness[model.firm_country] ** a.readiness_elasticity
     adopters = np.flatnonzero(rng.random(n) < adopt_prob)
     model.firms_by_country = counts.astype(float)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
-    # Reused every quarter for the taste-noise draws: a fresh firms x families block per quarter
+    # Reused every quarter for the taste-noise draws: a fresh firms x lines block per quarter
     # costs more in page faults than the draws themselves.
-    model.choice_uniforms = np.empty((n, model.n_families))
+    model.choice_uniforms = np.empty((n, model.n_lines))
     _update_shares(model)
     model.world_open_share = 0.0
     for _ in range(2):  # the second pass sees the peers chosen in the first
@@ -73,35 +77,38 @@ def setup(model: GeopoliticsModel) -> None:
 
 
 def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
-    """(utility without firm-specific terms, risk) as country x family matrices."""
+    """(utility without firm-specific terms, risk) as country x line matrices."""
     c, r = model.params.choice, model.params.risk
     policy = model.policy
-    cap = np.where(model.released, model.capability, np.nan)
+    is_open = model.line_open
+    of_family = model.line_family
+    cap = np.where(model.line_available, model.line_capability, np.nan)
     frontier = np.nanmax(cap) if np.isfinite(cap).any() else 0.0
     capability = np.nan_to_num(c.capability_weight * (cap - frontier) / 12.0, nan=0.0)
     years = (model.quarter - model.start) / 4.0
-    price = model.base_price * (1.0 - c.closed_price_decline) ** years
+    price = model.base_price[of_family] * (1.0 - c.closed_price_decline) ** years
     hosting = (
         c.open_hosting_cost
         * (1.0 + c.infrastructure_penalty * (1.0 - model.readiness))
         / np.maximum(policy.chip_access, c.compute_access_floor)
     )
-    cost = np.where(model.family_open, hosting[:, None], price[None, :] * policy.price_factor)
+    cost = np.where(is_open, hosting[:, None], price[None, :] * policy.price_factor)
+    # Peers count by family: both lines share its ecosystem (tools, fine-tunes, know-how).
     mix = c.network_global_mix
     peers = (1 - mix) * model.share_country + mix * model.share_world[None, :]
     origin_peers = (1 - mix) * model.origin_share_country + mix * model.origin_share_world[None, :]
     utility = (
         capability[None, :]
         - c.cost_weight * np.log10(cost)
-        + c.network_weight * peers
-        + c.ecosystem_weight * origin_peers
-        + c.alignment_weight * (2.0 * model.family_affinity - 1.0)
-        + c.open_local_adaptation * (model.south[:, None] & model.family_open[None, :])
+        + c.network_weight * peers[:, of_family]
+        + c.ecosystem_weight * origin_peers[:, of_family]
+        + c.alignment_weight * (2.0 * model.line_affinity - 1.0)
+        + c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
         + policy.utility_bonus
     )
-    foreign = 1.0 - model.family_affinity
-    transfer = r.data_transfer * foreign * np.where(model.family_open, r.open_transfer_factor, 1.0)
-    risk = transfer + r.open_security * model.family_open + model.distrust + policy.extra_risk
+    foreign = 1.0 - model.line_affinity
+    transfer = r.data_transfer * foreign * np.where(is_open, r.open_transfer_factor, 1.0)
+    risk = transfer + r.open_security * is_open + model.distrust + policy.extra_risk
     risk = risk * (r.privacy_base + model.privacy())[:, None]
     return utility, risk
 
@@ -113,17 +120,17 @@ def base_utility(model: GeopoliticsModel, rows: np.ndarray, risk_scale: np.ndarr
 
 
 def _cell_utility(model: GeopoliticsModel) -> np.ndarray:
-    """(country x sector) x families: utility without taste noise and switching cost, the same
+    """(country x sector) x lines: utility without taste noise and switching cost, the same
     for every firm of a country and sector; choosers gather their row instead of each
     recomputing it."""
     utility, risk = country_utility(model)
     scale = model.sector_risk[None, :, None]
     table = utility[:, None, :] - model.params.choice.risk_weight * scale * risk[:, None, :]
-    return table.reshape(-1, model.n_families)
+    return table.reshape(-1, model.n_lines)
 
 
 def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Gumbel taste noise for `rows` of a firms x families block of uniforms.
+    """Gumbel taste noise for `rows` of a firms x lines block of uniforms.
 
     `Generator.gumbel` draws one double per value and returns -log(-log(1 - u)); drawing the whole
     block with `random` consumes the stream identically, and transforming only the rows of the
@@ -135,34 +142,34 @@ def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
-    """`firms` x families: released, not banned for all users, not blocked by a control."""
+    """`firms` x lines: released and not retired, not banned for all users, not blocked by a control."""
     policy = model.policy
     country = model.firm_country[firms]
-    available = (model.released[None, :] & ~policy.banned_all)[country]
+    available = (model.line_available[None, :] & ~policy.banned_all)[country]
     if policy.blocked_share.any():  # controls reach the firms whose compliance draw is below the share
         available &= ~(model.firm_compliance[firms, None] < policy.blocked_share[country])
     return available
 
 
 def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarray:
-    """Users whose family is no longer available to them (banned, blocked, withdrawn): they must
-    re-choose. Looks up only each user's own family, not the whole choice set."""
+    """Users whose line is no longer available to them (banned, blocked, a retired API): they must
+    re-choose. Looks up only each user's own line, not the whole choice set."""
     policy = model.policy
-    cell = model.firm_country * model.n_families + np.maximum(model.firm_family, 0)
-    unavailable = (~model.released[None, :] | policy.banned_all).ravel()[cell]
+    cell = model.firm_country * model.n_lines + np.maximum(model.firm_line, 0)
+    unavailable = (~model.line_available[None, :] | policy.banned_all).ravel()[cell]
     if policy.blocked_share.any():
         unavailable |= model.firm_compliance < policy.blocked_share.ravel()[cell]
     return using & unavailable
 
 
 def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray) -> None:
-    """Choosers pick the family of highest utility plus their taste `noise` (one row each)."""
+    """Choosers pick the line of highest utility plus their taste `noise` (one row each)."""
     if choosers.size == 0:
         return
     c = model.params.choice
     utility = _cell_utility(model)[model.firm_cell[choosers]]
     utility += noise
-    current = model.firm_family[choosers]
+    current = model.firm_line[choosers]
     stay = np.where(
         model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier, c.switching_cost
     )
@@ -171,15 +178,18 @@ def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray) ->
     np.copyto(utility, -np.inf, where=~_available_rows(model, choosers))
     best = np.argmax(utility, axis=1)
     none = ~np.isfinite(utility[np.arange(choosers.size), best])  # nothing available: stops using AI
-    model.firm_family[choosers] = np.where(none, -1, best)
+    model.firm_line[choosers] = np.where(none, -1, best)
 
 
 def _update_shares(model: GeopoliticsModel) -> None:
-    """Peers: shares of AI-using firms on each family and origin, by country and world-wide."""
-    users = model.firm_family >= 0
-    n_c, n_f = model.n_countries, model.n_families
-    cells = model.firm_country[users] * n_f + model.firm_family[users]
-    counts = np.bincount(cells, minlength=n_c * n_f).reshape(n_c, n_f).astype(float)
+    """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
+    per line (`line_counts`) and per family (`family_counts`, its lines together)."""
+    users = model.firm_line >= 0
+    n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
+    cells = model.firm_country[users] * n_l + model.firm_line[users]
+    lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
+    model.line_counts = lines
+    counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)
     per_country = counts.sum(axis=1, keepdims=True)
     model.family_counts = counts
     model.share_country = np.divide(counts, per_country, out=np.zeros_like(counts), where=per_country > 0)
@@ -188,7 +198,7 @@ def _update_shares(model: GeopoliticsModel) -> None:
     same_origin = model.family_origin[:, None] == model.family_origin[None, :]
     model.origin_share_country = model.share_country @ same_origin
     model.origin_share_world = model.share_world @ same_origin
-    model.world_open_share = float(model.share_world[model.family_open].sum())
+    model.world_open_share = float(lines[:, model.line_open].sum() / total) if total > 0 else 0.0
     model.adopters_by_country = per_country[:, 0]
 
 
@@ -199,7 +209,7 @@ def step(model: GeopoliticsModel) -> None:
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
     uniforms = model.stream("firms.choice").random(out=model.choice_uniforms)  # the Gumbel noise's draws
-    using = model.firm_family >= 0
+    using = model.firm_line >= 0
     forced = _current_unavailable(model, using)
     rate = np.divide(
         model.adopters_by_country,
@@ -214,7 +224,11 @@ def step(model: GeopoliticsModel) -> None:
     by_size = np.stack([1.0 - np.exp(-hazard), 1.0 - np.exp(-(hazard * a.large_firm_multiplier))])
     adopt_prob = by_size[model.firm_large.view(np.int8), model.firm_country]
     adopts = ~using & (adopt_draw < adopt_prob)
-    reevaluates = using & (reevaluate_draw < a.reevaluation_share)
+    # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
+    upgrade = 1.0 / a.upgrade_cycle_quarters
+    stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
+    line_rate = np.where(model.line_stale, stale_rate, a.reevaluation_share)
+    reevaluates = using & (reevaluate_draw < line_rate[np.maximum(model.firm_line, 0)])
     choosers = np.flatnonzero(adopts | reevaluates | forced)
     _choose(model, choosers, gumbel_rows(uniforms, choosers))
     _update_shares(model)

@@ -3,6 +3,17 @@
 Capability is measured in *frontier months*: 0 is the closed frontier (GPT-4) in 2023Q1 and a
 lab at the largest effective compute gains `frontier_growth` per quarter, so gaps between
 models read directly as months of progress (Epoch AI's framing of lags).
+
+Releases keep their openness. A family's `capability` is its lab's newest model; what users run
+is a *release line*: the family's open weights or its closed API. A lab's release policy applies
+to its next release only (D4.4, D4.6): the line of the current policy follows the lab's newest
+model, the other line is frozen at its last release. Published weights stay downloadable,
+forkable and self-hostable for good (D4.11: access to the weights is what lets users adapt them
+locally; D4.1: Qwen and Llama weights keep circulating whatever their labs do next); a lab that
+stops serving closed releases keeps its last closed model on its API for
+`closed_api_retirement_quarters`, as API providers retire superseded models after a notice
+period. Users move off a frozen line over their upgrade cycle (see `firms`), so the open share
+changes only through their choices.
 """
 
 from __future__ import annotations
@@ -14,12 +25,14 @@ import numpy as np
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
+NEVER = np.iinfo(np.int64).max // 2  # a quarter that never comes (line not released, not frozen)
 HISTORY_QUARTERS_BEFORE_START = 40  # for lags reaching back before the run starts
 
 
 def setup(model: GeopoliticsModel) -> None:
     model.best_history: dict[str, list[float]] = {"open": [], "closed": [], "US": [], "CN": []}
     _release_due(model, initial=True)
+    follow_current_lines(model)
 
 
 def _frontier(model: GeopoliticsModel) -> float:
@@ -37,7 +50,7 @@ def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
         else:
             model.capability[f] = frontier - model.release_lag[f]
             if not initial:
-                openness = "open weights" if model.family_open[f] else "a closed model"
+                openness = "open weights" if model.lab_open[model.family_lab[f]] else "a closed model"
                 model.log_event(
                     "",
                     None,
@@ -57,9 +70,17 @@ def effective_compute(model: GeopoliticsModel) -> np.ndarray:
 def step(model: GeopoliticsModel) -> None:
     _release_due(model)
     _grow(model)
+    follow_current_lines(model)  # before a switch, so a line that freezes keeps its last release
     _choose_openness(model)
+    follow_current_lines(model)
     _record_best(model)
     _write_papers(model)
+
+
+def follow_current_lines(model: GeopoliticsModel) -> None:
+    """Current lines carry their lab's newest model; stale lines keep their last release's capability."""
+    follows = model.line_current & model.line_released
+    model.line_capability = np.where(follows, model.capability[model.line_family], model.line_capability)
 
 
 def _grow(model: GeopoliticsModel) -> None:
@@ -76,18 +97,21 @@ def _grow(model: GeopoliticsModel) -> None:
         * policy.growth_factor[lab]
     )
     open_share = getattr(model, "world_open_share", 0.0)
-    growth = growth * (1 + p.community_boost * model.family_open * open_share)
+    growth = growth * (1 + p.community_boost * model.lab_open[lab] * open_share)
     live = model.released & ~np.isnan(model.capability)
     cap = model.capability
+    # Spillovers come from what can be reached: every line still available (frozen open weights
+    # too, which can still be distilled and fine-tuned: D3.2, D4.11).
+    reachable = model.line_available & ~np.isnan(model.line_capability)
+    line_cap = model.line_capability
     spill = np.zeros(model.n_families)
     for f in np.flatnonzero(live):
-        others = live.copy()
-        others[f] = False
-        cross = np.where(model.family_origin != model.family_origin[f], policy.spillover_factor, 1.0)
+        others = reachable & (model.line_family != f)
+        cross = np.where(model.line_origin != model.family_origin[f], policy.spillover_factor, 1.0)
         for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
-            pool = others & (model.family_open == is_open)
+            pool = others & (model.line_open == is_open)
             if pool.any():
-                gaps = np.maximum(cap[pool] - cap[f], 0.0) * cross[pool]
+                gaps = np.maximum(line_cap[pool] - cap[f], 0.0) * cross[pool]
                 spill[f] += rate * gaps.max()
     model.capability = np.where(live, cap + growth + spill, cap)
 
@@ -95,8 +119,10 @@ def _grow(model: GeopoliticsModel) -> None:
 def _choose_openness(model: GeopoliticsModel) -> None:
     """Open or closed release, every `release_interval` quarters (D4.4, D4.6; Mladenovic et al.).
 
-    Trailing and compute-constrained labs gain more from open release (community, reach);
-    leaders earn more from closed. Log-odds of an open release:
+    The decision sets the openness of the lab's next release, not of what it already released: on
+    a switch the new line is released at the lab's current capability and the old one freezes
+    (`_switch_lines`). Trailing and compute-constrained labs gain more from open release
+    (community, reach); leaders earn more from closed. Log-odds of an open release:
     open_bias + open_gap_weight x (years behind the frontier) + open_compute_weight x (compute
     shortfall against the largest lab) + open_support (rules) +/- openness_inertia.
     """
@@ -123,7 +149,7 @@ def _choose_openness(model: GeopoliticsModel) -> None:
         opens = bool(draws[lab] < 1.0 / (1.0 + np.exp(-logit)))
         if opens != currently_open:
             model.lab_open[lab] = opens
-            model.family_open[model.family_lab == lab] = opens
+            _switch_lines(model, lab, opens)
             what = "open weights" if opens else "closed models only"
             model.log_event(
                 "",
@@ -135,15 +161,34 @@ def _choose_openness(model: GeopoliticsModel) -> None:
             )
 
 
+def _switch_lines(model: GeopoliticsModel, lab: int, opens: bool) -> None:
+    """The lab's next releases go on the `opens` line of each of its released families; the
+    other line freezes at its last release (its weights stay published, its API serves on)."""
+    lines = model.line_lab == lab
+    new = lines & (model.line_open == opens)
+    old = lines & (model.line_open != opens)
+    never_out = old & (model.line_since > model.quarter)  # a family not yet released: no old release
+    model.line_since[never_out] = NEVER
+    model.line_frozen[old & ~never_out] = model.quarter
+    model.line_current[old] = False
+    model.line_current[new] = True
+    model.line_frozen[new] = NEVER
+    first = np.maximum(model.quarter, model.family_release[model.line_family])
+    model.line_since[new] = np.minimum(model.line_since[new], first[new])
+
+
 def _record_best(model: GeopoliticsModel) -> None:
+    """Best open and closed lines (what users can get: frozen weights count, retired APIs do not),
+    and best US and CN models (the labs' newest)."""
+    lines = np.where(model.line_available, model.line_capability, np.nan)
     cap = np.where(model.released, model.capability, np.nan)
-    for key, mask in (
-        ("open", model.family_open),
-        ("closed", ~model.family_open),
-        ("US", model.family_origin == "US"),
-        ("CN", model.family_origin == "CN"),
+    for key, values in (
+        ("open", lines[model.line_open]),
+        ("closed", lines[~model.line_open]),
+        ("US", cap[model.family_origin == "US"]),
+        ("CN", cap[model.family_origin == "CN"]),
     ):
-        values = cap[mask & ~np.isnan(cap)]
+        values = values[~np.isnan(values)]
         model.best_history[key].append(float(values.max()) if values.size else np.nan)
 
 

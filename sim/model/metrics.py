@@ -54,7 +54,9 @@ class _Layout:
         self.capability = [group(family=str(f)) for f in model.family_ids]
         self.gaps = [(group(pair=pair), sides) for pair, sides in GAP_PAIRS]
         self.coauthorship = group(pair="US-CN")
-        self.banning = [(group(origin=b), of) for b, of in self.family_of_origin.items() if of.any()]
+        self.banning = [  # bans are per release line: a ban on a family covers all its lines
+            (group(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
+        ]
         self.influence = [(group(bloc=b, weight="gdp"), group(bloc=b, weight="countries")) for b in BLOCS]
         self.gdp_weight = model.gdp / model.gdp.sum()
         self.origin_matrix = np.stack([self.family_of_origin[b] for b in BLOCS], axis=1).astype(float)
@@ -99,21 +101,25 @@ def collect(model: GeopoliticsModel) -> None:
 
 
 def _adoption(model: GeopoliticsModel, layout: _Layout, put) -> None:
-    counts = model.family_counts  # country x family
-    is_open = {"closed": ~model.family_open, "open": model.family_open}  # labs may switch openness
+    counts = model.family_counts  # country x family (a family's release lines together)
+    lines = model.line_counts  # country x line: openness is the line's, not the lab's current policy
+    is_open = {"closed": ~model.line_open, "open": model.line_open}
     for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
         firms_here = model.firms_by_country[mask].sum()
         by_family = counts[mask].sum(axis=0)
         users = by_family.sum()
         put("adoption_rate", labels["rate"], users / firms_here if firms_here else 0.0)
         share = by_family / users if users else np.zeros_like(by_family)
+        by_line = lines[mask].sum(axis=0)
+        line_share = by_line / users if users else np.zeros_like(by_line)
         for o in OPENNESS:
-            put("adoption_share", labels["openness"][o], share[is_open[o]].sum())
+            put("adoption_share", labels["openness"][o], line_share[is_open[o]].sum())
         for bloc in BLOCS:
             of_origin = layout.family_of_origin[bloc]
             put("adoption_share", labels["origin"][bloc], share[of_origin].sum())
             for o in OPENNESS:
-                put("adoption_share", labels["cross"][o, bloc], share[of_origin & is_open[o]].sum())
+                lines_here = (model.line_origin == bloc) & is_open[o]
+                put("adoption_share", labels["cross"][o, bloc], line_share[lines_here].sum())
         for label, value in zip(labels["family"], share.tolist(), strict=True):
             put("adoption_share", label, value)
 

@@ -6,14 +6,16 @@ Each step is one quarter and runs five phases, in this order, from `step()` only
    effect (export controls, bans, programmes, tension, ...); rules that start or end are logged.
 2. **Labs** (`labs.py`): families due are released; capability grows with effective compute,
    talent and spillovers from open models (D3.2, D4.6); every `release_interval` quarters each
-   lab chooses open or closed release (D4.4); research papers are written, a share co-authored
+   lab chooses open or closed for its *next* release (D4.4): what it already published keeps its
+   openness (release lines; D4.1, D4.11); research papers are written, a share co-authored
    across blocs (D3.1, D0.7).
 3. **Countries** (`countries.py`): readiness and compute grow (capacity building, chip access:
    D0.8, D1.3, D4.6); rules with country behaviour act (programme offers accepted or declined,
    endogenous bans raised or lifted: D1.4, D4.8); governments pick the family they use.
-4. **Firms** (`firms.py`): non-users adopt at a Bass rate; a share of users re-evaluate and users
-   of a family that became unavailable must; choosers pick by a multinomial logit over the
-   families available to them (D2.3, D2.5, D4.8, D4.10, D4.11).
+4. **Firms** (`firms.py`): non-users adopt at a Bass rate; a share of users re-evaluate, users of
+   a frozen release line also over their upgrade cycle, and users of a line that became
+   unavailable must; choosers pick by a multinomial logit over the release lines available to
+   them (D2.3, D2.5, D4.8, D4.10, D4.11).
 5. **Metrics** (`metrics.py`): the contract's metrics are recorded for the quarter.
 """
 
@@ -54,7 +56,7 @@ class GeopoliticsModel(mesa.Model):
         self._streams: dict[str, np.random.Generator] = {}
         self._setup_countries()
         self._setup_labs_and_families()
-        self.policy = PolicyState(self.n_countries, self.n_families, self.n_labs)
+        self.policy = PolicyState(self.n_countries, self.n_lines, self.n_labs)
         self.engine = RuleEngine(self, scenario.rules)
         self.engine.apply_rules()  # the rules in force at the start shape the initial state
         countries.backcast_compute(self)
@@ -85,6 +87,7 @@ class GeopoliticsModel(mesa.Model):
         self.talent = np.array([c.ai_talent for c in rows], dtype=float)
         self.compute = np.array([c.ai_compute_share for c in rows], dtype=float)
         self.government_family = np.full(self.n_countries, -1)
+        self.government_line = np.full(self.n_countries, -1)
 
     def _setup_labs_and_families(self) -> None:
         labs_, fams = self.world.labs, self.world.families
@@ -101,17 +104,39 @@ class GeopoliticsModel(mesa.Model):
         self.family_index = {f.id: i for i, f in enumerate(fams)}
         self.family_lab = np.array([self.lab_index[f.lab] for f in fams])
         self.family_origin = np.array([f.origin for f in fams])
-        self.family_open = np.array([f.openness == "open" for f in fams])
         self.family_release = np.array([parse_quarter(f.released) for f in fams])
         self.release_lag = np.array([f.release_lag_months for f in fams], dtype=float)
         self.base_price = np.array([f.price_usd_per_mtok for f in fams], dtype=float)
-        self.capability = np.full(self.n_families, np.nan)
-        self.lab_open = np.array(
-            [self.family_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool
-        )
+        self.capability = np.full(self.n_families, np.nan)  # the lab's current model, per family
+        first_open = np.array([f.openness == "open" for f in fams])
+        self.lab_open = np.array([first_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool)
         self.family_affinity = np.stack([self.bloc_affinity(o) for o in self.family_origin], axis=1)
-        self.distrust = np.zeros((self.n_countries, self.n_families))
+        self._setup_lines(first_open)
+        self.distrust = np.zeros((self.n_countries, self.n_lines))
         labs.setup(self)
+
+    def _setup_lines(self, first_open: np.ndarray) -> None:
+        """Release lines: what firms and governments choose between (see `labs`).
+
+        Each family has a closed line (its lab's API) and an open line (its published weights):
+        line l is family `l % n_families`, open when `l >= n_families`. A line exists from the
+        quarter its lab first released on it (`line_since`); it is *current* while the lab's
+        release policy matches its openness and then follows the lab's newest model, and *stale*
+        (frozen at its last release) after the lab switched (D4.1, D4.4, D4.6, D4.11).
+        """
+        f = self.n_families
+        self.n_lines = 2 * f
+        self.line_family = np.tile(np.arange(f), 2)
+        self.line_open = np.repeat([False, True], f)
+        self.line_origin = self.family_origin[self.line_family]
+        self.line_lab = self.family_lab[self.line_family]
+        kinds = np.where(self.line_open, "open", "closed")
+        self.line_ids = np.char.add(np.char.add(self.family_ids[self.line_family].astype(str), ":"), kinds)
+        self.line_affinity = self.family_affinity[:, self.line_family]
+        self.line_current = self.line_open == first_open[self.line_family]
+        self.line_since = np.where(self.line_current, self.family_release[self.line_family], labs.NEVER)
+        self.line_frozen = np.full(self.n_lines, labs.NEVER)  # quarter the lab last released on a stale line
+        self.line_capability = np.full(self.n_lines, np.nan)
 
     # -- shared helpers --------------------------------------------------------------------------
     def bloc_affinity(self, bloc: str) -> np.ndarray:
@@ -149,7 +174,31 @@ class GeopoliticsModel(mesa.Model):
 
     @property
     def released(self) -> np.ndarray:
+        """Families whose first release has happened."""
         return self.family_release <= self.quarter
+
+    @property
+    def line_released(self) -> np.ndarray:
+        """Lines their lab has released on (they may be stale)."""
+        return self.line_since <= self.quarter
+
+    @property
+    def line_available(self) -> np.ndarray:
+        """Lines that can be chosen: published weights stay available for good; a stale closed API
+        is served for `closed_api_retirement_quarters` after the lab's last closed release."""
+        retire = self.params.labs.closed_api_retirement_quarters
+        serving = self.line_open | self.line_current | (self.quarter < self.line_frozen + retire)
+        return self.line_released & serving
+
+    @property
+    def line_stale(self) -> np.ndarray:
+        """Released lines that no longer get their lab's new releases (frozen)."""
+        return self.line_released & ~self.line_current
+
+    @property
+    def firm_family(self) -> np.ndarray:
+        """Each firm's model family (-1: uses no AI), whichever line of it the firm is on."""
+        return np.where(self.firm_line >= 0, self.line_family[np.maximum(self.firm_line, 0)], -1)
 
     def log_event(
         self,

@@ -1,4 +1,5 @@
-"""The policy state of one quarter: what the active rules say, as arrays over countries and families.
+"""The policy state of one quarter: what the active rules say, as arrays over countries and release
+lines (a family's open weights and its closed API are separate lines, see `labs`).
 
 The rules phase resets it and lets every active rule write its effect, so an effect never
 outlives its rule's window.
@@ -14,18 +15,18 @@ import numpy as np
 @dataclass
 class PolicyState:
     n_countries: int
-    n_families: int
+    n_lines: int
     n_labs: int
     # Share of chip imports a country can still make (export controls, D4.3, D4.6).
     chip_access: np.ndarray = field(init=False)
-    # Share of a country's firms that cannot use a family (model-weight or API-access controls):
+    # Share of a country's firms that cannot use a line (model-weight or API-access controls):
     # a firm is blocked when its fixed compliance draw falls below this share.
     blocked_share: np.ndarray = field(init=False)
     # Bans in force (D4.8): for every user in the country, or for government use only.
     banned_all: np.ndarray = field(init=False)
     banned_government: np.ndarray = field(init=False)
-    # Multipliers on the price of closed families (programme co-funding, D1.2) and extra utility
-    # (localisation, alliance trust) per country and family.
+    # Multipliers on the price of closed lines (programme co-funding, D1.2) and extra utility
+    # (localisation, alliance trust) per country and line.
     price_factor: np.ndarray = field(init=False)
     utility_bonus: np.ndarray = field(init=False)
     government_bonus: np.ndarray = field(init=False)
@@ -50,7 +51,7 @@ class PolicyState:
         self.reset(0.0)
 
     def reset(self, tension: float) -> None:
-        c, f, labs = self.n_countries, self.n_families, self.n_labs
+        c, f, labs = self.n_countries, self.n_lines, self.n_labs
         self.chip_access = np.ones(c)
         self.blocked_share = np.zeros((c, f))
         self.banned_all = np.zeros((c, f), dtype=bool)

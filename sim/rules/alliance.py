@@ -83,7 +83,7 @@ class Alliance(Rule):
         if not members.any():
             return
         policy.growth_factor[members[model.lab_country]] *= 1.0 + self.shared_compute
-        made_here = members[model.lab_country[model.family_lab]]
+        made_here = members[model.lab_country[model.line_lab]]
         cells = np.ix_(members, made_here)
         policy.utility_bonus[cells] += self.trust_bonus
         policy.extra_risk[cells] += self.data_sharing_risk
@@ -92,7 +92,8 @@ class Alliance(Rule):
             pooled = counts[members].sum(axis=0)
             total = pooled.sum()
             if total > 0:
-                policy.utility_bonus[members] += self.network_pooling * pooled / total
+                # pooled per family (as peers are), the same for each of its release lines
+                policy.utility_bonus[members] += self.network_pooling * (pooled / total)[model.line_family]
 
     def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
         return int(self._members(rule_id, model).sum())

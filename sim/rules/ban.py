@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 class Ban(Rule):
     """Countries ban families (by id or by origin) for government use or for everyone.
 
+    A ban on a family covers all its release lines: its closed API and its open weights, frozen
+    or current (D4.8: the DeepSeek bans covered the app and the model alike).
+
     `scripted`: the listed countries ban from `from` to `until` (the DeepSeek restrictions of
     2025, D4.8). `endogenous`: each quarter every target country compares
     privacy strictness (with regulation) x distrust of the origin with `threshold` and raises the ban when it is
@@ -57,9 +60,10 @@ class Ban(Rule):
             yield ("families", i), "family", family
 
     def family_mask(self, model: GeopoliticsModel) -> np.ndarray:
-        mask = np.isin(model.family_ids, self.families)
+        """The release lines banned: every line of the listed families and of the origin's."""
+        mask = np.isin(model.family_ids[model.line_family], self.families)
         if self.origin is not None:
-            mask |= model.family_origin == self.origin
+            mask |= model.line_origin == self.origin
         return mask
 
     def _banning(self, model: GeopoliticsModel, rule_id: str) -> np.ndarray:
@@ -85,7 +89,7 @@ class Ban(Rule):
         if not families.any():
             return
         incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
-        distrust = (1.0 - model.family_affinity[:, families] + model.distrust[:, families] + incidents).max(axis=1)
+        distrust = (1.0 - model.line_affinity[:, families] + model.distrust[:, families] + incidents).max(axis=1)
         score = model.privacy() * distrust
         candidates = self.targets.mask(model.world)
         raise_ = candidates & ~banning & (score > self.threshold)

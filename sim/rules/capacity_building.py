@@ -52,7 +52,7 @@ class CapacityBuilding(Rule):
         policy.readiness_boost[targets] += self.readiness_per_year / 4.0
         policy.compute_boost[targets] += self.compute_per_year / 4.0
         if self.sponsor is not None and self.goodwill_bonus:
-            policy.utility_bonus[targets[:, None] & (model.family_origin == self.sponsor)[None, :]] += (
+            policy.utility_bonus[targets[:, None] & (model.line_origin == self.sponsor)[None, :]] += (
                 self.goodwill_bonus
             )
 

@@ -25,8 +25,11 @@ class ExportControl(Rule):
     - `chips`: the targets' chip access falls to (1 - strength); their compute grows more slowly,
       which slows their labs and raises the cost of hosting open weights there (D4.3, D4.6).
     - `model_weights`: a share `strength` of the targets' firms may not use open weights of the
-      issuer's origin (weights cannot be exported to them).
-    - `api_access`: a share `strength` of the targets' firms may not use the issuer's closed models.
+      issuer's origin (weights cannot be exported to them): every open release line, frozen or
+      current, whatever the lab's release policy now.
+    - `api_access`: a share `strength` of the targets' firms may not use the issuer's closed models
+      (its closed release lines, D4.4); a lab that opens its next release does not lift the block
+      on its API, only its new weights are outside it.
     The issuer's own countries are never targets.
     """
 
@@ -50,10 +53,10 @@ class ExportControl(Rule):
         mask = self.target_mask(model)
         if "chips" in self.restricts:
             policy.chip_access[mask] *= 1.0 - self.strength
-        issuer_families = model.family_origin == self.issuer
+        issuer_lines = model.line_origin == self.issuer
         for restriction, openness in (("model_weights", True), ("api_access", False)):
             if restriction in self.restricts:
-                cols = issuer_families & (model.family_open == openness)
+                cols = issuer_lines & (model.line_open == openness)
                 block = policy.blocked_share[np.ix_(mask, cols)]
                 policy.blocked_share[np.ix_(mask, cols)] = np.maximum(block, self.strength)
 

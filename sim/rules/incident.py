@@ -30,10 +30,11 @@ class Exposed(StrictModel):
 class Incident(Rule):
     """Random incidents (a leak, a poisoned contribution, a backdoored checkpoint) hit trust.
 
-    Each quarter in the window, with `probability`, one released family among those `exposed`
-    is hit (drawn from the rule's own random stream, so adding an incident rule leaves every other
+    Each quarter in the window, with `probability`, one available release line among those
+    `exposed` is hit (open weights: "poisoned open weights", published and frozen ones too; a closed
+    API: "a data leak") (drawn from the rule's own random stream, so adding an incident rule leaves every other
     draw of the run unchanged). Users in the `observers` countries then see `trust_hit` more risk
-    in that family, scaled by their privacy stance like every risk (D2.5, D4.10: poisoning through
+    in that line, scaled by their privacy stance like every risk (D2.5, D4.10: poisoning through
     malicious contributions; D0.6: data-security threats undermine trust). The extra risk decays
     by `recovery` each quarter as review and quality control answer (D4.10). Extra risk also counts
     as distrust for endogenous bans. When the window ends, the remaining effect is lifted.
@@ -55,18 +56,18 @@ class Incident(Rule):
 
     def exposed_mask(self, model: GeopoliticsModel) -> np.ndarray:
         e = self.exposed
-        mask = model.released.copy()
+        mask = model.line_available.copy()
         if e.families:
-            mask &= np.isin(model.family_ids, e.families)
+            mask &= np.isin(model.family_ids[model.line_family], e.families)
         if e.origins:
-            mask &= np.isin(model.family_origin, e.origins)
+            mask &= np.isin(model.line_origin, e.origins)
         if e.openness != "any":
-            mask &= model.family_open == (e.openness == "open")
+            mask &= model.line_open == (e.openness == "open")
         return mask
 
     def _memory(self, rule_id: str, model: GeopoliticsModel) -> dict:
         return model.rule_memory.setdefault(
-            rule_id, {"risk": np.zeros(model.n_families), "last_quarter": None}
+            rule_id, {"risk": np.zeros(model.n_lines), "last_quarter": None}
         )
 
     def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
@@ -78,20 +79,22 @@ class Incident(Rule):
             happens, pick = rng.random(2)  # two draws every quarter keeps the stream aligned
             exposed = np.flatnonzero(self.exposed_mask(model))
             if happens < self.probability and exposed.size:
-                f = int(exposed[min(int(pick * exposed.size), exposed.size - 1)])
-                memory["risk"][f] += self.trust_hit
+                line = int(exposed[min(int(pick * exposed.size), exposed.size - 1)])
+                memory["risk"][line] += self.trust_hit
+                family = model.line_family[line]
                 model.log_event(
                     rule_id,
                     self,
-                    f"security incident: {model.family_names[f]} is hit ({self._what(model, f)}); trust falls",
-                    str(model.family_ids[f]),
+                    f"security incident: {model.family_names[family]} is hit ({self._what(model, line)}); "
+                    "trust falls",
+                    str(model.family_ids[family]),
                 )
         observers = self.observers.mask(model.world)
         policy.extra_risk[observers] += memory["risk"][None, :]
 
     @staticmethod
-    def _what(model: GeopoliticsModel, f: int) -> str:
-        return "poisoned open weights" if model.family_open[f] else "a data leak"
+    def _what(model: GeopoliticsModel, line: int) -> str:
+        return "poisoned open weights" if model.line_open[line] else "a data leak"
 
     def describe(self, world: World) -> str:
         e = self.exposed

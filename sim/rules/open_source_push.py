@@ -18,7 +18,8 @@ class OpenSourcePush(Rule):
     """A bloc's state backs open release by its labs and promotes its open models abroad.
 
     Labs of the bloc gain `open_support` log-odds at each release decision (state support to
-    open-source infrastructure, D4.3, D4.6); the bloc's open families gain `outreach_bonus`
+    open-source infrastructure, D4.3, D4.6); it shapes their next releases, not those already out.
+    The bloc's open weights (every open release line of its families) gain `outreach_bonus`
     utility among firms and governments of the Global South (ties with developing countries,
     D4.4, D4.11) and `norm_bonus` everywhere outside the bloc (inclusive-governance norms, D4.5).
     """
@@ -37,10 +38,10 @@ class OpenSourcePush(Rule):
 
     def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
         policy.open_support[model.lab_bloc == self.bloc] += self.open_support
-        families = (model.family_origin == self.bloc) & model.family_open
+        lines = (model.line_origin == self.bloc) & model.line_open
         outside = model.country_bloc != self.bloc
-        policy.utility_bonus[(model.south & outside)[:, None] & families[None, :]] += self.outreach_bonus
-        policy.utility_bonus[outside[:, None] & families[None, :]] += self.norm_bonus
+        policy.utility_bonus[(model.south & outside)[:, None] & lines[None, :]] += self.outreach_bonus
+        policy.utility_bonus[outside[:, None] & lines[None, :]] += self.norm_bonus
 
     def describe(self, world: World) -> str:
         return (

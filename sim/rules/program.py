@@ -137,8 +137,8 @@ class Program(Rule):
         partners = self._memory(rule_id, model)["partners"]
         if not partners.any():
             return
-        sponsor_families = model.family_lab == model.lab_index[self.sponsor]
-        cells = np.ix_(partners, sponsor_families)
+        sponsor_lines = model.line_lab == model.lab_index[self.sponsor]
+        cells = np.ix_(partners, sponsor_lines)
         policy.price_factor[cells] *= 1.0 - self.price_subsidy
         policy.utility_bonus[cells] += self.localisation_bonus
         policy.government_bonus[cells] += self.government_bonus

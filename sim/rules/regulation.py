@@ -53,16 +53,16 @@ class Regulation(Rule):
         return self.targets.references(("targets",))
 
     def covered(self, model: GeopoliticsModel) -> np.ndarray:
-        """Countries x families the audit requirement covers."""
+        """Countries x release lines the audit requirement covers (openness is the line's)."""
         cover = self.applies_to
-        families = np.ones(model.n_families, bool)
+        lines = np.ones(model.n_lines, bool)
         if cover.origins:
-            families &= np.isin(model.family_origin, cover.origins)
+            lines &= np.isin(model.line_origin, cover.origins)
         if cover.openness != "any":
-            families &= model.family_open == (cover.openness == "open")
-        cells = self.targets.mask(model.world)[:, None] & families[None, :]
+            lines &= model.line_open == (cover.openness == "open")
+        cells = self.targets.mask(model.world)[:, None] & lines[None, :]
         if cover.foreign_only:
-            cells &= model.country_bloc[:, None] != model.family_origin[None, :]
+            cells &= model.country_bloc[:, None] != model.line_origin[None, :]
         return cells
 
     def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:

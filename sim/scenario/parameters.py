@@ -35,6 +35,15 @@ class AdoptionParameters(StrictModel):
         0.15, "share of adopters per quarter", "share of AI-using firms that re-choose their model family",
         ge=0, le=1,
     )
+    upgrade_cycle_quarters: float = param(
+        4.0, "quarters", "mean time a firm stays on a frozen release line (open weights its lab no longer "
+        "updates, or a closed API its lab no longer develops) before it re-chooses, on top of "
+        "`reevaluation_share`; each quarter 1/this of them re-choose. Plausible 2-12. Source: a judgement "
+        "estimate; API providers retire superseded models about a year after their successors (OpenAI's "
+        "2023 GPT-4 and GPT-3.5 snapshots, Google's Gemini stable versions), so firms on an API move within "
+        "about a year, and self-hosted weights are kept at least as long",
+        ge=1, le=40,
+    )
 
 
 class ChoiceParameters(StrictModel):
@@ -180,6 +189,13 @@ class LabParameters(StrictModel):
     )
     openness_inertia: float = param(
         3.5, "log-odds", "bonus for keeping the current openness at a release decision", ge=0
+    )
+    closed_api_retirement_quarters: int = param(
+        8, "quarters", "how long a lab that switched to open weights keeps serving its last closed model on "
+        "its API before retiring it (its users must then re-choose); published weights are never withdrawn. "
+        "Plausible 4-12. Source: a judgement estimate from API providers' deprecation notices, one to two "
+        "years from successor to shutdown (OpenAI's 2023 model snapshots; Google's Gemini stable versions)",
+        ge=1, le=40,
     )
 
 
