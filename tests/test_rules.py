@@ -134,7 +134,8 @@ def test_regulation_audits_of_chinese_models_lower_their_use_in_the_regulating_b
         return share_of(m, bloc(m, "EU"), m.family_origin == "CN")
 
     change = paired(tmp_path, "eu-audits", rule, cn_in_eu)
-    assert (change < 0).all() and change.mean() < -0.02
+    # A seed whose EU firms use no Chinese model even without audits has nothing to lower (change 0).
+    assert (change <= 0).all() and change.mean() < -0.02
 
 
 def test_regulation_privacy_stance_triggers_endogenous_bans(tmp_path):
@@ -229,9 +230,16 @@ def test_program_draws_partners_to_the_sponsors_models(tmp_path):
 
 def test_scripted_ban_empties_the_family_in_the_banning_countries(tmp_path):
     rule = {"kind": "ban", "sources": ["D4.8"], "targets": {"blocs": ["EU"]}, "origin": "CN", "from": "2024Q1"}
-    assert (paired(tmp_path, "eu-ban", rule, lambda m: share_of(m, bloc(m, "EU"), m.family_origin == "CN")) < 0).all()
-    model = finished(scenario_file(tmp_path, {"eu-ban": rule}), 3)
-    assert share_of(model, bloc(model, "EU"), model.family_origin == "CN") == 0.0
+
+    def cn_in_eu(m):
+        return share_of(m, bloc(m, "EU"), m.family_origin == "CN")
+
+    with_ban = scenario_file(tmp_path, {"eu-ban": rule}, name="with")
+    without = scenario_file(tmp_path, {}, name="without")
+    banned = np.array([cn_in_eu(finished(with_ban, s)) for s in SEEDS])
+    free = np.array([cn_in_eu(finished(without, s)) for s in SEEDS])
+    assert (banned == 0.0).all()
+    assert (free > 0.0).sum() >= 2  # the ban removes use that exists without it
 
 
 # -- every kind's effect is lifted when its window ends -----------------------------------------------
