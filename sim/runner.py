@@ -2,14 +2,12 @@
 
 Replicate r uses seed `replicate_seeds(scenario.seed, n)[r]` (numpy SeedSequence spawning), so a
 replicate's result does not depend on the number of replicates, of workers, or on the executor.
-Workers are fresh processes that import only this module's dependencies; Mesa 3.3.1 keeps every
-model alive in a class-level dict, so each finished model is released deliberately (`release_model`).
+Workers come from the one pool (`sim.workers`); Mesa 3.3.1 keeps every model alive in a
+class-level dict, so each finished model is released deliberately (`release_model`).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,7 +16,7 @@ import pandas as pd
 from sim.model.streams import replicate_seeds
 from sim.outputs.tables import TIMESERIES_COLUMNS
 from sim.scenario.schema import Scenario
-from sim.workers import JobError, WorkerDiedError, processes_for, run_in_workers
+from sim.workers import JobError, WorkerDiedError, processes_for, run_jobs
 from sim.world import World
 
 EVENT_COLUMNS = [
@@ -74,13 +72,6 @@ def _run_one(args: tuple[Scenario, World, int, int]) -> ReplicateResult:
     return run_replicate(*args)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """`fork` where the platform has it: `import mesa` forces `spawn`, which re-imports the
-    caller's main module in every worker and breaks scripts and notebooks without a main guard."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-
-
 class ReplicateError(RuntimeError):
     """A replicate did not finish: its worker process died, it ran out of memory, or it raised.
 
@@ -110,14 +101,9 @@ def iter_replicates(
             except MemoryError:
                 raise ReplicateError(job[2], job[3], "it ran out of memory (MemoryError)") from None
         return
-    done: dict[int, ReplicateResult] = {}
-    following = 0
     try:
-        for index, result in run_in_workers(_run_one, jobs, processes, _context()):
-            done[index] = result
-            while following in done:  # in replicate order, whatever order they finish in
-                yield done.pop(following)
-                following += 1
+        for finished in run_jobs(_run_one, jobs, processes):  # in replicate order
+            yield finished.result
     except WorkerDiedError as error:
         raise ReplicateError(error.index, seeds[error.index], str(error)) from None
     except JobError as error:

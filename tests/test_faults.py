@@ -119,6 +119,11 @@ def children(pid: int) -> list[int]:
     return [child for _, child in sorted(found)]
 
 
+def workers_of(pid: int) -> list[int]:
+    """The pool's worker processes of `pid`: forked by its fork server, one of its children."""
+    return [worker for child in children(pid) for worker in children(child)]
+
+
 def assert_one_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip() and "%|" not in line]
     assert len(lines) == 1, stderr
@@ -319,7 +324,7 @@ def test_stopping_a_run_stops_its_workers_without_tracebacks(
     out = tmp_path / "runs" / "baseline"
     args = ("run", str(BASELINE), "--out", str(out), "--replicates", "4", "--workers", "2", *BIG)
     process = start(*args, cwd=tmp_path, session=True)
-    workers = wait_for(lambda: len(children(process.pid)) == 2 and children(process.pid), "two workers", process)
+    workers = wait_for(lambda: len(workers_of(process.pid)) == 2 and workers_of(process.pid), "two workers", process)
     if whole_group:  # what a terminal does on Ctrl-C: every process of the job gets SIGINT
         os.killpg(process.pid, signum)
     else:
@@ -357,7 +362,7 @@ def test_signals_are_held_while_a_run_is_swapped_in():
 def test_killed_worker_is_reported_with_its_replicate_and_seed(tmp_path: Path):
     out = tmp_path / "runs" / "baseline"
     process = start("run", str(BASELINE), "--out", str(out), "--replicates", "4", "--workers", "2", *BIG, cwd=tmp_path)
-    workers = wait_for(lambda: len(children(process.pid)) == 2 and children(process.pid), "two workers", process)
+    workers = wait_for(lambda: len(workers_of(process.pid)) == 2 and workers_of(process.pid), "two workers", process)
     os.kill(workers[0], signal.SIGKILL)
     code, _, err = finish(process)
     assert code == 1
@@ -373,16 +378,16 @@ def test_killed_worker_is_reported_with_its_replicate_and_seed(tmp_path: Path):
     assert children(process.pid) == []
 
 
+def short_of_memory(job: tuple) -> runner.ReplicateResult:
+    """A replicate job that runs out of memory for replicate 1 (runs in a worker, found by name)."""
+    if job[2] == 1:
+        raise MemoryError
+    return runner.run_replicate(*job)
+
+
 def test_memory_error_in_a_worker_names_the_replicate(monkeypatch: pytest.MonkeyPatch):
     prepared = prepare(BASELINE, ["population.firms=100", "time.end=2023Q2"])
-    real = runner.run_replicate
-
-    def short_of_memory(scenario, world, replicate, seed):
-        if replicate == 1:
-            raise MemoryError
-        return real(scenario, world, replicate, seed)
-
-    monkeypatch.setattr(runner, "run_replicate", short_of_memory)  # forked workers inherit it
+    monkeypatch.setattr(runner, "_run_one", short_of_memory)  # sent to the workers by name
     with pytest.raises(runner.ReplicateError) as caught:
         list(runner.iter_replicates(prepared.scenario, prepared.world, 3, workers=2))
     assert caught.value.replicate == 1

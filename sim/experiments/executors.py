@@ -1,24 +1,17 @@
 """Where runs execute: local worker processes, or a Dask distributed cluster. Same results either way.
 
 `execute` runs one simulation and reduces its outcomes; it never raises for a failed model (the
-failure is the run's status). An executor takes tasks and yields their outputs as they finish.
+failure is the run's status). An executor takes tasks and yields one output per task.
 
-The local executor keeps its own small pool rather than `ProcessPoolExecutor`, because it must
-know which run each worker holds: a worker that dies (killed, out of memory) is reported with the
-run it was running, is replaced, and the other runs go on (a `ProcessPoolExecutor` breaks as a
-whole). Workers come from the `forkserver` start method: each is forked from a clean server that
-has already imported the model, so it starts in milliseconds without inheriting the parent's
-threads (Dask client, progress bar, Arrow pools). Each worker exits after `runs_per_worker` runs
-and is replaced, which keeps memory flat whatever Mesa 3.3.1 keeps alive.
+The local executor runs on the one worker pool (`sim.workers`, also used for replicates): a worker
+that dies (killed, out of memory) becomes a `worker-died` output naming that run, the worker is
+replaced and the other runs go on; workers are recycled every `runs_per_worker` runs, which keeps
+memory flat whatever Mesa 3.3.1 keeps alive; outputs come in task order.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import time
 import traceback
 from collections import deque
@@ -29,12 +22,11 @@ import pandas as pd
 
 from sim.experiments.schema import Outcome
 from sim.scenario.schema import Scenario
-from sim.workers import describe_exit
+from sim.workers import JOBS_PER_WORKER, WorkerDiedError, describe_exit, run_jobs
 from sim.world import World
 
-RUNS_PER_WORKER = 25  # a worker exits after this many runs, so leaks cannot accumulate
+RUNS_PER_WORKER = JOBS_PER_WORKER  # a worker exits after this many runs, so leaks cannot accumulate
 STATUS_OK, STATUS_FAILED, STATUS_DIED = "ok", "failed", "worker-died"
-_PRELOAD = ["sim.experiments.executors", "sim.model.model"]
 CONNECT_TIMEOUT_S = 15  # seconds to wait for a Dask scheduler before giving up
 
 
@@ -95,44 +87,6 @@ def execute(task: RunTask, world: World | None = None) -> RunOutput:
     return RunOutput(task.run_id, STATUS_OK, outcomes, series, seconds=time.perf_counter() - started, worker=where)
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, runs: int) -> None:
-    # Ctrl-C reaches the whole process group: the parent decides, and stops the workers itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        for _ in range(runs):
-            task = conn.recv()
-            if task is None:
-                return
-            conn.send(execute(task))
-    except (EOFError, BrokenPipeError, ConnectionResetError):
-        return  # the parent is gone
-
-
-class _Worker:
-    def __init__(self, context: multiprocessing.context.BaseContext, runs: int):
-        self.conn, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, runs), daemon=True)
-        self.process.start()
-        child.close()
-        self.left = runs
-        self.task: RunTask | None = None
-
-    def give(self, task: RunTask) -> None:
-        self.task, self.left = task, self.left - 1
-        self.conn.send(task)
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            self.conn.close()
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join()
-
-
 class LocalExecutor:
     """Runs tasks in `workers` local processes (in this process when `workers` is 1 and `inline`)."""
 
@@ -141,52 +95,23 @@ class LocalExecutor:
         self.name = f"{self.workers} local worker{'s' if self.workers > 1 else ''}"
 
     def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutput]:
-        pending = deque(tasks)
+        """One output per task, in task order; a dead worker's run is a `worker-died` output."""
+        tasks = list(tasks)
         if self.inline:
-            while pending:
-                yield execute(pending.popleft())
+            for task in tasks:
+                yield execute(task)
             return
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(_PRELOAD)
-        slots: list[_Worker | None] = [None] * min(self.workers, len(pending))
-        try:
-            while pending or any(w is not None and w.task is not None for w in slots):
-                for i, worker in enumerate(slots):
-                    if pending and (worker is None or worker.task is None):
-                        if worker is None or worker.left == 0:
-                            if worker is not None:
-                                worker.stop()
-                            slots[i] = worker = _Worker(context, self.runs_per_worker)
-                        worker.give(pending.popleft())
-                busy = [w for w in slots if w is not None and w.task is not None]
-                waitables = [w.conn for w in busy] + [w.process.sentinel for w in busy]
-                ready = set(multiprocessing.connection.wait(waitables))
-                for worker in busy:
-                    if worker.conn not in ready and worker.process.sentinel not in ready:
-                        continue
-                    output = self._collect(worker)
-                    if output.status == STATUS_DIED:
-                        slots[slots.index(worker)] = None
-                        worker.stop()
-                    yield output
-        finally:
-            for worker in slots:
-                if worker is not None:
-                    worker.stop()
-
-    @staticmethod
-    def _collect(worker: _Worker) -> RunOutput:
-        task = worker.task
-        worker.task = None
-        try:
-            if worker.conn.poll():
-                return worker.conn.recv()
-        except (EOFError, OSError):
-            pass
-        worker.process.join(timeout=5)
-        pid = worker.process.pid
-        message = f"worker process {pid} {describe_exit(worker.process.exitcode)} while running this run"
-        return RunOutput(task.run_id, STATUS_DIED, error=message, worker=f"pid {pid}")
+        for finished in run_jobs(execute, tasks, self.workers, jobs_per_worker=self.runs_per_worker, keep_going=True):
+            run_id, where = tasks[finished.index].run_id, f"pid {finished.pid}"
+            if isinstance(finished.error, WorkerDiedError):
+                how = describe_exit(finished.error.exitcode)
+                message = f"worker process {finished.pid} {how} while running this run"
+                yield RunOutput(run_id, STATUS_DIED, error=message, worker=where)
+            elif finished.error is not None:  # `execute` catches the model's errors; this is anything else
+                yield RunOutput(run_id, STATUS_FAILED, error=str(finished.error),
+                                traceback=finished.error.traceback_text, worker=where)
+            else:
+                yield finished.result
 
 
 class DaskExecutor:

@@ -1,0 +1,33 @@
+"""Imported once by the pool's fork server (`sim.workers.PRELOAD`), never by `sim` itself.
+
+Every worker is forked from that server, so what is done here is done once, not once per worker:
+- import the model and its libraries (mesa, numpy, pandas, pydantic), so a worker starts warm;
+- ignore SIGINT: the server records its signal handlers after importing this module and gives them
+  to each worker it forks, so workers ignore Ctrl-C from their first instruction (the parent
+  alone decides to stop, and stops them);
+- do not run the parent's main module in workers: multiprocessing would re-run a script (or import
+  the Jupyter kernel's launcher) in each one, which breaks scripts without an
+  `if __name__ == "__main__":` guard and costs seconds per worker. Workers only run `sim`
+  functions, pickled by module name, so they never need it. (This applies to every process this
+  fork server starts, so code that starts its own `forkserver` processes after `sim` did, in the
+  same interpreter, gets workers without its main module.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import signal
+from multiprocessing import spawn
+
+# mesa, numpy, pandas and the model; what replicates (sim.runner) and sweep runs (executors) need
+for _module in ("sim.model.model", "sim.runner", "sim.experiments.executors"):
+    importlib.import_module(_module)
+
+
+def _skip_main(_main: str) -> None:
+    """Workers run `sim` functions only; the parent's main module is not needed there."""
+
+
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+spawn._fixup_main_from_path = _skip_main  # type: ignore[attr-defined]
+spawn._fixup_main_from_name = _skip_main  # type: ignore[attr-defined]
