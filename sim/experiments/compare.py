@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import os
 import sys
 import time
@@ -173,9 +172,8 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
 def _write_compare_files(result: CompareResult, out_dir: Path, title: str, command_line: list[str]) -> dict[str, Path]:
     from sim.outputs.atomic import atomic_write_bytes
     from sim.outputs.figures import FIGURES, close_figure, figure_png
-    from sim.outputs.manifest import build_manifest, scenario_hash
+    from sim.outputs.manifest import MANIFEST_NAME, build_manifest, file_entry, manifest_bytes, scenario_hash
     from sim.outputs.tables import csv_bytes, summarise
-    from sim.outputs.writer import file_entry
     from sim.scenario import resolved_yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -212,8 +210,7 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
     # Like a run's manifest: every file with its hash, so a re-run knows what it may replace.
     listed = {name: file_entry(files[name].read_bytes()) for name in sorted(files)}
-    text = json.dumps({**manifest, "files": listed}, indent=2, ensure_ascii=False, default=str) + "\n"
-    files["manifest.json"] = atomic_write_bytes(out_dir / "manifest.json", text.encode("utf-8"))
+    files[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes({**manifest, "files": listed}))
     return files
 
 

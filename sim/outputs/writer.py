@@ -15,8 +15,6 @@ The three CSV files are byte-identical for the same input frames, whatever their
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import pandas as pd
 
 from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
 from sim.outputs.figures import BLOC_ORDER, FIGURES, close_figure, figure_png
+from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.report import render_report
 from sim.outputs.tables import (
     csv_bytes,
@@ -34,8 +33,6 @@ from sim.outputs.tables import (
     summarise,
     timeseries_table,
 )
-
-MANIFEST_NAME = "manifest.json"
 
 
 # --------------------------------------------------------------------------- headline numbers
@@ -99,11 +96,6 @@ def _blocs(rows: pd.DataFrame, metric: str, key: str, **fixed: str) -> list[str]
 
 
 # --------------------------------------------------------------------------- writing
-def file_entry(data: bytes) -> dict[str, Any]:
-    """How a manifest lists one output file (what `sim.outputs.folder` reads to know a run's files)."""
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-
 def write_run_outputs(
     out_dir: Path,
     *,
@@ -159,7 +151,5 @@ def write_run_outputs(
     )
     put("report.html", page.encode("utf-8"))
 
-    final = {**manifest, "files": files}
-    text = json.dumps(final, indent=2, ensure_ascii=False, default=str) + "\n"
-    written[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+    written[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes({**manifest, "files": files}))
     return written

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sim.errors import InputError, Problem, did_you_mean
-from sim.scenario.errors import dotted, problems_from
+from sim.errors import InputError, Problem, did_you_mean, dotted
+from sim.scenario.errors import problems_from
 from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import LoadedScenario, load_scenario
 from sim.scenario.schema import Scenario
