@@ -216,10 +216,8 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
 
 def difference_figure(difference: pd.DataFrame, base_label: str):
     """Paired differences from the base: median line, 10-90% band, a zero line."""
+    from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS
     from sim.outputs.figures import (
-        BLOC_COLOURS,
-        BLOC_ORDER,
-        OPENNESS_COLOURS,
         _figure,
         _timeline,
         draw_panel,
@@ -229,12 +227,12 @@ def difference_figure(difference: pd.DataFrame, base_label: str):
     fig, axes = _figure(f"difference from {base_label}", "Paired difference", 4)
     timeline = _timeline(difference)
     panels = [
-        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=["open", "closed"],
+        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=OPENNESS,
                       label=lambda o: f"{o} weights"), "Model choice: open vs closed weights", "difference in share"),
-        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOC_ORDER,
+        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOCS,
                       label=lambda b: f"{b} models"), "Model choice by origin bloc", "difference in share"),
         (select_lines(difference, "influence", "bloc", fixed={"weight": "gdp"}, palette=BLOC_COLOURS,
-                      preferred=BLOC_ORDER), "Influence of each bloc (GDP-weighted)", "difference in index"),
+                      preferred=BLOCS), "Influence of each bloc (GDP-weighted)", "difference in index"),
         (select_lines(difference, "capability_gap_months", "pair", preferred=["open-closed", "CN-US"]),
          "Capability gap (months the first trails the second)", "difference in months"),
     ]

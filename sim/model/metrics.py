@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.blocs import BLOCS, REGIONS
 from sim.model.labs import lag_months
-from sim.scenario.fields import BLOCS, REGIONS
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

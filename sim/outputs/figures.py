@@ -7,8 +7,9 @@ summary leaves its panel with a note instead of failing, and a single replicate 
 a band of zero width. The x axis is the step (its order); ticks are labelled with the period
 labels (`2024Q1`) found in the summary's `date` column.
 
-Colours are fixed across figures: bloc US blue, CN red, EU gold, other grey; open weights
-green, closed purple; the world total black.
+Colours are fixed across figures and pages, from `sim.blocs` (Okabe-Ito): bloc US blue, CN
+vermillion, EU orange, other grey; open weights bluish green, closed reddish purple; the world
+total black.
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.outputs.atomic import atomic_write_bytes
 from sim.outputs.tables import parse_group
 
-BLOC_ORDER = ["US", "CN", "EU", "other"]
-BLOC_COLOURS = {"US": "#1f5fbf", "CN": "#d62728", "EU": "#d9a400", "other": "#7f7f7f"}
-OPENNESS_COLOURS = {"open": "#2ca02c", "closed": "#7b3fa0"}
-REGION_COLOURS = {"": "#111111", "north": "#17a2b8", "south": "#b5651d"}
-PAIR_COLOURS = {"open-closed": "#2ca02c", "CN-US": "#d62728", "US-CN": "#6a3d9a"}
+# A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
+PAIR_COLOURS = {"open-closed": OPENNESS_COLOURS["open"], "CN-US": BLOC_COLOURS["CN"], "US-CN": BLOC_COLOURS["US"]}
 _FALLBACK = [
     "#17becf",
     "#8c564b",
@@ -131,14 +130,14 @@ def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
         data = world if scenario is None else world[world["scenario"] == scenario]
         if not data.empty:
             lines.append(
-                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), REGION_COLOURS[""], data)
+                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), WORLD_COLOUR, data)
             )
     regions = select_lines(
         summary,
         metric,
         "region",
         palette=REGION_COLOURS,
-        preferred=["north", "south"],
+        preferred=REGIONS,
         label=lambda r: f"region {r}",
     )
     return lines + regions
@@ -272,7 +271,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             "adoption_share",
             "openness",
             palette=OPENNESS_COLOURS,
-            preferred=["open", "closed"],
+            preferred=OPENNESS,
             label=lambda o: f"{o} weights",
         ),
         title="Model choice: open vs closed weights",
@@ -287,7 +286,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             "adoption_share",
             "origin",
             palette=BLOC_COLOURS,
-            preferred=BLOC_ORDER,
+            preferred=BLOCS,
             label=lambda b: f"{b} models",
         ),
         title="Model choice by origin bloc",
@@ -320,7 +319,7 @@ def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
                 "bloc",
                 fixed={"weight": weight},
                 palette=BLOC_COLOURS,
-                preferred=BLOC_ORDER,
+                preferred=BLOCS,
             ),
             title=f"Influence of each bloc ({name})",
             ylabel="influence index",
@@ -374,7 +373,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
     fig, (ax1, ax2, ax3) = _figure(title, "Compute, releases and research", 3)
     draw_panel(
         ax1,
-        select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Share of world AI compute",
         ylabel="share of compute",
         timeline=timeline,
@@ -382,7 +381,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
     )
     draw_panel(
         ax2,
-        select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Labs whose current release is open-weights",
         ylabel="share of the bloc's labs",
         timeline=timeline,

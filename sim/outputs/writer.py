@@ -21,8 +21,9 @@ from typing import Any
 
 import pandas as pd
 
+from sim.blocs import BLOCS
 from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
-from sim.outputs.figures import BLOC_ORDER, FIGURES, close_figure, figure_png
+from sim.outputs.figures import FIGURES, close_figure, figure_png
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.report import render_report
 from sim.outputs.tables import (
@@ -92,7 +93,7 @@ def _blocs(rows: pd.DataFrame, metric: str, key: str, **fixed: str) -> list[str]
         pairs = parse_group(group)
         if set(pairs) == {key, *fixed} and all(pairs[k] == v for k, v in fixed.items()):
             found.add(pairs[key])
-    return [b for b in BLOC_ORDER if b in found] + sorted(found - set(BLOC_ORDER))
+    return [b for b in BLOCS if b in found] + sorted(found - set(BLOCS))
 
 
 # --------------------------------------------------------------------------- writing

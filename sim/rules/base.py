@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
+from sim.blocs import BLOCS, REGIONS
 from sim.quarters import Quarter, parse_quarter
-from sim.scenario.fields import BLOCS, REGIONS, ClaimId, CountryCode, FieldError, StrictModel
+from sim.scenario.fields import ClaimId, CountryCode, FieldError, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim.blocs import BLOCS, REGIONS
 from sim.errors import InputError, Problem
-from sim.scenario.fields import BLOCS, REGIONS
 from sim.scenario.load import LoadedScenario
 from sim.scenario.schema import Scenario
 from sim.workers import processes_for
