@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, summarise, write_run_outputs
+from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from sim.outputs.figures import FIGURES, figure_png, save_figure
 from sim.outputs.manifest import build_manifest, scenario_hash
 from sim.outputs.report import merge_replicate_events, quarter_index, render_report
-from sim.outputs.tables import csv_bytes, events_table, parse_group, read_table, timeseries_table
+from sim.outputs.tables import csv_bytes, events_table, read_table, timeseries_table
 
 BLOCS = ["US", "CN", "EU", "other"]
 

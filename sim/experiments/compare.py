@@ -217,6 +217,7 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
 def difference_figure(difference: pd.DataFrame, base_label: str):
     """Paired differences from the base: median line, 10-90% band, a zero line."""
     from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS
+    from sim.metrics_registry import GAP_PAIRS
     from sim.outputs.figures import (
         _figure,
         _timeline,
@@ -233,7 +234,7 @@ def difference_figure(difference: pd.DataFrame, base_label: str):
                       label=lambda b: f"{b} models"), "Model choice by origin bloc", "difference in share"),
         (select_lines(difference, "influence", "bloc", fixed={"weight": "gdp"}, palette=BLOC_COLOURS,
                       preferred=BLOCS), "Influence of each bloc (GDP-weighted)", "difference in index"),
-        (select_lines(difference, "capability_gap_months", "pair", preferred=["open-closed", "CN-US"]),
+        (select_lines(difference, "capability_gap_months", "pair", preferred=[pair for pair, _ in GAP_PAIRS]),
          "Capability gap (months the first trails the second)", "difference in months"),
     ]
     for ax, (lines, title, ylabel) in zip(axes, panels, strict=True):

@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.blocs import OPENNESS
+from sim.metrics_registry import GAP_PAIRS
+
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
@@ -18,7 +21,8 @@ HISTORY_QUARTERS_BEFORE_START = 40  # for lags reaching back before the run star
 
 
 def setup(model: GeopoliticsModel) -> None:
-    model.best_history: dict[str, list[float]] = {"open": [], "closed": [], "US": [], "CN": []}
+    # The best capability of each side of each capability gap the metrics report (open, closed, CN, US).
+    model.best_history: dict[str, list[float]] = {side: [] for _, sides in GAP_PAIRS for side in sides}
     _release_due(model, initial=True)
 
 
@@ -137,12 +141,9 @@ def _choose_openness(model: GeopoliticsModel) -> None:
 
 def _record_best(model: GeopoliticsModel) -> None:
     cap = np.where(model.released, model.capability, np.nan)
-    for key, mask in (
-        ("open", model.family_open),
-        ("closed", ~model.family_open),
-        ("US", model.family_origin == "US"),
-        ("CN", model.family_origin == "CN"),
-    ):
+    for key in model.best_history:
+        # a side is an openness or a bloc of origin
+        mask = model.family_open == (key == "open") if key in OPENNESS else model.family_origin == key
         values = cap[mask & ~np.isnan(cap)]
         model.best_history[key].append(float(values.max()) if values.size else np.nan)
 

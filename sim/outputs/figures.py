@@ -27,8 +27,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
+from sim.metrics_registry import BY_NAME, GAP_PAIRS, parse_group
 from sim.outputs.atomic import atomic_write_bytes
-from sim.outputs.tables import parse_group
 
 # A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
 PAIR_COLOURS = {"open-closed": OPENNESS_COLOURS["open"], "CN-US": BLOC_COLOURS["CN"], "US-CN": BLOC_COLOURS["US"]}
@@ -275,7 +275,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda o: f"{o} weights",
         ),
         title="Model choice: open vs closed weights",
-        ylabel="share of AI-using firms",
+        ylabel=BY_NAME["adoption_share"].unit,
         timeline=timeline,
         missing="metric adoption_share (openness=…) not in this run",
     )
@@ -290,7 +290,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda b: f"{b} models",
         ),
         title="Model choice by origin bloc",
-        ylabel="share of AI-using firms",
+        ylabel=BY_NAME["adoption_share"].unit,
         timeline=timeline,
         missing="metric adoption_share (origin=…) not in this run",
     )
@@ -298,7 +298,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax3,
         _world_and_regions(summary, "adoption_rate"),
         title="Adoption rate: firms using any AI model",
-        ylabel="share of firms",
+        ylabel=BY_NAME["adoption_rate"].unit,
         timeline=timeline,
         missing="metric adoption_rate not in this run",
     )
@@ -322,7 +322,7 @@ def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
                 preferred=BLOCS,
             ),
             title=f"Influence of each bloc ({name})",
-            ylabel="influence index",
+            ylabel=BY_NAME["influence"].unit,
             timeline=timeline,
             missing=f"metric influence (weight={weight}) not in this run",
         )
@@ -338,7 +338,7 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax1,
         select_lines(summary, "capability", "family"),
         title="Capability index by model family",
-        ylabel="capability index",
+        ylabel=BY_NAME["capability"].unit,
         timeline=timeline,
         missing="metric capability not in this run",
     )
@@ -349,11 +349,11 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
             "capability_gap_months",
             "pair",
             palette=PAIR_COLOURS,
-            preferred=["open-closed", "CN-US"],
+            preferred=[pair for pair, _ in GAP_PAIRS],
             label=_gap_label,
         ),
         title="Capability gap: months the first trails the second",
-        ylabel="months",
+        ylabel=BY_NAME["capability_gap_months"].unit,
         timeline=timeline,
         missing="metric capability_gap_months not in this run",
         zero_line=True,
@@ -375,7 +375,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax1,
         select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Share of world AI compute",
-        ylabel="share of compute",
+        ylabel=BY_NAME["compute_share"].unit,
         timeline=timeline,
         missing="metric compute_share not in this run",
     )
@@ -383,7 +383,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax2,
         select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Labs whose current release is open-weights",
-        ylabel="share of the bloc's labs",
+        ylabel=BY_NAME["release_open_share"].unit,
         timeline=timeline,
         missing="metric release_open_share not in this run",
     )
@@ -397,7 +397,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda p: p.replace("-", "–") + " co-authored",
         ),
         title="Cross-bloc research: share of papers co-authored",
-        ylabel="share of papers",
+        ylabel=BY_NAME["coauthorship_share"].unit,
         timeline=timeline,
         missing="metric coauthorship_share not in this run",
     )
