@@ -249,9 +249,6 @@ def parse_world(countries: dict[str, Any], families: dict[str, Any]) -> World:
                  families=files.families.families)
 
 
-_WorldFiles = WorldFiles  # earlier name, still imported by sim.scenario.prepare
-
-
 def load_world(countries_path: str | PathLike[str] = DATA_DIR / "countries.yaml",
                families_path: str | PathLike[str] = DATA_DIR / "families.yaml") -> World:
     """Read and validate the two world data files (safe YAML loader only)."""

@@ -30,7 +30,6 @@ from sim.metrics_registry import Metric, headlines
 from sim.model.streams import replicate_seeds
 from sim.scenario import Prepared, prepare
 
-DIFFERENCE_KEYS = ["scenario", "baseline", "step", "date", "metric", "group"]
 PAIR_KEYS = ["replicate", "step", "date", "metric", "group"]
 
 

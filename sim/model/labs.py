@@ -17,8 +17,6 @@ from sim.metrics_registry import GAP_PAIRS
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
-HISTORY_QUARTERS_BEFORE_START = 40  # for lags reaching back before the run starts
-
 
 def setup(model: GeopoliticsModel) -> None:
     # The best capability of each side of each capability gap the metrics report (open, closed, CN, US).
