@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import sim
+from conftest import BASELINE
 from sim.metrics_registry import BY_NAME, parse_group
 from sim.model.metrics import REPORTERS
 from sim.model.model import GeopoliticsModel
 from sim.runner import run_replicate
 from sim.scenario import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SMALL = ["population.firms=600", "time.end=2026Q4"]
 
 

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import sim
+from conftest import BASELINE
 from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
@@ -27,7 +28,6 @@ from sim.outputs.manifest import build_manifest, scenario_hash
 from sim.outputs.report import merge_replicate_events, quarter_index, render_report
 from sim.outputs.tables import csv_bytes, events_table, read_table, timeseries_table
 
-ROOT = Path(__file__).resolve().parents[1]
 BLOCS = ["US", "CN", "EU", "other"]
 
 
@@ -369,7 +369,7 @@ def test_report_is_self_contained(run_dir) -> None:
 def test_script_in_a_scenario_description_is_shown_as_text_not_run(tmp_path: Path) -> None:
     scenario = tmp_path / "hostile.yaml"
     scenario.write_text(
-        f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nname: hostile\n"
+        f"extends: {BASELINE}\nname: hostile\n"
         "description: 'Rules <script>alert(1)</script> & more'\n"
         "population: {firms: 300}\ntime: {start: 2025Q1, end: 2025Q4}\n",
         encoding="utf-8",
