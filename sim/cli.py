@@ -276,26 +276,19 @@ COMMANDS["app"] = cmd_app
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.experiments.compare import compare
+    from sim.experiments.compare import compare, headline_differences
 
     result = compare(
         args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
         overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
     )
     print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s")
-    summary = result.difference_summary
+    at = result.difference_summary["date"].iloc[0]
+    rows = headline_differences(result)
     for label in result.labels[1:]:
-        print(f"{label} minus {result.labels[0]} at {summary['date'].iloc[0]} (median, 10-90% of replicates):")
-        for metric, group, name in (
-            ("adoption_share", "openness=open", "Open-weights share"),
-            ("influence", "bloc=US,weight=gdp", "Influence of US (GDP)"),
-            ("influence", "bloc=CN,weight=gdp", "Influence of CN (GDP)"),
-        ):
-            row = summary[(summary["scenario"] == label) & (summary["metric"] == metric) & (summary["group"] == group)]
-            if len(row):
-                r = row.iloc[0]
-                band = f"{r['difference_q10']:+.4f} to {r['difference_q90']:+.4f}"
-                print(f"  {name}: {r['difference_median']:+.4f} ({band})")
+        print(f"{label} minus {result.labels[0]} at {at} (median, 10-90% of replicates):")
+        for row in (r for r in rows if r["scenario"] == label):
+            print(f"  {row['series']}: {row['median']} ({row['band']})")
     print(f"Wrote {result.out_dir}/ (compare.html, difference.csv, figures/, one folder per scenario)")
     return EXIT_OK
 

@@ -12,6 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+def dotted(path: tuple[str | int, ...]) -> str:
+    """A field path as users write it: ("rules", "us-chips", "sources", 0) -> "rules.us-chips.sources[0]"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One problem with user input, located in a file (1-based line and column)."""

@@ -18,11 +18,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sim.blocs import BLOCS, REGIONS, Bloc, Openness, Region
 from sim.errors import did_you_mean
 
-Bloc = Literal["US", "CN", "EU", "other"]
-Region = Literal["north", "south"]
-Openness = Literal["open", "closed"]
 Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$")]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -60,7 +58,7 @@ class CountryRecord(_Frozen):
 
     iso3: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 3166-1 alpha-3 code; X.. for aggregates (code)")
     name: str = Field(min_length=1, description="English name, or the aggregate's description (text)")
-    bloc: Bloc = Field(description="geopolitical bloc: US, CN, EU or other (category)")
+    bloc: Bloc = Field(description=f"geopolitical bloc: {', '.join(BLOCS[:-1])} or {BLOCS[-1]} (category)")
     region: Region = Field(description="Global North or South (category)")
     gdp_usd_bn: float = Field(gt=0, description="GDP in 2023 (billion current US$)")
     population_m: float = Field(gt=0, description="population in 2023 (million people)")
@@ -251,9 +249,6 @@ def parse_world(countries: dict[str, Any], families: dict[str, Any]) -> World:
                  families=files.families.families)
 
 
-_WorldFiles = WorldFiles  # earlier name, still imported by sim.scenario.prepare
-
-
 def load_world(countries_path: str | PathLike[str] = DATA_DIR / "countries.yaml",
                families_path: str | PathLike[str] = DATA_DIR / "families.yaml") -> World:
     """Read and validate the two world data files (safe YAML loader only)."""
@@ -286,7 +281,7 @@ def world_columns_markdown(world: World | None = None) -> str:
     meta = [[f"`{name}`", m.meaning, m.unit, m.source, "" if m.year is None else str(m.year)]
             for columns in (world.country_columns, world.family_columns) for name, m in columns.items()]
     n_country = len(world.country_columns)
-    groups = [("bloc", b) for b in ("US", "CN", "EU", "other")] + [("region", r) for r in ("north", "south")]
+    groups = [("bloc", b) for b in BLOCS] + [("region", r) for r in REGIONS]
     groups += [("export_tier", t) for t in (1, 2, 3)]
     mapping = [[f"{attr} = {value}", ", ".join(c.iso3 for c in world.countries if getattr(c, attr) == value)]
                for attr, value in groups]

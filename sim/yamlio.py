@@ -18,7 +18,7 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from sim.errors import InputError, Problem, show_value
+from sim.errors import InputError, Problem, dotted, show_value
 
 MAX_BYTES = 2 * 1024 * 1024  # scenarios are a few KiB; world-data tables stay far below this
 MAX_DEPTH = 64  # nested lists/mappings; keeps PyYAML's recursive composer far from the stack limit
@@ -37,14 +37,6 @@ CYCLE = "alias refers to a value that contains it (a recursive structure)"
 MERGE = "merge keys ('<<') are not supported: write the fields out, or use `extends:`"
 EMPTY = "file is empty: a scenario is a mapping of fields like `name:` and `time:`"
 TAB = "tab character used for indentation; YAML needs spaces"
-
-
-def dotted(path: tuple) -> str:
-    """("rules", "us-chips", "sources", 0) -> "rules.us-chips.sources[0]"."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out
 
 
 @dataclass

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
+from conftest import BASELINE, ROOT
+
 SMALL = ["--set", "population.firms=500", "--set", "time.end=2025Q4"]
 
 

@@ -10,10 +10,9 @@ import pandas as pd
 import pytest
 
 import sim
+from conftest import BASELINE, ROOT
 from sim.scenario import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SMALL = ["population.firms=300", "time.end=2027Q4"]
 LATE_BAN = f"""schema_version: 1
 name: late-ban

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
@@ -26,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BASELINE, SCENARIOS, run_cli
 from sim import runner
-from sim.cli import main
 from sim.model.streams import replicate_seeds
 from sim.outputs import folder as run_folder
 from sim.outputs.folder import OutputFolderError, claim_run_folder, deferred_signals
@@ -39,8 +38,6 @@ from sim.scenario.limits import (
     rows_per_replicate,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
 TINY = ["--set", "population.firms=200", "--set", "time.end=2023Q4"]  # a whole run in a few seconds
 MID = ["--set", "population.firms=2000"]  # long enough to be caught writing its outputs
 BIG = ["--set", "population.firms=20000"]  # long enough to be caught simulating
@@ -48,14 +45,6 @@ WAIT_S = 120.0  # upper bound for a subprocess to reach a given point on a loade
 
 
 # --------------------------------------------------------------------------- helpers
-def cli(*args: str) -> tuple[int, str, str]:
-    """`sim ARGS` through the real entry point, in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue(), err.getvalue()
-
-
 def _default_signals() -> None:
     # A test runner started in the background may have SIGINT ignored; a user's terminal does not.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -149,7 +138,7 @@ def small_disk(path: Path, options: str) -> Iterator[Path]:
 def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One complete tiny run of the baseline (tests copy it)."""
     out = tmp_path_factory.mktemp("finished") / "baseline"
-    code, _, err = cli("run", str(BASELINE), "--out", str(out), "--quiet", *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(out), "--quiet", *TINY)
     assert code == 0, err
     return out
 
@@ -169,7 +158,7 @@ def machine_memory_limit(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- folder semantics
 def test_rerun_of_the_same_scenario_replaces_its_folder_whole(previous_run: Path):
     before = json.loads((previous_run / "manifest.json").read_text())
-    code, out, err = cli("run", str(BASELINE), "--out", str(previous_run), "--quiet", "--seed", "5", *TINY)
+    code, out, err = run_cli("run", str(BASELINE), "--out", str(previous_run), "--quiet", "--seed", "5", *TINY)
     assert code == 0, err
     after = json.loads((previous_run / "manifest.json").read_text())
     assert after["seeds"] != before["seeds"]
@@ -183,12 +172,12 @@ def test_folder_of_another_scenario_is_refused_then_replaced_with_force(previous
     manifest["scenario"] = "eu-bans-chinese-models"
     (previous_run / "manifest.json").write_text(json.dumps(manifest))
     before = snapshot(previous_run)
-    code, _, err = cli("run", str(BASELINE), "--out", str(previous_run), *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(previous_run), *TINY)
     assert code == 2
     line = assert_one_line(err)
     assert "'eu-bans-chinese-models', not 'baseline'" in line and "--force" in line
     assert snapshot(previous_run) == before  # refused before anything was written
-    code, _, err = cli("run", str(BASELINE), "--out", str(previous_run), "--force", "--quiet", *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(previous_run), "--force", "--quiet", *TINY)
     assert code == 0, err
     assert json.loads((previous_run / "manifest.json").read_text())["scenario"] == "baseline"
     assert leftovers(previous_run) == []
@@ -198,7 +187,7 @@ def test_unknown_non_empty_folder_is_refused_naming_force(tmp_path: Path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("my notes")
-    code, _, err = cli("run", str(BASELINE), "--out", str(out), *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(out), *TINY)
     assert code == 2
     line = assert_one_line(err)
     assert "not empty and holds no sim run" in line and "'notes.txt'" in line and "--force" in line
@@ -208,7 +197,7 @@ def test_unknown_non_empty_folder_is_refused_naming_force(tmp_path: Path):
 
 def test_users_file_inside_a_run_folder_is_not_silently_deleted(previous_run: Path):
     (previous_run / "figures" / "my-annotated.png").write_bytes(b"not ours")
-    code, _, err = cli("run", str(BASELINE), "--out", str(previous_run), *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(previous_run), *TINY)
     assert code == 2
     assert "'figures/my-annotated.png'" in assert_one_line(err)
     assert (previous_run / "figures" / "my-annotated.png").exists()
@@ -216,8 +205,8 @@ def test_users_file_inside_a_run_folder_is_not_silently_deleted(previous_run: Pa
 
 def test_force_never_replaces_a_folder_holding_the_scenario(tmp_path: Path):
     scenarios = tmp_path / "scenarios"
-    shutil.copytree(ROOT / "scenarios", scenarios)
-    code, _, err = cli("run", str(scenarios / "baseline.yaml"), "--out", str(scenarios), "--force", *TINY)
+    shutil.copytree(SCENARIOS, scenarios)
+    code, _, err = run_cli("run", str(scenarios / "baseline.yaml"), "--out", str(scenarios), "--force", *TINY)
     assert code == 2
     assert "input file" in assert_one_line(err)
     assert (scenarios / "baseline.yaml").read_bytes() == BASELINE.read_bytes()
@@ -226,7 +215,7 @@ def test_force_never_replaces_a_folder_holding_the_scenario(tmp_path: Path):
 def test_out_below_a_regular_file_is_refused(tmp_path: Path):
     blocker = tmp_path / "report.txt"
     blocker.write_text("a file")
-    code, _, err = cli("run", str(BASELINE), "--out", str(blocker / "run"), *TINY)
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(blocker / "run"), *TINY)
     assert code == 2
     assert f"{blocker} is a file, not a folder" in assert_one_line(err)
 
@@ -240,7 +229,7 @@ def test_out_on_a_read_only_file_system_is_refused(tmp_path: Path):
         place.chmod(0o555)
         disk = contextlib.nullcontext(place)
     with disk:
-        code, _, err = cli("run", str(BASELINE), "--out", str(place / "run"), *TINY)
+        code, _, err = run_cli("run", str(BASELINE), "--out", str(place / "run"), *TINY)
         assert code == 2
         line = assert_one_line(err)
         assert "cannot use the output folder" in line and ("Read-only" in line or "Permission denied" in line)
@@ -249,7 +238,7 @@ def test_out_on_a_read_only_file_system_is_refused(tmp_path: Path):
 
 def test_full_disk_reports_and_leaves_no_file_behind(tmp_path: Path):
     with small_disk(tmp_path / "disk", "size=200k") as disk:
-        code, _, err = cli("run", str(BASELINE), "--out", str(disk / "run"), *TINY)
+        code, _, err = run_cli("run", str(BASELINE), "--out", str(disk / "run"), *TINY)
         assert code == 1
         line = assert_one_line(err)
         assert "no space left on the disk" in line and "nothing was written to" in line
@@ -259,7 +248,7 @@ def test_full_disk_reports_and_leaves_no_file_behind(tmp_path: Path):
 def test_a_whole_file_system_is_never_an_output_folder(tmp_path: Path):
     with small_disk(tmp_path / "disk", "size=1m") as disk:
         (disk / "data.csv").write_text("someone's data")
-        code, _, err = cli("run", str(BASELINE), "--out", str(disk), "--force", *TINY)
+        code, _, err = run_cli("run", str(BASELINE), "--out", str(disk), "--force", *TINY)
         assert code == 2
         assert "is the root of a file system" in assert_one_line(err)
         assert os.listdir(disk) == ["data.csv"]
@@ -272,7 +261,7 @@ def test_second_run_on_a_locked_folder_fails_fast_naming_the_holder(tmp_path: Pa
         lock = out.parent / ".baseline.lock"
         wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid), "the lock", first)
         began = time.monotonic()
-        code, _, err = cli("run", str(BASELINE), "--out", str(out), *TINY)
+        code, _, err = run_cli("run", str(BASELINE), "--out", str(out), *TINY)
         assert code == 2
         line = assert_one_line(err)
         assert f"being written by another sim run (pid {first.pid})" in line
@@ -398,10 +387,10 @@ def test_memory_error_in_a_worker_names_the_replicate(monkeypatch: pytest.Monkey
 # --------------------------------------------------------------------------- limits
 def test_population_too_big_for_memory_is_refused_at_validation(tmp_path: Path):
     scenarios = tmp_path / "scenarios"
-    shutil.copytree(ROOT / "scenarios", scenarios)
+    shutil.copytree(SCENARIOS, scenarios)
     path = scenarios / "huge.yaml"
     path.write_text(BASELINE.read_text().replace("population: {firms: 4000}", "population: {firms: 1000000000000}"))
-    code, _, err = cli("validate", str(path))
+    code, _, err = run_cli("validate", str(path))
     assert code == 2
     line = assert_one_line(err)
     number = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("population:"))
@@ -412,26 +401,26 @@ def test_population_too_big_for_memory_is_refused_at_validation(tmp_path: Path):
 
 def test_memory_limit_is_the_stated_one_and_says_how_many_firms_fit(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SIM_MEMORY_LIMIT", "300M")
-    assert cli("validate", str(BASELINE))[0] == 0
-    code, _, err = cli("validate", str(BASELINE), "--set", "population.firms=1000000")
+    assert run_cli("validate", str(BASELINE))[0] == 0
+    code, _, err = run_cli("validate", str(BASELINE), "--set", "population.firms=1000000")
     assert code == 2
     line = assert_one_line(err)
     assert "the limit is 300.0 MB (set by SIM_MEMORY_LIMIT)" in line
     fits = int(re.search(r"at most about ([\d,]+) firms fit", line).group(1).replace(",", ""))
     assert 4000 < fits < 1_000_000
-    assert cli("validate", str(BASELINE), "--set", f"population.firms={fits}")[0] == 0
-    assert cli("validate", str(BASELINE), "--set", f"population.firms={fits + 1000}")[0] == 2
+    assert run_cli("validate", str(BASELINE), "--set", f"population.firms={fits}")[0] == 0
+    assert run_cli("validate", str(BASELINE), "--set", f"population.firms={fits + 1000}")[0] == 2
 
 
 def test_unreadable_memory_limit_setting_is_bad_input(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("SIM_MEMORY_LIMIT", "lots")
-    code, _, err = cli("validate", str(BASELINE))
+    code, _, err = run_cli("validate", str(BASELINE))
     assert code == 2
     assert "SIM_MEMORY_LIMIT='lots' is not a memory size" in assert_one_line(err)
 
 
 def test_too_long_horizon_is_refused_at_validation():
-    code, _, err = cli("validate", str(BASELINE), "--set", "time.end=2200Q4")
+    code, _, err = run_cli("validate", str(BASELINE), "--set", "time.end=2200Q4")
     assert code == 2
     assert "quarters is too long a horizon; the limit is 400 quarters" in assert_one_line(err)
 
@@ -439,7 +428,7 @@ def test_too_long_horizon_is_refused_at_validation():
 def test_too_many_replicates_are_refused_before_running(tmp_path: Path):
     out = tmp_path / "run"
     began = time.monotonic()
-    code, _, err = cli("run", str(BASELINE), "--out", str(out), "--replicates", "1000000000")
+    code, _, err = run_cli("run", str(BASELINE), "--out", str(out), "--replicates", "1000000000")
     assert code == 2
     line = assert_one_line(err)
     assert re.search(r"--replicates 1,000,000,000 --workers 1: the run would need about [\d,.]+ [TP]B", line)

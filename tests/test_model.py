@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import sim
+from conftest import BASELINE
+from sim.metrics_registry import BY_NAME, parse_group
+from sim.model.metrics import REPORTERS
 from sim.model.model import GeopoliticsModel
 from sim.runner import run_replicate
 from sim.scenario import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SMALL = ["population.firms=600", "time.end=2026Q4"]
 
 
@@ -74,6 +73,15 @@ def test_every_contract_metric_and_group_is_written(baseline_run):
         ("partners", "program=openai-for-countries"),
     }
     assert expected <= groups
+
+
+def test_every_row_is_a_registry_metric_in_one_of_its_group_families(baseline_run):
+    """The registry is the whole truth about the output: no metric or group shape outside it."""
+    series = baseline_run.timeseries
+    assert set(series["metric"]) == set(BY_NAME) == set(REPORTERS)
+    for (metric, group), _ in series.groupby(["metric", "group"]):
+        keys = set(parse_group(group))
+        assert any(keys == set(family) for family in BY_NAME[metric].groups), (metric, group)
 
 
 def test_ban_removes_family_from_choice_set_of_that_countrys_firms(baseline_small):

@@ -18,13 +18,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, summarise, write_run_outputs
+import sim
+from conftest import BASELINE
+from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from sim.outputs.figures import FIGURES, figure_png, save_figure
 from sim.outputs.manifest import build_manifest, scenario_hash
 from sim.outputs.report import merge_replicate_events, quarter_index, render_report
-from sim.outputs.tables import csv_bytes, events_table, parse_group, read_table, timeseries_table
+from sim.outputs.tables import csv_bytes, events_table, read_table, timeseries_table
 
 BLOCS = ["US", "CN", "EU", "other"]
 
@@ -360,8 +362,22 @@ def test_report_is_self_contained(run_dir) -> None:
     assert len(images) == 4
     assert base64.b64decode(images[0]) == (out / "figures" / "adoption.png").read_bytes()
     assert "&lt;advanced&gt; chips &amp; tools" in page and "<advanced>" not in page  # escaped
-    assert 'title="Italy blocked &quot;DeepSeek&quot;."' in page  # claim text as tooltip
+    assert 'title="Italy blocked &#34;DeepSeek&#34;."' in page  # claim text as tooltip, quotes escaped
     assert 'id="claim-D4.8"' in page and "<svg" in page
+
+
+def test_script_in_a_scenario_description_is_shown_as_text_not_run(tmp_path: Path) -> None:
+    scenario = tmp_path / "hostile.yaml"
+    scenario.write_text(
+        f"extends: {BASELINE}\nname: hostile\n"
+        "description: 'Rules <script>alert(1)</script> & more'\n"
+        "population: {firms: 300}\ntime: {start: 2025Q1, end: 2025Q4}\n",
+        encoding="utf-8",
+    )
+    sim.run(scenario, replicates=1, out=tmp_path / "out")
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Rules &lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    assert "<script" not in page.lower()
 
 
 def test_report_without_events_says_so() -> None:

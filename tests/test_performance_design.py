@@ -17,13 +17,13 @@ import mesa
 import numpy as np
 import pytest
 
+from conftest import BASELINE, SCENARIOS
 from sim.model import firms
 from sim.model.agents import Country, Firm, Lab
 from sim.model.model import GeopoliticsModel
 from sim.runner import release_model
 from sim.scenario import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["population.firms=1500", "time.end=2027Q4"]
 # A control that bites: half of Europe's firms lose the US closed models, which many of them use.
 API_CONTROL = """\
@@ -91,10 +91,10 @@ def finished(path: Path, seed: int, look_at_agents: bool = False) -> Geopolitics
 @pytest.mark.parametrize("scenario", ["baseline.yaml", "export-controls-tighten.yaml", "api-control"])
 @pytest.mark.parametrize("seed", [3, 4])
 def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario, seed):
-    path = ROOT / "scenarios" / scenario
+    path = SCENARIOS / scenario
     if scenario == "api-control":
         path = tmp_path / "api-control.yaml"
-        path.write_text(API_CONTROL.format(baseline=ROOT / "scenarios" / "baseline.yaml"))
+        path.write_text(API_CONTROL.format(baseline=BASELINE))
     fast = finished(path, seed)
     monkeypatch.setattr(firms, "step", per_firm_step)
     reference = finished(path, seed)
@@ -114,7 +114,7 @@ def test_gumbel_noise_from_uniforms_matches_numpy_and_consumes_the_same_draws():
 
 
 def test_firm_agents_are_created_on_first_look_as_mesa_views_of_the_arrays():
-    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    prepared = prepare(BASELINE, SMALL)
     model = GeopoliticsModel(prepared.scenario, prepared.world, seed=2)
     for _ in range(6):
         model.step()
@@ -136,19 +136,19 @@ def test_firm_agents_are_created_on_first_look_as_mesa_views_of_the_arrays():
 
 
 def test_looking_at_the_agents_does_not_change_the_results():
-    path = ROOT / "scenarios" / "baseline.yaml"
+    path = BASELINE
     assert finished(path, 5).rows == finished(path, 5, look_at_agents=True).rows
 
 
 def test_a_model_without_agents_has_none():
-    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    prepared = prepare(BASELINE, SMALL)
     model = GeopoliticsModel(prepared.scenario, prepared.world, seed=1, create_agents=False)
     assert len(model.agents) == 0 and model.firms == []
     release_model(model)
 
 
 def test_a_released_model_with_its_agents_is_freed():
-    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", SMALL)
+    prepared = prepare(BASELINE, SMALL)
     model = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
     model.step()
     assert model.firms  # the agents exist and point back at the model
@@ -160,7 +160,7 @@ def test_a_released_model_with_its_agents_is_freed():
 
 
 def test_adoption_metrics_follow_labs_that_switch_openness():
-    model = finished(ROOT / "scenarios" / "baseline.yaml", 6)
+    model = finished(BASELINE, 6)
     assert any("switches to" in str(event["event"]) for event in model.events)  # openness did change
     last = [row for row in model.rows if row[0] == model.steps - 1]
     open_share = next(v for _, _, metric, grp, v in last if metric == "adoption_share" and grp == "openness=open")

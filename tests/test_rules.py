@@ -9,14 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import BASELINE
 from sim.model.model import GeopoliticsModel
 from sim.model.policy import PolicyState
 from sim.rules import RULE_KINDS
 from sim.runner import release_model
 from sim.scenario import prepare
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SEEDS = (3, 4, 5)
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import BASELINE, SCENARIOS
 from sim.cli import main
 from sim.errors import InputError
 from sim.scenario import load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 CORPUS = Path(__file__).parent / "corpus" / "scenarios"
 CASES = sorted(CORPUS.glob("*.yaml"))
 LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): \S")
@@ -52,8 +52,8 @@ def validate(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A scenarios folder of our own: the world data and a copy of the baseline."""
-    shutil.copytree(ROOT / "scenarios" / "data", tmp_path / "data")
-    shutil.copy(ROOT / "scenarios" / "baseline.yaml", tmp_path / "baseline.yaml")
+    shutil.copytree(SCENARIOS / "data", tmp_path / "data")
+    shutil.copy(BASELINE, tmp_path / "baseline.yaml")
     return tmp_path
 
 

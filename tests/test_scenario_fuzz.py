@@ -12,10 +12,8 @@ most of a validation's time); the mutated scenario itself goes through the real 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
-import io
 import re
 import shutil
 from pathlib import Path
@@ -24,13 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import main
+from conftest import SCENARIOS, run_cli
 
 PREPARE = importlib.import_module("sim.scenario.prepare")  # the module; `sim.scenario.prepare` is the function
 
-ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
-TEXTS = {path.name: path.read_text(encoding="utf-8").splitlines(keepends=True) for path in SCENARIOS}
+LIBRARY = sorted(SCENARIOS.glob("*.yaml"))
+TEXTS = {path.name: path.read_text(encoding="utf-8").splitlines(keepends=True) for path in LIBRARY}
 VALUE = re.compile(r"^(\s*(?:- )?[\w.-]+:\s*)(\S.*?)\s*$")  # `key: value` -> (prefix, value)
 VALUED = {
     name: [i for i, line in enumerate(lines) if VALUE.match(line) and not line.lstrip().startswith("#")]
@@ -88,7 +85,7 @@ def mutations(draw: st.DrawFn) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fuzz") / "scenarios"
-    shutil.copytree(ROOT / "scenarios", folder)
+    shutil.copytree(SCENARIOS, folder)
     return folder
 
 
@@ -111,10 +108,8 @@ def cached_world():
 
 
 def cli(*args: str) -> tuple[int, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue() + err.getvalue()
+    code, out, err = run_cli(*args)
+    return code, out + err
 
 
 def check_mutant(workdir: Path, name: str, text: str) -> None:
@@ -136,7 +131,7 @@ def check_mutant(workdir: Path, name: str, text: str) -> None:
 
 
 def test_scenarios_are_found():
-    assert any(path.name == "baseline.yaml" for path in SCENARIOS)
+    assert any(path.name == "baseline.yaml" for path in LIBRARY)
 
 
 @pytest.mark.parametrize("name", sorted(TEXTS))

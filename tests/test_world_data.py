@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from sim.world import World, load_world, parse_world, world_columns_markdown
+from conftest import ROOT, SCENARIOS
+from sim.world import World, parse_world, world_columns_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "scenarios" / "data"
+DATA = SCENARIOS / "data"
 WORLD_GDP_2023_BN = 105_000  # World Bank WDI ~105,400; IMF WEO April 2024 ~104,800 (billion current US$)
 WORLD_POPULATION_2023_M = 8_060  # World Bank WDI
 
@@ -49,11 +48,6 @@ def raw() -> tuple[dict[str, Any], dict[str, Any]]:
 def docs(raw: tuple[dict[str, Any], dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Fresh, mutable copies of the two documents for a test to break."""
     return copy.deepcopy(raw)
-
-
-@pytest.fixture(scope="module")
-def world() -> World:
-    return load_world(DATA / "countries.yaml", DATA / "families.yaml")
 
 
 def _errors(countries: dict[str, Any], families: dict[str, Any]) -> list[dict[str, Any]]:

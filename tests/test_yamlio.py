@@ -15,13 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim import yamlio
-from sim.errors import InputError
+from sim.errors import InputError, dotted
 from sim.yamlio import (
     MAX_BYTES,
     MAX_DEPTH,
     MAX_NODES,
     Located,
-    dotted,
     load_yaml_bytes,
     load_yaml_file,
     load_yaml_text,

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sim.rules import RULE_KINDS, OpenSourcePush
+from sim.rules import OpenSourcePush
 from sim.scenario.schema import Scenario
 
 REACH_OPTIONS = {  # label -> export-control tiers added to the targets of chip controls
@@ -31,8 +31,8 @@ EU_STANCES: dict[str, dict[str, Any] | None] = {
     "audits of all non-EU models": {"audit_cost": 0.5, "applies_to": {"foreign_only": True}},
 }
 LEVER_RULE_PREFIX = "classroom-"  # ids of rules a lever adds, so they are easy to spot in outputs
-EU_PRIVACY_RULE = "classroom-eu-privacy"
-OPEN_SOURCE_RULE = "classroom-china-open-source-push"
+EU_PRIVACY_RULE = f"{LEVER_RULE_PREFIX}eu-privacy"
+OPEN_SOURCE_RULE = f"{LEVER_RULE_PREFIX}china-open-source-push"
 EU_PRIVACY_SOURCES = ["D0.5", "D2.5", "D4.8"]  # EU caution on privacy; audits; bans over data transfer
 OPEN_SOURCE_SOURCES = ["D4.3", "D4.4", "D4.11"]  # state-backed open source; Global South outreach
 
@@ -129,11 +129,6 @@ LEVERS: tuple[Lever, ...] = (
 )
 
 
-def available_levers() -> tuple[Lever, ...]:
-    """The levers this installation supports (the EU privacy lever needs the `regulation` rule kind)."""
-    return tuple(lv for lv in LEVERS if lv.name != "eu_privacy" or "regulation" in RULE_KINDS)
-
-
 @dataclass(frozen=True)
 class LeverSettings:
     """Positions of the levers; the defaults leave a preset as written."""
@@ -195,8 +190,6 @@ def lever_overrides(scenario: Scenario, settings: LeverSettings) -> list[str]:
         out.append(_set(f"rules.{OPEN_SOURCE_RULE}", rule))
     stance = EU_STANCES[settings.eu_privacy]
     if stance:
-        if "regulation" not in RULE_KINDS:
-            raise ValueError("the EU privacy lever needs the 'regulation' rule kind, which this version lacks")
         rule = {
             "kind": "regulation",
             "sources": EU_PRIVACY_SOURCES,

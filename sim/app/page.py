@@ -18,7 +18,7 @@ import solara
 from mesa.visualization import SolaraViz
 
 from sim.app.classroom import ClassroomModel
-from sim.app.levers import available_levers
+from sim.app.levers import LEVERS
 from sim.app.presets import list_presets, scenarios_dir
 from sim.app.views import WORLD_CSS, AdoptionCurves, DateCounter, EventFeed, InfluenceCurves, Lesson, WorldView
 
@@ -49,7 +49,7 @@ def model_params(presets: list[str]) -> dict:
             "step": 1,
             "label": "Story number (another roll of chance)",
         },
-        **{lever.name: lever.model_param() for lever in available_levers()},
+        **{lever.name: lever.model_param() for lever in LEVERS},
     }
 
 
@@ -93,7 +93,7 @@ def Page() -> None:
         with solara.Details("What the levers do"):
             items = "".join(
                 f"<li><b>{html.escape(lv.label)}</b>: {html.escape(lv.meaning)}; unit: {html.escape(lv.unit)}.</li>"
-                for lv in available_levers()
+                for lv in LEVERS
             )
             solara.HTML(tag="ul", unsafe_innerHTML=items)
         if skipped:

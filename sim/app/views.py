@@ -18,22 +18,19 @@ from matplotlib.figure import Figure
 from mesa.visualization.utils import update_counter
 
 from sim.app.levers import lever_summary
+from sim.blocs import BLOC_ADJECTIVES, BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, OTHER
 from sim.model.metrics import use_by_origin
 from sim.quarters import quarter_label
-from sim.scenario.fields import BLOCS
 
 if TYPE_CHECKING:
     from sim.app.classroom import ClassroomModel
 
-BLOC_COLOURS = {"US": "#1f5fbf", "CN": "#d62728", "EU": "#e6a700", "other": "#7f7f7f"}
-BLOC_NAMES = {"US": "US", "CN": "Chinese", "EU": "EU", "other": "other"}
-OPENNESS_COLOURS = {"open": "#2ca02c", "closed": "#6a3d9a"}
 WORLD_GROUPS = (  # (heading, own bloc, region or None) in the order shown
     ("United States", "US", None),
     ("China", "CN", None),
     ("European Union", "EU", None),
-    ("Other Global North", "other", "north"),
-    ("Global South", "other", "south"),
+    ("Other Global North", OTHER, "north"),
+    ("Global South", OTHER, "south"),
 )
 MAX_FEED_EVENTS = 60  # newest first; older ones stay in the model and in `sim run`'s events.csv
 
@@ -103,8 +100,8 @@ def _figure(model: ClassroomModel, left: tuple, right: tuple, title: str) -> Fig
 def AdoptionCurves(model: ClassroomModel) -> None:
     """Share of AI-using firms on open vs closed models, and by the models' origin."""
     update_counter.get()
-    openness = {f"openness={o}": (f"{o} models", OPENNESS_COLOURS[o]) for o in ("open", "closed")}
-    origin = {f"origin={b}": (f"{BLOC_NAMES[b]} models", BLOC_COLOURS[b]) for b in BLOCS}
+    openness = {f"openness={o}": (f"{o} models", OPENNESS_COLOURS[o]) for o in OPENNESS}
+    origin = {f"origin={b}": (f"{BLOC_ADJECTIVES[b]} models", BLOC_COLOURS[b]) for b in BLOCS}
     fig = _figure(
         model,
         ("adoption_share", openness, "open vs closed"),
@@ -118,7 +115,7 @@ def AdoptionCurves(model: ClassroomModel) -> None:
 def InfluenceCurves(model: ClassroomModel) -> None:
     """Each bloc's influence: the share of AI use on its models, by GDP and one country one vote."""
     update_counter.get()
-    lines = {b: (BLOC_NAMES[b] if b != "other" else "other origins", BLOC_COLOURS[b]) for b in BLOCS}
+    lines = {b: (BLOC_ADJECTIVES[b] if b != OTHER else "other origins", BLOC_COLOURS[b]) for b in BLOCS}
     by_gdp = {f"bloc={b},weight=gdp": lines[b] for b in BLOCS}
     by_country = {f"bloc={b},weight=countries": lines[b] for b in BLOCS}
     fig = _figure(
@@ -150,7 +147,7 @@ def world_html(model: ClassroomModel) -> str:
             else:
                 top = int(use[i].argmax())
                 colour, share = BLOC_COLOURS[BLOCS[top]], float(use[i, top] / total)
-                who = f"mostly {BLOC_NAMES[BLOCS[top]]} models ({share:.0%})"
+                who = f"mostly {BLOC_ADJECTIVES[BLOCS[top]]} models ({share:.0%})"
             opacity = 0.25 + 0.75 * share
             title = html.escape(f"{model.country_names[i]}: {who}")
             parts.append(
@@ -159,7 +156,7 @@ def world_html(model: ClassroomModel) -> str:
             )
         parts.append("</div></div>")
     legend = " ".join(
-        f'<span class="sim-key" style="background:{BLOC_COLOURS[b]}"></span>{BLOC_NAMES[b]} models' for b in BLOCS
+        f'<span class="sim-key" style="background:{BLOC_COLOURS[b]}"></span>{BLOC_ADJECTIVES[b]} models' for b in BLOCS
     )
     parts.append(f'<div class="sim-legend">{legend} · paler = a smaller majority; hover a tile for the name</div>')
     parts.append("</div>")

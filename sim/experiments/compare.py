@@ -16,9 +16,6 @@ OUT/manifest.json last.
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import os
 import sys
 import time
@@ -29,21 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from sim.api import RunResult, run, write_outputs
+from sim.metrics_registry import Metric, headlines
 from sim.model.streams import replicate_seeds
 from sim.scenario import Prepared, prepare
 
-DIFFERENCE_KEYS = ["scenario", "baseline", "step", "date", "metric", "group"]
 PAIR_KEYS = ["replicate", "step", "date", "metric", "group"]
-HEADLINE_SERIES = [  # (metric, group, label) shown on the page, when present
-    ("adoption_rate", "", "AI adoption rate (world)"),
-    ("adoption_share", "openness=open", "Open-weights share of AI users"),
-    ("adoption_share", "origin=US", "AI users on US-origin models"),
-    ("adoption_share", "origin=CN", "AI users on CN-origin models"),
-    ("influence", "bloc=US,weight=gdp", "Influence of US (GDP-weighted)"),
-    ("influence", "bloc=CN,weight=gdp", "Influence of CN (GDP-weighted)"),
-    ("influence", "bloc=EU,weight=gdp", "Influence of EU (GDP-weighted)"),
-    ("capability_gap_months", "pair=CN-US", "Months CN trails US"),
-]
 
 
 @dataclass
@@ -173,9 +160,8 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
 def _write_compare_files(result: CompareResult, out_dir: Path, title: str, command_line: list[str]) -> dict[str, Path]:
     from sim.outputs.atomic import atomic_write_bytes
     from sim.outputs.figures import FIGURES, close_figure, figure_png
-    from sim.outputs.manifest import build_manifest, scenario_hash
+    from sim.outputs.manifest import MANIFEST_NAME, build_manifest, file_entry, manifest_bytes, scenario_hash
     from sim.outputs.tables import csv_bytes, summarise
-    from sim.outputs.writer import file_entry
     from sim.scenario import resolved_yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -212,17 +198,15 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
     # Like a run's manifest: every file with its hash, so a re-run knows what it may replace.
     listed = {name: file_entry(files[name].read_bytes()) for name in sorted(files)}
-    text = json.dumps({**manifest, "files": listed}, indent=2, ensure_ascii=False, default=str) + "\n"
-    files["manifest.json"] = atomic_write_bytes(out_dir / "manifest.json", text.encode("utf-8"))
+    files[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes({**manifest, "files": listed}))
     return files
 
 
 def difference_figure(difference: pd.DataFrame, base_label: str):
     """Paired differences from the base: median line, 10-90% band, a zero line."""
+    from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS
+    from sim.metrics_registry import GAP_PAIRS
     from sim.outputs.figures import (
-        BLOC_COLOURS,
-        BLOC_ORDER,
-        OPENNESS_COLOURS,
         _figure,
         _timeline,
         draw_panel,
@@ -232,13 +216,13 @@ def difference_figure(difference: pd.DataFrame, base_label: str):
     fig, axes = _figure(f"difference from {base_label}", "Paired difference", 4)
     timeline = _timeline(difference)
     panels = [
-        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=["open", "closed"],
+        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=OPENNESS,
                       label=lambda o: f"{o} weights"), "Model choice: open vs closed weights", "difference in share"),
-        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOC_ORDER,
+        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOCS,
                       label=lambda b: f"{b} models"), "Model choice by origin bloc", "difference in share"),
         (select_lines(difference, "influence", "bloc", fixed={"weight": "gdp"}, palette=BLOC_COLOURS,
-                      preferred=BLOC_ORDER), "Influence of each bloc (GDP-weighted)", "difference in index"),
-        (select_lines(difference, "capability_gap_months", "pair", preferred=["open-closed", "CN-US"]),
+                      preferred=BLOCS), "Influence of each bloc (GDP-weighted)", "difference in index"),
+        (select_lines(difference, "capability_gap_months", "pair", preferred=[pair for pair, _ in GAP_PAIRS]),
          "Capability gap (months the first trails the second)", "difference in months"),
     ]
     for ax, (lines, title, ylabel) in zip(axes, panels, strict=True):
@@ -249,58 +233,47 @@ def difference_figure(difference: pd.DataFrame, base_label: str):
     return fig
 
 
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _number(value: float, metric: str) -> str:
+def _difference(value: float, metric: Metric) -> str:
+    """A paired difference as shown: percentage points for shares and 0-1 indices, else the unit's number."""
     if pd.isna(value):
         return "n/a"
-    if metric in ("adoption_share", "adoption_rate"):
-        return f"{value * 100:+.1f} pp"
-    return f"{value:+.3g}"
+    return f"{value * 100:+.1f} pp" if metric.percent else f"{value:+.3g} {metric.unit}"
 
 
-def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dict) -> str:
-    """A self-contained page: paired differences at the horizon, the figures, links to each run's report."""
-    from sim.outputs.report import CSS
-
+def headline_differences(result: CompareResult) -> list[dict[str, str]]:
+    """Per other scenario, the paired difference at the horizon of each registry headline series:
+    its median, 10-90% band and the share of replicates higher / lower than the base."""
     summary = result.difference_summary
     rows = []
     for label in result.labels[1:]:
         mine = summary[summary["scenario"] == label]
-        for metric, group, name in HEADLINE_SERIES:
-            hit = mine[(mine["metric"] == metric) & (mine["group"] == group)]
+        for metric, headline in headlines():
+            hit = mine[(mine["metric"] == metric.name) & (mine["group"] == headline.group)]
             if hit.empty:
                 continue
             r = hit.iloc[0]
-            band = f"{_number(r['difference_q10'], metric)} to {_number(r['difference_q90'], metric)}"
-            rows.append(
-                f"<tr><td>{_e(label)}</td><td>{_e(name)}</td><td>{_e(r['date'])}</td>"
-                f"<td><b>{_e(_number(r['difference_median'], metric))}</b></td><td>{_e(band)}</td>"
-                f"<td>{r['share_higher'] * 100:.0f}% / {r['share_lower'] * 100:.0f}%</td></tr>"
-            )
-    table = ("<table><thead><tr><th>Scenario</th><th>Series</th><th>At</th><th>Median difference</th>"
-             "<th>10–90% of replicates</th><th>Higher / lower than base</th></tr></thead><tbody>"
-             + "".join(rows) + "</tbody></table>")
-    images = "".join(
-        f'<figure><img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" alt="{_e(name)}">'
-        f"<figcaption>{_e(name.capitalize())}</figcaption></figure>"
-        for name, png in figures.items()
-    )
-    links = " · ".join(f'<a href="{_e(label)}/report.html">{_e(label)}</a>' for label in result.labels)
-    seeds = ", ".join(str(s) for s in result.seeds)
-    title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_e(title)}</title>"
-        f"<style>{CSS}</style></head><body><main><header><h1>{_e(title)}</h1>"
-        f"<p class=\"description\">Paired comparison with common random numbers: replicate r of every scenario "
-        f"uses the same seed, so each difference is other minus base for the same draws.</p>"
-        f"<p class=\"meta\">{len(result.seeds)} replicates · created {_e(manifest.get('created_utc'))} · "
-        f"version {_e(manifest.get('package_version'))}</p></header>"
-        f"<section><h2>At the horizon</h2>{table}</section>"
-        f"<section><h2>Curves</h2>{images}</section>"
-        f"<section><h2>Each scenario's report</h2><p>{links}</p><p class=\"note\">Seeds: {_e(seeds)}</p></section>"
-        "</main></body></html>\n"
+            rows.append({
+                "scenario": label, "series": headline.label, "date": r["date"],
+                "median": _difference(r["difference_median"], metric),
+                "band": f"{_difference(r['difference_q10'], metric)} to {_difference(r['difference_q90'], metric)}",
+                "higher_lower": f"{r['share_higher'] * 100:.0f}% / {r['share_lower'] * 100:.0f}%",
+            })
+    return rows
+
+
+def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dict) -> str:
+    """A self-contained page: paired differences at the horizon (the registry's headline series), the
+    figures, links to each run's report."""
+    from sim.outputs.pages import inline_pngs, render
+
+    return render(
+        "compare.html.j2",
+        title=f"{result.labels[0]} vs {', '.join(result.labels[1:])}",
+        replicates=len(result.seeds),
+        created=manifest.get("created_utc"),
+        version=manifest.get("package_version"),
+        rows=headline_differences(result),
+        figures=inline_pngs(figures),
+        labels=result.labels,
+        seeds=", ".join(str(s) for s in result.seeds),
     )

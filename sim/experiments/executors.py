@@ -43,7 +43,7 @@ def require(*modules: str) -> None:
             importlib.import_module(module)
         except ImportError:
             raise SetupError(
-                f"this needs the Python package {module!r}: pip install 'ai-geopolitics-sim[experiments]'"
+                f"this needs the Python package {module!r}: pip install ai-geopolitics-sim"
             ) from None
 
 

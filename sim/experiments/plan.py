@@ -21,14 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import InputError, Problem, did_you_mean, show_value
+from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
 from sim.experiments.design import FactorSpec, Sample, design_size, policies, sample
 from sim.experiments.executors import require
 from sim.experiments.schema import Experiment, Factor, LoadedExperiment, load_experiment
 from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
-from sim.scenario.errors import dotted, problems_from
+from sim.scenario.errors import problems_from
 from sim.scenario.load import LoadedScenario, _set_path  # the machinery behind --set
 from sim.scenario.prepare import check_references
 

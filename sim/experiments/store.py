@@ -35,8 +35,9 @@ from sim.experiments.executors import STATUS_OK, RunOutput
 from sim.experiments.outcomes import compute_outcomes
 from sim.experiments.schema import RESERVED_COLUMNS, Outcome
 from sim.outputs.atomic import atomic_path, atomic_unlink, atomic_write_bytes
+from sim.outputs.manifest import MANIFEST_NAME
 
-RUNS_NAME, PARTS_DIR, ERRORS_DIR, MANIFEST_NAME = "runs.csv", "timeseries", "errors", "manifest.json"
+RUNS_NAME, PARTS_DIR, ERRORS_DIR = "runs.csv", "timeseries", "errors"
 
 
 def cell(value: Any) -> str:

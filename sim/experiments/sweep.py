@@ -8,8 +8,6 @@ it finishes, then (when all are ok) write the sensitivity indices and the manife
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import sys
 import time
@@ -30,8 +28,9 @@ from sim.experiments.executors import (
     require,
 )
 from sim.experiments.plan import Plan, RunSpec, make_plan
-from sim.experiments.store import MANIFEST_NAME, PARTS_DIR, RunStore, read_runs
+from sim.experiments.store import PARTS_DIR, RunStore, read_runs
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.tables import csv_bytes
 
 Report = Callable[[str], None]
@@ -108,8 +107,7 @@ def _manifest(plan: Plan, out_dir: Path, command_line: list[str], wall: float) -
     for path in sorted(out_dir.rglob("*")):
         relative = path.relative_to(out_dir).as_posix()
         if path.is_file() and not path.name.startswith(".") and not relative.startswith(f"{PARTS_DIR}/"):
-            data = path.read_bytes()
-            files[relative] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            files[relative] = file_entry(path.read_bytes())
     manifest = build_manifest(
         scenario_name=plan.prepared.scenario.name,
         scenario_hash=scenario_hash(resolved_yaml(plan.prepared.scenario)),
@@ -128,8 +126,7 @@ def _manifest(plan: Plan, out_dir: Path, command_line: list[str], wall: float) -
             "files": files,
         },
     )
-    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
-    atomic_write_bytes(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+    atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes(manifest))
 
 
 def describe_plan(plan: Plan) -> str:

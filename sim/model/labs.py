@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.blocs import OPENNESS
+from sim.metrics_registry import GAP_PAIRS
+
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
 NEVER = np.iinfo(np.int64).max // 2  # a quarter that never comes (line not released, not frozen)
-HISTORY_QUARTERS_BEFORE_START = 40  # for lags reaching back before the run starts
 
 
 def setup(model: GeopoliticsModel) -> None:
-    model.best_history: dict[str, list[float]] = {"open": [], "closed": [], "US": [], "CN": []}
+    # The best capability of each side of each capability gap the metrics report (open, closed, CN, US).
+    model.best_history: dict[str, list[float]] = {side: [] for _, sides in GAP_PAIRS for side in sides}
     _release_due(model, initial=True)
     follow_current_lines(model)
 
@@ -182,12 +185,9 @@ def _record_best(model: GeopoliticsModel) -> None:
     and best US and CN models (the labs' newest)."""
     lines = np.where(model.line_available, model.line_capability, np.nan)
     cap = np.where(model.released, model.capability, np.nan)
-    for key, values in (
-        ("open", lines[model.line_open]),
-        ("closed", lines[~model.line_open]),
-        ("US", cap[model.family_origin == "US"]),
-        ("CN", cap[model.family_origin == "CN"]),
-    ):
+    for key in model.best_history:
+        # a side is an openness (release lines) or a bloc of origin (the labs' newest models)
+        values = lines[model.line_open == (key == "open")] if key in OPENNESS else cap[model.family_origin == key]
         values = values[~np.isnan(values)]
         model.best_history[key].append(float(values.max()) if values.size else np.nan)
 

@@ -11,22 +11,27 @@ per model (`_Layout`); each quarter only the numbers are computed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.blocs import BLOCS, OPENNESS, REGIONS
+from sim.metrics_registry import (
+    COAUTHORSHIP_PAIR,
+    GAP_PAIRS,
+    INFLUENCE_WEIGHTS,
+    METRICS,
+    PROGRAMME_KINDS,
+    group_label,
+)
 from sim.model.labs import lag_months
-from sim.scenario.fields import BLOCS, REGIONS
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
-OPENNESS = ("closed", "open")
-GAP_PAIRS = (("open-closed", ("open", "closed")), ("CN-US", ("CN", "US")))
-
-
-def group(**pairs: str) -> str:
-    return ",".join(f"{k}={pairs[k]}" for k in sorted(pairs))
+Put = Callable[[str, float], None]  # (group, value) of the reporter's own metric
+Reporter = Callable[["GeopoliticsModel", "_Layout", Put], None]
 
 
 class _Layout:
@@ -41,23 +46,23 @@ class _Layout:
         for _, extra in self.regions:
             self.adoption.append(
                 {
-                    "rate": group(**extra),
-                    "openness": {o: group(openness=o, **extra) for o in OPENNESS},
-                    "origin": {b: group(origin=b, **extra) for b in BLOCS},
-                    "cross": {(o, b): group(openness=o, origin=b, **extra) for b in BLOCS for o in OPENNESS},
-                    "family": [group(family=str(f), **extra) for f in model.family_ids],
+                    "rate": group_label(**extra),
+                    "openness": {o: group_label(openness=o, **extra) for o in OPENNESS},
+                    "origin": {b: group_label(origin=b, **extra) for b in BLOCS},
+                    "cross": {(o, b): group_label(openness=o, origin=b, **extra) for b in BLOCS for o in OPENNESS},
+                    "family": [group_label(family=str(f), **extra) for f in model.family_ids],
                 }
             )
-        self.labs_of_bloc = [(group(bloc=b), model.lab_bloc == b) for b in BLOCS]
+        self.labs_of_bloc = [(group_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
-        self.countries_of_bloc = [(group(bloc=b), model.country_bloc == b) for b in BLOCS]
-        self.capability = [group(family=str(f)) for f in model.family_ids]
-        self.gaps = [(group(pair=pair), sides) for pair, sides in GAP_PAIRS]
-        self.coauthorship = group(pair="US-CN")
+        self.countries_of_bloc = [(group_label(bloc=b), model.country_bloc == b) for b in BLOCS]
+        self.capability = [group_label(family=str(f)) for f in model.family_ids]
+        self.gaps = [(group_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
+        self.coauthorship = group_label(pair=COAUTHORSHIP_PAIR)
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
-            (group(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
+            (group_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
-        self.influence = [(group(bloc=b, weight="gdp"), group(bloc=b, weight="countries")) for b in BLOCS]
+        self.influence = [tuple(group_label(bloc=b, weight=w) for w in INFLUENCE_WEIGHTS) for b in BLOCS]
         self.gdp_weight = model.gdp / model.gdp.sum()
         self.origin_matrix = np.stack([self.family_of_origin[b] for b in BLOCS], axis=1).astype(float)
 
@@ -70,58 +75,110 @@ def _layout(model: GeopoliticsModel) -> _Layout:
 
 
 def collect(model: GeopoliticsModel) -> None:
+    """Record this quarter's value of every registry metric, through the metric's reporter."""
     layout = _layout(model)
     step = model.quarter - model.start
     date = model.date
     rows = model.rows
+    for metric in METRICS:
 
-    def put(metric: str, grp: str, value: float) -> None:
-        rows.append((step, date, metric, grp, float(value)))
+        def put(grp: str, value: float, name: str = metric.name) -> None:
+            rows.append((step, date, name, grp, float(value)))
 
-    _adoption(model, layout, put)
-    _influence(model, layout, put)
-    for label, labs in layout.labs_of_bloc:
-        put("release_open_share", label, model.lab_open[labs].mean())
-    total = model.compute.sum()
-    for label, countries in layout.countries_of_bloc:
-        put("compute_share", label, model.compute[countries].sum() / total)
-    for f in np.flatnonzero(model.released):
-        put("capability", layout.capability[f], model.capability[f])
-    for label, (trailer, leader) in layout.gaps:
-        lag = lag_months(model, trailer, leader)
-        if np.isfinite(lag):
-            put("capability_gap_months", label, lag)
-    put("coauthorship_share", layout.coauthorship, model.coauthorship_share)
-    banned = model.policy.banned_government  # government bans include every ban for all users
-    for label, of_origin in layout.banning:
-        put("countries_banning", label, banned[:, of_origin].any(axis=1).sum())
-    for rule_id, rule in model.engine.rules.items():
-        if rule.kind in ("program", "alliance"):
-            put("partners", group(program=rule_id), rule.partner_count(rule_id, model))
+        REPORTERS[metric.name](model, layout, put)
 
 
-def _adoption(model: GeopoliticsModel, layout: _Layout, put) -> None:
+# --------------------------------------------------------------------------- reporters
+def _regions(model: GeopoliticsModel, layout: _Layout):
+    """(labels, firms, AI users by family) of the world and of each region."""
     counts = model.family_counts  # country x family (a family's release lines together)
+    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
+        by_family = counts[mask].sum(axis=0)
+        yield labels, model.firms_by_country[mask].sum(), by_family
+
+
+def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    for labels, firms_here, by_family in _regions(model, layout):
+        put(labels["rate"], by_family.sum() / firms_here if firms_here else 0.0)
+
+
+def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     lines = model.line_counts  # country x line: openness is the line's, not the lab's current policy
     is_open = {"closed": ~model.line_open, "open": model.line_open}
-    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
-        firms_here = model.firms_by_country[mask].sum()
-        by_family = counts[mask].sum(axis=0)
+    for (mask, _), (labels, _, by_family) in zip(layout.regions, _regions(model, layout), strict=True):
         users = by_family.sum()
-        put("adoption_rate", labels["rate"], users / firms_here if firms_here else 0.0)
         share = by_family / users if users else np.zeros_like(by_family)
         by_line = lines[mask].sum(axis=0)
         line_share = by_line / users if users else np.zeros_like(by_line)
         for o in OPENNESS:
-            put("adoption_share", labels["openness"][o], line_share[is_open[o]].sum())
+            put(labels["openness"][o], line_share[is_open[o]].sum())
         for bloc in BLOCS:
-            of_origin = layout.family_of_origin[bloc]
-            put("adoption_share", labels["origin"][bloc], share[of_origin].sum())
+            put(labels["origin"][bloc], share[layout.family_of_origin[bloc]].sum())
             for o in OPENNESS:
-                lines_here = (model.line_origin == bloc) & is_open[o]
-                put("adoption_share", labels["cross"][o, bloc], line_share[lines_here].sum())
+                put(labels["cross"][o, bloc], line_share[(model.line_origin == bloc) & is_open[o]].sum())
         for label, value in zip(labels["family"], share.tolist(), strict=True):
-            put("adoption_share", label, value)
+            put(label, value)
+
+
+def _influence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    use = use_by_origin(model)
+    for b, (by_gdp, by_country) in enumerate(layout.influence):
+        put(by_gdp, float(layout.gdp_weight @ use[:, b]))
+        put(by_country, float(use[:, b].mean()))
+
+
+def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    for label, labs in layout.labs_of_bloc:
+        put(label, model.lab_open[labs].mean())
+
+
+def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    total = model.compute.sum()
+    for label, countries in layout.countries_of_bloc:
+        put(label, model.compute[countries].sum() / total)
+
+
+def _capability(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    for f in np.flatnonzero(model.released):
+        put(layout.capability[f], model.capability[f])
+
+
+def _capability_gap_months(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    for label, (trailer, leader) in layout.gaps:
+        lag = lag_months(model, trailer, leader)
+        if np.isfinite(lag):
+            put(label, lag)
+
+
+def _coauthorship_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    put(layout.coauthorship, model.coauthorship_share)
+
+
+def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    banned = model.policy.banned_government  # government bans include every ban for all users
+    for label, of_origin in layout.banning:
+        put(label, banned[:, of_origin].any(axis=1).sum())
+
+
+def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    for rule_id, rule in model.engine.rules.items():
+        if rule.kind in PROGRAMME_KINDS:
+            put(group_label(program=rule_id), rule.partner_count(rule_id, model))
+
+
+# How each registry metric is computed, keyed by the registry's names (tests/test_model.py checks both agree).
+REPORTERS: dict[str, Reporter] = {
+    "adoption_rate": _adoption_rate,
+    "adoption_share": _adoption_share,
+    "influence": _influence,
+    "release_open_share": _release_open_share,
+    "compute_share": _compute_share,
+    "capability": _capability,
+    "capability_gap_months": _capability_gap_months,
+    "coauthorship_share": _coauthorship_share,
+    "countries_banning": _countries_banning,
+    "partners": _partners,
+}
 
 
 def use_by_origin(model: GeopoliticsModel) -> np.ndarray:
@@ -138,10 +195,3 @@ def use_by_origin(model: GeopoliticsModel) -> np.ndarray:
     total = weight_gov + weight_firms
     use = weight_gov * government + weight_firms * firms
     return np.divide(use, total, out=np.zeros_like(use), where=total > 0)
-
-
-def _influence(model: GeopoliticsModel, layout: _Layout, put) -> None:
-    use = use_by_origin(model)
-    for b, (by_gdp, by_country) in enumerate(layout.influence):
-        put("influence", by_gdp, float(layout.gdp_weight @ use[:, b]))
-        put("influence", by_country, float(use[:, b].mean()))

@@ -25,6 +25,7 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
+from sim.blocs import OTHER
 from sim.model import countries, firms, labs, metrics
 from sim.model.agents import Country, Firm, Lab
 from sim.model.policy import PolicyState
@@ -156,7 +157,7 @@ class GeopoliticsModel(mesa.Model):
             value = np.maximum((1 + a) / 2, 0.5)
         else:
             value = np.full(self.n_countries, 0.5)
-        return np.where((self.country_bloc == bloc) & (bloc != "other"), 1.0, value)
+        return np.where((self.country_bloc == bloc) & (bloc != OTHER), 1.0, value)
 
     def privacy(self) -> np.ndarray:
         """Each country's privacy strictness this quarter: its data plus regulation (0 to 1, D0.5)."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sim.outputs.tables import TIMESERIES_COLUMNS, group_label, parse_group, summarise
+from sim.metrics_registry import group_label, parse_group
+from sim.outputs.tables import TIMESERIES_COLUMNS, summarise
 
 if TYPE_CHECKING:
     from sim.outputs.writer import headline_numbers, write_run_outputs

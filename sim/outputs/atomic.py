@@ -30,7 +30,7 @@ def _fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def _fsync_directory(directory: Path) -> None:
+def fsync_directory(directory: Path) -> None:
     """Make a rename durable by syncing its directory; silently skipped where unsupported."""
     if os.name != "posix":
         return
@@ -66,7 +66,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    _fsync_directory(final.parent)
+    fsync_directory(final.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -87,4 +87,4 @@ def atomic_unlink(path: str | os.PathLike[str]) -> None:
     """Remove `path` if it exists (used to retract a stale completion marker before rewriting)."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    _fsync_directory(Path(path).parent)
+    fsync_directory(Path(path).parent)

@@ -7,8 +7,9 @@ summary leaves its panel with a note instead of failing, and a single replicate 
 a band of zero width. The x axis is the step (its order); ticks are labelled with the period
 labels (`2024Q1`) found in the summary's `date` column.
 
-Colours are fixed across figures: bloc US blue, CN red, EU gold, other grey; open weights
-green, closed purple; the world total black.
+Colours are fixed across figures and pages, from `sim.blocs` (Okabe-Ito): bloc US blue, CN
+vermillion, EU orange, other grey; open weights bluish green, closed reddish purple; the world
+total black.
 """
 
 from __future__ import annotations
@@ -25,14 +26,12 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
+from sim.metrics_registry import BY_NAME, GAP_PAIRS, parse_group
 from sim.outputs.atomic import atomic_write_bytes
-from sim.outputs.tables import parse_group
 
-BLOC_ORDER = ["US", "CN", "EU", "other"]
-BLOC_COLOURS = {"US": "#1f5fbf", "CN": "#d62728", "EU": "#d9a400", "other": "#7f7f7f"}
-OPENNESS_COLOURS = {"open": "#2ca02c", "closed": "#7b3fa0"}
-REGION_COLOURS = {"": "#111111", "north": "#17a2b8", "south": "#b5651d"}
-PAIR_COLOURS = {"open-closed": "#2ca02c", "CN-US": "#d62728", "US-CN": "#6a3d9a"}
+# A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
+PAIR_COLOURS = {"open-closed": OPENNESS_COLOURS["open"], "CN-US": BLOC_COLOURS["CN"], "US-CN": BLOC_COLOURS["US"]}
 _FALLBACK = [
     "#17becf",
     "#8c564b",
@@ -131,14 +130,14 @@ def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
         data = world if scenario is None else world[world["scenario"] == scenario]
         if not data.empty:
             lines.append(
-                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), REGION_COLOURS[""], data)
+                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), WORLD_COLOUR, data)
             )
     regions = select_lines(
         summary,
         metric,
         "region",
         palette=REGION_COLOURS,
-        preferred=["north", "south"],
+        preferred=REGIONS,
         label=lambda r: f"region {r}",
     )
     return lines + regions
@@ -272,11 +271,11 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             "adoption_share",
             "openness",
             palette=OPENNESS_COLOURS,
-            preferred=["open", "closed"],
+            preferred=OPENNESS,
             label=lambda o: f"{o} weights",
         ),
         title="Model choice: open vs closed weights",
-        ylabel="share of AI-using firms",
+        ylabel=BY_NAME["adoption_share"].unit,
         timeline=timeline,
         missing="metric adoption_share (openness=…) not in this run",
     )
@@ -287,11 +286,11 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             "adoption_share",
             "origin",
             palette=BLOC_COLOURS,
-            preferred=BLOC_ORDER,
+            preferred=BLOCS,
             label=lambda b: f"{b} models",
         ),
         title="Model choice by origin bloc",
-        ylabel="share of AI-using firms",
+        ylabel=BY_NAME["adoption_share"].unit,
         timeline=timeline,
         missing="metric adoption_share (origin=…) not in this run",
     )
@@ -299,7 +298,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax3,
         _world_and_regions(summary, "adoption_rate"),
         title="Adoption rate: firms using any AI model",
-        ylabel="share of firms",
+        ylabel=BY_NAME["adoption_rate"].unit,
         timeline=timeline,
         missing="metric adoption_rate not in this run",
     )
@@ -320,10 +319,10 @@ def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
                 "bloc",
                 fixed={"weight": weight},
                 palette=BLOC_COLOURS,
-                preferred=BLOC_ORDER,
+                preferred=BLOCS,
             ),
             title=f"Influence of each bloc ({name})",
-            ylabel="influence index",
+            ylabel=BY_NAME["influence"].unit,
             timeline=timeline,
             missing=f"metric influence (weight={weight}) not in this run",
         )
@@ -339,7 +338,7 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax1,
         select_lines(summary, "capability", "family"),
         title="Capability index by model family",
-        ylabel="capability index",
+        ylabel=BY_NAME["capability"].unit,
         timeline=timeline,
         missing="metric capability not in this run",
     )
@@ -350,11 +349,11 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
             "capability_gap_months",
             "pair",
             palette=PAIR_COLOURS,
-            preferred=["open-closed", "CN-US"],
+            preferred=[pair for pair, _ in GAP_PAIRS],
             label=_gap_label,
         ),
         title="Capability gap: months the first trails the second",
-        ylabel="months",
+        ylabel=BY_NAME["capability_gap_months"].unit,
         timeline=timeline,
         missing="metric capability_gap_months not in this run",
         zero_line=True,
@@ -374,17 +373,17 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
     fig, (ax1, ax2, ax3) = _figure(title, "Compute, releases and research", 3)
     draw_panel(
         ax1,
-        select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Share of world AI compute",
-        ylabel="share of compute",
+        ylabel=BY_NAME["compute_share"].unit,
         timeline=timeline,
         missing="metric compute_share not in this run",
     )
     draw_panel(
         ax2,
-        select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOC_ORDER),
+        select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Labs whose current release is open-weights",
-        ylabel="share of the bloc's labs",
+        ylabel=BY_NAME["release_open_share"].unit,
         timeline=timeline,
         missing="metric release_open_share not in this run",
     )
@@ -398,7 +397,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda p: p.replace("-", "–") + " co-authored",
         ),
         title="Cross-bloc research: share of papers co-authored",
-        ylabel="share of papers",
+        ylabel=BY_NAME["coauthorship_share"].unit,
         timeline=timeline,
         missing="metric coauthorship_share not in this run",
     )

@@ -32,12 +32,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.outputs.atomic import fsync_directory
+from sim.outputs.manifest import MANIFEST_NAME
+
 try:
     import fcntl
 except ImportError:  # not POSIX: runs are not locked against each other
     fcntl = None  # type: ignore[assignment]
 
-MANIFEST_NAME = "manifest.json"
 _PARTIAL = ".partial-"
 _REPLACED = ".replaced-"
 _RENAME_EXCHANGE = 2  # renameat2 flag (Linux 3.15+): swap two paths atomically
@@ -210,15 +212,6 @@ def _hidden_sibling(target: Path, kind: str) -> Path:
 
 
 # --------------------------------------------------------------------------- swapping in
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two paths in one atomic step (Linux renameat2); False where the system cannot."""
     try:
@@ -298,7 +291,7 @@ class RunFolder:
         """Swap the staging folder in place of the target; the previous contents are removed."""
         _check_existing(self.target, self.shown, self.scenario_name, self.force)  # changed meanwhile?
         for directory in [*(p for p in self.staging.rglob("*") if p.is_dir()), self.staging]:
-            _fsync_directory(directory)
+            fsync_directory(directory)
         old: Path | None = None
         try:
             with deferred_signals():  # a signal here is delivered once the swap is done
@@ -315,7 +308,7 @@ class RunFolder:
                         os.replace(old, self.target)  # put the previous run back
                         raise
                 self.committed = True
-                _fsync_directory(self.target.parent)
+                fsync_directory(self.target.parent)
         except OSError as error:
             raise OutputWriteError(
                 f"cannot move the finished run into {self.shown}: {_reason(error)}; {self.state()}"

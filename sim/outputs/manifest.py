@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import importlib
+import json
 import platform
 import shlex
 import subprocess
@@ -18,9 +19,20 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+MANIFEST_NAME = "manifest.json"  # written last in every output folder: its presence marks the folder complete
 MANIFEST_VERSION = 1
 _DEPENDENCIES = ("numpy", "mesa", "pandas", "pydantic", "matplotlib", "pyyaml")
 _GIT_TIMEOUT_S = 3.0
+
+
+def file_entry(data: bytes) -> dict[str, Any]:
+    """How a manifest lists one output file (what `sim.outputs.folder` reads to know a folder's files)."""
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def manifest_bytes(manifest: Mapping[str, Any]) -> bytes:
+    """The manifest as the UTF-8 JSON text written to `MANIFEST_NAME`."""
+    return (json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8")
 
 
 def scenario_hash(text: str) -> str:

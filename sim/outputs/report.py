@@ -1,21 +1,22 @@
 """The run report: one self-contained HTML page that opens offline.
 
 No external resources at all: figures are embedded as `data:image/png;base64` URIs, the
-style is inline, the rules timeline is inline SVG, and there is no script. Every piece of
-text from the scenario, the claims or the event log is escaped with `html.escape`.
+style is inline, the rules timeline is inline SVG, and there is no script. The page is the
+template `sim/templates/report.html.j2` (autoescaped, `sim.outputs.pages`); this module works
+out what it shows: the headline cards, the timeline's geometry, the merged event log, the
+cited claims and the manifest.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
+from sim.outputs.pages import inline_pngs, render
 from sim.outputs.tables import EVENT_COLUMNS, split_sources
 
 MAX_EVENT_ROWS = 1000
@@ -33,59 +34,6 @@ _KIND_COLOURS = [
     "#ff9da6",
     "#bab0ac",
 ]
-
-CSS = """
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f6f7f9; color: #1d2330;
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1100px; margin: 0 auto; padding: 28px 28px 60px; background: #fff; min-height: 100vh; }
-h1 { font-size: 28px; margin: 0 0 6px; }
-h2 { font-size: 20px; margin: 36px 0 12px; padding-bottom: 4px; border-bottom: 2px solid #e3e6eb; }
-h3 { font-size: 16px; margin: 22px 0 8px; }
-p.description { font-size: 16px; color: #333a48; margin: 4px 0 10px; }
-p.meta, p.note { color: #5b6272; font-size: 13px; margin: 4px 0; }
-nav { font-size: 13px; margin: 10px 0 0; }
-nav a { margin-right: 14px; }
-a { color: #1f5fbf; text-decoration: none; }
-a:hover { text-decoration: underline; }
-.headline { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 10px; }
-.card { border: 1px solid #e3e6eb; border-radius: 8px; padding: 10px 12px; background: #fafbfc; }
-.card .label { font-size: 12.5px; color: #5b6272; }
-.card .value { font-size: 21px; font-weight: 600; font-variant-numeric: tabular-nums; }
-.card .range { font-size: 12px; color: #5b6272; font-variant-numeric: tabular-nums; }
-figure { margin: 18px 0; }
-figure img { display: block; max-width: 100%; height: auto; border: 1px solid #eceef2; border-radius: 4px; }
-figcaption { font-size: 13px; color: #5b6272; margin-top: 4px; }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 8px 0; }
-th, td { text-align: left; vertical-align: top; padding: 5px 8px; border-bottom: 1px solid #eceef2; }
-th { background: #f2f4f7; font-weight: 600; }
-td.id, td.nowrap, td.date, td.replicates { white-space: nowrap; }
-table.rules td.summary { width: 46%; }
-th.sources, td.sources { min-width: 150px; }
-table.events td.event { width: 42%; }
-td.rule_id { min-width: 170px; }
-.scroll { overflow-x: auto; }
-code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-a.claim { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px;
-  background: #eef3fb; border-radius: 3px; padding: 0 3px; margin-right: 3px; white-space: nowrap; }
-.gantt { width: 100%; height: auto; display: block; margin: 6px 0 4px; }
-.gantt text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; fill: #1d2330; }
-.gantt .axis { fill: #5b6272; }
-.legend span { display: inline-block; margin-right: 14px; font-size: 12.5px; }
-.legend i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin-right: 5px;
-  vertical-align: -1px; }
-ol.claims { font-size: 13.5px; padding-left: 0; list-style: none; }
-ol.claims li { margin: 4px 0; }
-ol.claims li:target { background: #fff6d6; }
-dl.manifest { display: grid; grid-template-columns: max-content 1fr; gap: 3px 16px; font-size: 13.5px; }
-dl.manifest dt { font-weight: 600; color: #333a48; }
-dl.manifest dd { margin: 0; word-break: break-all; }
-pre { background: #f6f8fa; border: 1px solid #eceef2; border-radius: 6px; padding: 10px; overflow-x: auto;
-  font-size: 12px; }
-details summary { cursor: pointer; color: #1f5fbf; margin: 8px 0; }
-"""
-
 
 # --------------------------------------------------------------------------- quarters
 def quarter_index(label: object) -> int | None:
@@ -123,117 +71,64 @@ def _rule_window(rule: Mapping[str, Any], run: tuple[int, int]) -> tuple[int, in
 
 
 # --------------------------------------------------------------------------- pieces
-def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _claim_links(ids: Iterable[str], claims: Mapping[str, str]) -> str:
-    links = []
-    for claim in ids:
-        text = claims.get(claim, "claim text not found in the sources list")
-        links.append(f'<a class="claim" href="#claim-{_e(claim)}" title="{_e(text)}">{_e(claim)}</a>')
-    return " ".join(links)  # spaces let a long list wrap
-
-
 def _kind_colours(rules: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     kinds = sorted({str(rule.get("kind", "")) for rule in rules})
     return {kind: _KIND_COLOURS[i % len(_KIND_COLOURS)] for i, kind in enumerate(kinds)}
 
 
-def _gantt_svg(rules: Sequence[Mapping[str, Any]], run: tuple[int, int], colours: Mapping[str, str]) -> str:
-    """One bar per rule over the run's quarters, year gridlines, tooltips with the rule summary."""
+def _gantt(rules: Sequence[Mapping[str, Any]], run: tuple[int, int], colours: Mapping[str, str]) -> dict[str, Any]:
+    """Geometry of the rules timeline: one bar per rule over the run's quarters, year gridlines."""
     label_w, plot_w, row_h, top = 230, 800, 24, 26
     quarters = run[1] - run[0] + 1
     qw = plot_w / quarters
     height = top + row_h * len(rules) + 8
-    svg_open = (
-        f'<svg class="gantt" viewBox="0 0 {label_w + plot_w + 10} {height}" role="img" aria-label="Rules"'
-    )
-    parts = [svg_open + ">"]
+    gridlines = []
     for q in range(run[0], run[1] + 1):
         if q % 4 == 0 or q == run[0]:
             x = label_w + (q - run[0]) * qw
-            parts.append(
-                f'<line x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" y2="{height - 4}" stroke="#dfe3e8"/>'
-            )
-            if q % 4 == 0 and (run[1] - q) >= 2:
-                parts.append(f'<text class="axis" x="{x + 3:.1f}" y="{top - 10}">{q // 4}</text>')
-    right = label_w + plot_w
-    parts.append(f'<line x1="{right}" y1="{top - 6}" x2="{right}" y2="{height - 4}" stroke="#dfe3e8"/>')
-    for row, rule in enumerate(rules):
-        y = top + row * row_h
+            year = q // 4 if q % 4 == 0 and (run[1] - q) >= 2 else None
+            gridlines.append({"x": f"{x:.1f}", "year": year, "label_x": f"{x + 3:.1f}"})
+    gridlines.append({"x": label_w + plot_w, "year": None, "label_x": ""})
+    rows = []
+    for index, rule in enumerate(rules):
+        y = top + index * row_h
         name = str(rule.get("id", ""))
-        short = name if len(name) <= 32 else name[:31] + "…"
         when = f"{rule.get('start') or 'start'} – {rule.get('end') or 'open-ended'}"
         tip = f"{name} ({rule.get('kind', '')}): {when}"
         if rule.get("summary"):
             tip += f". {rule['summary']}"
-        parts.append(f"<g><title>{_e(tip)}</title>")
-        parts.append(f'<text x="{label_w - 12}" y="{y + 16}" text-anchor="end">{_e(short)}</text>')
+        row: dict[str, Any] = {"tip": tip, "short": name if len(name) <= 32 else name[:31] + "…",
+                               "text_y": y + 16, "bar": None}
         window = _rule_window(rule, run)
-        if window is None:
-            parts.append(f'<text class="axis" x="{label_w + 6}" y="{y + 16}">outside the run</text></g>')
-            continue
-        first, last, before, after = window
-        x = label_w + (first - run[0]) * qw
-        width = max((last - first + 1) * qw, 3.0)
-        colour = colours.get(str(rule.get("kind", "")), _KIND_COLOURS[0])
-        parts.append(
-            f'<rect x="{x:.1f}" y="{y + 5}" width="{width:.1f}" height="{row_h - 10}" rx="3" '
-            f'fill="{colour}"/>'
-        )
-        if before:  # started before the run: an arrow head at the left end
-            parts.append(
-                f'<polygon points="{x:.1f},{y + 3} {x - 7:.1f},{y + row_h / 2} {x:.1f},{y + row_h - 3}" '
-                f'fill="{colour}"/>'
-            )
-        if after:  # open-ended or beyond the horizon: an arrow head at the right end
-            tip_x = x + width
-            parts.append(
-                f'<polygon points="{tip_x:.1f},{y + 3} {tip_x + 7:.1f},{y + row_h / 2} '
-                f'{tip_x:.1f},{y + row_h - 3}" fill="{colour}"/>'
-            )
-        parts.append("</g>")
-    parts.append("</svg>")
-    return "".join(parts)
+        if window is not None:
+            first, last, before, after = window
+            x = label_w + (first - run[0]) * qw
+            width = max((last - first + 1) * qw, 3.0)
+            end = x + width
+            row["bar"] = {
+                "x": f"{x:.1f}", "y": y + 5, "width": f"{width:.1f}",
+                "colour": colours.get(str(rule.get("kind", "")), _KIND_COLOURS[0]),
+                # arrow heads: in force before the run starts / open-ended or beyond the horizon
+                "before": f"{x:.1f},{y + 3} {x - 7:.1f},{y + row_h / 2} {x:.1f},{y + row_h - 3}" if before else "",
+                "after": f"{end:.1f},{y + 3} {end + 7:.1f},{y + row_h / 2} {end:.1f},{y + row_h - 3}" if after else "",
+            }
+        rows.append(row)
+    return {
+        "width": label_w + plot_w + 10, "height": height, "grid_top": top - 6, "grid_bottom": height - 4,
+        "year_y": top - 10, "label_x": label_w - 12, "outside_x": label_w + 6, "bar_height": row_h - 10,
+        "gridlines": gridlines, "rows": rows, "first": quarter_label(run[0]), "last": quarter_label(run[1]),
+    }
 
 
-def _rules_section(
-    rules: Sequence[Mapping[str, Any]], claims: Mapping[str, str], summary: pd.DataFrame | None
-) -> str:
-    if not rules:
-        return '<p class="note">This scenario has no rules.</p>'
-    colours = _kind_colours(rules)
-    out = []
-    run = _run_quarters(summary, rules)
-    if run is not None:
-        out.append(_gantt_svg(rules, run, colours))
-        legend = "".join(
-            f'<span><i style="background:{c}"></i>{_e(k or "(no kind)")}</span>' for k, c in colours.items()
-        )
-        out.append(
-            f'<p class="legend">{legend}<span>◀ ▶ in force before the start / after the end of the run'
-            "</span></p>"
-        )
-        out.append(
-            f'<p class="note">Run: {quarter_label(run[0])} – {quarter_label(run[1])}; '
-            f"hover a bar for the rule's summary.</p>"
-        )
-    rows = []
-    for rule in rules:
-        window = f"{rule.get('start') or 'start of run'} – {rule.get('end') or 'open-ended'}"
-        rows.append(
-            f'<tr><td class="id"><code>{_e(rule.get("id"))}</code></td>'
-            f'<td class="nowrap">{_e(rule.get("kind"))}</td>'
-            f'<td class="nowrap">{_e(window)}</td><td class="summary">{_e(rule.get("summary"))}</td>'
-            f'<td class="sources">{_claim_links(split_sources(rule.get("sources")), claims)}</td></tr>'
-        )
-    out.append(
-        '<table class="rules"><thead><tr><th>Rule</th><th>Kind</th><th>When</th><th>What it does</th>'
-        '<th class="sources">Sources</th>'
-        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-    )
-    return "".join(out)
+def _rule_rows(rules: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": rule.get("id"), "kind": rule.get("kind"), "summary": rule.get("summary"),
+            "window": f"{rule.get('start') or 'start of run'} – {rule.get('end') or 'open-ended'}",
+            "sources": split_sources(rule.get("sources")),
+        }
+        for rule in rules
+    ]
 
 
 _RUN_COLUMNS = ("scenario", "replicate", "seed", "step")
@@ -275,42 +170,25 @@ def merge_replicate_events(events: pd.DataFrame) -> pd.DataFrame:
     return grouped[[*keep, "replicates"]].reset_index(drop=True)
 
 
-def _events_section(events: pd.DataFrame | None, claims: Mapping[str, str]) -> str:
+def _events(events: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The event table: columns, and per row (column, value) with sources as a list of claim ids."""
     if events is None or events.empty:
-        return '<p class="note">No events were logged in this run.</p>'
+        return None
     merged = merge_replicate_events(events)
     shown = merged.head(MAX_EVENT_ROWS)
     columns = list(shown.columns)
-    head = "".join(f'<th class="{_e(c)}">{_e(c.replace("_", " "))}</th>' for c in columns)
     rows = []
     for record in shown.to_dict("records"):
         cells = []
         for column in columns:
             value = record.get(column)
             if column == "sources":
-                cells.append(f'<td class="sources">{_claim_links(split_sources(value), claims)}</td>')
+                cells.append((column, split_sources(value)))
             else:
-                text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else value
-                cells.append(f'<td class="{_e(column)}">{_e(text)}</td>')
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    note = ""
-    if "replicates" in columns:
-        note += '<p class="note">Events of all replicates merged; "replicates": in how many it occurred.</p>'
-    if len(merged) > len(shown):
-        note += f'<p class="note">First {len(shown)} of {len(merged)} events; all are in events.csv.</p>'
-    table = f'<table class="events"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-    return f'<div class="scroll">{table}</div>{note}'
-
-
-def _claims_section(ids: Sequence[str], claims: Mapping[str, str]) -> str:
-    if not ids:
-        return '<p class="note">No sources are cited.</p>'
-    items = "".join(
-        f'<li id="claim-{_e(c)}"><a class="claim" href="#claim-{_e(c)}">{_e(c)}</a> '
-        f"{_e(claims.get(c, 'claim text not found in the sources list'))}</li>"
-        for c in ids
-    )
-    return f'<ol class="claims">{items}</ol>'
+                blank = value is None or (isinstance(value, float) and pd.isna(value))
+                cells.append((column, "" if blank else value))
+        rows.append(cells)
+    return {"columns": columns, "rows": rows, "total": len(merged)}
 
 
 def _cited(rules: Sequence[Mapping[str, Any]], events: pd.DataFrame | None) -> list[str]:
@@ -327,58 +205,40 @@ def _claim_key(claim: str) -> tuple:
     return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\s]", claim.lstrip("D")))
 
 
-def _manifest_section(manifest: Mapping[str, Any]) -> str:
-    if not manifest:
-        return '<p class="note">No manifest.</p>'
+def _manifest_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    """(key, shown value, shown as a block) per manifest entry: mappings as JSON, lists joined."""
     rows = []
     for key, value in manifest.items():
         if isinstance(value, Mapping):
-            shown = f"<pre>{_e(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre>"
+            rows.append((str(key), json.dumps(value, indent=2, sort_keys=True, default=str), True))
         elif isinstance(value, (list, tuple)):
-            shown = f'<span class="mono">{_e(", ".join(str(v) for v in value))}</span>'
+            rows.append((str(key), ", ".join(str(v) for v in value), False))
         else:
-            shown = f'<span class="mono">{_e("—" if value is None else value)}</span>'
-        rows.append(f"<dt>{_e(key)}</dt><dd>{shown}</dd>")
-    full = json.dumps(manifest, indent=2, sort_keys=True, default=str)
-    return (
-        f'<dl class="manifest">{"".join(rows)}</dl>'
-        f"<details><summary>Full manifest (JSON)</summary><pre>{_e(full)}</pre></details>"
-    )
+            rows.append((str(key), "—" if value is None else str(value), False))
+    return rows
 
 
-def _figures_section(figures: Mapping[str, bytes]) -> str:
-    if not figures:
-        return '<p class="note">No figures.</p>'
-    out = []
-    for name, png in figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        out.append(
-            f'<figure id="figure-{_e(name)}"><img src="data:image/png;base64,{data}" '
-            f'alt="{_e(name)} figure"><figcaption>{_e(name.capitalize())}: median over replicates '
-            f"(line) with the 10–90% range (band).</figcaption></figure>"
-        )
-    return "".join(out)
-
-
-def _headline_value(value: str) -> str:
-    """The value in large type; a trailing parenthetical (the 10–90% range) on a smaller line."""
-    match = re.match(r"^(.*?)\s+\((.*)\)$", value)
-    if not match:
-        return f'<div class="value">{_e(value)}</div>'
-    return f'<div class="value">{_e(match.group(1))}</div><div class="range">{_e(match.group(2))}</div>'
-
-
-def _headline_section(headline: Sequence[tuple[str, str]]) -> str:
-    if not headline:
-        return '<p class="note">No headline numbers.</p>'
-    cards = "".join(
-        f'<div class="card"><div class="label">{_e(label)}</div>{_headline_value(str(value))}</div>'
-        for label, value in headline
-    )
-    return f'<div class="headline">{cards}</div>'
+def _headline_cards(headline: Sequence[tuple[str, str]]) -> list[dict[str, str | None]]:
+    """Each value in large type; a trailing parenthetical (the 10–90% range) on a smaller line."""
+    cards = []
+    for label, value in headline:
+        match = re.match(r"^(.*?)\s+\((.*)\)$", str(value))
+        big, small = (match.group(1), match.group(2)) if match else (str(value), None)
+        cards.append({"label": label, "value": big, "range": small})
+    return cards
 
 
 # --------------------------------------------------------------------------- page
+SECTIONS = (
+    ("headline", "At the horizon"),
+    ("figures", "Curves"),
+    ("rules", "Rules timeline"),
+    ("events", "Events"),
+    ("sources", "Sources"),
+    ("manifest", "Manifest"),
+)
+
+
 def render_report(
     *,
     title: str,
@@ -401,28 +261,23 @@ def render_report(
     ):
         if manifest.get(key) not in (None, ""):
             value = str(manifest[key])
-            meta.append(
-                f"{label} <span class='mono'>{_e(value[:12] if key == 'git_commit' else value)}</span>"
-            )
-    cited = _cited(rules, events)
-    sections = [
-        ("headline", "At the horizon", _headline_section(headline)),
-        ("figures", "Curves", _figures_section(figures)),
-        ("rules", "Rules timeline", _rules_section(rules, claims, summary)),
-        ("events", "Events", _events_section(events, claims)),
-        ("sources", "Sources", _claims_section(cited, claims)),
-        ("manifest", "Manifest", _manifest_section(manifest)),
-    ]
-    nav = "".join(f'<a href="#{anchor}">{_e(name)}</a>' for anchor, name, _ in sections)
-    body = "".join(
-        f'<section id="{anchor}"><h2>{_e(name)}</h2>{content}</section>' for anchor, name, content in sections
-    )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
-        f'<header><h1>{_e(title)}</h1><p class="description">{_e(description)}</p>'
-        f'<p class="meta">{" · ".join(meta)}</p><nav>{nav}</nav></header>'
-        f"{body}</main></body></html>\n"
+            meta.append((label, value[:12] if key == "git_commit" else value))
+    colours = _kind_colours(rules)
+    run = _run_quarters(summary, rules) if rules else None
+    return render(
+        "report.html.j2",
+        title=title,
+        description=description,
+        meta=meta,
+        sections=SECTIONS,
+        headline=_headline_cards(headline),
+        figures=inline_pngs(figures),
+        rules=_rule_rows(rules),
+        gantt=None if run is None else _gantt(rules, run, colours),
+        kind_colours=list(colours.items()),
+        events=_events(events),
+        claims=claims,
+        cited=_cited(rules, events),
+        manifest_rows=_manifest_rows(manifest),
+        manifest_json=json.dumps(manifest, indent=2, sort_keys=True, default=str),
     )

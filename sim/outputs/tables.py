@@ -33,41 +33,6 @@ FLOAT_FORMAT = "%.10g"
 SOURCES_SEPARATOR = ";"
 
 
-# --------------------------------------------------------------------------- group labels
-def group_label(**pairs: object) -> str:
-    """The contract's group label: `key=value` pairs, keys in alphabetical order, joined by `,`.
-
-    `group_label()` is `""` (a world total); `group_label(region="south", origin="CN")` is
-    `"origin=CN,region=south"`. Keys and values must not contain `,` or `=`.
-    """
-    parts = []
-    for key in sorted(pairs):
-        value = str(pairs[key])
-        for text in (key, value):
-            if not text or "," in text or "=" in text:
-                raise ValueError(f"group label part {text!r} must be non-empty without ',' or '='")
-        parts.append(f"{key}={value}")
-    return ",".join(parts)
-
-
-def parse_group(label: str | None) -> dict[str, str]:
-    """Inverse of `group_label`: `"origin=CN,region=south"` -> `{"origin": "CN", "region": "south"}`.
-
-    `""` (or a missing value read back from CSV as NaN/None) is the world total, `{}`.
-    """
-    if label is None or (isinstance(label, float) and np.isnan(label)) or label == "":
-        return {}
-    result: dict[str, str] = {}
-    for part in str(label).split(","):
-        key, sep, value = part.partition("=")
-        if not sep or not key or not value or "=" in value:
-            raise ValueError(f"malformed group label {label!r}: expected key=value pairs joined by ','")
-        if key in result:
-            raise ValueError(f"malformed group label {label!r}: key {key!r} repeated")
-        result[key] = value
-    return result
-
-
 # --------------------------------------------------------------------------- helpers
 def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
     missing = [c for c in columns if c not in frame.columns]

@@ -15,45 +15,42 @@ The three CSV files are byte-identical for the same input frames, whatever their
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from sim.metrics_registry import Metric, headlines
 from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
-from sim.outputs.figures import BLOC_ORDER, FIGURES, close_figure, figure_png
+from sim.outputs.figures import FIGURES, close_figure, figure_png
+from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.report import render_report
-from sim.outputs.tables import (
-    csv_bytes,
-    events_table,
-    group_label,
-    parse_group,
-    summarise,
-    timeseries_table,
-)
-
-MANIFEST_NAME = "manifest.json"
+from sim.outputs.tables import csv_bytes, events_table, summarise, timeseries_table
 
 
 # --------------------------------------------------------------------------- headline numbers
-def _percent(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{value * 100:.1f}%"
+def headline_value(value: float, metric: Metric) -> str:
+    """A headline number as shown: a percentage for shares and 0-1 indices, else the value and its unit."""
+    if pd.isna(value):
+        return "n/a"
+    return f"{value * 100:.1f}%" if metric.percent else f"{value:.1f} {metric.unit}"
 
 
-def _with_band(row: pd.Series) -> str:
-    median, low, high = _percent(row["median"]), _percent(row["q10"]), _percent(row["q90"])
-    return median if low == high else f"{median} (10–90%: {low.rstrip('%')}–{high})"
+def _with_band(row: pd.Series, metric: Metric) -> str:
+    median, low, high = (headline_value(row[k], metric) for k in ("median", "q10", "q90"))
+    if low == high:
+        return median
+    unit = "%" if metric.percent else f" {metric.unit}"
+    return f"{median} (10–90%: {low.removesuffix(unit)}–{high})"
 
 
 def headline_numbers(summary: pd.DataFrame) -> list[tuple[str, str]]:
-    """Headline (label, value) pairs at the last step: medians as percentages, with the 10–90% range.
+    """Headline (label, value) pairs at the last step: medians with the 10–90% range over replicates.
 
-    The horizon date; the world adoption rate; open vs closed shares; the share on each
-    origin bloc's models; each bloc's GDP-weighted influence. Metrics absent from the
-    summary are left out. With several scenarios, each label is prefixed by the scenario.
+    The horizon date, then the registry's headlines (`sim.metrics_registry.headlines`) in its
+    order. Metrics absent from the summary are left out. With several scenarios, each label is
+    prefixed by the scenario.
     """
     if summary.empty:
         return []
@@ -67,43 +64,14 @@ def headline_numbers(summary: pd.DataFrame) -> list[tuple[str, str]]:
         }
         prefix = f"{scenario}: " if len(scenarios) > 1 else ""
         out.append((f"{prefix}Horizon", str(last["date"].iloc[0])))
-        wanted: list[tuple[str, str, str]] = [
-            ("adoption_rate", "", "AI adoption rate (world)"),
-            ("adoption_share", group_label(openness="open"), "Open-weights share of AI users"),
-            ("adoption_share", group_label(openness="closed"), "Closed-weights share of AI users"),
-        ]
-        origins = _blocs(last, "adoption_share", "origin")
-        wanted += [
-            ("adoption_share", group_label(origin=b), f"AI users on {b}-origin models") for b in origins
-        ]
-        blocs = _blocs(last, "influence", "bloc", weight="gdp")
-        wanted += [
-            ("influence", group_label(bloc=b, weight="gdp"), f"Influence of {b} (GDP-weighted)")
-            for b in blocs
-        ]
-        for metric, group, label in wanted:
-            row = by_key.get((metric, group))
+        for metric, headline in headlines():
+            row = by_key.get((metric.name, headline.group))
             if row is not None:
-                out.append((prefix + label, _with_band(row)))
+                out.append((prefix + headline.label, _with_band(row, metric)))
     return out
 
 
-def _blocs(rows: pd.DataFrame, metric: str, key: str, **fixed: str) -> list[str]:
-    """Values of `key` among the groups `{key: v} | fixed` of `metric`, in bloc order."""
-    found = set()
-    for group in rows.loc[rows["metric"] == metric, "group"].unique():
-        pairs = parse_group(group)
-        if set(pairs) == {key, *fixed} and all(pairs[k] == v for k, v in fixed.items()):
-            found.add(pairs[key])
-    return [b for b in BLOC_ORDER if b in found] + sorted(found - set(BLOC_ORDER))
-
-
 # --------------------------------------------------------------------------- writing
-def file_entry(data: bytes) -> dict[str, Any]:
-    """How a manifest lists one output file (what `sim.outputs.folder` reads to know a run's files)."""
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-
-
 def write_run_outputs(
     out_dir: Path,
     *,
@@ -159,7 +127,5 @@ def write_run_outputs(
     )
     put("report.html", page.encode("utf-8"))
 
-    final = {**manifest, "files": files}
-    text = json.dumps(final, indent=2, ensure_ascii=False, default=str) + "\n"
-    written[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, text.encode("utf-8"))
+    written[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes({**manifest, "files": files}))
     return written

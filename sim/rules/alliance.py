@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets
 from sim.scenario.fields import Share
 
@@ -35,7 +36,7 @@ class Alliance(Rule):
     """
 
     kind: Literal["alliance"] = "alliance"
-    lead: Literal["US", "CN", "EU", "other"] | None = Field(
+    lead: Bloc | None = Field(
         None, description="bloc whose standards the alliance follows (for candidates' affinity); none: neutral"
     )
     members: Targets = Field(description="founding members")

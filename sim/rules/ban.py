@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets
 from sim.scenario.fields import FamilyId
 
@@ -34,7 +35,7 @@ class Ban(Rule):
     kind: Literal["ban"] = "ban"
     targets: Targets = Field(description="countries that ban (scripted) or may ban (endogenous)")
     families: list[FamilyId] = Field(default_factory=list, description="banned families by id")
-    origin: Literal["US", "CN", "EU", "other"] | None = Field(
+    origin: Bloc | None = Field(
         None, description="ban every family of this origin bloc"
     )
     scope: Literal["all", "government"] = Field(

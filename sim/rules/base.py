@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field, model_validator
 
+from sim.blocs import BLOCS, REGIONS
 from sim.quarters import Quarter, parse_quarter
-from sim.scenario.fields import BLOCS, REGIONS, ClaimId, CountryCode, FieldError, StrictModel
+from sim.scenario.fields import ClaimId, CountryCode, FieldError, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -40,8 +41,6 @@ class Rule(StrictModel):
         None, description="last quarter the rule acts, inclusive (default: open-ended)"
     )
     note: str = Field("", description="free text for the reader: what real event this stands for")
-
-    summary_template: ClassVar[str] = ""
 
     @model_validator(mode="after")
     def _window_in_order(self) -> Rule:
@@ -154,7 +153,3 @@ def window_text(rule: Rule, start: str, end: str) -> str:
     first = rule.from_ or start
     last = rule.until or end
     return f"{first}-{last}" if rule.until else f"from {first}"
-
-
-def as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

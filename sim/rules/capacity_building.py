@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class CapacityBuilding(Rule):
     """
 
     kind: Literal["capacity_building"] = "capacity_building"
-    sponsor: Literal["US", "CN", "EU", "other"] | None = Field(
+    sponsor: Bloc | None = Field(
         None, description="bloc that funds it (none: multilateral, no goodwill to any bloc)"
     )
     targets: Targets = Field(description="countries that receive support")

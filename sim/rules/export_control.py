@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets, window_text
 from sim.scenario.fields import Share
 
@@ -34,7 +35,7 @@ class ExportControl(Rule):
     """
 
     kind: Literal["export_control"] = "export_control"
-    issuer: Literal["US", "CN", "EU", "other"] = Field("US", description="bloc that imposes the control")
+    issuer: Bloc = Field("US", description="bloc that imposes the control")
     targets: Targets = Field(description="countries the control applies to")
     restricts: list[Restriction] = Field(
         default_factory=lambda: list[Restriction](["chips"]),

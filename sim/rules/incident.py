@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets
 from sim.scenario.fields import FamilyId, Share, StrictModel
 
@@ -21,7 +22,7 @@ class Exposed(StrictModel):
     """Which families an incident can hit (all listed conditions must hold)."""
 
     families: list[FamilyId] = Field(default_factory=list, description="families by id (empty: any)")
-    origins: list[Literal["US", "CN", "EU", "other"]] = Field(
+    origins: list[Bloc] = Field(
         default_factory=list, description="origins (empty: any)"
     )
     openness: Literal["open", "closed", "any"] = Field("open", description="open weights, closed models, or both")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Rule
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class OpenSourcePush(Rule):
     """
 
     kind: Literal["open_source_push"] = "open_source_push"
-    bloc: Literal["US", "CN", "EU", "other"] = Field("CN", description="bloc whose state pushes open source")
+    bloc: Bloc = Field("CN", description="bloc whose state pushes open source")
     open_support: float = Field(
         1.5, ge=-10, le=10, description="log-odds added to its labs' open-release decisions"
     )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from sim.blocs import Bloc
 from sim.rules.base import Reference, Rule, Targets
 from sim.scenario.fields import StrictModel
 
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from sim.model.policy import PolicyState
     from sim.world import World
 
-Bloc = Literal["US", "CN", "EU", "other"]
 
 
 class Covered(StrictModel):

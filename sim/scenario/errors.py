@@ -8,18 +8,11 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import Problem, did_you_mean, show_value
+from sim.errors import Problem, did_you_mean, dotted, show_value
 from sim.scenario.fields import FieldError
 
 Path = tuple[str | int, ...]
 Locate = Callable[[Path, bool], tuple[str, int, int]]  # (path, at_key) -> (file, line, column)
-
-
-def dotted(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _unwrap(tp: Any, value: Any) -> Any:

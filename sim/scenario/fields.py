@@ -9,9 +9,6 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-BLOCS = ("US", "CN", "EU", "other")
-REGIONS = ("north", "south")
-
 
 class StrictModel(BaseModel):
     """Every scenario section: unknown keys are errors, NaN and infinities are refused."""

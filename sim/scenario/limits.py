@@ -24,8 +24,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sim import metrics_registry
 from sim.errors import InputError, Problem
-from sim.scenario.fields import BLOCS, REGIONS
+from sim.metrics_registry import PROGRAMME_KINDS
 from sim.scenario.load import LoadedScenario
 from sim.scenario.schema import Scenario
 from sim.workers import processes_for
@@ -114,16 +115,9 @@ def memory_limit() -> MemoryLimit:
 
 # --------------------------------------------------------------------------- the estimate
 def rows_per_quarter(scenario: Scenario, world: World) -> int:
-    """An upper bound on the metric values recorded per quarter (mirrors sim/model/metrics.py).
-
-    adoption (world and each region): rate, 2 openness, per bloc 1 + 2 openness, per family;
-    influence 2 per bloc; release_open_share, compute_share, countries_banning 1 per bloc;
-    capability per family; 2 capability gaps; co-authorship; partners per programme or alliance.
-    """
-    blocs, families = len(BLOCS), len(world.families)
-    adoption = (1 + len(REGIONS)) * (1 + 2 + 3 * blocs + families)
-    programmes = sum(1 for rule in scenario.rules.values() if rule.kind in ("program", "alliance"))
-    return adoption + 5 * blocs + families + 3 + programmes
+    """An upper bound on the metric values recorded per quarter: every group of the metric registry."""
+    programmes = sum(1 for rule in scenario.rules.values() if rule.kind in PROGRAMME_KINDS)
+    return metrics_registry.rows_per_quarter(len(world.families), programmes)
 
 
 def rows_per_replicate(scenario: Scenario, world: World) -> int:

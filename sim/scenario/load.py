@@ -18,9 +18,9 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
-from sim.errors import InputError, Problem, did_you_mean, show_value
+from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
 from sim.scenario.errors import Path as FieldPath
-from sim.scenario.errors import dotted, model_at, problems_from
+from sim.scenario.errors import model_at, problems_from
 from sim.scenario.schema import Scenario
 from sim.yamlio import Located, load_yaml_file, load_yaml_text
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sim.errors import InputError, Problem, did_you_mean
-from sim.scenario.errors import dotted, problems_from
+from sim.errors import InputError, Problem, did_you_mean, dotted
+from sim.scenario.errors import problems_from
 from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import LoadedScenario, load_scenario
 from sim.scenario.schema import Scenario
-from sim.world import World, _WorldFiles, parse_world
+from sim.world import World, WorldFiles, parse_world
 from sim.yamlio import load_yaml_file
 
 
@@ -55,7 +55,7 @@ def load_world_for(loaded: LoadedScenario) -> World:
         problems = []
         for problem in problems_from(
             error,
-            _WorldFiles,
+            WorldFiles,
             {k: v.data for k, v in located.items()},
             lambda path, at_key: _locate(located, path, at_key),
         ):
