@@ -120,7 +120,7 @@ def test_console_script_exits_2_without_traceback():
 
 def test_rules_package_imports_on_its_own():
     # sim.rules and sim.scenario import each other; either may be imported first.
-    for module in ("sim.rules", "sim.rules.base", "sim.scenario", "sim.docs_gen"):
+    for module in ("sim.rules", "sim.rules.base", "sim.scenario", "tools.docs.generate"):
         done = subprocess.run(
             [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60
         )

@@ -1,6 +1,6 @@
 """Rule kinds, registered by `kind`.
 
-Adding a kind: its module, one line in `RULE_KINDS`, a test; `python -m sim.docs_gen` documents it.
+Adding a kind: its module, one line in `RULE_KINDS`, a test; `make docs` (`python -m tools.docs`) documents it.
 """
 
 from __future__ import annotations
