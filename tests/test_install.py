@@ -110,6 +110,13 @@ def test_user_scenarios_extend_a_built_in_and_typos_are_located(installed: tuple
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("typo.yaml:4:1: popluation: unknown field 'popluation' (did you mean 'population'?)")
 
+    # A scenario of one's own with no extends and no data/ beside it runs on the built-in world data.
+    (empty / "alone.yaml").write_text("schema_version: 1\nname: alone\npopulation: {firms: 200}\n"
+                                      "time: {start: 2024Q1, end: 2024Q4}\n", encoding="utf-8")
+    done = _run([sim, "run", "alone.yaml", "--quiet"], cwd=empty)
+    assert done.returncode == 0, done.stderr
+    assert (empty / "runs" / "alone" / "timeseries.csv").is_file()
+
     done = _run([sim, "explain", "decoupling"], cwd=empty)
     assert done.returncode == 0, done.stderr
     assert "decoupling" in done.stdout

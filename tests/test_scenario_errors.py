@@ -426,6 +426,21 @@ def test_a_file_beside_the_scenario_wins_over_the_built_in_name(tmp_path: Path):
     assert "us-chips" not in load_scenario(mine).scenario.rules
 
 
+def test_a_scenario_without_data_beside_it_runs_on_the_built_in_world(tmp_path: Path):
+    from sim.resources import data_dir
+    from sim.scenario import prepare
+
+    alone = write(tmp_path, "alone.yaml", SMALL)  # no extends, no data/ folder here
+    prepared = prepare(alone)
+    assert prepared.loaded.world_path("countries") == data_dir() / "countries.yaml"
+    assert "ITA" in prepared.world.iso3s
+    (tmp_path / "data").mkdir()  # data/ beside the scenario wins, file by file
+    shutil.copy(data_dir() / "families.yaml", tmp_path / "data" / "families.yaml")
+    loaded = prepare(alone).loaded
+    assert loaded.world_path("families") == (tmp_path / "data" / "families.yaml").resolve()
+    assert loaded.world_path("countries") == data_dir() / "countries.yaml"
+
+
 def test_built_in_scenario_by_name_on_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # no scenarios/ here: the names are the package's

@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from sim.errors import InputError, Problem, did_you_mean, show_value
-from sim.resources import builtin_scenarios, find_builtin, is_bare_name, not_found, resolve_scenario
+from sim.resources import builtin_scenarios, data_dir, find_builtin, is_bare_name, not_found, resolve_scenario
 from sim.scenario.errors import Path as FieldPath
 from sim.scenario.errors import dotted, model_at, problems_from
 from sim.scenario.schema import Scenario
@@ -78,10 +78,12 @@ class LoadedScenario:
     def world_path(self, which: str) -> Path:
         """A world data file, relative to the scenario file that named it; the default, relative to the
         first scenario of the `extends` chain (so a scenario elsewhere that extends the baseline gets
-        the baseline's data)."""
+        the baseline's data), and the built-in data when no such file is there (a scenario of one's
+        own, saved anywhere, runs on the built-in world)."""
         value = getattr(self.scenario.world, which)
         key = ("world", which)
-        if key in self.sources.values:
+        named = key in self.sources.values
+        if named:
             file = self.sources.values[key][0]
         elif self.files:
             file = str(self.files[-1])
@@ -90,7 +92,10 @@ class LoadedScenario:
         base = (
             Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
         )
-        return (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        path = (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        if not named and not path.is_file():
+            return data_dir() / Path(value).name
+        return path
 
 
 def merge(parent: Any, child: Any) -> Any:

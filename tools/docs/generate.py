@@ -90,7 +90,7 @@ CHILD_EXAMPLE = """\
 # yaml-language-server: $schema=scenario.schema.json
 schema_version: 1
 name: stricter-chips
-extends: baseline.yaml
+extends: baseline
 description: H200 licences are refused in December 2025, and Korea never suspends DeepSeek.
 rules:
   us-h200-case-by-case:
@@ -374,8 +374,8 @@ names; all problems of a file are reported at once and the exit code is 2.
 
 ## A complete small example
 
-Saved as `scenarios/eu-privacy-bans.yaml` (next to `data/`, the world data files it uses by
-default):
+Saved anywhere, say as `eu-privacy-bans.yaml`; it uses the world data files in a `data/` folder beside
+it if there is one, else the built-in world data:
 
 ```yaml
 {example}```
@@ -391,8 +391,12 @@ the start of the run, one without `until` until its end.
 
 ## `extends`: building on another scenario
 
-`extends: baseline.yaml` (relative to the file) takes everything from the parent and applies this
-file on top. Chains are allowed (a parent may extend another); a cycle is an error.
+`extends: baseline` takes everything from the parent and applies this file on top. The parent is a
+file (relative to this one, like `extends: my-base.yaml`) or, when no such file exists, a built-in
+scenario by name (`baseline`, `decoupling`, ... with or without `.yaml`), so a scenario saved anywhere
+can build on the built-in ones. Chains are allowed (a parent may extend another); a cycle is an error.
+A parent that cannot be read (missing, not YAML, not a scenario, in a cycle) is reported at this
+file's `extends` line first, then at the parent's own line.
 
 - **Mappings merge key by key**, the child winning. A rule with the same id in the child changes
   only the fields it names: `rules: {{us-h200-case-by-case: {{strength: 0.9}}}}` keeps the parent
@@ -415,9 +419,9 @@ file on top. Chains are allowed (a parent may extend another); a cycle is an err
 order after `extends`): `PATH` is a dotted path into the scenario, `VALUE` is read as YAML.
 
 ```
-sim run scenarios/baseline.yaml --set population.firms=100000
-sim run scenarios/baseline.yaml --set rules.us-h200-case-by-case.strength=0.9
-sim run scenarios/baseline.yaml --set 'rules.italy-blocks-deepseek.targets={{countries: [ITA, FRA]}}'
+sim run baseline --set population.firms=100000
+sim run baseline --set rules.us-h200-case-by-case.strength=0.9
+sim run baseline --set 'rules.italy-blocks-deepseek.targets={{countries: [ITA, FRA]}}'
 ```
 
 A path into `rules` must name an existing rule id (with a "did you mean" otherwise). Levels that
