@@ -133,8 +133,10 @@ def _shown(path: Path, like: str) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
-def _missing_parent(reference: str, folder: Path, asking: Path) -> str:
-    """Why `extends: reference` names nothing: where it was looked for, and the nearest name."""
+def _missing_parent(reference: str, base: Path, asking: Path) -> str:
+    """Why `extends: reference` (relative to the folder `base`) names nothing: where it was looked for,
+    and the nearest name there or among the built-in scenarios."""
+    folder = Path(os.path.abspath(base / reference)).parent
     # Compare names without the shared `.yaml`, which makes every file look alike.
     nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p.resolve() != asking} if folder.is_dir() else {}
     close = difflib.get_close_matches(Path(reference).stem, list(nearby), n=1, cutoff=0.6)
