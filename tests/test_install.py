@@ -10,6 +10,7 @@ the wheel. Every command runs in an empty temporary folder with no PYTHONPATH.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -21,7 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--set", "population.firms=500", "--set", "time.end=2025Q4"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]  # one worker builds the wheel once
 
 
 def _run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess[str]:
@@ -34,9 +35,16 @@ def _run(command: list[str], cwd: Path, timeout: int = 600) -> subprocess.Comple
 def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(the wheel, the venv it is installed in)."""
     base = tmp_path_factory.mktemp("install")
+    # Built from a copy of what the wheel is made of: an in-tree build would leave build/ in the checkout,
+    # and a stale build/lib there can carry deleted modules into the wheel.
+    source = base / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "sim", source / "sim", ignore=shutil.ignore_patterns("__pycache__"))
     wheels = base / "wheels"
     built = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                  "--disable-pip-version-check", "-q", "-w", str(wheels), str(ROOT)], cwd=base)
+                  "--disable-pip-version-check", "-q", "-w", str(wheels), str(source)], cwd=base)
     assert built.returncode == 0, built.stderr
     [wheel] = wheels.glob("ai_geopolitics_sim-*.whl")
 
