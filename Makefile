@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 .PHONY: run test lint docs clean app app-assets system-deps
 
 run: $(VENV)/.run-installed
-	$(BIN)/sim run scenarios/baseline.yaml
+	$(BIN)/sim run baseline
 
 test: $(VENV)/.test-installed system-deps $(VENV)/.app-assets
 	$(BIN)/ruff check .
@@ -18,7 +18,7 @@ lint: $(VENV)/.test-installed
 
 # Regenerate the files derived from the schema and the data (tests fail when they are stale).
 docs: $(VENV)/.run-installed
-	$(BIN)/python -m sim.docs_gen
+	$(BIN)/python -m tools.docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

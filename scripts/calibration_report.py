@@ -10,12 +10,16 @@ docs/validation.md from one run.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from sim.outputs.atomic import atomic_write_text
-from sim.validation import calibration_markdown, run_check, targets_table
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `tools` is the checkout's, not an installed package
+
+from sim.outputs.atomic import atomic_write_text  # noqa: E402
+from sim.validation import run_check, targets_table  # noqa: E402
+from tools.docs.calibration import calibration_markdown  # noqa: E402
+
 COMMAND = "python scripts/calibration_report.py"
 
 

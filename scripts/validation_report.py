@@ -11,12 +11,16 @@ The measuring is `sim.validation`, the same as `sim check`; nothing here is type
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from sim.outputs.atomic import atomic_write_text
-from sim.validation import calibration_markdown, run_check, text_report, validation_markdown
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `tools` is the checkout's, not an installed package
+
+from sim.outputs.atomic import atomic_write_text  # noqa: E402
+from sim.validation import run_check, text_report, validation_markdown  # noqa: E402
+from tools.docs.calibration import calibration_markdown  # noqa: E402
+
 COMMAND = "python scripts/validation_report.py"
 
 

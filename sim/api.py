@@ -1,7 +1,7 @@
 """The public Python API: the same pipeline as the command line, returning pandas frames.
 
 import sim
-result = sim.run("scenarios/baseline.yaml", replicates=5)
+result = sim.run("baseline", replicates=5)  # a built-in scenario by name, or a YAML file
 result.summary.query("metric == 'influence'")
 """
 
@@ -87,7 +87,7 @@ def run(
     command_line: list[str] | None = None,
     force: bool = False,
 ) -> RunResult:
-    """Run a scenario file's replicates; with `write=True` (or `out`) write the contract outputs.
+    """Run a scenario (a file, or a built-in name); with `write=True` (or `out`) write the contract outputs.
 
     Writing follows sim/outputs/folder.py: the output folder is locked and checked before the
     simulation starts (a folder of another scenario needs `force=True`), and the run appears in

@@ -51,13 +51,23 @@ def _seed(text: str) -> int:
     return value
 
 
+SCENARIO_HELP = "scenario YAML file, or the name of a built-in scenario (like baseline)"
+BUILTIN_EPILOG = (
+    "A scenario is a YAML file or the name of a built-in one (`sim run baseline`); a file wins over a name. "
+    "Built-in scenarios: {names}. A scenario of your own can start from one with `extends: baseline`."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="sim", description="Scenario lab for AI geopolitics: open vs closed AI models.")
+    from sim.resources import builtin_scenarios
+
+    parser = _Parser(prog="sim", description="Scenario lab for AI geopolitics: open vs closed AI models.",
+                     epilog=BUILTIN_EPILOG.format(names=", ".join(builtin_scenarios())))
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser("run", help="run a scenario and write its curves, tables and report")
-    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("scenario", help=SCENARIO_HELP)
     run.add_argument("--out", help="output folder (default runs/<scenario name>/)")
     run.add_argument("--replicates", type=_positive, default=1, help="number of replicates (default 1)")
     run.add_argument("--seed", type=_seed, help="seed instead of the scenario's")
@@ -78,11 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     validate = commands.add_parser("validate", help="check scenarios without running them")
-    validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    validate.add_argument("scenarios", nargs="+", help="scenario YAML files or built-in scenario names")
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
     explain = commands.add_parser("explain", help="the resolved scenario in plain words")
-    explain.add_argument("scenario")
+    explain.add_argument("scenario", help=SCENARIO_HELP)
     explain.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
@@ -90,17 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser(
         "check",
         help="validate the baseline against the calibration targets and untuned patterns",
-        description="Run a scenario (default the baseline) and compare it with the calibration targets "
-        "(scenarios/data/targets.yaml) and untuned patterns (scenarios/data/patterns.yaml). Exit 0 when "
-        "every calibration target holds, 1 when one does not; untuned patterns are reported, not gated.",
+        description="Run a scenario (default the built-in baseline) and compare it with the calibration targets "
+        "and untuned patterns (default the built-in ones, scenarios/data/targets.yaml and patterns.yaml in the "
+        "repository). Exit 0 when every calibration target holds, 1 when one does not; untuned patterns are "
+        "reported, not gated.",
     )
-    check.add_argument("scenario", nargs="?", help="scenario YAML file (default scenarios/baseline.yaml)")
+    check.add_argument("scenario", nargs="?", help=SCENARIO_HELP + " (default the built-in baseline)")
     check.add_argument("--replicates", type=_positive, default=10, help="number of replicates (default 10)")
     check.add_argument("--workers", type=_positive, default=1, help="worker processes (default 1)")
     check.add_argument("--seed", type=_seed, help="seed instead of the scenario's")
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
-    check.add_argument("--targets", help="calibration targets file (default scenarios/data/targets.yaml)")
-    check.add_argument("--patterns", help="untuned patterns file (default scenarios/data/patterns.yaml)")
+    check.add_argument("--targets", help="calibration targets file (default the built-in targets.yaml)")
+    check.add_argument("--patterns", help="untuned patterns file (default the built-in patterns.yaml)")
     check.add_argument("--out", help="also write the report to this file (Markdown if it ends in .md)")
 
     app = commands.add_parser(
@@ -111,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
-    app.add_argument("--scenarios", help="folder of preset scenarios (default: the repository's scenarios/)")
+    app.add_argument("--scenarios", help="folder of preset scenarios (default: the built-in scenarios)")
     _add_experiment_commands(commands)
     return parser
 
@@ -124,7 +135,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
         description="Run BASE and each OTHER with the same replicate seeds and write each one's outputs, the "
         "paired differences (other - base) with their 10-90%% band, figures and compare.html.",
     )
-    compare.add_argument("base", help="base scenario YAML file")
+    compare.add_argument("base", help="base scenario: " + SCENARIO_HELP)
     compare.add_argument("others", nargs="+", metavar="other", help="scenario(s) to compare with the base")
     compare.add_argument("--replicates", type=_positive, default=10, help="replicates per scenario (default 10)")
     compare.add_argument("--seed", type=_seed, help="seed of every scenario (default the base scenario's)")
@@ -139,7 +150,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
         description="Run the design of an experiment file (see docs/experiments.md). Each run is stored as it "
         "finishes; running the same command again skips the finished runs and does the rest.",
     )
-    sweep.add_argument("experiment", help="experiment YAML file (like scenarios/experiments/*.yaml)")
+    sweep.add_argument("experiment", help="experiment YAML file (like scenarios/experiments/*.yaml in the repository)")
     sweep.add_argument("--out", help="output folder (default runs/sweep-<experiment name>/)")
     sweep.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
     sweep.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, like tcp://host:8786")

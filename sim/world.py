@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from functools import cached_property
 from os import PathLike
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
@@ -20,11 +19,11 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sim.blocs import BLOCS, REGIONS, Bloc, Openness, Region
 from sim.errors import did_you_mean
+from sim.resources import data_dir
 
 Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$")]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "scenarios" / "data"
 COMPUTE_SHARE_TOLERANCE = 0.01  # countries' ai_compute_share must sum to 1 within this
 
 
@@ -249,9 +248,11 @@ def parse_world(countries: dict[str, Any], families: dict[str, Any]) -> World:
                  families=files.families.families)
 
 
-def load_world(countries_path: str | PathLike[str] = DATA_DIR / "countries.yaml",
-               families_path: str | PathLike[str] = DATA_DIR / "families.yaml") -> World:
-    """Read and validate the two world data files (safe YAML loader only)."""
+def load_world(countries_path: str | PathLike[str] | None = None,
+               families_path: str | PathLike[str] | None = None) -> World:
+    """Read and validate the two world data files (safe YAML loader only); default the built-in ones."""
+    countries_path = countries_path or data_dir() / "countries.yaml"
+    families_path = families_path or data_dir() / "families.yaml"
     with open(countries_path, encoding="utf-8") as fh:
         countries = yaml.safe_load(fh)
     with open(families_path, encoding="utf-8") as fh:

@@ -9,7 +9,11 @@ from typing import Any
 
 import pytest
 
-from sim.docs_gen import (
+from sim.rules import RULE_KINDS, Rule
+from sim.scenario import load_scenario
+from sim.scenario.schema import Scenario
+from sim.yamlio import load_yaml_file
+from tools.docs.generate import (
     CHILD_EXAMPLE,
     EXAMPLE,
     SCENARIOS_MD,
@@ -17,12 +21,8 @@ from sim.docs_gen import (
     generated_files,
     render_scenarios_md,
 )
-from sim.odd_gen import ODD_MD
-from sim.rules import RULE_KINDS, Rule
-from sim.rules_doc import RULES_MD
-from sim.scenario import load_scenario
-from sim.scenario.schema import Scenario
-from sim.yamlio import load_yaml_file
+from tools.docs.odd import ODD_MD
+from tools.docs.rules import RULES_MD
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -46,8 +46,8 @@ def schema_header(path: Path) -> str:
 def test_generated_file_is_current(relative: Path):
     expected = generated_files()[relative]
     path = ROOT / relative
-    assert path.is_file(), f"{relative} is missing; run `python -m sim.docs_gen`"
-    assert path.read_text(encoding="utf-8") == expected, f"{relative} is stale; run `python -m sim.docs_gen`"
+    assert path.is_file(), f"{relative} is missing; run `make docs` (python -m tools.docs)"
+    assert path.read_text(encoding="utf-8") == expected, f"{relative} is stale; run `make docs` (python -m tools.docs)"
 
 
 def test_reference_names_every_field_and_rule_kind():

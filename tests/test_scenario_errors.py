@@ -120,7 +120,7 @@ def test_console_script_exits_2_without_traceback():
 
 def test_rules_package_imports_on_its_own():
     # sim.rules and sim.scenario import each other; either may be imported first.
-    for module in ("sim.rules", "sim.rules.base", "sim.scenario", "sim.docs_gen"):
+    for module in ("sim.rules", "sim.rules.base", "sim.scenario", "tools.docs.generate"):
         done = subprocess.run(
             [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60
         )
@@ -339,6 +339,118 @@ def test_extends_names_a_near_file(capsys: pytest.CaptureFixture[str], workspace
     assert code == 2
     assert lines[0].startswith(f"{child}:1:10: extends: no such file 'baselin.yaml'")
     assert lines[0].endswith("(did you mean 'baseline.yaml'?)")
+
+
+def test_extends_a_file_that_is_not_a_scenario_names_the_asking_line_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    not_yaml = write(tmp_path, "passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/sbin/nologin\n")
+    mine = write(tmp_path, "my.yaml", f"schema_version: 1\nname: mine\nextends: {not_yaml}\n")
+    code, lines, _ = validate(capsys, str(mine))
+    assert code == 2
+    assert lines[0] == f"{mine}:3:10: extends: '{not_yaml}' cannot be extended:"
+    assert lines[1].startswith(f"{not_yaml}:1:1: a scenario is a mapping of fields")
+
+
+def test_extends_etc_passwd_is_refused_at_the_extends_line(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    if not Path("/etc/passwd").is_file():
+        pytest.skip("no /etc/passwd on this system")
+    mine = write(tmp_path, "my.yaml", "schema_version: 1\nname: mine\nextends: /etc/passwd\n")
+    code, lines, _ = validate(capsys, str(mine))
+    assert code == 2
+    assert lines[0] == f"{mine}:3:10: extends: '/etc/passwd' cannot be extended:"
+    assert lines[1].startswith("/etc/passwd:")
+
+
+def test_extends_a_broken_yaml_file_reports_the_chain_asking_file_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+):
+    write(tmp_path, "broken.yaml", "name: [\n")
+    write(tmp_path, "middle.yaml", "extends: broken.yaml\nname: middle\n")
+    top = write(tmp_path, "top.yaml", "schema_version: 1\nname: top\nextends: middle.yaml\n")
+    with pytest.raises(InputError) as caught:
+        load_scenario(top)
+    [problem] = caught.value.problems  # one problem: the asking line, then the target's own, in order
+    assert (problem.file, problem.line, problem.column, problem.path) == (str(top), 3, 10, "extends")
+    text = problem.format().splitlines()
+    assert text[0] == f"{top}:3:10: extends: 'middle.yaml' cannot be extended:"
+    assert text[1] == f"{tmp_path / 'middle.yaml'}:1:10: extends: 'broken.yaml' cannot be extended:"
+    assert text[2].startswith(f"{tmp_path / 'broken.yaml'}:2:1: ")
+
+
+def test_circular_extends_is_reported_at_the_asking_file_first(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    first = write(tmp_path, "first.yaml", "schema_version: 1\nname: first\nextends: second.yaml\n")
+    second = write(tmp_path, "second.yaml", "extends: first.yaml\nname: second\n")
+    code, lines, _ = validate(capsys, str(first))
+    assert code == 2
+    assert lines == [
+        f"{first}:3:10: extends: 'second.yaml' cannot be extended:",
+        f"{second}:1:10: extends: circular extends: first.yaml -> second.yaml -> first.yaml",
+    ]
+
+
+def test_a_scenario_extending_itself_is_reported_at_its_line(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    me = write(tmp_path, "me.yaml", "schema_version: 1\nname: me\nextends: me.yaml\n")
+    code, lines, _ = validate(capsys, str(me))
+    assert code == 2 and lines == [f"{me}:3:10: extends: circular extends: me.yaml -> me.yaml"]
+
+
+def test_extends_an_unknown_name_suggests_the_built_in_one(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    mine = write(tmp_path, "my.yaml", "schema_version: 1\nname: mine\nextends: decoupeling\n")
+    code, lines, _ = validate(capsys, str(mine))
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"{mine}:3:10: extends: no such file 'decoupeling' (looked in {tmp_path}), "
+                               "and no built-in scenario of that name (built-in: baseline, ")
+    assert lines[0].endswith("(did you mean 'decoupling'?)")
+
+
+def test_extends_a_built_in_name_from_anywhere(tmp_path: Path):
+    from sim.resources import builtin_scenarios
+
+    baseline = load_scenario(BASELINE).scenario
+    for reference in ("baseline", "baseline.yaml"):
+        mine = write(tmp_path, "mine.yaml", f"schema_version: 1\nname: mine\nextends: {reference}\nseed: 11\n")
+        loaded = load_scenario(mine)
+        assert loaded.files == [mine.resolve(), builtin_scenarios()["baseline"].resolve()]
+        assert loaded.scenario.seed == 11 and loaded.scenario.rules == baseline.rules
+        # The world data is the built-in one, found beside the built-in baseline.
+        assert loaded.world_path("countries") == (builtin_scenarios()["baseline"].parent / "data" / "countries.yaml")
+
+
+def test_a_file_beside_the_scenario_wins_over_the_built_in_name(tmp_path: Path):
+    write(tmp_path, "baseline.yaml", SMALL)  # a local file named like a built-in scenario
+    mine = write(tmp_path, "mine.yaml", "extends: baseline.yaml\nname: mine\n")
+    assert list(load_scenario(mine).scenario.rules) == ["us-chips", "italy-bans-deepseek"]
+    # `baseline` names no file here (no such path), so it is the built-in scenario of that name.
+    mine = write(tmp_path, "mine.yaml", "extends: baseline\nname: mine\n")
+    assert "us-chips" not in load_scenario(mine).scenario.rules
+
+
+def test_a_scenario_without_data_beside_it_runs_on_the_built_in_world(tmp_path: Path):
+    from sim.resources import data_dir
+    from sim.scenario import prepare
+
+    alone = write(tmp_path, "alone.yaml", SMALL)  # no extends, no data/ folder here
+    prepared = prepare(alone)
+    assert prepared.loaded.world_path("countries") == data_dir() / "countries.yaml"
+    assert "ITA" in prepared.world.iso3s
+    (tmp_path / "data").mkdir()  # data/ beside the scenario wins, file by file
+    shutil.copy(data_dir() / "families.yaml", tmp_path / "data" / "families.yaml")
+    loaded = prepare(alone).loaded
+    assert loaded.world_path("families") == (tmp_path / "data" / "families.yaml").resolve()
+    assert loaded.world_path("countries") == data_dir() / "countries.yaml"
+
+
+def test_built_in_scenario_by_name_on_the_command_line(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # no scenarios/ here: the names are the package's
+    code, lines, out = validate(capsys, "baseline", "decoupling.yaml")
+    assert code == 0 and lines == []
+    assert out.splitlines()[0].startswith("ok: baseline: baseline, ")
+    assert out.splitlines()[1].startswith("ok: decoupling.yaml: decoupling, ")
+    code, lines, _ = validate(capsys, "basline")
+    assert code == 2
+    assert lines[0].startswith("basline:1:1: no such file or built-in scenario 'basline' (did you mean 'baseline'?)")
 
 
 # --- uncertainties ------------------------------------------------------------------------------------

@@ -180,9 +180,9 @@ def test_text_report_marks_targets_and_patterns():
 
 
 def test_odd_document_has_every_section_rule_kind_and_parameter_group():
-    from sim.odd_gen import render_odd
     from sim.rules import RULE_KINDS
     from sim.scenario.parameters import Parameters
+    from tools.docs.odd import render_odd
 
     page = render_odd()
     for section in ("1. Purpose and patterns", "2. Entities, state variables and scales",
@@ -203,7 +203,7 @@ def test_odd_document_has_every_section_rule_kind_and_parameter_group():
 
 
 def test_unknown_placeholder_in_the_odd_template_is_an_error():
-    from sim.odd_gen import render_odd
+    from tools.docs.odd import render_odd
 
     with pytest.raises(KeyError, match="unknown placeholder"):
         render_odd("# T\n\n{{paramters:labs}}\n")

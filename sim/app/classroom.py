@@ -8,6 +8,7 @@ the same story; story k is replicate k of `sim run --replicates` (same seeds).
 from __future__ import annotations
 
 import logging
+import shlex
 import threading
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.errors import InputError
 from sim.model.model import GeopoliticsModel
 from sim.model.streams import replicate_seeds
+from sim.resources import find_builtin
 from sim.runner import release_model
 from sim.scenario import Prepared, prepare
 
@@ -91,7 +93,10 @@ class ClassroomModel(GeopoliticsModel):
     @property
     def command(self) -> str:
         """The `sim run` command that reproduces this story."""
-        parts = ["sim run", f"scenarios/{self.preset.path.name}"]
+        # A built-in preset by its name (works wherever sim is installed), any other by its file.
+        builtin = find_builtin(self.preset.name)
+        same = builtin is not None and builtin.resolve() == self.preset.path.resolve()
+        parts = ["sim run", self.preset.name if same else shlex.quote(str(self.preset.path))]
         parts += [f"--set '{text}'" for text in self.overrides]
         if self.story:
             parts.append(f"--replicates {self.story + 1}  # story {self.story} = replicate {self.story}")

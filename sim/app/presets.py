@@ -1,4 +1,5 @@
-"""Preset scenarios for the classroom: every `*.yaml` in the scenarios folder that validates.
+"""Preset scenarios for the classroom: every `*.yaml` in the scenarios folder that validates (default
+the built-in scenarios, `sim/builtin/`, which the repository also shows as `scenarios/`).
 
 Each preset's header comment states the question it answers; the page shows it as the lesson's
 question. The folder is read when a browser session opens, so presets added later appear on reload.
@@ -11,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import InputError
+from sim.resources import builtin_dir
 
 SCENARIOS_ENV = "SIM_APP_SCENARIOS"  # `sim app --scenarios DIR` passes the folder to the page this way
-DEFAULT_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios"
 FIRST = "baseline"  # offered first and chosen when the page opens
 
 
@@ -27,8 +28,9 @@ class Preset:
 
 
 def scenarios_dir() -> Path:
-    """The folder the presets come from: $SIM_APP_SCENARIOS or the repository's `scenarios/`."""
-    return Path(os.environ.get(SCENARIOS_ENV) or DEFAULT_DIR)
+    """The folder the presets come from: $SIM_APP_SCENARIOS or the built-in scenarios."""
+    folder = os.environ.get(SCENARIOS_ENV)
+    return Path(folder) if folder else builtin_dir()
 
 
 def header_question(path: Path) -> str:

@@ -17,8 +17,9 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
-from sim.errors import InputError
+from sim.errors import InputError, did_you_mean
 from sim.quarters import Quarter, parse_quarter
+from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import problems_from
 from sim.scenario.fields import FieldError, Slug, StrictModel
 from sim.yamlio import Located, load_yaml_file
@@ -151,7 +152,7 @@ class Experiment(StrictModel):
     schema_version: Literal[1] = Field(description="version of this format; 1")
     name: Slug = Field(description="short id, used in the default output folder runs/sweep-<name>/")
     description: str = Field("", description="what the experiment asks, in a sentence or two")
-    scenario: str = Field(description="the base scenario file, relative to this file")
+    scenario: str = Field(description="the base scenario file, relative to this file, or a built-in scenario name")
     fixed: dict[str, JsonValue] = Field(
         default_factory=dict,
         alias="set",
@@ -200,7 +201,9 @@ class LoadedExperiment:
 
     @property
     def scenario_path(self) -> Path:
-        return (self.path.parent / self.experiment.scenario).resolve()
+        """The base scenario: a file relative to the experiment, else a built-in scenario of that name."""
+        found = resolve_scenario(self.experiment.scenario, self.path.parent)
+        return (found or self.path.parent / self.experiment.scenario).resolve()
 
     @property
     def file(self) -> str:
@@ -224,8 +227,11 @@ def load_experiment(path: str | os.PathLike[str]) -> LoadedExperiment:
         raise InputError(problems_from(error, Experiment, data, locate)) from None
     loaded = LoadedExperiment(experiment, Path(os.fspath(path)).resolve(), located)
     if not loaded.scenario_path.is_file():
+        name = experiment.scenario.removesuffix(".yaml")
+        near = did_you_mean(name, builtin_scenarios())
+        builtin = f", and no built-in scenario of that name{near}" if is_bare_name(experiment.scenario) else ""
         raise InputError.single(located.file, f"no such scenario file {experiment.scenario!r} (looked in "
-                                f"{loaded.scenario_path.parent})", *located.value_mark(("scenario",)),
+                                f"{loaded.scenario_path.parent}){builtin}", *located.value_mark(("scenario",)),
                                 path="scenario")
     return loaded
 

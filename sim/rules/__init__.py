@@ -1,6 +1,6 @@
 """Rule kinds, registered by `kind`.
 
-Adding a kind: its module, one member of `AnyRule`, a test; `python -m sim.docs_gen` documents it.
+Adding a kind: its module, one member of `AnyRule`, a test; `make docs` (`python -m tools.docs`) documents it.
 """
 
 from __future__ import annotations

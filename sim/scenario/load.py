@@ -19,6 +19,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
+from sim.resources import builtin_scenarios, data_dir, find_builtin, is_bare_name, not_found, resolve_scenario
 from sim.scenario.errors import Path as FieldPath
 from sim.scenario.errors import model_at, problems_from
 from sim.scenario.schema import Scenario
@@ -77,10 +78,12 @@ class LoadedScenario:
     def world_path(self, which: str) -> Path:
         """A world data file, relative to the scenario file that named it; the default, relative to the
         first scenario of the `extends` chain (so a scenario elsewhere that extends the baseline gets
-        the baseline's data)."""
+        the baseline's data), and the built-in data when no such file is there (a scenario of one's
+        own, saved anywhere, runs on the built-in world)."""
         value = getattr(self.scenario.world, which)
         key = ("world", which)
-        if key in self.sources.values:
+        named = key in self.sources.values
+        if named:
             file = self.sources.values[key][0]
         elif self.files:
             file = str(self.files[-1])
@@ -89,7 +92,10 @@ class LoadedScenario:
         base = (
             Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
         )
-        return (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        path = (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        if not named and not path.is_file():
+            return data_dir() / Path(value).name
+        return path
 
 
 def merge(parent: Any, child: Any) -> Any:
@@ -115,7 +121,39 @@ def merge(parent: Any, child: Any) -> Any:
     return copy.deepcopy(child)
 
 
+def _shown(path: Path, like: str) -> str:
+    """How a file is named in messages: relative when `like` (the name the user gave) is relative and the
+    file lies below the current folder, else absolute (a built-in scenario inside the installed package)."""
+    if os.path.isabs(like):
+        return str(path)
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def _missing_parent(reference: str, base: Path, asking: Path) -> str:
+    """Why `extends: reference` (relative to the folder `base`) names nothing: where it was looked for,
+    and the nearest name there or among the built-in scenarios."""
+    folder = Path(os.path.abspath(base / reference)).parent
+    # Compare names without the shared `.yaml`, which makes every file look alike.
+    nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p.resolve() != asking} if folder.is_dir() else {}
+    close = difflib.get_close_matches(Path(reference).stem, list(nearby), n=1, cutoff=0.6)
+    message = f"no such file {reference!r} (looked in {folder})"
+    if not is_bare_name(reference):
+        return message + (f" (did you mean '{nearby[close[0]]}'?)" if close else "")
+    names = list(builtin_scenarios())
+    if not close:
+        builtin = difflib.get_close_matches(reference.removesuffix(".yaml"), names, n=1, cutoff=0.6)
+        hint = f" (did you mean '{builtin[0]}'?)" if builtin else ""
+    else:
+        hint = f" (did you mean '{nearby[close[0]]}'?)"
+    return f"{message}, and no built-in scenario of that name (built-in: {', '.join(names)}){hint}"
+
+
 def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, Any], SourceMap, list[Path]]:
+    """Read `shown` (the file `path`) and the files it extends, merged; `chain` holds the files asking."""
     located = load_yaml_file(shown)
     data = located.data
     if not isinstance(data, dict):
@@ -132,37 +170,29 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
     if parent_ref is None:
         return data, sources, [path]
     file, line, column = sources.locate(("extends",))
+
+    def problem(message: str) -> InputError:
+        return InputError([Problem(file, line, column, "extends", message)])
+
     if not isinstance(parent_ref, str) or not parent_ref.strip():
-        raise InputError(
-            [Problem(file, line, column, "extends", f"expected a file name, got {show_value(parent_ref)}")]
-        )
-    parent = (path.parent / parent_ref).resolve()
+        raise problem(f"expected a file name or a built-in scenario name, got {show_value(parent_ref)}")
+    # Relative to the asking file as the user named it (a link to a folder of scenarios stays that folder).
+    folder = Path(os.path.abspath(shown)).parent
+    found = resolve_scenario(parent_ref, folder)
+    if found is None:
+        raise problem(_missing_parent(parent_ref, folder, path))
+    parent = found.resolve()
     if parent in chain or parent == path:
         cycle = " -> ".join(str(p.name) for p in [*chain, path, parent])
-        raise InputError([Problem(file, line, column, "extends", f"circular extends: {cycle}")])
+        raise problem(f"circular extends: {cycle}")
     if len(chain) >= MAX_EXTENDS_DEPTH:
-        raise InputError(
-            [Problem(file, line, column, "extends", f"extends chain longer than {MAX_EXTENDS_DEPTH}")]
-        )
-    if not parent.is_file():
-        # Compare names without the shared `.yaml`, which makes every file look alike.
-        folder = parent.parent
-        nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p != path} if folder.is_dir() else {}
-        close = difflib.get_close_matches(parent.stem, list(nearby), n=1, cutoff=0.6)
-        hint = f" (did you mean '{nearby[close[0]]}'?)" if close else ""
-        raise InputError(
-            [
-                Problem(
-                    file,
-                    line,
-                    column,
-                    "extends",
-                    f"no such file {parent_ref!r} (looked in {parent.parent}){hint}",
-                )
-            ]
-        )
-    shown_parent = os.path.relpath(parent) if not os.path.isabs(shown) else str(parent)
-    base, base_sources, files = _read_chain(parent, shown_parent, [*chain, path])
+        raise problem(f"extends chain longer than {MAX_EXTENDS_DEPTH}")
+    try:
+        base, base_sources, files = _read_chain(parent, _shown(Path(os.path.abspath(found)), shown), [*chain, path])
+    except InputError as error:
+        # The asking file's `extends` line first, then what is wrong with the target, each located.
+        below = "\n".join(p.format() for p in error.problems)
+        raise problem(f"{parent_ref!r} cannot be extended:\n{below}") from None
     merged = merge(base, data)
     merged.pop("extends", None)
     base_sources.values.pop(("extends",), None)
@@ -317,8 +347,16 @@ def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: Sour
 def load_scenario(
     path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()
 ) -> LoadedScenario:
-    """Read, merge, override and validate a scenario file; raise InputError listing every problem."""
+    """Read, merge, override and validate a scenario file; raise InputError listing every problem.
+
+    `path` is a file, or the name of a built-in scenario (`baseline`) when no such file exists.
+    """
     shown = os.fspath(path)
+    if not os.path.lexists(shown) and is_bare_name(shown):  # `sim run baseline`: a built-in scenario
+        builtin = find_builtin(shown)
+        if builtin is None:
+            raise InputError.single(shown, not_found(shown))
+        shown = _shown(builtin, shown)
     resolved = Path(shown).resolve()
     data, sources, files = _read_chain(resolved, shown, [])
     given = set()

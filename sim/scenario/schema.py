@@ -50,7 +50,7 @@ class Population(StrictModel):
 
 
 class WorldFiles(StrictModel):
-    """Which world data files to use, relative to the scenario file."""
+    """Which world data files to use, relative to the scenario file (left out and not there: the built-in ones)."""
 
     countries: str = Field("data/countries.yaml", description="countries and regional aggregates")
     families: str = Field("data/families.yaml", description="labs and the model families they release")
