@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.fields import claims
 from sim.model.streams import replicate_seeds
 from sim.outputs.folder import RunFolder, claim_run_folder
 from sim.outputs.tables import summarise
 from sim.runner import run_scenario
 from sim.scenario import Prepared, prepare, resolved_yaml
-from sim.scenario.fields import claims
 from sim.scenario.limits import check_run_size
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+from sim.fields import claims
 from sim.scenario import Prepared
-from sim.scenario.fields import claims
 from sim.scenario.parameters import Parameters
 
 

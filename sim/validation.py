@@ -29,9 +29,9 @@ import pandas as pd
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, Problem, did_you_mean
+from sim.fields import ClaimId, FieldError, Slug, StrictModel
 from sim.quarters import Quarter
 from sim.resources import data_dir
-from sim.scenario.fields import ClaimId, FieldError, Slug, StrictModel
 from sim.yamlio import Located, load_yaml_file
 
 BASELINE = "baseline"  # the built-in scenario checked by default

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from conftest import SCENARIOS, run_cli
 
-PREPARE = importlib.import_module("sim.scenario.prepare")  # the module; `sim.scenario.prepare` is the function
+PREPARE = importlib.import_module("sim.scenario.preparation")
 
 LIBRARY = sorted(SCENARIOS.glob("*.yaml"))
 TEXTS = {path.name: path.read_text(encoding="utf-8").splitlines(keepends=True) for path in LIBRARY}

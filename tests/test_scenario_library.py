@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
+from sim.fields import claims
 from sim.rules import RULE_KINDS
 from sim.scenario import load_scenario
-from sim.scenario.fields import claims
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))

@@ -12,7 +12,7 @@ import yaml
 
 from sim.cli import main
 from sim.errors import InputError
-from sim.scenario.fields import claims
+from sim.fields import claims
 from sim.validation import (
     EXIT_FAILED,
     EXIT_HELD,

@@ -30,7 +30,7 @@ from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
 from sim.scenario.errors import problems_from
 from sim.scenario.load import LoadedScenario, _set_path  # the machinery behind --set
-from sim.scenario.prepare import check_references
+from sim.scenario.preparation import check_references
 
 MAX_RUNS = 200_000  # beyond this a typo in `samples` is likelier than intent
 PROBE_FIRMS = 200  # firms in the probe run that lists the metrics and groups outcomes may name

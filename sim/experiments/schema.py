@@ -18,10 +18,10 @@ from typing import Literal
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from sim.errors import InputError, did_you_mean
+from sim.fields import FieldError, Slug, StrictModel
 from sim.quarters import Quarter, parse_quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import problems_from
-from sim.scenario.fields import FieldError, Slug, StrictModel
 from sim.yamlio import Located, load_yaml_file
 
 DESIGN_KINDS = ("full_factorial", "latin_hypercube", "sobol", "morris", "explicit")

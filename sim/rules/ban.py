@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.blocs import Bloc
+from sim.fields import FamilyId
 from sim.rules.base import Reference, Rule, Targets
-from sim.scenario.fields import FamilyId
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

@@ -16,8 +16,8 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.blocs import BLOCS, REGIONS
+from sim.fields import ClaimId, CountryCode, FieldError, StrictModel
 from sim.quarters import Quarter, parse_quarter
-from sim.scenario.fields import ClaimId, CountryCode, FieldError, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

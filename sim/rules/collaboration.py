@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
+from sim.fields import Share
 from sim.rules.base import Rule
-from sim.scenario.fields import Share
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

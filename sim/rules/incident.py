@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import Field
 
 from sim.blocs import Bloc
+from sim.fields import FamilyId, Share, StrictModel
 from sim.rules.base import Reference, Rule, Targets
-from sim.scenario.fields import FamilyId, Share, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
+from sim.fields import CountryCode, Share, StrictModel
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Reference, Rule, Targets
-from sim.scenario.fields import CountryCode, Share, StrictModel
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field, field_validator
 
+from sim.fields import FieldError
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Rule
-from sim.scenario.fields import FieldError
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import Problem, did_you_mean, dotted, show_value
-from sim.scenario.fields import FieldError
+from sim.fields import FieldError
 
 Path = tuple[str | int, ...]
 Locate = Callable[[Path, bool], tuple[str, int, int]]  # (path, at_key) -> (file, line, column)

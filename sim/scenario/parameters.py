@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from sim.fields import StrictModel, param
 from sim.quarters import Quarter
-from sim.scenario.fields import StrictModel, param
 
 
 class AdoptionParameters(StrictModel):

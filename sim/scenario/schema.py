@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sim.fields import FieldError, Slug, StrictModel
 from sim.quarters import Quarter, parse_quarter
 from sim.rules import AnyRule
-from sim.scenario.fields import FieldError, Slug, StrictModel
 from sim.scenario.parameters import Parameters
 
 SCHEMA_VERSION = 1

@@ -25,9 +25,9 @@ import annotated_types as at
 from pydantic import BaseModel, StringConstraints, WithJsonSchema
 from pydantic.fields import FieldInfo
 
+from sim.fields import claims, documents
 from sim.quarters import QUARTER_PATTERN
 from sim.rules import RULE_KINDS, Rule, Targets
-from sim.scenario.fields import claims, documents
 from sim.scenario.schema import Scenario, Uncertainty
 from tools.docs import REPO_ROOT
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import yaml
 
+from sim.fields import claims
 from sim.resources import builtin_scenarios
 from sim.rules import RULE_KINDS, Rule
-from sim.scenario.fields import claims
 
 RULES_MD = Path("docs/rules.md")
 CLAIM = re.compile(r"D\d\.\d+")
