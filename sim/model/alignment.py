@@ -129,20 +129,21 @@ def offer_payoff(
     bonus weighted by government use, readiness built over `horizon_quarters` (D1.3), data-centre
     compute as log growth over the country's own (D1.6), and the sponsor's capability lead over the
     best line the country can already use (D1.5). Lines the country cannot reach (bans, controls,
-    unserved) count for nothing.
+    unserved) count for nothing: where none of the sponsor's can be used, only capacity and compute do.
     """
     o, c = model.params.offers, model.params.choice
     sponsor_bloc = str(model.lab_bloc[sponsor_lab])
-    subsidy = min(price_subsidy, 0.99)
-    value = np.full(model.n_countries, c.cost_weight * -np.log10(1.0 - subsidy) + localisation_bonus)
-    value += government_bonus * model.params.countries.government_weight
+    reach = reachable_lines(model, model.params.access.government_block_share)
+    mine = model.line_lab == sponsor_lab
+    usable = reach[:, mine].any(axis=1)  # co-funding and localisation are worth nothing where the
+    subsidy = min(price_subsidy, 0.99)  # sponsor's lines cannot be used (banned, unserved, controlled)
+    per_use = c.cost_weight * -np.log10(1.0 - subsidy) + localisation_bonus
+    value = usable * (per_use + government_bonus * model.params.countries.government_weight)
     gain = np.minimum(capacity_building * o.horizon_quarters, 1.0 - model.readiness)
     value += o.readiness_value * gain
     own = model.compute / max(model.compute.sum(), 1e-12)
     value += o.compute_value * np.log1p(compute_per_quarter * o.horizon_quarters / np.maximum(own, o.compute_floor))
-    reach = reachable_lines(model, model.params.access.government_block_share)
     cap = np.where(reach, model.line_capability[None, :], np.nan)
-    mine = model.line_lab == sponsor_lab
     with np.errstate(all="ignore"):
         best_mine = np.nanmax(np.where(mine[None, :], cap, np.nan), axis=1, initial=-np.inf)
         best_other = np.nanmax(np.where(~mine[None, :], cap, np.nan), axis=1, initial=-np.inf)

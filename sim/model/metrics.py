@@ -98,6 +98,10 @@ def collect(model: GeopoliticsModel) -> None:
     for rule_id, rule in model.engine.rules.items():
         if rule.kind in ("program", "alliance"):
             put("partners", group(program=rule_id), rule.partner_count(rule_id, model))
+    # alignment: bloc=<bloc>,country=<ISO3> (design v2), the model state `sim.model.alignment` moves
+    for labels, values in zip(model.alignment_labels, model.alignment.tolist(), strict=True):
+        for label, value in zip(labels, values, strict=True):
+            put("alignment", label, value)
 
 
 def _adoption(model: GeopoliticsModel, layout: _Layout, put) -> None:
