@@ -179,6 +179,7 @@ def test_baseline_scripted_partners_accept_by_payoff():
     release_model(model)
     rule = prepared.scenario.rules["openai-for-countries"]
     scripted = {p.country for p in rule.partners}
-    joined = {e["target"] for e in model.events if e["rule_id"] == "openai-for-countries" and "announced deal" in e["event"]}
+    joined = {e["target"] for e in model.events
+              if e["rule_id"] == "openai-for-countries" and "announced deal" in e["event"]}
     declined = [e for e in model.events if "declines" in e["event"]]
     assert joined == scripted and not [e for e in declined if e["target"] in scripted]

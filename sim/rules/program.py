@@ -44,7 +44,8 @@ class Program(Rule):
     Scripted partners are offered the deal at their dates (announced deals); while the number of
     partners is below `target_partners`, the sponsor also offers partnership each quarter to the
     best-scoring candidates (readiness, government support read as alignment with the sponsor's
-    bloc, potential use: D1.4), leaving out countries it does not serve. Every offer, scripted or not, is decided by the country's payoff
+    bloc, potential use: D1.4), leaving out countries it does not serve. Every offer, scripted or
+    not, is decided by the country's payoff
     (`sim.model.alignment.offer_payoff`): it accepts when the offer's value (co-funding,
     localisation, government support, capacity, data-centre compute, access to the sponsor's
     capability) exceeds the cost of its alignment with a rival bloc (D1.5, D1.8, D1.10), so a
