@@ -8,8 +8,8 @@ every run writes").
 
 A group is `key=value` pairs joined by `,`, keys in alphabetical order (`origin=CN,region=south`);
 the world total is the empty group. A metric's `groups` lists its group families: the keys of each
-family and where each key's values come from (a fixed list, or `FAMILIES`/`PROGRAMMES`, known only
-once the world and the scenario are).
+family and where each key's values come from (a fixed list, or `FAMILIES`/`PROGRAMMES`/`COUNTRIES`,
+known only once the world and the scenario are).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from sim.blocs import BLOCS, OPENNESS, REGIONS
 
 FAMILIES = "model families"  # one group per model family of the world data
 PROGRAMMES = "programmes"  # one group per `program` or `alliance` rule of the scenario
-Domain = tuple[str, ...] | str  # fixed values, or FAMILIES / PROGRAMMES
+COUNTRIES = "countries"  # one group per country (or regional aggregate) of the world data
+Domain = tuple[str, ...] | str  # fixed values, or FAMILIES / PROGRAMMES / COUNTRIES
+ALIGNMENT_BLOCS = ("US", "CN", "EU")  # blocs with a technology stack a country can align with
 
 PROGRAMME_KINDS = ("program", "alliance")  # rule kinds whose partners are counted
 INFLUENCE_WEIGHTS = ("gdp", "countries")
@@ -92,9 +94,9 @@ class Metric:
     percent: bool = True
     headlines: tuple[Headline, ...] = field(default=())
 
-    def group_count(self, families: int, programmes: int) -> int:
+    def group_count(self, families: int, programmes: int, countries: int) -> int:
         """How many groups (rows per quarter) the metric can write at most, with these sizes."""
-        sizes = {FAMILIES: families, PROGRAMMES: programmes}
+        sizes = {FAMILIES: families, PROGRAMMES: programmes, COUNTRIES: countries}
         return sum(
             prod(sizes[d] if isinstance(d, str) else len(d) for d in family.values()) for family in self.groups
         )
@@ -156,6 +158,11 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric("partners", "countries", "countries in a programme or alliance", ({"program": PROGRAMMES},),
            percent=False),
+    Metric(
+        "alignment", "alignment (0-1)",
+        "the country's technological alignment with that bloc (0 to 1), as the model moves it",
+        ({"bloc": ALIGNMENT_BLOCS, "country": COUNTRIES},),
+    ),
 )
 BY_NAME: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 
@@ -165,6 +172,6 @@ def headlines() -> list[tuple[Metric, Headline]]:
     return [(metric, headline) for metric in METRICS for headline in metric.headlines]
 
 
-def rows_per_quarter(families: int, programmes: int) -> int:
+def rows_per_quarter(families: int, programmes: int, countries: int) -> int:
     """An upper bound on the values one replicate records per quarter (some groups can be empty)."""
-    return sum(metric.group_count(families, programmes) for metric in METRICS)
+    return sum(metric.group_count(families, programmes, countries) for metric in METRICS)

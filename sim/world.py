@@ -68,6 +68,14 @@ class CountryRecord(_Frozen):
     eu_member: bool = Field(description="member of the European Union (boolean)")
     us_alignment: float = Field(ge=-1.0, le=1.0, description="alignment, US = +1, China = -1 (index -1..1)")
     ai_compute_share: Share = Field(description="share of world AI compute, 2025 (fraction of world)")
+    us_security_tie: Share = Field(description="security tie with the US: treaty 1, MNNA 0.5, MDP 0.25 (index 0-1)")
+    cn_security_tie: Share = Field(description="security tie with China: treaty 1, SCO member 0.5 (index 0-1)")
+    huawei_5g: Share = Field(description="Huawei/ZTE in 4G/5G radio networks: main 1, restricted 0.5 (index 0-1)")
+    us_cloud_providers: float = Field(ge=0, le=3, description="US hyperscalers with a region here (0-3)")
+    cn_cloud_providers: float = Field(ge=0, le=3, description="Chinese hyperscalers with a region here (0-3)")
+    us_search_share: Share = Field(description="share of web searches on US search engines (0-1)")
+    cn_search_share: Share = Field(description="share of web searches on Chinese search engines (0-1)")
+    eu_adequacy: Share = Field(description="EU data-protection adequacy or GDPR applies (index 0-1)")
     is_aggregate: bool = Field(description="true for a regional aggregate (boolean)")
 
     @model_validator(mode="after")
@@ -91,6 +99,10 @@ class LabRecord(_Frozen):
     name: str = Field(min_length=1, description="display name (text)")
     country: str = Field(pattern=r"^[A-Z]{3}$", description="headquarters country (iso3 code)")
     compute_share: Share = Field(description="share of its bloc's frontier-lab AI compute (fraction of bloc)")
+    service_abroad: Share = Field(description="share of firms outside the lab's bloc its closed services reach (0-1)")
+    unserved: dict[str, Share] = Field(
+        description="countries its closed services do not serve: ISO3 -> share of firms outside (0-1)"
+    )
     talent: Share = Field(description="relative research talent, strongest labs = 1 (index 0-1)")
     note: str | None = Field(default=None, description="optional free-text note (text)")
 
@@ -106,6 +118,7 @@ class FamilyRecord(_Frozen):
     released: Quarter = Field(description="quarter of first public release, 2023Q1 at the earliest (YYYYQn)")
     release_lag_months: float = Field(ge=0, description="lag behind the closed frontier at release (months)")
     price_usd_per_mtok: float = Field(gt=0, description="blended price at release (US$ per million tokens)")
+    active_params_b: float = Field(gt=0, description="active parameters of its most-used open model (billion)")
     note: str | None = Field(default=None, description="optional free-text note (text)")
 
 
@@ -186,6 +199,9 @@ class WorldFiles(_Frozen):
                          f"unknown country '{lab.country}'{did_you_mean(lab.country, bloc_of)}; "
                          "use an iso3 of countries.yaml", lab.country)
                   for i, lab in enumerate(labs) if lab.country not in bloc_of]
+        errors += [_error(("families", "labs", i, "unserved", code), "unknown_country",
+                          f"unknown country '{code}'{did_you_mean(code, bloc_of)}; use an iso3 of countries.yaml", code)
+                   for i, lab in enumerate(labs) for code in lab.unserved if code not in bloc_of]
         errors += [_error(("families", "families", i, "origin"), "origin_mismatch",
                           f"origin is '{f.origin}'; lab '{f.lab}' is in bloc '{lab_bloc[f.lab]}'", f.origin)
                    for i, f in enumerate(families) if f.lab in lab_bloc and f.origin != lab_bloc[f.lab]]

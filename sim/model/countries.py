@@ -47,8 +47,10 @@ def step(model: GeopoliticsModel) -> None:
 def _choose_government_families(model: GeopoliticsModel) -> None:
     """Each government uses the release line with the highest deterministic utility (no taste
     noise), weighing risk `government_multiplier` times as much as an average firm, with government
-    bans applied and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
+    bans applied, lines the lab does not serve in the country or a control blocks left out (as for
+    firms, `access`), and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
     `government_family` is the family of its line."""
+    from sim.model.access import blocked_share
     from sim.model.firms import base_utility
 
     risk = model.params.risk.government_multiplier
@@ -56,6 +58,8 @@ def _choose_government_families(model: GeopoliticsModel) -> None:
     utility = utility + model.policy.government_bonus
     utility[:, ~model.line_available] = -np.inf
     utility[model.policy.banned_government] = -np.inf
+    # The same access rules as firms: a line the lab does not serve here, or a control blocks, is out.
+    utility[blocked_share(model) >= model.params.access.government_block_share] = -np.inf
     current = model.government_line
     keep = np.zeros_like(utility)
     has = current >= 0

@@ -7,18 +7,24 @@ moves only as firms choose (D4.4, D4.11). All firms act at once on the model's a
 utility of line j (of family f) for firm i in country c:
 
     capability_weight * (capability_j - frontier) / 12
-  - cost_weight * log10(cost_cj)            closed: price (falling, co-funded in programmes);
-                                            open: hosting cost, higher with low readiness and
-                                            with little chip access (D0.8, D4.6)
+  - cost_weight * log10(cost_cj)            closed: the family's listed price, falling at
+                                            `closed_price_decline` a year; open: hosting cost =
+                                            `hosting_cost_per_bparam` x the family's active
+                                            parameters, falling at `hosting_cost_decline`, higher
+                                            with low readiness and little chip access (D0.8, D4.6);
+                                            both x the programme's co-funding factor (D1.2)
   + network_weight * peers on f + ecosystem_weight * peers on f's origin   (D2.4)
-  + alignment_weight * (2 * affinity(c, origin_f) - 1)                    (D1.5, D4.8)
+  + alignment_weight * (2 * alignment(c, origin_j) - 1)                   (D1.5, D4.4; see `alignment`)
   - risk_weight * sector_sensitivity_i * (privacy_base + privacy_c) * risk_cj   (D2.5, D4.10)
   + open_local_adaptation if j is open and c in the Global South          (D4.11, D4.12)
   + rule bonuses (localisation, alliances) + switching_cost if j is in use (Arthur 1989)
   + Gumbel taste noise,
 
-with banned, controlled, unreleased and retired lines out of the choice set (D4.8). D2.3: practical
-need outweighs politics, so every term is weighed, none decides alone.
+where risk_cj = data_transfer if j's provider is foreign to c (x open_transfer_factor for self-hosted
+weights) + open_security if j is open + distrust + rule risks: alignment is the only political term,
+so it is not counted again in risk. Banned, controlled, unserved (the lab's supported-country list,
+see `access`), unreleased and retired lines are out of the choice set (D4.8). D2.3: practical need
+outweighs politics, so every term is weighed, none decides alone.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from sim.model.access import blocked_share
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -87,12 +95,11 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     capability = np.nan_to_num(c.capability_weight * (cap - frontier) / 12.0, nan=0.0)
     years = (model.quarter - model.start) / 4.0
     price = model.base_price[of_family] * (1.0 - c.closed_price_decline) ** years
-    hosting = (
-        c.open_hosting_cost
-        * (1.0 + c.infrastructure_penalty * (1.0 - model.readiness))
-        / np.maximum(policy.chip_access, c.compute_access_floor)
+    per_line = c.hosting_cost_per_bparam * model.active_params[of_family] * (1.0 - c.hosting_cost_decline) ** years
+    where = (1.0 + c.infrastructure_penalty * (1.0 - model.readiness)) / np.maximum(
+        policy.chip_access, c.compute_access_floor
     )
-    cost = np.where(is_open, hosting[:, None], price[None, :] * policy.price_factor)
+    cost = np.where(is_open[None, :], where[:, None] * per_line[None, :], price[None, :]) * policy.price_factor
     # Peers count by family: both lines share its ecosystem (tools, fine-tunes, know-how).
     mix = c.network_global_mix
     peers = (1 - mix) * model.share_country + mix * model.share_world[None, :]
@@ -102,11 +109,11 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
         - c.cost_weight * np.log10(cost)
         + c.network_weight * peers[:, of_family]
         + c.ecosystem_weight * origin_peers[:, of_family]
-        + c.alignment_weight * (2.0 * model.line_affinity - 1.0)
+        + c.alignment_weight * (2.0 * model.line_alignment - 1.0)
         + c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
         + policy.utility_bonus
     )
-    foreign = 1.0 - model.line_affinity
+    foreign = model.line_foreign
     transfer = r.data_transfer * foreign * np.where(is_open, r.open_transfer_factor, 1.0)
     risk = transfer + r.open_security * is_open + model.distrust + policy.extra_risk
     risk = risk * (r.privacy_base + model.privacy())[:, None]
@@ -142,12 +149,13 @@ def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
-    """`firms` x lines: released and not retired, not banned for all users, not blocked by a control."""
+    """`firms` x lines: released and not retired, not banned for all users, served by the lab in the
+    firm's country and not blocked by a control."""
     policy = model.policy
     country = model.firm_country[firms]
     available = (model.line_available[None, :] & ~policy.banned_all)[country]
-    if policy.blocked_share.any():  # controls reach the firms whose compliance draw is below the share
-        available &= ~(model.firm_compliance[firms, None] < policy.blocked_share[country])
+    # unserved countries and controls reach the firms whose compliance draw is below the share
+    available &= ~(model.firm_compliance[firms, None] < blocked_share(model)[country])
     return available
 
 
@@ -157,8 +165,7 @@ def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarr
     policy = model.policy
     cell = model.firm_country * model.n_lines + np.maximum(model.firm_line, 0)
     unavailable = (~model.line_available[None, :] | policy.banned_all).ravel()[cell]
-    if policy.blocked_share.any():
-        unavailable |= model.firm_compliance < policy.blocked_share.ravel()[cell]
+    unavailable |= model.firm_compliance < blocked_share(model).ravel()[cell]
     return using & unavailable
 
 

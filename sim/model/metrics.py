@@ -166,6 +166,13 @@ def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
             put(group_label(program=rule_id), rule.partner_count(rule_id, model))
 
 
+def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    # bloc=<bloc>,country=<ISO3>: the model state that `sim.model.alignment` moves
+    for labels, values in zip(model.alignment_labels, model.alignment.tolist(), strict=True):
+        for label, value in zip(labels, values, strict=True):
+            put(label, value)
+
+
 # How each registry metric is computed, keyed by the registry's names (tests/test_model.py checks both agree).
 REPORTERS: dict[str, Reporter] = {
     "adoption_rate": _adoption_rate,
@@ -178,6 +185,7 @@ REPORTERS: dict[str, Reporter] = {
     "coauthorship_share": _coauthorship_share,
     "countries_banning": _countries_banning,
     "partners": _partners,
+    "alignment": _alignment,
 }
 
 

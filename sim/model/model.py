@@ -9,9 +9,12 @@ Each step is one quarter and runs five phases, in this order, from `step()` only
    lab chooses open or closed for its *next* release (D4.4): what it already published keeps its
    openness (release lines; D4.1, D4.11); research papers are written, a share co-authored
    across blocs (D3.1, D0.7).
-3. **Countries** (`countries.py`): readiness and compute grow (capacity building, chip access:
-   D0.8, D1.3, D4.6); rules with country behaviour act (programme offers accepted or declined,
-   endogenous bans raised or lifted: D1.4, D4.8); governments pick the family they use.
+3. **Countries**: technological alignment moves (`alignment.py`: export controls push targets away
+   from the issuer, programmes and alliances pull partners, tension polarises: D4.4, D1.5, D0.7);
+   then (`countries.py`) readiness and compute grow (capacity building, chip access: D0.8, D1.3,
+   D4.6); rules with country behaviour act (programme offers accepted or declined by payoff,
+   endogenous bans raised or lifted: D1.4, D1.5, D4.8); governments pick the line they use, under
+   the same access rules as firms (`access.py`).
 4. **Firms** (`firms.py`): non-users adopt at a Bass rate; a share of users re-evaluate, users of
    a frozen release line also over their upgrade cycle, and users of a line that became
    unavailable must; choosers pick by a multinomial logit over the release lines available to
@@ -25,8 +28,7 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from sim.blocs import OTHER
-from sim.model import countries, firms, labs, metrics
+from sim.model import access, alignment, countries, firms, labs, metrics
 from sim.model.agents import Country, Firm, Lab
 from sim.model.policy import PolicyState
 from sim.model.rules import RuleEngine
@@ -108,11 +110,13 @@ class GeopoliticsModel(mesa.Model):
         self.family_release = np.array([parse_quarter(f.released) for f in fams])
         self.release_lag = np.array([f.release_lag_months for f in fams], dtype=float)
         self.base_price = np.array([f.price_usd_per_mtok for f in fams], dtype=float)
+        self.active_params = np.array([f.active_params_b for f in fams], dtype=float)
         self.capability = np.full(self.n_families, np.nan)  # the lab's current model, per family
         first_open = np.array([f.openness == "open" for f in fams])
         self.lab_open = np.array([first_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool)
-        self.family_affinity = np.stack([self.bloc_affinity(o) for o in self.family_origin], axis=1)
         self._setup_lines(first_open)
+        access.setup(self)
+        alignment.setup(self)
         self.distrust = np.zeros((self.n_countries, self.n_lines))
         labs.setup(self)
 
@@ -133,7 +137,6 @@ class GeopoliticsModel(mesa.Model):
         self.line_lab = self.family_lab[self.line_family]
         kinds = np.where(self.line_open, "open", "closed")
         self.line_ids = np.char.add(np.char.add(self.family_ids[self.line_family].astype(str), ":"), kinds)
-        self.line_affinity = self.family_affinity[:, self.line_family]
         self.line_current = self.line_open == first_open[self.line_family]
         self.line_since = np.where(self.line_current, self.family_release[self.line_family], labs.NEVER)
         self.line_frozen = np.full(self.n_lines, labs.NEVER)  # quarter the lab last released on a stale line
@@ -141,23 +144,10 @@ class GeopoliticsModel(mesa.Model):
 
     # -- shared helpers --------------------------------------------------------------------------
     def bloc_affinity(self, bloc: str) -> np.ndarray:
-        """Affinity (0 to 1) of every country with a bloc's models and programmes.
-
-        1 within the bloc; otherwise from the country's US-China alignment (UN voting, see
-        docs/data.md): (1 + a) / 2 towards the US, (1 - a) / 2 towards China; EU models are
-        seen as at least neutral (0.5) outside the EU; other origins are neutral (0.5) everywhere:
-        "other" is the rest of the world, not a bloc whose members favour each other's models.
-        """
-        a = self.us_alignment
-        if bloc == "US":
-            value = (1 + a) / 2
-        elif bloc == "CN":
-            value = (1 - a) / 2
-        elif bloc == "EU":
-            value = np.maximum((1 + a) / 2, 0.5)
-        else:
-            value = np.full(self.n_countries, 0.5)
-        return np.where((self.country_bloc == bloc) & (bloc != OTHER), 1.0, value)
+        """Every country's current technological alignment (0 to 1) with a bloc's stack: model state
+        that policy moves (see `sim.model.alignment`). 1 within the bloc; `other` is neutral (0.5)
+        everywhere: it is the rest of the world, not a stack whose members favour each other."""
+        return alignment.bloc_alignment(self, bloc)
 
     def privacy(self) -> np.ndarray:
         """Each country's privacy strictness this quarter: its data plus regulation (0 to 1, D0.5)."""
@@ -231,6 +221,7 @@ class GeopoliticsModel(mesa.Model):
             return
         self.engine.apply_rules()
         labs.step(self)
+        alignment.step(self)
         countries.step(self)
         firms.step(self)
         metrics.collect(self)

@@ -38,6 +38,11 @@ class PolicyState:
     open_support: np.ndarray = field(init=False)
     # Multiplier on lab capability growth (shared compute in alliances, D0.4).
     growth_factor: np.ndarray = field(init=False)
+    # Country x (US, CN, EU), see `alignment`: summed strength of the controls each bloc imposes on the
+    # country (pushes its alignment with the issuer down), and the quarterly pull towards a bloc
+    # (programmes, alliances: a share of the gap to 1).
+    alignment_push: np.ndarray = field(init=False)
+    alignment_pull: np.ndarray = field(init=False)
     # Change of each country's privacy strictness (regulation, D0.5), kept within 0..1 when used.
     privacy_shift: np.ndarray = field(init=False)
     tension: float = 0.0
@@ -65,6 +70,8 @@ class PolicyState:
         self.open_support = np.zeros(labs)
         self.growth_factor = np.ones(labs)
         self.privacy_shift = np.zeros(c)
+        self.alignment_push = np.zeros((c, 3))
+        self.alignment_pull = np.zeros((c, 3))
         self.tension = tension
         self.coauthorship_factor = 1.0
         self.spillover_factor = 1.0

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from sim.blocs import Bloc
 from sim.fields import Share
+from sim.model.alignment import BLOC_INDEX
 from sim.rules.base import Reference, Rule, Targets
 
 if TYPE_CHECKING:
@@ -22,7 +23,8 @@ class Alliance(Rule):
     """Countries pool compute, share standards and trust each other's models.
 
     Members are the `members` countries from the start of the window plus `candidates` that join
-    when their affinity with the `lead` bloc reaches `join_threshold`, at most `joins_per_quarter`
+    when their technological alignment with the `lead` bloc (model state, `sim.model.alignment`)
+    reaches `join_threshold`, at most `joins_per_quarter`
     a quarter, best aligned first (D0.1: alliances for responsible AI; D0.9: global standards).
     While the alliance acts:
     - labs based in member countries grow faster by `shared_compute` (shared data centres and
@@ -32,7 +34,9 @@ class Alliance(Rule):
       alliance-wide share of users on each family (consortia speed adoption and standardisation
       across members, D0.2);
     - exchanging data inside the alliance adds `data_sharing_risk` to the risk members see in
-      member families (leaks and misuse, D0.6), which cyber protection keeps small.
+      member families (leaks and misuse, D0.6), which cyber protection keeps small;
+    - members' alignment with the lead bloc closes `alignment.alliance_pull` of its gap to 1 a
+      quarter (D0.1, D0.9).
     """
 
     kind: Literal["alliance"] = "alliance"
@@ -41,7 +45,7 @@ class Alliance(Rule):
     )
     members: Targets = Field(description="founding members")
     candidates: Targets | None = Field(None, description="countries that may join during the window")
-    join_threshold: Share = Field(0.6, description="least affinity with the lead bloc for a candidate to join")
+    join_threshold: Share = Field(0.6, description="least alignment with the lead bloc for a candidate to join")
     joins_per_quarter: int = Field(1, ge=0, le=50, description="candidates admitted per quarter at most")
     shared_compute: float = Field(
         0.1, ge=0, le=2, description="extra capability growth of member-country labs [share of their growth]"
@@ -84,6 +88,8 @@ class Alliance(Rule):
         if not members.any():
             return
         policy.growth_factor[members[model.lab_country]] *= 1.0 + self.shared_compute
+        if self.lead in BLOC_INDEX:  # common standards bind members to the lead's stack (D0.1, D0.9)
+            policy.alignment_pull[members, BLOC_INDEX[self.lead]] += model.params.alignment.alliance_pull
         made_here = members[model.lab_country[model.line_lab]]
         cells = np.ix_(members, made_here)
         policy.utility_bonus[cells] += self.trust_bonus
@@ -102,7 +108,7 @@ class Alliance(Rule):
     def describe(self, world: World) -> str:
         text = f"alliance of {self.members.describe(world)}"
         if self.candidates is not None:
-            text += f", open to {self.candidates.describe(world)} at affinity >= {self.join_threshold:g}"
+            text += f", open to {self.candidates.describe(world)} at alignment >= {self.join_threshold:g}"
             text += f" with {self.lead or 'no'} lead"
         return (
             f"{text}: +{self.shared_compute:.0%} lab growth from shared compute, +{self.trust_bonus:g} trust in "

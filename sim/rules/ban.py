@@ -28,7 +28,8 @@ class Ban(Rule):
     2025, D4.8). `endogenous`: each quarter every target country compares
     privacy strictness (with regulation) x distrust of the origin with `threshold` and raises the ban when it is
     above, lifting it when it falls below `threshold - hysteresis` (D0.5: the EU is cautious about
-    privacy and data security). Distrust is 1 minus the country's affinity with the origin, plus
+    privacy and data security). Distrust is 1 minus the country's technological alignment with the origin
+    (model state, see `sim.model.alignment`), plus
     trust lost to incidents (incident and alliance rules' extra risk, D0.6, D4.10).
     """
 
@@ -90,7 +91,7 @@ class Ban(Rule):
         if not families.any():
             return
         incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
-        distrust = (1.0 - model.line_affinity[:, families] + model.distrust[:, families] + incidents).max(axis=1)
+        distrust = (1.0 - model.line_alignment[:, families] + model.distrust[:, families] + incidents).max(axis=1)
         score = model.privacy() * distrust
         candidates = self.targets.mask(model.world)
         raise_ = candidates & ~banning & (score > self.threshold)

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from sim.blocs import Bloc
 from sim.fields import Share
+from sim.model.alignment import BLOC_INDEX
 from sim.rules.base import Reference, Rule, Targets, window_text
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ class ExportControl(Rule):
     - `api_access`: a share `strength` of the targets' firms may not use the issuer's closed models
       (its closed release lines, D4.4); a lab that opens its next release does not lift the block
       on its API, only its new weights are outside it.
-    The issuer's own countries are never targets.
+    Whatever it restricts, a control pushes each target's technological alignment with the issuer's
+    bloc towards 0 at `alignment.control_push` x strength a quarter (D4.4: controlled countries deepen
+    ties elsewhere; see `sim.model.alignment`). The issuer's own countries are never targets.
     """
 
     kind: Literal["export_control"] = "export_control"
@@ -54,6 +57,8 @@ class ExportControl(Rule):
         mask = self.target_mask(model)
         if "chips" in self.restricts:
             policy.chip_access[mask] *= 1.0 - self.strength
+        if self.issuer in BLOC_INDEX:  # targets drift away from the issuer's stack (D4.4)
+            policy.alignment_push[mask, BLOC_INDEX[self.issuer]] += self.strength
         issuer_lines = model.line_origin == self.issuer
         for restriction, openness in (("model_weights", True), ("api_access", False)):
             if restriction in self.restricts:

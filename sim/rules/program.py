@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.fields import CountryCode, Share, StrictModel
+from sim.model.alignment import BLOC_INDEX, offer_payoff
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Reference, Rule, Targets
 
@@ -40,13 +41,19 @@ class Selection(StrictModel):
 class Program(Rule):
     """A sponsor lab offers partner countries co-funded data centres, localised models and training.
 
-    Scripted partners join at their dates (announced deals). While the number of partners is
-    below `target_partners`, the sponsor offers partnership each quarter to the best-scoring
-    candidates (readiness, government support, potential use: D1.4); a country accepts when its
-    affinity with the sponsor's bloc is at least `min_alignment` and declines otherwise (D1.5,
-    D1.10). In partners, the sponsor's families are cheaper (co-funding, D1.2), localised (D1.1),
-    favoured for government use, and the country gains readiness (capacity building, D1.3) and
-    compute (data centres, D1.6).
+    Scripted partners are offered the deal at their dates (announced deals); while the number of
+    partners is below `target_partners`, the sponsor also offers partnership each quarter to the
+    best-scoring candidates (readiness, government support read as alignment with the sponsor's
+    bloc, potential use: D1.4), leaving out countries it does not serve. Every offer, scripted or
+    not, is decided by the country's payoff
+    (`sim.model.alignment.offer_payoff`): it accepts when the offer's value (co-funding,
+    localisation, government support, capacity, data-centre compute, access to the sponsor's
+    capability) exceeds the cost of its alignment with a rival bloc (D1.5, D1.8, D1.10), so a
+    generous offer can win a country that leans elsewhere; `min_alignment` is an optional red line
+    below which a country declines whatever the offer. In partners, the sponsor's release lines are
+    cheaper (co-funding, D1.2), localised (D1.1), favoured for government use, the country gains
+    readiness (capacity building, D1.3) and compute (data centres, D1.6), and its alignment with the
+    sponsor's bloc rises at `alignment.program_pull` a quarter (D1.5).
     """
 
     kind: Literal["program"] = "program"
@@ -58,7 +65,9 @@ class Program(Rule):
         default_factory=lambda: Targets(all=True), description="countries the sponsor may approach"
     )
     selection: Selection = Field(default_factory=Selection, description="weights of the selection criteria")
-    min_alignment: Share = Field(0.55, description="least affinity with the sponsor's bloc to accept")
+    min_alignment: Share = Field(
+        0.0, description="red line: a country less aligned with the sponsor's bloc declines whatever the offer"
+    )
     price_subsidy: Share = Field(0.3, description="share of the price of the sponsor's models co-funded")
     localisation_bonus: float = Field(0.5, ge=0, description="utility of the sponsor's models localised")
     government_bonus: float = Field(
@@ -96,13 +105,36 @@ class Program(Rule):
             model.country_ids[c],
         )
 
+    def payoff(self, model: GeopoliticsModel) -> np.ndarray:
+        """Per country: the offer's value minus its alignment cost (accepts when positive)."""
+        payoff = offer_payoff(
+            model,
+            model.lab_index[self.sponsor],
+            price_subsidy=self.price_subsidy,
+            localisation_bonus=self.localisation_bonus,
+            government_bonus=self.government_bonus,
+            capacity_building=self.capacity_building,
+            compute_per_quarter=self.compute_per_quarter,
+        )
+        below = model.bloc_affinity(str(model.lab_bloc[model.lab_index[self.sponsor]])) < self.min_alignment
+        return np.where(below, -np.inf, payoff)
+
+    def _decline(self, rule_id: str, model: GeopoliticsModel, c: int, declined: np.ndarray, what: str) -> None:
+        declined[c] = True
+        model.log_event(rule_id, self, f"{model.country_names[c]} declines {what}", model.country_ids[c])
+
     def act(self, rule_id: str, model: GeopoliticsModel) -> None:
         memory = self._memory(rule_id, model)
         partners, declined = memory["partners"], memory["declined"]
+        payoff: np.ndarray | None = None
         for partner in self.partners:
             c = model.country_index[partner.country]
-            if not partners[c] and parse_quarter(partner.from_) <= model.quarter:
-                self._join(rule_id, model, c, "announced deal")
+            if not partners[c] and not declined[c] and parse_quarter(partner.from_) <= model.quarter:
+                payoff = self.payoff(model) if payoff is None else payoff
+                if payoff[c] > 0:
+                    self._join(rule_id, model, c, "announced deal")
+                else:
+                    self._decline(rule_id, model, c, declined, "the announced deal")
         lab = model.lab_index[self.sponsor]
         bloc = model.lab_bloc[lab]
         affinity = model.bloc_affinity(bloc)
@@ -110,6 +142,9 @@ class Program(Rule):
         if room <= 0 or self.offers_per_quarter == 0:
             return
         open_ = self.candidates.mask(model.world) & ~partners & ~declined & (model.country_bloc != bloc)
+        # no offers where the sponsor does not sell its services (its supported-country list, sanctions)
+        sponsor_closed = (model.line_lab == lab) & ~model.line_open
+        open_ &= (model.line_unserved[:, sponsor_closed] < model.params.access.government_block_share).any(axis=1)
         if not open_.any():
             return
         gdp = np.log(model.gdp)
@@ -121,17 +156,12 @@ class Program(Rule):
         )
         score = np.where(open_, score, -np.inf)
         # Stable order: ties broken by country order in the world data, so runs are reproducible.
+        payoff = self.payoff(model) if payoff is None else payoff
         for c in np.argsort(-score, kind="stable")[: min(room, self.offers_per_quarter)]:
-            if affinity[c] >= self.min_alignment:
+            if payoff[c] > 0:
                 self._join(rule_id, model, int(c), "accepted an offer")
             else:
-                declined[c] = True
-                model.log_event(
-                    rule_id,
-                    self,
-                    f"{model.country_names[c]} declines the programme's offer",
-                    model.country_ids[c],
-                )
+                self._decline(rule_id, model, int(c), declined, "the programme's offer")
 
     def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
         partners = self._memory(rule_id, model)["partners"]
@@ -144,6 +174,9 @@ class Program(Rule):
         policy.government_bonus[cells] += self.government_bonus
         policy.readiness_boost[partners] += self.capacity_building
         policy.compute_boost[partners] += self.compute_per_quarter
+        bloc = str(model.lab_bloc[model.lab_index[self.sponsor]])
+        if bloc in BLOC_INDEX:  # co-funded infrastructure binds partners to the sponsor's stack (D1.5)
+            policy.alignment_pull[partners, BLOC_INDEX[bloc]] += model.params.alignment.program_pull
 
     def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
         return int(self._memory(rule_id, model)["partners"].sum())

@@ -117,7 +117,7 @@ def memory_limit() -> MemoryLimit:
 def rows_per_quarter(scenario: Scenario, world: World) -> int:
     """An upper bound on the metric values recorded per quarter: every group of the metric registry."""
     programmes = sum(1 for rule in scenario.rules.values() if rule.kind in PROGRAMME_KINDS)
-    return metrics_registry.rows_per_quarter(len(world.families), programmes)
+    return metrics_registry.rows_per_quarter(len(world.families), programmes, len(world.countries))
 
 
 def rows_per_replicate(scenario: Scenario, world: World) -> int:

@@ -65,7 +65,9 @@ class ChoiceParameters(StrictModel):
         0.3, "share", "weight of world-wide (rather than national) peers in the network effect (D2.4)", ge=0, le=1
     )
     alignment_weight: float = param(
-        1.0, "utility per unit affinity", "value of alignment between the firm's country and the family's origin",
+        1.0, "utility per unit alignment", "value of the technological alignment of the firm's country with the "
+        "line's origin bloc, as 2 x alignment - 1 (see `alignment`; D1.5, D4.8); it is the only political term "
+        "of the choice, data-transfer risk depends only on whether the provider is foreign",
         ge=0,
     )
     risk_weight: float = param(
@@ -77,8 +79,20 @@ class ChoiceParameters(StrictModel):
     large_firm_switching_multiplier: float = param(
         1.5, "ratio", "switching cost of a large firm relative to a small one", ge=0
     )
-    open_hosting_cost: float = param(
-        0.6, "US$ per million tokens", "cost of serving open weights yourself at full digital readiness", gt=0
+    hosting_cost_per_bparam: float = param(
+        0.0129, "US$ per million tokens per billion active parameters", "cost of serving open weights yourself, "
+        "per billion active parameters of the family's model (`active_params_b` in families.yaml), at full "
+        "digital readiness and chip access in 2023: inference compute is about 2 x active parameters per token "
+        "(Kaplan et al. 2020), so hosting cost scales with model size. Default: Llama 2 70B hosted at US$0.90 "
+        "per Mtok (Together AI price list, 2023) / 70. Plausible 0.006-0.025 (hosted 70B models at US$0.4-1.8 "
+        "per Mtok across providers, 2023-2024)",
+        gt=0, le=1,
+    )
+    hosting_cost_decline: float = param(
+        0.25, "share per year", "yearly fall of the cost of hosting a model of given size: GPU price-performance "
+        "doubles about every 2.5 years (Hobbhahn & Besiroglu, Epoch AI 2022: 1 - 2^(-1/2.46) = 0.245). "
+        "Plausible 0.15-0.5 (the upper end if inference software gains are counted)",
+        ge=0, lt=1,
     )
     infrastructure_penalty: float = param(
         3.0, "ratio", "extra hosting cost at digital readiness 0 (cost x (1 + penalty x (1 - readiness)), D0.8)",
@@ -88,7 +102,13 @@ class ChoiceParameters(StrictModel):
         0.2, "share", "lowest chip access used in hosting cost (grey markets, cloud abroad; D4.4)", gt=0, le=1
     )
     closed_price_decline: float = param(
-        0.35, "share per year", "yearly fall of closed-model prices at constant family", ge=0, lt=1
+        0.35, "share per year", "yearly fall of a closed family's listed price (`price_usd_per_mtok` in "
+        "families.yaml, blended 3:1): GPT-4 US$37.5 (2023-03) to GPT-4.1 US$3.5 (2025-04), about 68% a year; "
+        "Claude 1 US$16.4 (2023-03) to Claude 3.5/4 Sonnet US$6 (2024-06 to 2025-05), about 37% a year; "
+        "Gemini roughly flat (PaLM 2 US$2, Gemini 2.5 Pro US$3.4); default near the median family. Plausible "
+        "0.2-0.7. Sources: the labs' price lists; Epoch AI (2025) finds the price of a fixed capability falls "
+        "far faster (9-900x a year), which the capability term, not this one, carries",
+        ge=0, lt=1,
     )
     open_local_adaptation: float = param(
         0.4, "utility", "bonus of open weights in Global South countries: local adaptation (D4.11, D4.12)", ge=0
@@ -99,7 +119,10 @@ class RiskParameters(StrictModel):
     """Risk a firm attaches to a family, scaled by sector and privacy strictness (D2.5, D4.8, D4.10)."""
 
     data_transfer: float = param(
-        1.0, "risk units", "risk of sending data abroad through a foreign closed API (D2.5, D4.8)", ge=0
+        0.5, "risk units", "risk of sending data abroad through a foreign closed API (D2.5, D4.8); the same for "
+        "every foreign provider, since the political part is now the alignment term. v1 used 1.0 x (1 - "
+        "affinity), whose mean over a country's US and CN providers was exactly 0.5 x 1.0 ((1 - a) / 2 + "
+        "(1 + a) / 2 = 1): 0.5 keeps that mean level (a re-expression, not a fit). Plausible 0.25-1", ge=0
     )
     open_transfer_factor: float = param(
         0.3, "ratio", "data-transfer risk of self-hosted foreign open weights relative to a foreign API", ge=0, le=1
@@ -244,6 +267,113 @@ class CollaborationParameters(StrictModel):
     )
 
 
+class AccessParameters(StrictModel):
+    """Who may use what: service availability and controls for governments (design: access is data)."""
+
+    government_block_share: float = param(
+        0.5, "share of firms", "a government cannot use a release line when at least this share of its "
+        "country's firms cannot (the lab does not serve the country, `unserved`/`service_abroad` in "
+        "families.yaml, or an API or weight control blocks it): governments obey the firms' access rules, and "
+        "for a single country the share is 0 or 1, so only aggregates of several countries depend on it. "
+        "Plausible 0.3-0.7. Source: model definition (a majority of the aggregate's members)",
+        gt=0, le=1,
+    )
+
+
+class AlignmentParameters(StrictModel):
+    """Technological alignment of each country with the US, CN and EU stacks, and how policy moves it.
+
+    The starting value is a weighted sum of sourced columns of countries.yaml (security ties, cloud
+    providers, Huawei in telecoms, UN votes); the weights are judgement estimates, not fitted to any
+    adoption figure. See sim/model/alignment.py.
+    """
+
+    security_weight: float = param(
+        0.3, "alignment per unit tie", "weight of security ties (`us_security_tie`, `cn_security_tie`): "
+        "alliances bind technology choices most (D0.1, D1.5). Judgement estimate; plausible 0.2-0.5", ge=0, le=1,
+    )
+    cloud_weight: float = param(
+        0.25, "alignment per 3 providers", "weight of the bloc's hyperscalers operating regions in the country "
+        "(`us_cloud_providers`, `cn_cloud_providers`, divided by 3): where the cloud stack comes from (D0.4, "
+        "D1.6). Judgement estimate; plausible 0.1-0.4", ge=0, le=1,
+    )
+    telecom_weight: float = param(
+        0.15, "alignment per unit", "weight of Chinese telecom equipment (`huawei_5g`): towards CN when present, "
+        "towards the US when excluded (D4.4). Judgement estimate; plausible 0.05-0.3", ge=0, le=1,
+    )
+    platform_weight: float = param(
+        0.2, "alignment per unit share", "weight of the bloc's everyday digital platforms, read as its search "
+        "engines' share of searches (`us_search_share`, `cn_search_share`): firms that work on a bloc's "
+        "platforms adopt its AI services most easily (D2.3). Judgement estimate; plausible 0.1-0.3", ge=0, le=1,
+    )
+    un_vote_weight: float = param(
+        0.1, "alignment per unit", "weight of UN General Assembly voting (`us_alignment` rescaled to 0-1): a "
+        "minor input, since voting with the G77 says little about a country's technology stack. Judgement "
+        "estimate; plausible 0-0.2", ge=0, le=1,
+    )
+    eu_neutral: float = param(
+        0.5, "alignment", "alignment of a non-member with the EU stack without an adequacy decision: EU models "
+        "are neither favoured nor distrusted outside the EU (design choice of v1, kept)", ge=0, le=1,
+    )
+    eu_adequacy_weight: float = param(
+        0.25, "alignment", "alignment added by an EU adequacy decision (`eu_adequacy`): data flow freely to "
+        "EU providers (D0.5). Judgement estimate; plausible 0-0.4", ge=0, le=0.5,
+    )
+    control_push: float = param(
+        0.05, "share of alignment per quarter per unit strength", "how fast an export control pushes each "
+        "target's alignment with the issuer's bloc towards 0: a target of strength-1 controls loses 5% of it a "
+        "quarter (D4.4: China answers controls by deepening ties elsewhere; the Tier 2 countries' objections to "
+        "the 2025 Diffusion rule). Judgement estimate; plausible 0.01-0.15", ge=0, le=1,
+    )
+    program_pull: float = param(
+        0.05, "share of the gap per quarter", "how fast a programme partner's alignment with the sponsor's bloc "
+        "closes its gap to 1 (co-funded data centres and training bind the partner to the sponsor's stack: "
+        "D1.5, D1.6, D1.10). Judgement estimate; plausible 0.01-0.15", ge=0, le=1,
+    )
+    alliance_pull: float = param(
+        0.03, "share of the gap per quarter", "how fast an alliance member's alignment with the lead bloc closes "
+        "its gap to 1 (common standards, D0.1, D0.9). Judgement estimate; plausible 0.01-0.1", ge=0, le=1,
+    )
+    tension_polarisation: float = param(
+        0.02, "share of the US-CN gap per quarter per unit tension", "above the reference tension "
+        "(`collaboration.reference_tension`), how fast a country's US-CN alignment gap widens: rivalry pushes "
+        "countries to pick a side (D0.7). Judgement estimate; plausible 0-0.1", ge=0, le=1,
+    )
+    reversion: float = param(
+        0.02, "share of the distance per quarter", "how fast alignment returns to its structural value from "
+        "the data once a push or pull stops (half-life about 8.6 years at 0.02): installed networks and treaties "
+        "change slowly. Judgement estimate; plausible 0-0.1", ge=0, le=1,
+    )
+
+
+class OfferParameters(StrictModel):
+    """How a country values a programme offer against its alignment cost (D1.4, D1.5, D1.8)."""
+
+    horizon_quarters: float = param(
+        8.0, "quarters", "quarters of capacity building and compute a country counts when it weighs an offer "
+        "(the first phase of OpenAI for Countries and Stargate builds, D1.6). Plausible 4-20", ge=1, le=80,
+    )
+    readiness_value: float = param(
+        5.0, "utility per unit readiness", "value of the digital readiness an offer builds (D1.3, D0.8): "
+        "+0.08 readiness is worth 0.4 utility. Judgement estimate; plausible 2-10", ge=0,
+    )
+    compute_value: float = param(
+        0.5, "utility per e-fold of compute", "value of the data-centre compute an offer adds, per natural-log "
+        "step over the country's own compute (D1.6). Judgement estimate; plausible 0.2-1", ge=0,
+    )
+    compute_floor: float = param(
+        0.001, "share of world compute", "own compute counted at least this much when valuing added compute, so "
+        "a country with none does not value a small data centre infinitely", gt=0, le=0.1,
+    )
+    alignment_cost: float = param(
+        2.0, "utility per unit alignment gap", "cost of joining a sponsor per unit of the country's alignment "
+        "with its closest rival bloc above its alignment with the sponsor's bloc (negative when it is closer "
+        "to the sponsor: a bonus). A country accepts when the offer's value exceeds this cost (D1.5: the "
+        "programme is meant to win countries that might otherwise lean towards Chinese models). Judgement "
+        "estimate; plausible 1-4", ge=0,
+    )
+
+
 class Parameters(StrictModel):
     """All behavioural parameters, grouped by the mechanism that uses them."""
 
@@ -253,6 +383,11 @@ class Parameters(StrictModel):
     firms: FirmParameters = Field(default_factory=FirmParameters, description="firm population")
     labs: LabParameters = Field(default_factory=LabParameters, description="lab growth and releases")
     countries: CountryParameters = Field(default_factory=CountryParameters, description="country dynamics")
+    access: AccessParameters = Field(default_factory=AccessParameters, description="service access")
+    alignment: AlignmentParameters = Field(
+        default_factory=AlignmentParameters, description="technological alignment of countries with blocs"
+    )
+    offers: OfferParameters = Field(default_factory=OfferParameters, description="how countries weigh offers")
     collaboration: CollaborationParameters = Field(
         default_factory=CollaborationParameters, description="research collaboration"
     )
