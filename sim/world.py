@@ -72,6 +72,10 @@ class CountryRecord(_Frozen):
     us_alignment: float = Field(ge=-1.0, le=1.0, description="alignment, US = +1, China = -1 (index -1..1)")
     ai_compute_share: Share = Field(description="share of world AI compute, 2025 (fraction of world)")
     is_aggregate: bool = Field(description="true for a regional aggregate (boolean)")
+    # Optional: most countries make no AI accelerators of their own (0 when the row omits it).
+    domestic_chip_substitution: Share = Field(
+        0.0, description="share of denied chip imports domestic accelerators replace, 2025 (fraction 0-1)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CountryRecord:

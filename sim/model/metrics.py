@@ -101,11 +101,14 @@ def collect(model: GeopoliticsModel) -> None:
 
 
 def _adoption(model: GeopoliticsModel, layout: _Layout, put) -> None:
-    counts = model.family_counts  # country x family (a family's release lines together)
-    lines = model.line_counts  # country x line: openness is the line's, not the lab's current policy
+    """`adoption_rate`: share of firms using any AI model, weighted by firm size (so it reads as the
+    share of economic activity in AI-using firms, not the count of firms that Eurostat and the US
+    Census report); `adoption_share`: share of AI use, weighted by the users' size, on each option."""
+    counts = model.family_weight  # country x family (a family's release lines together), by firm size
+    lines = model.line_weight  # country x line: openness is the line's, not the lab's current policy
     is_open = {"closed": ~model.line_open, "open": model.line_open}
     for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
-        firms_here = model.firms_by_country[mask].sum()
+        firms_here = model.size_by_country[mask].sum()
         by_family = counts[mask].sum(axis=0)
         users = by_family.sum()
         put("adoption_rate", labels["rate"], users / firms_here if firms_here else 0.0)
