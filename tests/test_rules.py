@@ -123,7 +123,8 @@ def test_alliance_data_sharing_risk_lowers_trust_in_members_models(tmp_path):
     rule = {"kind": "alliance", "sources": ["D0.6"], "members": {"blocs": ["EU"]}, "shared_compute": 0.0,
             "trust_bonus": 0.0, "network_pooling": 0.0, "data_sharing_risk": 1.5}
     eu_made = paired(tmp_path, "leaky", rule, lambda m: share_of(m, bloc(m, "EU"), m.family_origin == "EU"))
-    assert (eu_made < 0).all()
+    # A seed whose EU firms use no EU model even without the risk has nothing to lower (change 0).
+    assert (eu_made <= 0).all() and eu_made.mean() < -0.02
 
 
 def test_regulation_audits_of_chinese_models_lower_their_use_in_the_regulating_bloc(tmp_path):

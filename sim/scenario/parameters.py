@@ -175,10 +175,11 @@ class FirmParameters(StrictModel):
         "employees follow Zipf's law with exponent 1.059 (standard error 0.054)", gt=0.5, le=3,
     )
     size_max_ratio: float = param(
-        1000.0, "ratio", "largest firm size relative to the smallest (the Pareto is truncated here): with the "
-        "smallest firm at 10 employees (Eurostat's survey scope) the largest represented firm has 10,000. "
-        "Plausible 100-10,000. A judgement bound: above it a handful of simulated firms would carry a "
-        "country's size-weighted metrics", ge=1, le=1e6,
+        100.0, "ratio", "largest firm size relative to the smallest (the Pareto is truncated here): with the "
+        "smallest firm at 10 employees (Eurostat's survey scope) the largest represented firm has 1,000. "
+        "Plausible 100-10,000. A judgement bound for precision, not a fact about firms: size-weighted metrics "
+        "from n simulated firms are as precise as n / 4.6 equal firms at 100, n / 21 at 1,000 (a few "
+        "simulated giants would carry a country's metrics); larger firms count as firms of this size", ge=1, le=1e6,
     )
     large_firm_size: float = param(
         25.0, "ratio", "size (relative to the smallest firm) from which a firm counts as large for switching "
