@@ -112,12 +112,14 @@ def _with_regions(*families: Mapping[str, Domain]) -> tuple[Mapping[str, Domain]
 
 METRICS: tuple[Metric, ...] = (
     Metric(
-        "adoption_rate", "share of firms", "share of firms using any AI model",
+        "adoption_rate", "share of firms (size-weighted)",
+        "share of firms using any AI model, firms weighted by their size",
         _with_regions(WORLD),
         headlines=(Headline("", "AI adoption rate (world)"),),
     ),
     Metric(
-        "adoption_share", "share of AI-using firms", "share of AI-using firms on that option",
+        "adoption_share", "share of AI use (size-weighted)",
+        "share of AI use (AI-using firms weighted by their size) on that option",
         _with_regions({"openness": OPENNESS}, {"origin": BLOCS}, {"openness": OPENNESS, "origin": BLOCS},
                       {"family": FAMILIES}),
         headlines=(

@@ -77,6 +77,10 @@ class CountryRecord(_Frozen):
     cn_search_share: Share = Field(description="share of web searches on Chinese search engines (0-1)")
     eu_adequacy: Share = Field(description="EU data-protection adequacy or GDPR applies (index 0-1)")
     is_aggregate: bool = Field(description="true for a regional aggregate (boolean)")
+    # Optional: most countries make no AI accelerators of their own (0 when the row omits it).
+    domestic_chip_substitution: Share = Field(
+        0.0, description="share of denied chip imports domestic accelerators replace, 2025 (fraction 0-1)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CountryRecord:

@@ -128,7 +128,6 @@ def test_where_us_labs_do_not_serve_no_firm_uses_their_closed_lines(tmp_path):
         us_closed = (model.line_origin == "US") & ~model.line_open
         for iso3 in ("RUS", "IRN", "CHN", "HKG"):
             assert share_of(model, countries(model, iso3), us_closed) == 0.0, iso3
-        assert share_of(model, countries(model, "RUS"), model.line_origin == "US") < 0.5  # open Llama remains
         on_us_closed_if_served.append(share_of(run_world(path, served, seed, until="2025Q4"),
                                                countries(model, "RUS"), us_closed))
     assert np.mean(on_us_closed_if_served) > 0.05  # the data, not something else, keeps them off

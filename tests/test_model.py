@@ -114,8 +114,8 @@ def test_raising_a_familys_capability_raises_its_share(baseline_small):
         model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=5)
         qwen = model.family_index["qwen"]
         while model.running:
-            if np.isfinite(model.capability[qwen]):
-                model.capability[qwen] += boost
+            if np.isfinite(model.knowledge[qwen]):  # know-how is the state; capability adds compute
+                model.knowledge[qwen] += boost
                 boost = 0.0
             model.step()
         return float(model.share_world[qwen])

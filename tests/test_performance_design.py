@@ -56,11 +56,16 @@ def per_firm_step(model: GeopoliticsModel) -> None:
     available = model.line_available[None, :] & ~policy.banned_all[country] & ~blocked
     using = model.firm_line >= 0
     forced = using & ~available[np.arange(n), np.maximum(model.firm_line, 0)]
-    rate = np.divide(model.adopters_by_country, model.firms_by_country, out=np.zeros(model.n_countries),
-                     where=model.firms_by_country > 0)
-    hazard = (a.innovation + a.imitation * rate[country]) / 4.0 * model.readiness[country] ** a.readiness_elasticity
-    hazard = np.where(model.firm_large, hazard * a.large_firm_multiplier, hazard)
-    adopts = ~using & (adopt_draw < 1.0 - np.exp(-hazard))
+    # Adoption: every non-user below its sector's ceiling considers AI at the Bass hazard and accepts
+    # with the logit probability of its own choice set against going without AI.
+    rate = np.divide(model.adopters_by_country, model.potential_by_country, out=np.zeros(model.n_countries),
+                     where=model.potential_by_country > 0)
+    hazard = (a.innovation + a.imitation * np.minimum(rate, 1.0))[country] / 4.0
+    hazard = hazard * model.readiness[country] ** a.readiness_elasticity * model.firm_hazard_scale
+    every = firms.base_utility(model, country, model.sector_risk[model.firm_sector])
+    value = np.log(np.where(available, np.exp(every), 0.0).sum(axis=1))
+    accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))
+    adopts = ~using & model.firm_potential & (adopt_draw < (1.0 - np.exp(-hazard)) * accept)
     stale = model.line_stale[np.maximum(model.firm_line, 0)]
     rate = np.where(stale, 1.0 - (1.0 - a.reevaluation_share) * (1.0 - 1.0 / a.upgrade_cycle_quarters),
                     a.reevaluation_share)
@@ -165,5 +170,6 @@ def test_adoption_metrics_follow_labs_that_switch_openness():
     assert any("switches to" in str(event["event"]) for event in model.events)  # openness did change
     last = [row for row in model.rows if row[0] == model.steps - 1]
     open_share = next(v for _, _, metric, grp, v in last if metric == "adoption_share" and grp == "openness=open")
-    users = model.firm_line[model.firm_line >= 0]  # openness is the line's, not the lab's current policy
-    assert open_share == pytest.approx(model.line_open[users].mean(), abs=1e-12)
+    using = model.firm_line >= 0  # openness is the line's, not the lab's current policy; users weigh by size
+    users, size = model.firm_line[using], model.firm_size[using]
+    assert open_share == pytest.approx((model.line_open[users] * size).sum() / size.sum(), abs=1e-12)

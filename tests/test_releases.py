@@ -38,7 +38,9 @@ def test_median_world_open_share_never_jumps_in_the_baseline():
     # The median smooths flips that fall in different quarters; each replicate must be smooth too
     # (with relabelling, 44 of 620 replicate-quarters moved more than 5 points).
     each = shares.diff().abs().iloc[1:]
-    assert (each > MAX_QUARTERLY_MOVE).to_numpy().mean() <= 0.025
+    # Firms weigh by size (a heavy-tailed draw), so one large firm's switch moves a replicate more
+    # than it did when firms counted alike: 3.5% of replicate-quarters, against 7% with relabelling.
+    assert (each > MAX_QUARTERLY_MOVE).to_numpy().mean() <= 0.05
 
 
 def meta_closes_file(tmp_path: Path, closes: bool) -> Path:
@@ -94,8 +96,12 @@ def test_a_lab_that_closes_keeps_its_published_weights_in_use(tmp_path, seed):
     # (common random numbers) by at most a few points a quarter.
     shares = np.array([q["open_share"] for q in closing])
     assert np.abs(np.diff(shares[switch - 1 :])).max() <= MAX_QUARTERLY_MOVE
+    # Against the same run without the push (common random numbers), the loss is spread over the
+    # upgrade cycle: no quarter carries more than 40% of the two years' fall (a relabelling would
+    # carry all of it in the quarter of the switch).
     gap = shares - np.array([q["open_share"] for q in staying])
-    assert np.abs(np.diff(gap[switch - 1 :])).max() <= MAX_QUARTERLY_MOVE
+    moves = np.abs(np.diff(gap[switch - 1 : switch + 8]))
+    assert moves.max() <= 0.4 * abs(gap[switch + 7] - gap[switch - 1])
 
 
 def test_a_closing_lab_starts_a_closed_line_that_follows_its_newest_model(tmp_path):
@@ -147,8 +153,9 @@ def test_open_share_metric_counts_lines_not_the_labs_current_policy():
     assert switched  # some lab changed policy during the run
     last = [row for row in model.rows if row[0] == model.quarter - model.start - 1]
     share = next(v for _, _, metric, grp, v in last if metric == "adoption_share" and grp == "openness=open")
-    users = model.firm_line[model.firm_line >= 0]
-    assert share == pytest.approx(model.line_open[users].mean(), abs=1e-12)
+    using = model.firm_line >= 0  # the metric weighs users by their size
+    users, size = model.firm_line[using], model.firm_size[using]
+    assert share == pytest.approx((model.line_open[users] * size).sum() / size.sum(), abs=1e-12)
     release_share = next(v for _, _, metric, grp, v in last if metric == "release_open_share" and grp == "bloc=US")
     assert release_share == pytest.approx(model.lab_open[model.lab_bloc == "US"].mean())
     release_model(model)

@@ -2,8 +2,10 @@
 
 Readiness closes part of its gap to 1 each year (the digital divide narrows slowly, D0.8) plus
 what capacity-building programmes add (D1.3, D4.12). Compute grows at `compute_growth` a year
-where chips flow freely; under chip controls growth falls with chip access, and domestic chips
-replace a share `domestic_substitution` of what is lost (D4.3, D4.6).
+where chips flow freely; under chip controls growth falls with chip access, and the country's own
+accelerators replace a share of what is denied (D4.3, D4.6: China's Huawei Ascend and others; about
+none elsewhere). That share is data (`domestic_chip_substitution` in countries.yaml, for the
+column's year) and ramps by `domestic_substitution_growth` a year, capped at 1.
 """
 
 from __future__ import annotations
@@ -18,10 +20,24 @@ if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
 
+def domestic_substitution(model: GeopoliticsModel) -> np.ndarray:
+    """Share of denied chip imports each country's own accelerators replace this quarter (D4.3, D4.6)."""
+    year = model.world.country_columns["domestic_chip_substitution"].year or 2025
+    years = (model.quarter - parse_quarter(f"{year}Q1")) / 4.0
+    ramp = model.params.countries.domestic_substitution_growth**years
+    return np.minimum(model.domestic_substitution * ramp, 1.0)
+
+
+def chip_supply(model: GeopoliticsModel) -> np.ndarray:
+    """Share of a free-market chip supply each country gets: what controls leave it plus what its own
+    accelerators replace of the rest."""
+    access = model.policy.chip_access
+    return access + domestic_substitution(model) * (1.0 - access)
+
+
 def _quarterly_compute_growth(model: GeopoliticsModel) -> np.ndarray:
     p = model.params.countries
-    access = model.policy.chip_access + p.domestic_substitution * (1.0 - model.policy.chip_access)
-    return ((1.0 + p.compute_growth) ** 0.25 - 1.0) * access
+    return ((1.0 + p.compute_growth) ** 0.25 - 1.0) * chip_supply(model)
 
 
 def backcast_compute(model: GeopoliticsModel) -> None:

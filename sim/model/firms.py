@@ -1,4 +1,16 @@
-"""Firms: Bass-like adoption of AI and a multinomial logit choice among the release lines available.
+"""Firms: adoption of AI that responds to what is on offer, and a multinomial logit choice among the
+release lines available.
+
+Adoption (`_adoption_probability`). Each firm has a size (a truncated Pareto, Axtell 2001) and a
+sector; only the firms below their sector's `adoption_ceiling` would ever adopt (fixed draw), so
+adoption saturates below 100% per sector. A non-user among them considers AI each quarter at a Bass
+hazard (innovation + imitation x the country's adopter share; Bass 1969, Sultan et al. 1990),
+scaled by the country's digital readiness (D0.8) and by size^`size_elasticity` (Eurostat: large
+firms adopt more), and adopts with the logit probability of the same choice model with going on
+without AI (`no_ai_utility`) as one more option: sum_j exp(u_j) / (exp(no_ai_utility) + sum_j
+exp(u_j)), over the lines j it can get, with u_j the deterministic utility below for its country
+and sector. A ban, an API or weight control, a retired line or a costly, distrusted offer lowers
+that value and so the adoption rate (D4.8, D4.12); better and cheaper models raise it.
 
 The options are release lines (a family's open weights or its closed API, see `labs`): a firm on a
 line gets its lab's newer releases while the line is current; users of a frozen line re-choose
@@ -64,13 +76,22 @@ def setup(model: GeopoliticsModel) -> None:
     shares = np.array([s.share for s in p.sectors.values()])
     model.firm_sector = rng.choice(len(shares), size=n, p=shares / shares.sum())
     model.sector_risk = np.array([s.risk_sensitivity for s in p.sectors.values()])
-    model.firm_large = rng.random(n) < p.large_share
+    model.firm_size = pareto_sizes(rng.random(n), p.size_pareto_exponent, p.size_max_ratio)
+    model.firm_large = model.firm_size >= p.large_firm_size
     model.firm_compliance = rng.random(n)  # fixed draw: which firms a partial control reaches
     model.firm_line = np.full(n, -1)
     a = model.params.adoption
+    ceiling = np.array([s.adoption_ceiling for s in p.sectors.values()])
+    # Fixed draw: the firms that would ever adopt (their own stream, so the rest keep their draws).
+    model.firm_potential = model.stream("firms.potential").random(n) < ceiling[model.firm_sector]
+    scale = model.firm_size**a.size_elasticity
+    model.firm_hazard_scale = scale / scale.mean()  # 1 for a firm of average size effect
     adopt_prob = a.initial_rate * model.readiness[model.firm_country] ** a.readiness_elasticity
-    adopters = np.flatnonzero(rng.random(n) < adopt_prob)
+    adopt_prob = np.minimum(adopt_prob * model.firm_hazard_scale, 1.0)
+    adopters = np.flatnonzero((rng.random(n) < adopt_prob) & model.firm_potential)
     model.firms_by_country = counts.astype(float)
+    model.potential_by_country = np.bincount(model.firm_country[model.firm_potential], minlength=model.n_countries)
+    model.size_by_country = np.bincount(model.firm_country, weights=model.firm_size, minlength=model.n_countries)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
     # Reused every quarter for the taste-noise draws: a fresh firms x lines block per quarter
@@ -82,6 +103,13 @@ def setup(model: GeopoliticsModel) -> None:
         uniforms = rng.random(out=model.choice_uniforms)
         _choose(model, adopters, gumbel_rows(uniforms, adopters))
         _update_shares(model)
+
+
+def pareto_sizes(uniforms: np.ndarray, exponent: float, max_ratio: float) -> np.ndarray:
+    """Firm sizes relative to the smallest firm (1 to `max_ratio`) from uniforms: a Pareto with tail
+    `exponent` truncated at `max_ratio` (inverse CDF; Axtell 2001: exponent about 1.06 in employees)."""
+    tail = 1.0 - max_ratio**-exponent
+    return (1.0 - uniforms * tail) ** (-1.0 / exponent)
 
 
 def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
@@ -169,12 +197,16 @@ def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarr
     return using & unavailable
 
 
-def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray) -> None:
-    """Choosers pick the line of highest utility plus their taste `noise` (one row each)."""
+def _choose(
+    model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, table: np.ndarray | None = None
+) -> None:
+    """Choosers pick the line of highest utility plus their taste `noise` (one row each); `table` is
+    this quarter's `_cell_utility` if already computed."""
     if choosers.size == 0:
         return
     c = model.params.choice
-    utility = _cell_utility(model)[model.firm_cell[choosers]]
+    table = _cell_utility(model) if table is None else table
+    utility = table[model.firm_cell[choosers]]
     utility += noise
     current = model.firm_line[choosers]
     stay = np.where(
@@ -188,14 +220,63 @@ def _choose(model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray) ->
     model.firm_line[choosers] = np.where(none, -1, best)
 
 
+def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Probability that each of the `candidates` (non-users who would ever adopt) adopts this quarter:
+    a Bass hazard of considering AI, times the logit probability that the lines it can get beat going
+    without (module docstring; D0.8, D4.8, D4.12).
+
+    A firm's choice set depends on its country, on bans and retirements, and on which partial controls
+    reach it (its compliance draw against each line's blocked share); the blocked shares in force take
+    few distinct values, so the value of the choice set is computed per (country, sector) cell and per
+    level of those shares, and each candidate looks up its own.
+    """
+    a = model.params.adoption
+    policy = model.policy
+    n_sectors = len(model.sector_names)
+    cell_country = np.arange(table.shape[0]) // n_sectors
+    open_to_all = model.line_available[None, :] & ~policy.banned_all  # country x line
+    levels = np.unique(policy.blocked_share[policy.blocked_share > 0])
+    thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+    value = np.empty((table.shape[0], thresholds.size))
+    for r, threshold in enumerate(thresholds):
+        reachable = (open_to_all & ~(policy.blocked_share > threshold))[cell_country]
+        value[:, r] = _log_sum_exp(np.where(reachable, table, -np.inf))
+    accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
+    level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
+    accept_firm = accept[model.firm_cell[candidates], level]
+    # Bass with a market potential: imitation counts adopters among the firms that would ever adopt.
+    rate = np.divide(
+        model.adopters_by_country,
+        model.potential_by_country,
+        out=np.zeros(model.n_countries),
+        where=model.potential_by_country > 0,
+    )
+    hazard = (a.innovation + a.imitation * np.minimum(rate, 1.0)) / 4.0 * model.readiness**a.readiness_elasticity
+    country = model.firm_country[candidates]
+    considers = 1.0 - np.exp(-hazard[country] * model.firm_hazard_scale[candidates])
+    return considers * accept_firm
+
+
+def _log_sum_exp(utility: np.ndarray) -> np.ndarray:
+    """log sum_j exp(u_j) per row (the value of a logit choice set, McFadden 1978); -inf for none."""
+    top = utility.max(axis=1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.exp(utility - safe[:, None]).sum(axis=1))
+
+
 def _update_shares(model: GeopoliticsModel) -> None:
     """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
-    per line (`line_counts`) and per family (`family_counts`, its lines together)."""
+    per line (`line_counts`) and per family (`family_counts`, its lines together); and the same
+    weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report."""
     users = model.firm_line >= 0
     n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
     cells = model.firm_country[users] * n_l + model.firm_line[users]
     lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
     model.line_counts = lines
+    weight = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l).reshape(n_c, n_l)
+    model.line_weight = weight
+    model.family_weight = weight[:, :n_f] + weight[:, n_f:]
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)
     per_country = counts.sum(axis=1, keepdims=True)
     model.family_counts = counts
@@ -218,24 +299,15 @@ def step(model: GeopoliticsModel) -> None:
     uniforms = model.stream("firms.choice").random(out=model.choice_uniforms)  # the Gumbel noise's draws
     using = model.firm_line >= 0
     forced = _current_unavailable(model, using)
-    rate = np.divide(
-        model.adopters_by_country,
-        model.firms_by_country,
-        out=np.zeros(model.n_countries),
-        where=model.firms_by_country > 0,
-    )
-    # The adoption probability depends only on the country and the firm's size: compute it per
-    # country and gather, instead of exponentiating once per firm.
-    hazard = (a.innovation + a.imitation * rate) / 4.0
-    hazard = hazard * model.readiness**a.readiness_elasticity
-    by_size = np.stack([1.0 - np.exp(-hazard), 1.0 - np.exp(-(hazard * a.large_firm_multiplier))])
-    adopt_prob = by_size[model.firm_large.view(np.int8), model.firm_country]
-    adopts = ~using & (adopt_draw < adopt_prob)
+    table = _cell_utility(model)  # once a quarter: the adoption value and the choice read it
+    candidates = np.flatnonzero(~using & model.firm_potential)
+    adopts = np.zeros(n, dtype=bool)
+    adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
     line_rate = np.where(model.line_stale, stale_rate, a.reevaluation_share)
     reevaluates = using & (reevaluate_draw < line_rate[np.maximum(model.firm_line, 0)])
     choosers = np.flatnonzero(adopts | reevaluates | forced)
-    _choose(model, choosers, gumbel_rows(uniforms, choosers))
+    _choose(model, choosers, gumbel_rows(uniforms, choosers), table)
     _update_shares(model)

@@ -1,8 +1,26 @@
 """Labs: releases, capability growth, open-or-closed release choice, and research papers.
 
-Capability is measured in *frontier months*: 0 is the closed frontier (GPT-4) in 2023Q1 and a
-lab at the largest effective compute gains `frontier_growth` per quarter, so gaps between
-models read directly as months of progress (Epoch AI's framing of lags).
+Capability is measured in *frontier months*: 0 is the closed frontier (GPT-4) in 2023Q1, and the
+frontier advances 12 months a year, so gaps between models read directly as months of progress
+(Epoch AI's framing of lags). A family's capability is the sum of two parts (`_grow`):
+
+- **compute months**: its lab's effective training compute in months of frontier progress (D4.3,
+  D4.6). Effective compute is the lab's share of its bloc's AI compute, which grows with the chips
+  its countries can get under export controls plus what domestic accelerators replace (see
+  `countries`); training runs grow `training_compute_growth` a year at full chip access (Epoch AI:
+  4-5x) and algorithms `algorithmic_efficiency_growth` (Epoch AI: ~3x), so one e-fold of effective
+  compute is 12 / ln(4.5 x 3) = 4.6 months. A lab with a fifth of the frontier lab's compute is
+  ln 5 x 4.6 = 7.4 months behind at equal know-how; a country whose chip supply stops growing
+  falls behind by ln(1 + compute_growth) x 4.6 = 3.2 months a year.
+- **know-how months**: algorithms, data and skills. It grows with the lab's own research
+  (ln(algorithmic_efficiency_growth) x 4.6 months a year at talent 1, more for open releasers with
+  a community: D2.4, D4.2) and catches up on the know-how in releases the lab can reach (D3.2, D3.3):
+  a share `open_spillover` (open weights: fine-tuning, distillation) or `closed_spillover` (closed
+  APIs: papers, distillation) of the gap each quarter, times `spillover_factor` across blocs
+  (tension, D0.7, D3.5) and times the share of the lab's country not blocked from the line by a
+  weight or API control. Catch-up closes know-how gaps, not compute gaps, so a compute deficit
+  persists while a know-how deficit closes: the size of an export control's effect is the compute
+  it denies (months per e-fold above) less the substitution that replaces it.
 
 Releases keep their openness. A family's `capability` is its lab's newest model; what users run
 is a *release line*: the family's open weights or its closed API. A lab's release policy applies
@@ -31,10 +49,24 @@ if TYPE_CHECKING:
 NEVER = np.iinfo(np.int64).max // 2  # a quarter that never comes (line not released, not frozen)
 
 
+MONTHS_PER_QUARTER = 3.0  # the unit: the frontier advances one quarter of a year per quarter
+
+
 def setup(model: GeopoliticsModel) -> None:
     # The best capability of each side of each capability gap the metrics report (open, closed, CN, US).
     model.best_history: dict[str, list[float]] = {side: [] for _, sides in GAP_PAIRS for side in sides}
+    model.knowledge = np.full(model.n_families, np.nan)  # know-how months of each family's lab model
     _release_due(model, initial=True)
+    follow_current_lines(model)
+
+
+def anchor_compute(model: GeopoliticsModel) -> None:
+    """Once the countries' compute is back-cast to the start: the frontier lab's effective compute
+    is the reference (0 compute months), and each released family's know-how is what its data lag
+    leaves after its lab's compute months."""
+    model.reference_compute = float(effective_compute(model).max())
+    model.compute_months = compute_months(model)
+    model.knowledge = model.capability - model.compute_months[model.family_lab]
     follow_current_lines(model)
 
 
@@ -52,6 +84,8 @@ def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
             model.capability[f] = -model.release_lag[f]
         else:
             model.capability[f] = frontier - model.release_lag[f]
+        if not initial:  # the data give the lag; what compute does not explain is know-how
+            model.knowledge[f] = model.capability[f] - model.compute_months[model.family_lab[f]]
             if not initial:
                 openness = "open weights" if model.lab_open[model.family_lab[f]] else "a closed model"
                 model.log_event(
@@ -65,9 +99,31 @@ def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
 
 
 def effective_compute(model: GeopoliticsModel) -> np.ndarray:
-    """Each lab's share of its bloc's compute times the bloc's compute (D4.3, D4.6)."""
+    """Each lab's share of its bloc's compute times the bloc's compute (D4.3, D4.6): the chips its
+    countries got under export controls plus their domestic accelerators (see `countries`)."""
     bloc_compute = {b: model.compute[model.country_bloc == b].sum() for b in set(model.lab_bloc)}
     return model.lab_compute_share * np.array([bloc_compute[b] for b in model.lab_bloc])
+
+
+def months_per_efold(model: GeopoliticsModel) -> float:
+    """Months of frontier progress per e-fold of effective training compute (Epoch AI's rates)."""
+    p = model.params.labs
+    return 12.0 / np.log(p.training_compute_growth * p.algorithmic_efficiency_growth)
+
+
+def compute_months(model: GeopoliticsModel) -> np.ndarray:
+    """Each lab's effective training compute in frontier months, 0 for the frontier lab at the start.
+
+    Training compute = the lab's AI compute x the run scale common to all labs, which grows by
+    `training_compute_growth` / (1 + `compute_growth`) a year (longer runs on a larger share of the
+    fleet), so a lab whose compute grows at the free-market rate gains ln(training_compute_growth)
+    e-folds a year (Epoch AI, Sevilla & Roldan 2024).
+    """
+    p = model.params
+    years = (model.quarter - model.start) / 4.0
+    run_scale = years * (np.log(p.labs.training_compute_growth) - np.log1p(p.countries.compute_growth))
+    relative = np.log(np.maximum(effective_compute(model), 1e-300) / model.reference_compute)
+    return months_per_efold(model) * (relative + run_scale)
 
 
 def step(model: GeopoliticsModel) -> None:
@@ -84,39 +140,50 @@ def follow_current_lines(model: GeopoliticsModel) -> None:
     """Current lines carry their lab's newest model; stale lines keep their last release's capability."""
     follows = model.line_current & model.line_released
     model.line_capability = np.where(follows, model.capability[model.line_family], model.line_capability)
+    model.line_knowledge = np.where(follows, model.knowledge[model.line_family], model.line_knowledge)
 
 
 def _grow(model: GeopoliticsModel) -> None:
-    """Capability growth from compute, talent and spillovers (D3.2, D4.2, D4.6)."""
+    """Capability = compute months + know-how months (see the module docstring; D3.2, D4.2, D4.3, D4.6).
+
+    Know-how grows by the lab's own research (algorithmic progress scaled by talent, and by the
+    community of an open releaser: D2.4) and catches up on the know-how of the lines the lab can
+    reach; an alliance's `growth_factor` adds its share of the lab's own growth (compute and
+    research, D0.4).
+    """
     p = model.params.labs
     policy = model.policy
-    compute = effective_compute(model)
-    relative = compute / max(compute.max(), 1e-12)
     lab = model.family_lab
-    growth = (
-        p.frontier_growth
-        * relative[lab] ** p.compute_elasticity
-        * model.lab_talent[lab] ** p.talent_elasticity
-        * policy.growth_factor[lab]
-    )
+    before = model.compute_months
+    model.compute_months = compute_months(model)
+    research = months_per_efold(model) * np.log(p.algorithmic_efficiency_growth) / 4.0
     open_share = getattr(model, "world_open_share", 0.0)
-    growth = growth * (1 + p.community_boost * model.lab_open[lab] * open_share)
-    live = model.released & ~np.isnan(model.capability)
-    cap = model.capability
-    # Spillovers come from what can be reached: every line still available (frozen open weights
-    # too, which can still be distilled and fine-tuned: D3.2, D4.11).
-    reachable = model.line_available & ~np.isnan(model.line_capability)
-    line_cap = model.line_capability
+    research = (
+        research
+        * model.lab_talent[lab] ** p.talent_elasticity
+        * (1 + p.community_boost * model.lab_open[lab] * open_share)
+    )
+    own = research + model.compute_months[lab] - before[lab]
+    gain = research + (policy.growth_factor[lab] - 1.0) * np.maximum(own, 0.0)
+    live = model.released & ~np.isnan(model.knowledge)
+    know = model.knowledge
+    # Catch-up comes from what can be reached: every line still available (frozen open weights
+    # too, which can still be distilled and fine-tuned: D3.2, D4.11), less what controls block to
+    # the lab's country (weights or API access denied by the line's issuer).
+    line_know = np.where(model.line_available, model.line_knowledge, np.nan)
+    reach = 1.0 - policy.blocked_share[model.lab_country]  # labs x lines
     spill = np.zeros(model.n_families)
     for f in np.flatnonzero(live):
-        others = reachable & (model.line_family != f)
+        others = ~np.isnan(line_know) & (model.line_family != f)
         cross = np.where(model.line_origin != model.family_origin[f], policy.spillover_factor, 1.0)
+        weight = cross * reach[lab[f]]
         for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
             pool = others & (model.line_open == is_open)
             if pool.any():
-                gaps = np.maximum(line_cap[pool] - cap[f], 0.0) * cross[pool]
+                gaps = np.maximum(line_know[pool] - know[f], 0.0) * weight[pool]
                 spill[f] += rate * gaps.max()
-    model.capability = np.where(live, cap + growth + spill, cap)
+    model.knowledge = np.where(live, know + gain + spill, know)
+    model.capability = np.where(live, model.compute_months[lab] + model.knowledge, model.capability)
 
 
 def _choose_openness(model: GeopoliticsModel) -> None:
@@ -195,7 +262,7 @@ def _record_best(model: GeopoliticsModel) -> None:
 def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
     """Months since the leader's best first reached the trailer's current best (Epoch AI's lag).
 
-    Before the run the leader's best is extrapolated back at `frontier_growth` per quarter.
+    Before the run the leader's best is extrapolated back at the frontier's pace (3 months a quarter).
     """
     trail = model.best_history[trailer][-1]
     lead = np.array(model.best_history[leader], dtype=float)
@@ -211,7 +278,7 @@ def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
         fraction = (trail - lead[k - 1]) / max(lead[k] - lead[k - 1], 1e-12)
         return 3.0 * (now - (k - 1 + fraction))
     if reached.size:  # reached at the first recorded quarter: extrapolate backwards
-        back = (lead[0] - trail) / model.params.labs.frontier_growth
+        back = (lead[0] - trail) / MONTHS_PER_QUARTER
         return 3.0 * (now + back)
     return float("nan")
 

@@ -90,11 +90,13 @@ def collect(model: GeopoliticsModel) -> None:
 
 # --------------------------------------------------------------------------- reporters
 def _regions(model: GeopoliticsModel, layout: _Layout):
-    """(labels, firms, AI users by family) of the world and of each region."""
-    counts = model.family_counts  # country x family (a family's release lines together)
+    """(labels, firms, AI users by family) of the world and of each region, firms weighted by size:
+    the adoption metrics read as shares of economic activity, not counts of firms (which Eurostat
+    and the US Census report)."""
+    counts = model.family_weight  # country x family (a family's release lines together), by firm size
     for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
         by_family = counts[mask].sum(axis=0)
-        yield labels, model.firms_by_country[mask].sum(), by_family
+        yield labels, model.size_by_country[mask].sum(), by_family
 
 
 def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -103,7 +105,7 @@ def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    lines = model.line_counts  # country x line: openness is the line's, not the lab's current policy
+    lines = model.line_weight  # country x line, by firm size: openness is the line's, not the lab's policy
     is_open = {"closed": ~model.line_open, "open": model.line_open}
     for (mask, _), (labels, _, by_family) in zip(layout.regions, _regions(model, layout), strict=True):
         users = by_family.sum()

@@ -4,8 +4,10 @@ Each step is one quarter and runs five phases, in this order, from `step()` only
 
 1. **Rules** (`rules.py`): the policy state is reset and every rule active this quarter writes its
    effect (export controls, bans, programmes, tension, ...); rules that start or end are logged.
-2. **Labs** (`labs.py`): families due are released; capability grows with effective compute,
-   talent and spillovers from open models (D3.2, D4.6); every `release_interval` quarters each
+2. **Labs** (`labs.py`): families due are released; capability is the lab's effective training
+   compute (its country's chips under controls, domestic substitution) in months of frontier
+   progress plus its know-how, which grows with talent and catches up on the releases it can reach
+   (D3.2, D4.3, D4.6); every `release_interval` quarters each
    lab chooses open or closed for its *next* release (D4.4): what it already published keeps its
    openness (release lines; D4.1, D4.11); research papers are written, a share co-authored
    across blocs (D3.1, D0.7).
@@ -15,7 +17,9 @@ Each step is one quarter and runs five phases, in this order, from `step()` only
    D4.6); rules with country behaviour act (programme offers accepted or declined by payoff,
    endogenous bans raised or lifted: D1.4, D1.5, D4.8); governments pick the line they use, under
    the same access rules as firms (`access.py`).
-4. **Firms** (`firms.py`): non-users adopt at a Bass rate; a share of users re-evaluate, users of
+4. **Firms** (`firms.py`): non-users below their sector's ceiling consider AI at a Bass rate and
+   adopt if the release lines they can get beat going without (D0.8, D4.8); a share of users
+   re-evaluate, users of
    a frozen release line also over their upgrade cycle, and users of a line that became
    unavailable must; choosers pick by a multinomial logit over the release lines available to
    them (D2.3, D2.5, D4.8, D4.10, D4.11).
@@ -63,6 +67,7 @@ class GeopoliticsModel(mesa.Model):
         self.engine = RuleEngine(self, scenario.rules)
         self.engine.apply_rules()  # the rules in force at the start shape the initial state
         countries.backcast_compute(self)
+        labs.anchor_compute(self)
         firms.setup(self)
         self.country_agents: list[Country] = []
         self.lab_agents: list[Lab] = []
@@ -89,6 +94,7 @@ class GeopoliticsModel(mesa.Model):
         self.readiness = np.array([c.digital_readiness for c in rows], dtype=float)
         self.talent = np.array([c.ai_talent for c in rows], dtype=float)
         self.compute = np.array([c.ai_compute_share for c in rows], dtype=float)
+        self.domestic_substitution = np.array([c.domestic_chip_substitution for c in rows], dtype=float)
         self.government_family = np.full(self.n_countries, -1)
         self.government_line = np.full(self.n_countries, -1)
 
@@ -141,6 +147,7 @@ class GeopoliticsModel(mesa.Model):
         self.line_since = np.where(self.line_current, self.family_release[self.line_family], labs.NEVER)
         self.line_frozen = np.full(self.n_lines, labs.NEVER)  # quarter the lab last released on a stale line
         self.line_capability = np.full(self.n_lines, np.nan)
+        self.line_knowledge = np.full(self.n_lines, np.nan)  # know-how in its last release (see `labs`)
 
     # -- shared helpers --------------------------------------------------------------------------
     def bloc_affinity(self, bloc: str) -> np.ndarray:

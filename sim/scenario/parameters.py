@@ -13,10 +13,12 @@ from sim.quarters import Quarter
 
 
 class AdoptionParameters(StrictModel):
-    """Firms not yet using AI adopt at a Bass-like rate (Bass 1969; priors from Sultan et al. 1990)."""
+    """Firms not yet using AI consider it at a Bass rate (Bass 1969; priors from Sultan et al. 1990) and adopt
+    if what they can get beats going without (D0.8, D4.8, D4.12)."""
 
     initial_rate: float = param(
-        0.12, "share of firms", "share of firms using an AI model in the first quarter, at digital readiness 1",
+        0.12, "share of potential adopters", "share of the firms that would ever adopt (below their sector's "
+        "`adoption_ceiling`) using an AI model in the first quarter, at digital readiness 1 and average size",
         ge=0, le=1,
     )
     innovation: float = param(
@@ -28,8 +30,21 @@ class AdoptionParameters(StrictModel):
     readiness_elasticity: float = param(
         1.0, "exponent", "how strongly a country's digital readiness scales its adoption hazard (D0.8)", ge=0, le=5
     )
-    large_firm_multiplier: float = param(
-        2.0, "ratio", "adoption hazard of a large firm relative to a small one", ge=0.1, le=20
+    size_elasticity: float = param(
+        0.35, "exponent", "adoption hazard scales with firm size (relative to the smallest firm in scope) to "
+        "this power. Plausible 0.2-0.5. Source: fitted to Eurostat isoc_eb_ai 2025, enterprises using AI by "
+        "size class: small (10-49 employees) 17.0%, medium (50-249) 30.4%, large (250+) 55.0%; typical sizes "
+        "about 18, 100 and 500 employees give ratios 1.8 and 3.2 = (100/18)^0.35 and (500/18)^0.35",
+        ge=0, le=2,
+    )
+    no_ai_utility: float = param(
+        0.0, "utility", "utility of going on without AI, the outside option of the adoption choice: a firm "
+        "that considers adopting (at the Bass rate) adopts with probability sum_j exp(u_j) / (exp(this) + "
+        "sum_j exp(u_j)) over the release lines j it can get, their utilities u_j as in the family choice "
+        "(the same logit with no AI as one more option, McFadden 1978). 0 is the zero of the choice "
+        "utility: a frontier model at US$1 per million tokens from a neutral origin, without peers or risk, "
+        "is a coin flip. Plausible -2 to 2. Source: a judgement estimate, not calibrated",
+        ge=-10, le=10,
     )
     reevaluation_share: float = param(
         0.15, "share of adopters per quarter", "share of AI-using firms that re-choose their model family",
@@ -139,21 +154,34 @@ class RiskParameters(StrictModel):
 
 
 class SectorParameters(StrictModel):
-    """One sector of firms: its share and how much it weighs risk."""
+    """One sector of firms: its share, how much it weighs risk, and how many of its firms would ever use AI."""
 
     share: float = Field(description="share of firms in this sector [share]", ge=0, le=1)
     risk_sensitivity: float = Field(description="multiplier on the risk term of the choice [ratio]", ge=0)
+    adoption_ceiling: float = Field(
+        0.7, gt=0, lt=1,
+        description="share of the sector's firms that would ever use AI: adoption saturates here, below 100% "
+        "(some firms find it inapplicable: the most common reason for not using AI in the US Census "
+        "Bureau's BTOS, Bonney et al. 2024) [share]",
+    )
 
 
 def _default_sectors() -> dict[str, SectorParameters]:
     # Shares loosely follow business counts by sector; sensitivities order regulated sectors highest.
+    # Ceilings (plausible 0.4-0.95; judgement estimates anchored on the highest adoption observed so far,
+    # which a ceiling must exceed): Eurostat isoc_eb_ai, information and communication enterprises
+    # 48.7% in 2024, large enterprises 55.0% in 2025; US Census BTOS AI supplement (Nov 2025-Feb
+    # 2026), employment-weighted use 60-70% in AI-intensive sectors against 32% economy-wide;
+    # BTOS 2023-24, 68-74% of businesses did not plan to use AI within six months, most saying it
+    # does not apply to them (Bonney et al. 2024):
+    # manual and in-person sectors stay lowest.
     return {
-        "technology": SectorParameters(share=0.20, risk_sensitivity=0.6),
-        "finance": SectorParameters(share=0.12, risk_sensitivity=1.6),
-        "health": SectorParameters(share=0.10, risk_sensitivity=1.6),
-        "manufacturing": SectorParameters(share=0.23, risk_sensitivity=0.8),
-        "services": SectorParameters(share=0.30, risk_sensitivity=0.7),
-        "public": SectorParameters(share=0.05, risk_sensitivity=2.0),
+        "technology": SectorParameters(share=0.20, risk_sensitivity=0.6, adoption_ceiling=0.9),
+        "finance": SectorParameters(share=0.12, risk_sensitivity=1.6, adoption_ceiling=0.8),
+        "health": SectorParameters(share=0.10, risk_sensitivity=1.6, adoption_ceiling=0.6),
+        "manufacturing": SectorParameters(share=0.23, risk_sensitivity=0.8, adoption_ceiling=0.55),
+        "services": SectorParameters(share=0.30, risk_sensitivity=0.7, adoption_ceiling=0.6),
+        "public": SectorParameters(share=0.05, risk_sensitivity=2.0, adoption_ceiling=0.7),
     }
 
 
@@ -164,7 +192,23 @@ class FirmParameters(StrictModel):
         1.0, "exponent", "firms per country are proportional to GDP to this power", ge=0, le=2
     )
     min_per_country: int = param(3, "firms", "fewest firms any country gets", ge=0, le=1000)
-    large_share: float = param(0.2, "share of firms", "share of firms that are large", ge=0, le=1)
+    size_pareto_exponent: float = param(
+        1.06, "exponent", "tail exponent of the firm-size distribution (Pareto, sizes relative to the smallest "
+        "firm in scope). Plausible 0.9-1.3. Source: Axtell (2001), Science 293:1818, US firm sizes in "
+        "employees follow Zipf's law with exponent 1.059 (standard error 0.054)", gt=0.5, le=3,
+    )
+    size_max_ratio: float = param(
+        100.0, "ratio", "largest firm size relative to the smallest (the Pareto is truncated here): with the "
+        "smallest firm at 10 employees (Eurostat's survey scope) the largest represented firm has 1,000. "
+        "Plausible 100-10,000. A judgement bound for precision, not a fact about firms: size-weighted metrics "
+        "from n simulated firms are as precise as n / 4.6 equal firms at 100, n / 21 at 1,000 (a few "
+        "simulated giants would carry a country's metrics); larger firms count as firms of this size", ge=1, le=1e6,
+    )
+    large_firm_size: float = param(
+        25.0, "ratio", "size (relative to the smallest firm) from which a firm counts as large for switching "
+        "costs: 250 employees with the smallest at 10, Eurostat's large-enterprise class; with the default "
+        "Pareto about 3% of firms, as among EU enterprises with 10+ employees", ge=1,
+    )
     sectors: dict[str, SectorParameters] = Field(
         default_factory=_default_sectors, description="sectors with their share of firms and risk sensitivity"
     )
@@ -180,24 +224,33 @@ class FirmParameters(StrictModel):
 class LabParameters(StrictModel):
     """Capability growth and release strategy of labs (D3.2, D4.3, D4.4, D4.6)."""
 
-    frontier_growth: float = param(
-        3.0, "capability months per quarter", "capability growth of a lab at the largest effective compute", gt=0
+    training_compute_growth: float = param(
+        4.5, "ratio per year", "growth of the training compute of frontier models, for a lab whose country's AI "
+        "compute grows at `compute_growth` (the rest is larger runs on a growing share of the fleet). "
+        "Plausible 4-5. Source: Epoch AI, Sevilla & Roldan (2024), 'Training compute of frontier AI models "
+        "grows by 4-5x per year'", gt=1, le=20,
     )
-    compute_elasticity: float = param(
-        0.05, "exponent", "growth scales with (effective compute / largest lab's) to this power (D4.6)", ge=0, le=2
+    algorithmic_efficiency_growth: float = param(
+        3.0, "ratio per year", "yearly fall of the compute needed for the same capability (algorithmic "
+        "progress) at the research frontier. Plausible 1.8-5.3. Source: Epoch AI, Ho et al. (2024), "
+        "'Algorithmic progress in language models', arXiv 2403.05812: halving time about 8 months (95% CI "
+        "5-14), i.e. about 3x a year", gt=1, le=20,
     )
     talent_elasticity: float = param(
         0.1, "exponent", "growth scales with the lab's research talent to this power", ge=0, le=2
     )
     open_spillover: float = param(
-        0.2, "share of gap per quarter", "share of the gap to the best open model a lab closes (D3.2)", ge=0, le=1
+        0.2, "share of gap per quarter", "share of its know-how gap to the best open release it can reach "
+        "that a lab closes each quarter by fine-tuning and distillation (D3.2)", ge=0, le=1
     )
     closed_spillover: float = param(
-        0.07, "share of gap per quarter", "share of the gap to the best closed model closed by papers, "
-        "distillation and talent flows (D3.2, D3.3)", ge=0, le=1,
+        0.07, "share of gap per quarter", "share of its know-how gap to the best closed model it can reach "
+        "(its API not blocked to the lab's country) closed by papers, distillation and talent flows (D3.2, "
+        "D3.3)", ge=0, le=1,
     )
     community_boost: float = param(
-        0.25, "ratio", "extra growth of an open release at 100% open adoption share (D2.4, D4.2)", ge=0
+        0.25, "ratio", "extra algorithmic progress of an open-releasing lab at 100% open adoption share (D2.4, "
+        "D4.2)", ge=0
     )
     release_interval: int = param(4, "quarters", "quarters between a lab's release decisions", ge=1, le=16)
     open_bias: float = param(
@@ -232,9 +285,13 @@ class CountryParameters(StrictModel):
     compute_growth: float = param(
         1.0, "growth per year", "yearly growth of a country's AI compute with full chip access", ge=0, le=10
     )
-    domestic_substitution: float = param(
-        0.8, "share", "share of compute growth lost to chip controls that domestic chips replace (D4.6)",
-        ge=0, le=1,
+    domestic_substitution_growth: float = param(
+        1.25, "ratio per year", "yearly growth of the share of denied chip imports that a country's domestic "
+        "accelerators replace (its `domestic_chip_substitution` column describes 2025; the share is "
+        "this to the power of the years since, capped at 1). Plausible 1.0-2.0. Source: a judgement "
+        "estimate: Huawei plans about 600k Ascend 910C in 2026, about double 2025 (Bloomberg, 2025-09-29), "
+        "while the demand it replaces grows with `compute_growth`; yields and more makers (SMIC N+2, "
+        "Cambricon, Hygon) add a little (D4.3, D4.6)", ge=1, le=4,
     )
     compute_data_quarter: Quarter = param(
         "2025Q2", "quarter", "quarter the world data's compute shares describe (Epoch AI, May 2025); the "
