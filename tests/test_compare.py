@@ -13,7 +13,7 @@ import sim
 from conftest import BASELINE, ROOT
 from sim.scenario import prepare
 
-SMALL = ["population.firms=300", "time.end=2027Q4"]
+SMALL = ["population.firms=1500", "time.end=2027Q4"]
 LATE_BAN = f"""schema_version: 1
 name: late-ban
 extends: {BASELINE}

@@ -235,11 +235,12 @@ def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates
     n_sectors = len(model.sector_names)
     cell_country = np.arange(table.shape[0]) // n_sectors
     open_to_all = model.line_available[None, :] & ~policy.banned_all  # country x line
-    levels = np.unique(policy.blocked_share[policy.blocked_share > 0])
+    blocked = blocked_share(model)  # controls and countries a lab does not serve
+    levels = np.unique(blocked[blocked > 0])
     thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
     value = np.empty((table.shape[0], thresholds.size))
     for r, threshold in enumerate(thresholds):
-        reachable = (open_to_all & ~(policy.blocked_share > threshold))[cell_country]
+        reachable = (open_to_all & ~(blocked > threshold))[cell_country]
         value[:, r] = _log_sum_exp(np.where(reachable, table, -np.inf))
     accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
     level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
