@@ -163,7 +163,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int) -> Callable[[int, int], None]:
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1, leave=False)

@@ -175,7 +175,7 @@ def _is_share(lines: Sequence[Line]) -> bool:
         [line.data[["median", "q10", "q90"]].to_numpy(dtype=float).ravel() for line in lines]
     )
     values = values[np.isfinite(values)]
-    return values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9
+    return bool(values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9)
 
 
 def draw_panel(
