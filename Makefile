@@ -11,10 +11,12 @@ run: $(VENV)/.run-installed
 
 test: $(VENV)/.test-installed system-deps $(VENV)/.app-assets
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --nbmake tests notebooks
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Regenerate the files derived from the schema and the data (tests fail when they are stale).
 docs: $(VENV)/.run-installed

@@ -12,13 +12,17 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 from sim.errors import InputError
 
 EXIT_OK, EXIT_FAULT, EXIT_INPUT = 0, 1, 2
 MAX_EVENTS_SHOWN = 30
+# What signal.signal takes and returns: a function, SIG_DFL / SIG_IGN, or None (set outside Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 
 class UsageError(Exception):
@@ -26,7 +30,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse prints usage then exits 2; keep that, tidier
+    def error(self, message: str) -> NoReturn:  # argparse prints usage then exits 2; keep that, tidier
         self.print_usage(sys.stderr)
         self.exit(EXIT_INPUT, f"sim: error: {message}\n")
 
@@ -159,7 +163,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
 
 
-def _progress_bar(total: int):
+def _progress_bar(total: int) -> Callable[[int, int], None]:
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1, leave=False)
@@ -203,7 +207,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if len(notable):
         print("Events (replicate 0):")
         for row in notable.head(MAX_EVENTS_SHOWN).itertuples():
-            sources = f" ({row.sources})" if row.sources else ""
+            sources = f" ({row.sources!s})" if row.sources else ""  # !s: the stubs let a cell be bytes
             print(f"  {row.date}  {row.event}{sources}")
         if len(notable) > MAX_EVENTS_SHOWN:
             print(f"  ... {len(notable) - MAX_EVENTS_SHOWN} more in events.csv")
@@ -369,7 +373,7 @@ def _terminate(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
-def _stop_signals() -> dict[int, object]:
+def _stop_signals() -> dict[signal.Signals, SignalHandler]:
     """Install the stop handlers (SIGTERM, SIGHUP -> Terminated; SIGINT -> KeyboardInterrupt); return the old ones.
 
     A signal the process was started with ignored (a background job's SIGINT, nohup's SIGHUP) stays ignored.
@@ -377,7 +381,7 @@ def _stop_signals() -> dict[int, object]:
     wanted = {signal.SIGTERM: _terminate, signal.SIGINT: signal.default_int_handler}
     if hasattr(signal, "SIGHUP"):
         wanted[signal.SIGHUP] = _terminate
-    previous = {}
+    previous: dict[signal.Signals, SignalHandler] = {}
     if threading.current_thread() is not threading.main_thread():
         return previous  # only the main thread may set handlers (sim.cli.main called from a thread)
     for signum, handler in wanted.items():

@@ -31,7 +31,7 @@ def quarter_from_date(year: int, month: int) -> str:
 def _coerce(value: object) -> str:
     # YAML reads `2025-02-04` as a date: accept it as the quarter that contains it.
     if hasattr(value, "year") and hasattr(value, "month"):
-        return quarter_from_date(value.year, value.month)  # type: ignore[attr-defined]
+        return quarter_from_date(value.year, value.month)
     if isinstance(value, str):
         parse_quarter(value.strip().upper())
         return value.strip().upper()

@@ -91,7 +91,7 @@ def processes_for(workers: int, jobs: int) -> int:
     return count if count > 1 else 0
 
 
-def worker_context() -> multiprocessing.context.BaseContext:
+def worker_context() -> multiprocessing.context.ForkServerContext:
     """The `forkserver` context, its server preloading the model (applies when it first starts)."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
@@ -130,7 +130,7 @@ class _Slot:
     index: int | None = None  # the job it is running
 
 
-def _start(context: multiprocessing.context.BaseContext, function: Callable[[Any], Any], jobs: int) -> _Slot:
+def _start(context: multiprocessing.context.ForkServerContext, function: Callable[[Any], Any], jobs: int) -> _Slot:
     parent, child = context.Pipe()
     process = context.Process(target=_worker, args=(child, function, jobs), daemon=True)
     process.start()

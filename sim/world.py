@@ -302,7 +302,7 @@ def world_columns_markdown(world: World | None = None) -> str:
     meta = [[f"`{name}`", m.meaning, m.unit, m.source, "" if m.year is None else str(m.year)]
             for columns in (world.country_columns, world.family_columns) for name, m in columns.items()]
     n_country = len(world.country_columns)
-    groups = [("bloc", b) for b in BLOCS] + [("region", r) for r in REGIONS]
+    groups: list[tuple[str, str | int]] = [("bloc", b) for b in BLOCS] + [("region", r) for r in REGIONS]
     groups += [("export_tier", t) for t in (1, 2, 3)]
     mapping = [[f"{attr} = {value}", ", ".join(c.iso3 for c in world.countries if getattr(c, attr) == value)]
                for attr, value in groups]

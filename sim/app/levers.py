@@ -185,19 +185,19 @@ def lever_overrides(scenario: Scenario, settings: LeverSettings) -> list[str]:
         # Above 1 the lever adds (f - 1) times the rule kind's standard push, so it grows from nothing.
         standard = OpenSourcePush(kind="open_source_push", sources=OPEN_SOURCE_SOURCES, bloc="CN")
         scaled = _push_values(standard, settings.open_source_push - 1.0)
-        rule = {"kind": "open_source_push", "sources": OPEN_SOURCE_SOURCES, "bloc": "CN", **scaled}
-        rule["note"] = "added by the classroom lever 'China's open-source push'"
-        out.append(_set(f"rules.{OPEN_SOURCE_RULE}", rule))
+        push_rule = {"kind": "open_source_push", "sources": OPEN_SOURCE_SOURCES, "bloc": "CN", **scaled}
+        push_rule["note"] = "added by the classroom lever 'China's open-source push'"
+        out.append(_set(f"rules.{OPEN_SOURCE_RULE}", push_rule))
     stance = EU_STANCES[settings.eu_privacy]
     if stance:
-        rule = {
+        privacy_rule = {
             "kind": "regulation",
             "sources": EU_PRIVACY_SOURCES,
             "targets": {"blocs": ["EU"]},
             **stance,
             "note": f"added by the classroom lever 'EU privacy stance: {settings.eu_privacy}'",
         }
-        out.append(_set(f"rules.{EU_PRIVACY_RULE}", rule))
+        out.append(_set(f"rules.{EU_PRIVACY_RULE}", privacy_rule))
     return out
 
 

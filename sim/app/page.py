@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 import mesa.visualization.solara_viz as solara_viz
 import solara
@@ -82,7 +83,7 @@ def Page() -> None:
 
     solara.use_effect(retire_replaced, [model.value])
 
-    def retire_at_session_end():
+    def retire_at_session_end() -> Callable[[], None]:
         return lambda: shown.current.retire()
 
     solara.use_effect(retire_at_session_end, [])

@@ -23,6 +23,9 @@ from sim.model.metrics import use_by_origin
 from sim.quarters import quarter_label
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from mesa import Model
+
     from sim.app.classroom import ClassroomModel
 
 WORLD_GROUPS = (  # (heading, own bloc, region or None) in the order shown
@@ -48,7 +51,7 @@ def date_label(model: ClassroomModel) -> str:
 
 
 @solara.component
-def DateCounter(model) -> None:
+def DateCounter(model: Model) -> None:
     """Replaces SolaraViz's `Step: N` with the quarter the story has reached."""
     update_counter.get()
     if hasattr(model, "total_steps"):
@@ -67,7 +70,7 @@ def series(model: ClassroomModel, metric: str, groups: list[str]) -> dict[str, t
     return out
 
 
-def _axis_dates(ax, model: ClassroomModel) -> None:
+def _axis_dates(ax: Axes, model: ClassroomModel) -> None:
     # The whole period is on the axis from the start, so the class sees how far the story has come.
     total = model.total_steps
     ticks = [s for s in range(total) if (model.start + s) % 4 == 0] or [0]
@@ -77,7 +80,7 @@ def _axis_dates(ax, model: ClassroomModel) -> None:
     ax.grid(alpha=0.3)
 
 
-def _panel(ax, model: ClassroomModel, metric: str, lines: dict[str, tuple[str, str]], title: str) -> None:
+def _panel(ax: Axes, model: ClassroomModel, metric: str, lines: dict[str, tuple[str, str]], title: str) -> None:
     data = series(model, metric, list(lines))
     for grp, (label, colour) in lines.items():
         steps, values = data[grp]

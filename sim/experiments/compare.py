@@ -22,12 +22,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim.api import RunResult, run, write_outputs
 from sim.metrics_registry import Metric, headlines
 from sim.model.streams import replicate_seeds
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 from sim.scenario import Prepared, prepare
 
 PAIR_KEYS = ["replicate", "step", "date", "metric", "group"]
@@ -202,7 +206,7 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
     return files
 
 
-def difference_figure(difference: pd.DataFrame, base_label: str):
+def difference_figure(difference: pd.DataFrame, base_label: str) -> Figure:
     """Paired differences from the base: median line, 10-90% band, a zero line."""
     from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS
     from sim.metrics_registry import GAP_PAIRS

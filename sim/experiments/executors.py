@@ -15,8 +15,9 @@ import os
 import time
 import traceback
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -24,6 +25,9 @@ from sim.experiments.schema import Outcome
 from sim.scenario.schema import Scenario
 from sim.workers import JOBS_PER_WORKER, WorkerDiedError, describe_exit, run_jobs
 from sim.world import World
+
+if TYPE_CHECKING:  # distributed is imported only when a Dask sweep runs
+    from distributed import Client, Future
 
 RUNS_PER_WORKER = JOBS_PER_WORKER  # a worker exits after this many runs, so leaks cannot accumulate
 STATUS_OK, STATUS_FAILED, STATUS_DIED = "ok", "failed", "worker-died"
@@ -77,7 +81,10 @@ def execute(task: RunTask, world: World | None = None) -> RunOutput:
     started = time.perf_counter()
     where = f"pid {os.getpid()}"
     try:
-        result = run_replicate(task.scenario, world or task.world, task.replicate, task.seed)
+        run_world = world or task.world
+        if run_world is None:
+            raise ValueError(f"run {task.run_id} has no world data: set RunTask.world or pass the world")
+        result = run_replicate(task.scenario, run_world, task.replicate, task.seed)
         outcomes = compute_outcomes(result.timeseries, task.outcomes)
     except Exception as error:
         return RunOutput(task.run_id, STATUS_FAILED, error=f"{type(error).__name__}: {error}",
@@ -94,7 +101,7 @@ class LocalExecutor:
         self.workers, self.runs_per_worker, self.inline = max(1, workers), max(1, runs_per_worker), inline
         self.name = f"{self.workers} local worker{'s' if self.workers > 1 else ''}"
 
-    def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutput]:
+    def run(self, tasks: Iterable[RunTask]) -> Generator[RunOutput, None, None]:
         """One output per task, in task order; a dead worker's run is a `worker-died` output."""
         tasks = list(tasks)
         if self.inline:
@@ -121,7 +128,7 @@ class DaskExecutor:
         self.scheduler, self.in_flight_per_thread = scheduler, in_flight_per_thread
         self.name = f"Dask scheduler {getattr(scheduler, 'scheduler_address', scheduler)}"
 
-    def _client(self) -> tuple[object, bool]:
+    def _client(self) -> tuple[Client, bool]:
         require("distributed")
         from distributed import Client
 
@@ -132,7 +139,7 @@ class DaskExecutor:
         except (OSError, TimeoutError, ValueError) as error:
             raise SetupError(f"cannot reach the Dask scheduler at {self.scheduler}: {error}") from None
 
-    def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutput]:
+    def run(self, tasks: Iterable[RunTask]) -> Generator[RunOutput, None, None]:
         from distributed import as_completed
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
@@ -146,9 +153,9 @@ class DaskExecutor:
             world_future = client.scatter(world, broadcast=True, hash=False)
             threads = sum(client.nthreads().values()) or 1
             limit = max(2, threads * self.in_flight_per_thread)  # bounded, so memory stays flat
-            by_future: dict[object, RunTask] = {}
+            by_future: dict[Future, RunTask] = {}
 
-            def submit() -> list[object]:
+            def submit() -> list[Future]:
                 new = []
                 while pending and len(by_future) < limit:
                     task = pending.popleft()

@@ -197,10 +197,10 @@ class _Checker:
             if (reason := self.trial(parts, value)) is not None:
                 ok = False
                 self.add((section, name, "range", i), f"{show_value(value)} cannot be used at {path_text}: {reason}")
-        for i, value in enumerate(factor.choices or []):
-            if (reason := self.trial(parts, value)) is not None:
+        for i, choice in enumerate(factor.choices or []):
+            if (reason := self.trial(parts, choice)) is not None:
                 ok = False
-                self.add((section, name, "choices", i), f"{show_value(value)} cannot be used at {path_text}: {reason}")
+                self.add((section, name, "choices", i), f"{show_value(choice)} cannot be used at {path_text}: {reason}")
         if low_high and sampled and low_high[0] == low_high[1]:
             self.add((section, name, "range"), "the range has zero width; fix a value with `set:` instead")
             ok = False
@@ -218,23 +218,22 @@ class _Checker:
         for i, point in enumerate(experiment.design.points or []):
             for key, value in point.items():
                 where = ("design", "points", i, key)
+                spec = by_name.get(key)
                 if key in experiment.levers:
                     self.add(where, f"{key!r} is a lever: every point is run with every lever value; leave it out",
                              at_key=True)
-                elif key not in by_name:
+                elif spec is None:
                     hint = did_you_mean(key, list(by_name))
                     self.add(where, f"unknown uncertainty {key!r}{hint}; uncertainties: {', '.join(by_name) or 'none'}",
                              at_key=True)
-                elif by_name[key].choices is not None and value not in by_name[key].choices:
-                    self.add(where, f"{show_value(value)} is not one of its choices {list(by_name[key].choices)}")
-                elif by_name[key].is_range and not (
-                    isinstance(value, int | float) and not isinstance(value, bool)
-                    and by_name[key].low <= value <= by_name[key].high
+                elif spec.choices is not None and value not in spec.choices:
+                    self.add(where, f"{show_value(value)} is not one of its choices {list(spec.choices)}")
+                elif spec.low is not None and spec.high is not None and not (  # a range
+                    isinstance(value, int | float) and not isinstance(value, bool) and spec.low <= value <= spec.high
                 ):
-                    self.add(where, f"{show_value(value)} is outside its range [{by_name[key].low:g}, "
-                             f"{by_name[key].high:g}]")
-                elif (reason := self.trial(by_name[key].path, value)) is not None:
-                    self.add(where, f"{show_value(value)} cannot be used at {dotted(by_name[key].path)}: {reason}")
+                    self.add(where, f"{show_value(value)} is outside its range [{spec.low:g}, {spec.high:g}]")
+                elif (reason := self.trial(spec.path, value)) is not None:
+                    self.add(where, f"{show_value(value)} cannot be used at {dotted(spec.path)}: {reason}")
 
     def outcomes(self, experiment: Experiment, known: dict[str, set[str]]) -> None:
         time = self.prepared.scenario.time
@@ -248,9 +247,9 @@ class _Checker:
                 hint = did_you_mean(outcome.group, groups)
                 listing = "" if hint or len(groups) > 12 else f"; groups of {outcome.metric}: {', '.join(groups)}"
                 self.add(("outcomes", name, "group"), f"{outcome.metric} has no group {outcome.group!r}{hint}{listing}")
-            quarters = [("at",), *[("window", i) for i in range(2)]]
-            for key in quarters:
-                value = outcome.at if key == ("at",) else (outcome.window[key[1]] if outcome.window else None)
+            quarters: list[tuple[tuple[str | int, ...], str | None]] = [(("at",), outcome.at)]
+            quarters += [(("window", i), quarter) for i, quarter in enumerate(outcome.window or ())]
+            for key, value in quarters:
                 if value is not None and not first <= parse_quarter(value) <= last:
                     self.add(("outcomes", name, *key), f"{value} is outside the run ({time.start}-{time.end})")
 
@@ -298,7 +297,9 @@ def make_plan(path: str, overrides: Iterable[str] = (), *, check_outcomes: bool 
         checker.add(("design", "kind"), f"a {experiment.design.kind} design samples the uncertainties; declare some")
     if checker.problems or None in specs["uncertainties"] + specs["levers"]:
         raise InputError(checker.problems)
-    uncertainties, levers = specs["uncertainties"], specs["levers"]
+    # The check above left no None; the comprehensions only narrow the type for the checker.
+    uncertainties = [spec for spec in specs["uncertainties"] if spec is not None]
+    levers = [spec for spec in specs["levers"] if spec is not None]
     checker.points(experiment, uncertainties)
     if check_outcomes:
         checker.outcomes(experiment, _probe_series(prepared))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ from sim.experiments.plan import Plan
 from sim.model.streams import stream
 from sim.outputs.atomic import atomic_write_bytes
 from sim.outputs.tables import csv_bytes
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 INDICES = {"sobol": ["S1", "S1_conf", "ST", "ST_conf"], "morris": ["mu_star", "mu_star_conf", "mu", "sigma"]}
 
@@ -70,7 +74,7 @@ def analyse(plan: Plan, runs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows, columns=columns), notes
 
 
-def sensitivity_figure(table: pd.DataFrame, title: str):
+def sensitivity_figure(table: pd.DataFrame, title: str) -> Figure:
     """One panel per outcome: the main index per factor (Sobol ST over S1; Morris mu* with its
     confidence), one bar per policy."""
     from matplotlib.figure import Figure

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
@@ -174,7 +175,7 @@ def _is_share(lines: Sequence[Line]) -> bool:
         [line.data[["median", "q10", "q90"]].to_numpy(dtype=float).ravel() for line in lines]
     )
     values = values[np.isfinite(values)]
-    return values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9
+    return bool(values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9)
 
 
 def draw_panel(
@@ -248,10 +249,9 @@ def draw_panel(
 
 
 def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
-    fig = Figure(figsize=(10.5, 1.2 + 3.1 * panels), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(10.5, 1.2 + 3.1 * panels), dpi=DPI, layout=ConstrainedLayoutEngine(h_pad=0.12, hspace=0.06))
     axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
     fig.suptitle(f"{subject} — {title}", fontsize=14, fontweight="bold", x=0.01, ha="left")
-    fig.get_layout_engine().set(h_pad=0.12, hspace=0.06)
     return fig, axes
 
 

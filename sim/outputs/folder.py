@@ -123,7 +123,8 @@ def _read_manifest(target: Path) -> dict | None:
 
 def _foreign_entries(target: Path, manifest: dict) -> list[str]:
     """Entries of a run folder that its manifest does not list (a user's own files)."""
-    files = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    listed = manifest.get("files")
+    files: dict = listed if isinstance(listed, dict) else {}
     known = {MANIFEST_NAME} | {str(name) for name in files}
     known |= {str(Path(name).parent) for name in files if "/" in str(name)}
     found = []

@@ -179,7 +179,7 @@ def _events(events: pd.DataFrame | None) -> dict[str, Any] | None:
     columns = list(shown.columns)
     rows = []
     for record in shown.to_dict("records"):
-        cells = []
+        cells: list[tuple[str, Any]] = []
         for column in columns:
             value = record.get(column)
             if column == "sources":

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sim.errors import Problem, did_you_mean, dotted, show_value
 from sim.fields import FieldError
@@ -88,7 +89,7 @@ def _strip_tags(loc: tuple[Any, ...], data: Any) -> Path:
     return tuple(path)
 
 
-def _message(error: dict[str, Any], path: Path, root: type[BaseModel], data: Any) -> tuple[str, bool]:
+def _message(error: ErrorDetails, path: Path, root: type[BaseModel], data: Any) -> tuple[str, bool]:
     """(message, at_key) for one pydantic error."""
     kind = error["type"]
     ctx = error.get("ctx") or {}

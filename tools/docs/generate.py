@@ -171,7 +171,7 @@ def _type_text(tp: Any, metadata: list[Any] | None = None, links: dict[type, str
     )
 
 
-def _number(value: float) -> str:
+def _number(value: object) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     return f"{value:g}"
