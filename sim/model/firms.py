@@ -70,7 +70,6 @@ def setup(model: GeopoliticsModel) -> None:
     n = model.scenario.population.firms
     rng = model.stream("firms.init")
     counts = allocate(n, model.gdp**p.gdp_exponent, p.min_per_country)
-    model.n_firms = n
     model.firm_country = np.repeat(np.arange(model.n_countries), counts)
     model.sector_names = list(p.sectors)
     shares = np.array([s.share for s in p.sectors.values()])
@@ -94,11 +93,9 @@ def setup(model: GeopoliticsModel) -> None:
     model.size_by_country = np.bincount(model.firm_country, weights=model.firm_size, minlength=model.n_countries)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
-    # Reused every quarter for the taste-noise draws: a fresh firms x lines block per quarter
-    # costs more in page faults than the draws themselves.
-    model.choice_uniforms = np.empty((n, model.n_lines))
+    # `choice_uniforms` (allocated empty with the state) is reused every quarter for the taste-noise
+    # draws: a fresh firms x lines block per quarter costs more in page faults than the draws themselves.
     _update_shares(model)
-    model.world_open_share = 0.0
     for _ in range(2):  # the second pass sees the peers chosen in the first
         uniforms = rng.random(out=model.choice_uniforms)
         _choose(model, adopters, gumbel_rows(uniforms, adopters))
