@@ -8,6 +8,7 @@ ODD protocol's process overview is generated from it (docs/ODD.md, section 3).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -106,10 +107,14 @@ def schedule_text(scenario: Scenario | None = None) -> str:
     for number, phase in enumerate(PHASES, start=1):
         claims = f" [{', '.join(phase.claims)}]" if phase.claims else ""
         lines.append(f"  {number}. {phase.name} ({phase.module}.{phase.function.__name__}){claims}")
-        lines.append(f"       {phase.description}")
+        lines.append(_wrap(phase.description))
         if scenario is not None and phase.rule_hook is not None:
             ids = rules_in_phase(phase, scenario)
-            lines.append(
-                "       rules: " + (", ".join(f"{i} [{scenario.rules[i].kind}]" for i in ids) if ids else "(none)")
-            )
+            lines.append(_wrap("rules: " + (", ".join(f"{i} [{scenario.rules[i].kind}]" for i in ids) or "(none)")))
     return "\n".join(lines)
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(
+        text, width=96, initial_indent=" " * 7, subsequent_indent=" " * 7, break_on_hyphens=False
+    )

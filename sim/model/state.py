@@ -305,15 +305,17 @@ def allocate(model: object) -> None:
 
 
 def check(model: object) -> list[str]:
-    """Declared arrays whose dtype kind or shape differ from their declaration in this model."""
+    """Declared arrays whose dtype or shape differ from their declaration in this model."""
     problems = []
     for spec in STATES:
         value = vars(model).get(spec.name)
         if spec.is_array:
             if not isinstance(value, np.ndarray):
                 problems.append(f"{spec.name}: {type(value).__name__}, declared an array")
-            elif value.dtype.kind != np.dtype(spec.dtype).kind or value.shape != spec.shape(model):
-                problems.append(
-                    f"{spec.name}: {value.dtype}{value.shape}, declared {np.dtype(spec.dtype).kind}{spec.shape(model)}"
-                )
+                continue
+            declared = np.dtype(spec.dtype)
+            # strings: any length (the data decide it); numbers and booleans: exactly the declared dtype
+            same_dtype = value.dtype.kind == "U" if declared.kind == "U" else value.dtype == declared
+            if not same_dtype or value.shape != spec.shape(model):
+                problems.append(f"{spec.name}: {value.dtype}{value.shape}, declared {declared}{spec.shape(model)}")
     return problems
