@@ -40,7 +40,7 @@ def test_set_up_and_steps_create_only_declared_state_of_the_declared_dtype_and_s
     for name, prepared in covering.items():
         model = GeopoliticsModel(prepared.scenario, prepared.world, seed=3)
         assert undeclared(model) == set(), f"{name}: set-up invents state"
-        assert state.STATE_NAMES <= set(vars(model)), f"{name}: declared state not allocated"
+        assert set(vars(model)) >= state.STATE_NAMES, f"{name}: declared state not allocated"
         for _ in range(8):
             model.step()
         assert model.firms and len(model.agents) > 0  # creating the firm agents adds no state either
