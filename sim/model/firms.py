@@ -90,7 +90,10 @@ def setup(model: GeopoliticsModel) -> None:
     adopters = np.flatnonzero((rng.random(n) < adopt_prob) & model.firm_potential)
     model.firms_by_country = counts.astype(float)
     model.potential_by_country = np.bincount(model.firm_country[model.firm_potential], minlength=model.n_countries)
-    model.size_by_country = np.bincount(model.firm_country, weights=model.firm_size, minlength=model.n_countries)
+    # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
+    model.size_by_country = np.bincount(
+        model.firm_country, weights=model.firm_size, minlength=model.n_countries
+    ).astype(np.float64, copy=False)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
     # `choice_uniforms` (allocated empty with the state) is reused every quarter for the taste-noise
@@ -271,7 +274,9 @@ def _update_shares(model: GeopoliticsModel) -> None:
     cells = model.firm_country[users] * n_l + model.firm_line[users]
     lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
     model.line_counts = lines
-    weight = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l).reshape(n_c, n_l)
+    # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
+    weighted = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l)
+    weight = weighted.reshape(n_c, n_l).astype(np.float64, copy=False)
     model.line_weight = weight
     model.family_weight = weight[:, :n_f] + weight[:, n_f:]
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)

@@ -8,6 +8,7 @@ act in the order they are written in the scenario.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from sim.rules.base import Rule, RuleEffect
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 class RuleEngine:
     """The scenario's rules (validated configs) and their effects in one model."""
 
-    def __init__(self, model: GeopoliticsModel, rules: dict[str, Rule]) -> None:
+    def __init__(self, model: GeopoliticsModel, rules: Mapping[str, Rule]) -> None:
         self.model = model
         self.rules = dict(rules)
         self.effects: dict[str, RuleEffect[Rule]] = {

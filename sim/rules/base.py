@@ -74,7 +74,7 @@ class Rule(StrictModel):
         return False
 
 
-RuleT = TypeVar("RuleT", bound=Rule)
+RuleT = TypeVar("RuleT", bound=Rule, covariant=True)  # a BanEffect is a RuleEffect[Rule]
 
 
 class RuleEffect(Generic[RuleT]):
