@@ -15,7 +15,7 @@ before it is allocated raises a clear error instead of returning the declaration
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -106,7 +106,13 @@ def declare(dtype: type, dims: tuple[str, ...], init: Any, meaning: str) -> Any:
     return StateSpec(dtype, dims, init, meaning)
 
 
-class ModelState:
+class Entity:
+    """An entity whose state variables are the `declare(...)` attributes of its class."""
+
+    ENTITY: ClassVar[str] = ""
+
+
+class ModelState(Entity):
     """Model-level values: inputs, sizes, the clock, global scalars and the model's components."""
 
     ENTITY = "model"
@@ -148,7 +154,7 @@ class ModelState:
     _firm_agents: list[Firm] | None = declare(list, (), list, "Mesa views of the firms; None until first looked at")
 
 
-class CountryState:
+class CountryState(Entity):
     """Countries and regional aggregates (rows of countries.yaml); tables over countries x lines or
     families are the country's view of each line or family."""
 
@@ -206,7 +212,7 @@ class CountryState:
     )
 
 
-class LabState:
+class LabState(Entity):
     """Labs (labs in families.yaml)."""
 
     ENTITY = "labs"
@@ -222,7 +228,7 @@ class LabState:
     )
 
 
-class FamilyState:
+class FamilyState(Entity):
     """Model families (families.yaml): successive releases under one name, owned by one lab."""
 
     ENTITY = "families"
@@ -244,7 +250,7 @@ class FamilyState:
     )
 
 
-class LineState:
+class LineState(Entity):
     """Release lines: a family's closed API (line f) and open weights (line f + n_families)."""
 
     ENTITY = "lines"
@@ -260,7 +266,7 @@ class LineState:
     line_knowledge: FloatArray = declare(np.float64, ("lines",), np.nan, "know-how months of its last release")
 
 
-class FirmState:
+class FirmState(Entity):
     """Firms (population.firms, spread over countries by GDP) and their sectors."""
 
     ENTITY = "firms"
@@ -282,7 +288,7 @@ class FirmState:
     )
 
 
-ENTITIES: tuple[type, ...] = (ModelState, CountryState, LabState, FamilyState, LineState, FirmState)
+ENTITIES: tuple[type[Entity], ...] = (ModelState, CountryState, LabState, FamilyState, LineState, FirmState)
 
 
 def specs(entity: type) -> tuple[StateSpec, ...]:
