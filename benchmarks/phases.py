@@ -1,32 +1,25 @@
 """Time one model's quarters phase by phase (rules, labs, countries, firms, metrics).
 
-The phases are timed where the model's own `step()` calls them (the module functions and the
-rule engine's method are wrapped for the duration of the measurement), so the profile follows the
-schedule in sim/model/model.py instead of a copy of it.
+The phases are the model's own schedule, `sim.model.schedule.PHASES` (each wrapped with a timer for
+the duration of the measurement), so the profile follows the schedule instead of a copy of it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.model import countries, firms, labs, metrics
+from sim.model import schedule
 from sim.model.model import GeopoliticsModel
-from sim.model.rules import RuleEngine
 from sim.runner import release_model
 from sim.scenario.schema import Scenario
 from sim.world import World
 
-PHASES: tuple[tuple[str, Any, str], ...] = (
-    ("rules", RuleEngine, "apply_rules"),
-    ("labs", labs, "step"),
-    ("countries", countries, "step"),
-    ("firms", firms, "step"),
-    ("metrics", metrics, "collect"),
-)
+PHASES = schedule.PHASES
 
 
 @dataclass
@@ -35,7 +28,7 @@ class PhaseProfile:
     steps: int = 0
     build_s: float = 0.0
     total_s: float = 0.0
-    phase_s: dict[str, float] = field(default_factory=lambda: {name: 0.0 for name, _, _ in PHASES})
+    phase_s: dict[str, float] = field(default_factory=lambda: {phase.name: 0.0 for phase in PHASES})
 
     def per_step_ms(self, phase: str) -> float:
         return 1e3 * self.phase_s[phase] / max(self.steps, 1)
@@ -47,7 +40,7 @@ class PhaseProfile:
     @property
     def other_ms(self) -> float:
         """The model's own bookkeeping between phases (Mesa's step wrapper, the quarter counter)."""
-        return self.step_ms - sum(self.per_step_ms(name) for name, _, _ in PHASES)
+        return self.step_ms - sum(self.per_step_ms(phase.name) for phase in PHASES)
 
 
 def _timed(function: Callable[..., Any], profile: PhaseProfile, name: str) -> Callable[..., Any]:
@@ -63,14 +56,14 @@ def _timed(function: Callable[..., Any], profile: PhaseProfile, name: str) -> Ca
 
 @contextlib.contextmanager
 def _phases_timed(profile: PhaseProfile) -> Iterator[None]:
-    originals = [(owner, attribute, getattr(owner, attribute)) for _, owner, attribute in PHASES]
+    original = schedule.PHASES
     try:
-        for (name, owner, attribute), (_, _, function) in zip(PHASES, originals, strict=True):
-            setattr(owner, attribute, _timed(function, profile, name))
+        schedule.PHASES = tuple(
+            dataclasses.replace(phase, function=_timed(phase.function, profile, phase.name)) for phase in original
+        )
         yield
     finally:
-        for owner, attribute, function in originals:
-            setattr(owner, attribute, function)
+        schedule.PHASES = original
 
 
 def profile_run(scenario: Scenario, world: World, seed: int) -> PhaseProfile:

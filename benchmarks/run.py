@@ -259,7 +259,7 @@ def main() -> None:
     for firms in (default_firms, small, large):
         prepared = prepare(BASELINE, [f"population.firms={firms}"])
         profiles.append(profile_run(prepared.scenario, prepared.world, seed=1))
-    names = [name for name, _, _ in PHASES]
+    names = [phase.name for phase in PHASES]
     print_table(
         "One quarter by phase, ms per step (mean over the run's quarters); model build in s",
         ["firms", *names, "other", "step", "build s", "ns/firm-step"],

@@ -96,7 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
     explain = commands.add_parser("explain", help="the resolved scenario in plain words")
-    explain.add_argument("scenario", help=SCENARIO_HELP)
+    explain.add_argument("scenario", nargs="?", help=SCENARIO_HELP + " (optional with --schedule)")
+    explain.add_argument(
+        "--schedule",
+        action="store_true",
+        help="print the phases of a quarter in order (with a scenario: its rules under the phases they act in)",
+    )
     explain.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
 
     commands.add_parser("schema", help="print the JSON Schema of the scenario format")
@@ -239,6 +244,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from sim.explain import briefing
     from sim.scenario import prepare
 
+    if args.schedule:
+        from sim.model.schedule import schedule_text
+
+        prepared = prepare(args.scenario, args.overrides) if args.scenario else None
+        print(schedule_text(prepared.scenario if prepared else None))
+        return EXIT_OK
+    if not args.scenario:
+        raise UsageError("explain needs a scenario (a YAML file or a built-in name like baseline), or --schedule")
     print(briefing(prepare(args.scenario, args.overrides)))
     return EXIT_OK
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 from pathlib import Path
@@ -179,7 +180,10 @@ def test_a_failing_step_stops_the_run_with_a_message_not_a_traceback(monkeypatch
     def broken(_model):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr("sim.model.model.firms.step", broken)
+    from sim.model import schedule
+
+    phases = tuple(dataclasses.replace(p, function=broken) if p.name == "firms" else p for p in schedule.PHASES)
+    monkeypatch.setattr(schedule, "PHASES", phases)
     model.step()
     assert not model.running and model.error.startswith("The simulation stopped at 2023Q2: ZeroDivisionError")
     model.retire()

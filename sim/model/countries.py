@@ -1,4 +1,5 @@
-"""Countries: capacity and compute grow, policy rules act, governments choose a family.
+"""Countries: capacity and compute grow, governments choose a release line (between the two, the
+rules' country behaviour acts: see `sim.model.schedule`).
 
 Readiness closes part of its gap to 1 each year (the digital divide narrows slowly, D0.8) plus
 what capacity-building programmes add (D1.3, D4.12). Compute grows at `compute_growth` a year
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.access import blocked_share
+from sim.model.firms import base_utility
 from sim.quarters import parse_quarter
 
 if TYPE_CHECKING:
@@ -48,7 +51,9 @@ def backcast_compute(model: GeopoliticsModel) -> None:
     model.compute = model.compute / model.compute.sum()
 
 
-def step(model: GeopoliticsModel) -> None:
+def grow(model: GeopoliticsModel) -> None:
+    """Readiness grows towards 1 (plus capacity building) and compute with the chips a country can
+    get (plus data centres built for it): D0.8, D1.3, D4.6."""
     p = model.params.countries
     policy = model.policy
     quarterly = 1.0 - (1.0 - p.readiness_growth) ** 0.25
@@ -56,19 +61,14 @@ def step(model: GeopoliticsModel) -> None:
         1.0, model.readiness + quarterly * (1.0 - model.readiness) + policy.readiness_boost
     )
     model.compute = model.compute * (1.0 + _quarterly_compute_growth(model)) + policy.compute_boost
-    model.engine.act()
-    _choose_government_families(model)
 
 
-def _choose_government_families(model: GeopoliticsModel) -> None:
+def choose_government_lines(model: GeopoliticsModel) -> None:
     """Each government uses the release line with the highest deterministic utility (no taste
     noise), weighing risk `government_multiplier` times as much as an average firm, with government
     bans applied, lines the lab does not serve in the country or a control blocks left out (as for
     firms, `access`), and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
     `government_family` is the family of its line."""
-    from sim.model.access import blocked_share
-    from sim.model.firms import base_utility
-
     risk = model.params.risk.government_multiplier
     utility = base_utility(model, np.arange(model.n_countries), risk_scale=np.full(model.n_countries, risk))
     utility = utility + model.policy.government_bonus

@@ -70,7 +70,6 @@ def setup(model: GeopoliticsModel) -> None:
     n = model.scenario.population.firms
     rng = model.stream("firms.init")
     counts = allocate(n, model.gdp**p.gdp_exponent, p.min_per_country)
-    model.n_firms = n
     model.firm_country = np.repeat(np.arange(model.n_countries), counts)
     model.sector_names = list(p.sectors)
     shares = np.array([s.share for s in p.sectors.values()])
@@ -91,14 +90,15 @@ def setup(model: GeopoliticsModel) -> None:
     adopters = np.flatnonzero((rng.random(n) < adopt_prob) & model.firm_potential)
     model.firms_by_country = counts.astype(float)
     model.potential_by_country = np.bincount(model.firm_country[model.firm_potential], minlength=model.n_countries)
-    model.size_by_country = np.bincount(model.firm_country, weights=model.firm_size, minlength=model.n_countries)
+    # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
+    model.size_by_country = np.bincount(
+        model.firm_country, weights=model.firm_size, minlength=model.n_countries
+    ).astype(np.float64, copy=False)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
-    # Reused every quarter for the taste-noise draws: a fresh firms x lines block per quarter
-    # costs more in page faults than the draws themselves.
-    model.choice_uniforms = np.empty((n, model.n_lines))
+    # `choice_uniforms` (allocated empty with the state) is reused every quarter for the taste-noise
+    # draws: a fresh firms x lines block per quarter costs more in page faults than the draws themselves.
     _update_shares(model)
-    model.world_open_share = 0.0
     for _ in range(2):  # the second pass sees the peers chosen in the first
         uniforms = rng.random(out=model.choice_uniforms)
         _choose(model, adopters, gumbel_rows(uniforms, adopters))
@@ -275,7 +275,9 @@ def _update_shares(model: GeopoliticsModel) -> None:
     cells = model.firm_country[users] * n_l + model.firm_line[users]
     lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
     model.line_counts = lines
-    weight = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l).reshape(n_c, n_l)
+    # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
+    weighted = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l)
+    weight = weighted.reshape(n_c, n_l).astype(np.float64, copy=False)
     model.line_weight = weight
     model.family_weight = weight[:, :n_f] + weight[:, n_f:]
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)

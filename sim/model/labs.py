@@ -54,8 +54,7 @@ MONTHS_PER_QUARTER = 3.0  # the unit: the frontier advances one quarter of a yea
 
 def setup(model: GeopoliticsModel) -> None:
     # The best capability of each side of each capability gap the metrics report (open, closed, CN, US).
-    model.best_history: dict[str, list[float]] = {side: [] for _, sides in GAP_PAIRS for side in sides}
-    model.knowledge = np.full(model.n_families, np.nan)  # know-how months of each family's lab model
+    model.best_history = {side: [] for _, sides in GAP_PAIRS for side in sides}
     _release_due(model, initial=True)
     follow_current_lines(model)
 
@@ -157,7 +156,7 @@ def _grow(model: GeopoliticsModel) -> None:
     before = model.compute_months
     model.compute_months = compute_months(model)
     research = months_per_efold(model) * np.log(p.algorithmic_efficiency_growth) / 4.0
-    open_share = getattr(model, "world_open_share", 0.0)
+    open_share = model.world_open_share
     research = (
         research
         * model.lab_talent[lab] ** p.talent_elasticity

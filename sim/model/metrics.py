@@ -68,9 +68,9 @@ class _Layout:
 
 
 def _layout(model: GeopoliticsModel) -> _Layout:
-    layout = getattr(model, "_metrics_layout", None)
+    layout = model.metrics_layout
     if layout is None:
-        layout = model._metrics_layout = _Layout(model)
+        layout = model.metrics_layout = _Layout(model)
     return layout
 
 
@@ -163,9 +163,9 @@ def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> No
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    for rule_id, rule in model.engine.rules.items():
-        if rule.kind in PROGRAMME_KINDS:
-            put(group_label(program=rule_id), rule.partner_count(rule_id, model))
+    for rule_id, effect in model.engine.effects.items():
+        if effect.rule.kind in PROGRAMME_KINDS:
+            put(group_label(program=rule_id), effect.partner_count())
 
 
 def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:

@@ -1,9 +1,12 @@
 """The model: countries, labs and firms choosing between open and closed AI, one quarter per step.
 
-Each step is one quarter and runs five phases, in this order, from `step()` only:
+Its state is declared per entity in `sim.model.state` (every array with its dtype, shape, initial
+value and meaning) and allocated at the start of set-up. Each step is one quarter and runs the
+phases of `sim.model.schedule.PHASES`, in this order (`sim explain --schedule` prints them):
 
 1. **Rules** (`rules.py`): the policy state is reset and every rule active this quarter writes its
    effect (export controls, bans, programmes, tension, ...); rules that start or end are logged.
+   Each rule's state (partners, bans in force, incident draws) lives in its effect object.
 2. **Labs** (`labs.py`): families due are released; capability is the lab's effective training
    compute (its country's chips under controls, domestic substitution) in months of frontier
    progress plus its know-how, which grows with talent and catches up on the releases it can reach
@@ -11,12 +14,12 @@ Each step is one quarter and runs five phases, in this order, from `step()` only
    lab chooses open or closed for its *next* release (D4.4): what it already published keeps its
    openness (release lines; D4.1, D4.11); research papers are written, a share co-authored
    across blocs (D3.1, D0.7).
-3. **Countries**: technological alignment moves (`alignment.py`: export controls push targets away
-   from the issuer, programmes and alliances pull partners, tension polarises: D4.4, D1.5, D0.7);
-   then (`countries.py`) readiness and compute grow (capacity building, chip access: D0.8, D1.3,
-   D4.6); rules with country behaviour act (programme offers accepted or declined by payoff,
-   endogenous bans raised or lifted: D1.4, D1.5, D4.8); governments pick the line they use, under
-   the same access rules as firms (`access.py`).
+3. **Countries**, in four phases: technological alignment moves (`alignment.py`: export controls
+   push targets away from the issuer, programmes and alliances pull partners, tension polarises:
+   D4.4, D1.5, D0.7); readiness and compute grow (`countries.py`: capacity building, chip access:
+   D0.8, D1.3, D4.6); rules with country behaviour act (programme offers accepted or declined by
+   payoff, endogenous bans raised or lifted: D1.4, D1.5, D4.8); governments pick the line they use,
+   under the same access rules as firms (`access.py`).
 4. **Firms** (`firms.py`): non-users below their sector's ceiling consider AI at a Bass rate and
    adopt if the release lines they can get beat going without (D0.8, D4.8); a share of users
    re-evaluate, users of
@@ -32,10 +35,12 @@ import mesa
 import numpy as np
 from mesa.agent import AgentSet
 
-from sim.model import access, alignment, countries, firms, labs, metrics
+from sim.metrics_registry import ALIGNMENT_BLOCS
+from sim.model import access, alignment, countries, firms, labs, schedule, state
 from sim.model.agents import Country, Firm, Lab
 from sim.model.policy import PolicyState
 from sim.model.rules import RuleEngine
+from sim.model.state import CountryState, FamilyState, FirmState, LabState, LineState, ModelState
 from sim.model.streams import stream
 from sim.quarters import parse_quarter, quarter_label
 from sim.rules.base import Rule
@@ -43,8 +48,9 @@ from sim.scenario.schema import Scenario
 from sim.world import World
 
 
-class GeopoliticsModel(mesa.Model):
-    """The simulation of one scenario with one seed. See the module docstring for the schedule."""
+class GeopoliticsModel(ModelState, CountryState, LabState, FamilyState, LineState, FirmState, mesa.Model):
+    """The simulation of one scenario with one seed. See the module docstring for the schedule; the
+    state it holds is declared in `sim.model.state` (inherited from the entity classes there)."""
 
     def __init__(
         self, scenario: Scenario, world: World, seed: int | None = None, create_agents: bool = True
@@ -57,10 +63,13 @@ class GeopoliticsModel(mesa.Model):
         self.start = parse_quarter(scenario.time.start)
         self.end = parse_quarter(scenario.time.end)
         self.quarter = self.start
-        self.events: list[dict[str, object]] = []
-        self.rows: list[tuple[int, str, str, str, float]] = []
-        self.rule_memory: dict[str, dict] = {}
-        self._streams: dict[str, np.random.Generator] = {}
+        self.n_countries = len(world.countries)
+        self.n_labs, self.n_families = len(world.labs), len(world.families)
+        self.n_lines = 2 * self.n_families  # a closed API and open weights per family (see _setup_lines)
+        self.n_firms = scenario.population.firms
+        self.n_sectors = len(self.params.firms.sectors)
+        self.n_alignment_blocs = len(ALIGNMENT_BLOCS)
+        state.allocate(self)
         self._setup_countries()
         self._setup_labs_and_families()
         self.policy = PolicyState(self.n_countries, self.n_lines, self.n_labs)
@@ -69,19 +78,16 @@ class GeopoliticsModel(mesa.Model):
         countries.backcast_compute(self)
         labs.anchor_compute(self)
         firms.setup(self)
-        self.country_agents: list[Country] = []
-        self.lab_agents: list[Lab] = []
         if create_agents:
             self.country_agents = [Country(self, i) for i in range(self.n_countries)]
             self.lab_agents = [Lab(self, i) for i in range(self.n_labs)]
         # Firm agents are created on first look (see `firms`); [] when agents are not wanted.
-        self._firm_agents: list[Firm] | None = None if create_agents else []
+        self._firm_agents = None if create_agents else []
         self.running = True
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_countries(self) -> None:
         rows = self.world.countries
-        self.n_countries = len(rows)
         self.country_ids = np.array([c.iso3 for c in rows])
         self.country_names = [c.name for c in rows]
         self.country_index = {c.iso3: i for i, c in enumerate(rows)}
@@ -95,12 +101,9 @@ class GeopoliticsModel(mesa.Model):
         self.talent = np.array([c.ai_talent for c in rows], dtype=float)
         self.compute = np.array([c.ai_compute_share for c in rows], dtype=float)
         self.domestic_substitution = np.array([c.domestic_chip_substitution for c in rows], dtype=float)
-        self.government_family = np.full(self.n_countries, -1)
-        self.government_line = np.full(self.n_countries, -1)
 
     def _setup_labs_and_families(self) -> None:
         labs_, fams = self.world.labs, self.world.families
-        self.n_labs, self.n_families = len(labs_), len(fams)
         self.lab_ids = np.array([lab.id for lab in labs_])
         self.lab_names = [lab.name for lab in labs_]
         self.lab_index = {lab.id: i for i, lab in enumerate(labs_)}
@@ -117,13 +120,11 @@ class GeopoliticsModel(mesa.Model):
         self.release_lag = np.array([f.release_lag_months for f in fams], dtype=float)
         self.base_price = np.array([f.price_usd_per_mtok for f in fams], dtype=float)
         self.active_params = np.array([f.active_params_b for f in fams], dtype=float)
-        self.capability = np.full(self.n_families, np.nan)  # the lab's current model, per family
         first_open = np.array([f.openness == "open" for f in fams])
         self.lab_open = np.array([first_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool)
         self._setup_lines(first_open)
         access.setup(self)
         alignment.setup(self)
-        self.distrust = np.zeros((self.n_countries, self.n_lines))
         labs.setup(self)
 
     def _setup_lines(self, first_open: np.ndarray) -> None:
@@ -136,7 +137,6 @@ class GeopoliticsModel(mesa.Model):
         (frozen at its last release) after the lab switched (D4.1, D4.4, D4.6, D4.11).
         """
         f = self.n_families
-        self.n_lines = 2 * f
         self.line_family = np.tile(np.arange(f), 2)
         self.line_open = np.repeat([False, True], f)
         self.line_origin = self.family_origin[self.line_family]
@@ -146,8 +146,6 @@ class GeopoliticsModel(mesa.Model):
         self.line_current = self.line_open == first_open[self.line_family]
         self.line_since = np.where(self.line_current, self.family_release[self.line_family], labs.NEVER)
         self.line_frozen = np.full(self.n_lines, labs.NEVER)  # quarter the lab last released on a stale line
-        self.line_capability = np.full(self.n_lines, np.nan)
-        self.line_knowledge = np.full(self.n_lines, np.nan)  # know-how in its last release (see `labs`)
 
     # -- shared helpers --------------------------------------------------------------------------
     def bloc_affinity(self, bloc: str) -> np.ndarray:
@@ -222,16 +220,12 @@ class GeopoliticsModel(mesa.Model):
 
     # -- the schedule ----------------------------------------------------------------------------
     def step(self) -> None:
-        """One quarter: rules, labs, countries, firms, metrics (see the module docstring)."""
+        """One quarter: the phases of `sim.model.schedule.PHASES`, in order (see the module docstring)."""
         if self.quarter > self.end:
             self.running = False
             return
-        self.engine.apply_rules()
-        labs.step(self)
-        alignment.step(self)
-        countries.step(self)
-        firms.step(self)
-        metrics.collect(self)
+        for phase in schedule.PHASES:
+            phase.function(self)
         self.quarter += 1
         self.running = self.quarter <= self.end
 
@@ -247,7 +241,7 @@ class GeopoliticsModel(mesa.Model):
     # `agents_by_type`), in the same order and with the same unique ids as if made up front,
     # and a run that never looks (every batch run) does not pay for them.
     def _all_agents_created(self) -> None:
-        if getattr(self, "_firm_agents", []) is None:
+        if self._firm_agents is None:
             self._firm_agents = [Firm(self, i) for i in range(self.n_firms)]
 
     @property

@@ -1,42 +1,60 @@
-"""The rules phase: reset the policy state, let each active rule write its effect, log starts and ends.
+"""The rules at work: each rule's effect object, the rules phase and the rules' country behaviour.
 
-Effects are recomputed from the active rules every quarter, so an effect is lifted exactly when
-its rule's window ends; rules act in the order they are written in the scenario.
+At model start every rule of the scenario builds its effect object (`Rule.effect`), which holds the
+rule's own state (partners joined, bans in force, incident draws...). Effects are recomputed from
+the active rules every quarter, so an effect is lifted exactly when its rule's window ends; rules
+act in the order they are written in the scenario.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from sim.rules.base import Rule
+from sim.rules.base import Rule, RuleEffect
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
 
 class RuleEngine:
-    def __init__(self, model: GeopoliticsModel, rules: dict[str, Rule]) -> None:
+    """The scenario's rules (validated configs) and their effects in one model."""
+
+    def __init__(self, model: GeopoliticsModel, rules: Mapping[str, Rule]) -> None:
         self.model = model
         self.rules = dict(rules)
+        self.effects: dict[str, RuleEffect[Rule]] = {
+            rule_id: rule.effect(rule_id, model) for rule_id, rule in self.rules.items()
+        }
         self.active: set[str] = set()
 
     def apply_rules(self) -> None:
+        """Reset the policy state, log rules that start or end, and let each active rule write its effect."""
         model = self.model
         model.policy.reset(model.params.collaboration.tension)
         now = {rule_id for rule_id, rule in self.rules.items() if rule.active(model.quarter)}
-        for rule_id in self.rules:
-            rule = self.rules[rule_id]
+        for rule_id, rule in self.rules.items():
             if rule_id in now and rule_id not in self.active:
                 model.log_event(rule_id, rule, f"{rule_id} starts: {rule.describe(model.world)}")
             elif rule_id in self.active and rule_id not in now:
                 model.log_event(rule_id, rule, f"{rule_id} ends; its effects are lifted")
         self.active = now
-        for rule_id, rule in self.rules.items():
+        for rule_id, effect in self.effects.items():
             if rule_id in now:
-                rule.apply(rule_id, model, model.policy)
+                effect.apply(model, model.policy)
 
     def act(self) -> None:
-        """Country-phase behaviour of the active rules (offers, endogenous bans)."""
-        for rule_id, rule in self.rules.items():
+        """Country-phase behaviour of the active rules (offers, alliance joins, endogenous bans)."""
+        for rule_id, effect in self.effects.items():
             if rule_id in self.active:
-                rule.act(rule_id, self.model)
+                effect.act(self.model)
+
+
+def apply(model: GeopoliticsModel) -> None:
+    """The rules phase (see `RuleEngine.apply_rules`)."""
+    model.engine.apply_rules()
+
+
+def act(model: GeopoliticsModel) -> None:
+    """The rules' behaviour in the countries phase (see `RuleEngine.act`)."""
+    model.engine.act()

@@ -11,7 +11,7 @@ from pydantic import Field
 from sim.blocs import Bloc
 from sim.fields import Share
 from sim.model.alignment import BLOC_INDEX
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -65,45 +65,15 @@ class Alliance(Rule):
         if self.candidates is not None:
             yield from self.candidates.references(("candidates",))
 
-    def _members(self, rule_id: str, model: GeopoliticsModel) -> np.ndarray:
-        memory = model.rule_memory.setdefault(rule_id, {"members": self.members.mask(model.world).copy()})
-        return memory["members"]
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> AllianceEffect:
+        return AllianceEffect(self, rule_id, model)
 
-    def _affinity(self, model: GeopoliticsModel) -> np.ndarray:
+    def acts_in_countries_phase(self) -> bool:
+        return self.candidates is not None and self.joins_per_quarter > 0
+
+    def affinity(self, model: GeopoliticsModel) -> np.ndarray:
+        """Every country's alignment with the lead bloc (0.5 everywhere without a lead)."""
         return model.bloc_affinity(self.lead) if self.lead else np.full(model.n_countries, 0.5)
-
-    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
-        if self.candidates is None or self.joins_per_quarter == 0:
-            return
-        members = self._members(rule_id, model)
-        affinity = self._affinity(model)
-        eligible = self.candidates.mask(model.world) & ~members & (affinity >= self.join_threshold)
-        order = np.argsort(-np.where(eligible, affinity, -np.inf), kind="stable")
-        for c in order[: min(self.joins_per_quarter, int(eligible.sum()))]:
-            members[c] = True
-            model.log_event(rule_id, self, f"{model.country_names[c]} joins {rule_id}", model.country_ids[c])
-
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        members = self._members(rule_id, model)
-        if not members.any():
-            return
-        policy.growth_factor[members[model.lab_country]] *= 1.0 + self.shared_compute
-        if self.lead in BLOC_INDEX:  # common standards bind members to the lead's stack (D0.1, D0.9)
-            policy.alignment_pull[members, BLOC_INDEX[self.lead]] += model.params.alignment.alliance_pull
-        made_here = members[model.lab_country[model.line_lab]]
-        cells = np.ix_(members, made_here)
-        policy.utility_bonus[cells] += self.trust_bonus
-        policy.extra_risk[cells] += self.data_sharing_risk
-        counts = getattr(model, "family_counts", None)
-        if counts is not None and self.network_pooling:
-            pooled = counts[members].sum(axis=0)
-            total = pooled.sum()
-            if total > 0:
-                # pooled per family (as peers are), the same for each of its release lines
-                policy.utility_bonus[members] += self.network_pooling * (pooled / total)[model.line_family]
-
-    def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
-        return int(self._members(rule_id, model).sum())
 
     def describe(self, world: World) -> str:
         text = f"alliance of {self.members.describe(world)}"
@@ -114,3 +84,47 @@ class Alliance(Rule):
             f"{text}: +{self.shared_compute:.0%} lab growth from shared compute, +{self.trust_bonus:g} trust in "
             f"members' models, pooled network effects, +{self.data_sharing_risk:g} data-sharing risk"
         )
+
+
+class AllianceEffect(RuleEffect[Alliance]):
+    """The alliance's members (this rule's state): the founders, plus candidates as they join."""
+
+    def __init__(self, rule: Alliance, rule_id: str, model: GeopoliticsModel) -> None:
+        super().__init__(rule, rule_id, model)
+        self.members = rule.members.mask(model.world).copy()
+
+    def act(self, model: GeopoliticsModel) -> None:
+        """Candidates aligned enough with the lead join, best aligned first (D0.1, D0.9)."""
+        rule = self.rule
+        if rule.candidates is None or rule.joins_per_quarter == 0:
+            return
+        members = self.members
+        affinity = rule.affinity(model)
+        eligible = rule.candidates.mask(model.world) & ~members & (affinity >= rule.join_threshold)
+        order = np.argsort(-np.where(eligible, affinity, -np.inf), kind="stable")
+        for c in order[: min(rule.joins_per_quarter, int(eligible.sum()))]:
+            members[c] = True
+            self.log(model, f"{model.country_names[c]} joins {self.rule_id}", model.country_ids[c])
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        members = self.members
+        if not members.any():
+            return
+        policy.growth_factor[members[model.lab_country]] *= 1.0 + rule.shared_compute
+        if rule.lead in BLOC_INDEX:  # common standards bind members to the lead's stack (D0.1, D0.9)
+            policy.alignment_pull[members, BLOC_INDEX[rule.lead]] += model.params.alignment.alliance_pull
+        made_here = members[model.lab_country[model.line_lab]]
+        cells = np.ix_(members, made_here)
+        policy.utility_bonus[cells] += rule.trust_bonus
+        policy.extra_risk[cells] += rule.data_sharing_risk
+        if rule.network_pooling:
+            # Users per family (zero before the firms exist: no pooling in the initial policy state).
+            pooled = model.family_counts[members].sum(axis=0)
+            total = pooled.sum()
+            if total > 0:
+                # pooled per family (as peers are), the same for each of its release lines
+                policy.utility_bonus[members] += rule.network_pooling * (pooled / total)[model.line_family]
+
+    def partner_count(self) -> int:
+        return int(self.members.sum())

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from sim.blocs import Bloc
 from sim.fields import FamilyId
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -68,51 +68,14 @@ class Ban(Rule):
             mask |= model.line_origin == self.origin
         return mask
 
-    def _banning(self, model: GeopoliticsModel, rule_id: str) -> np.ndarray:
-        if self.mode == "scripted":
-            return self.targets.mask(model.world)
-        memory = model.rule_memory.setdefault(rule_id, {"banning": np.zeros(model.n_countries, bool)})
-        return memory["banning"]
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> BanEffect:
+        return BanEffect(self, rule_id, model)
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        self._write(policy, self._banning(model, rule_id), self.family_mask(model))
+    def acts_in_countries_phase(self) -> bool:
+        return self.mode == "endogenous"
 
-    def _write(self, policy: PolicyState, countries: np.ndarray, families: np.ndarray) -> None:
-        cells = np.ix_(countries, families)
-        policy.banned_government[cells] = True
-        if self.scope == "all":
-            policy.banned_all[cells] = True
-
-    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
-        if self.mode != "endogenous":
-            return
-        banning = self._banning(model, rule_id)
-        families = self.family_mask(model)
-        if not families.any():
-            return
-        incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
-        distrust = (1.0 - model.line_alignment[:, families] + model.distrust[:, families] + incidents).max(axis=1)
-        score = model.privacy() * distrust
-        candidates = self.targets.mask(model.world)
-        raise_ = candidates & ~banning & (score > self.threshold)
-        lift = banning & (score < self.threshold - self.hysteresis)
-        what = self._what(model)
-        for c in np.flatnonzero(raise_):
-            model.log_event(
-                rule_id,
-                self,
-                f"{model.country_names[c]} bans {what} ({self.scope} use)",
-                model.country_ids[c],
-            )
-        for c in np.flatnonzero(lift):
-            model.log_event(
-                rule_id, self, f"{model.country_names[c]} lifts its ban on {what}", model.country_ids[c]
-            )
-        banning |= raise_
-        banning &= ~lift
-        self._write(model.policy, banning, families)
-
-    def _what(self, model: GeopoliticsModel) -> str:
+    def banned_text(self, model: GeopoliticsModel) -> str:
+        """What the rule bans, in words (the families by name and the origin)."""
         names = [model.family_names[i] for i in np.flatnonzero(np.isin(model.family_ids, self.families))]
         if self.origin is not None:
             names.append(f"{self.origin}-origin models")
@@ -131,3 +94,49 @@ class Ban(Rule):
             f"{self.targets.describe(world)} {verb} {', '.join(what)} {scope} whenever privacy strictness x "
             f"distrust exceeds {self.threshold:g} (lifted below {self.threshold - self.hysteresis:g})"
         )
+
+
+class BanEffect(RuleEffect[Ban]):
+    """Bans in force: the targets (scripted), or the countries that raised the ban and have not
+    lifted it (endogenous, `banning`: this rule's state)."""
+
+    def __init__(self, rule: Ban, rule_id: str, model: GeopoliticsModel) -> None:
+        super().__init__(rule, rule_id, model)
+        self.banning = np.zeros(model.n_countries, bool)  # endogenous: countries whose ban is in force
+
+    def _banning(self, model: GeopoliticsModel) -> np.ndarray:
+        return self.rule.targets.mask(model.world) if self.rule.mode == "scripted" else self.banning
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        self._write(policy, self._banning(model), self.rule.family_mask(model))
+
+    def _write(self, policy: PolicyState, countries: np.ndarray, families: np.ndarray) -> None:
+        cells = np.ix_(countries, families)
+        policy.banned_government[cells] = True
+        if self.rule.scope == "all":
+            policy.banned_all[cells] = True
+
+    def act(self, model: GeopoliticsModel) -> None:
+        """Endogenous bans: raise where privacy x distrust exceeds the threshold, lift below it less
+        the hysteresis (D0.5, D4.8)."""
+        rule = self.rule
+        if rule.mode != "endogenous":
+            return
+        banning = self.banning
+        families = rule.family_mask(model)
+        if not families.any():
+            return
+        incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
+        distrust = (1.0 - model.line_alignment[:, families] + model.distrust[:, families] + incidents).max(axis=1)
+        score = model.privacy() * distrust
+        candidates = rule.targets.mask(model.world)
+        raise_ = candidates & ~banning & (score > rule.threshold)
+        lift = banning & (score < rule.threshold - rule.hysteresis)
+        what = rule.banned_text(model)
+        for c in np.flatnonzero(raise_):
+            self.log(model, f"{model.country_names[c]} bans {what} ({rule.scope} use)", model.country_ids[c])
+        for c in np.flatnonzero(lift):
+            self.log(model, f"{model.country_names[c]} lifts its ban on {what}", model.country_ids[c])
+        banning |= raise_
+        banning &= ~lift
+        self._write(model.policy, banning, families)

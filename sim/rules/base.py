@@ -1,16 +1,19 @@
-"""What every rule has: a kind, the claims it encodes, and a window of quarters.
+"""What every rule has: a kind, the claims it encodes, and a window of quarters; and what every
+rule's effect object has.
 
-A rule's effect is recomputed every quarter from the rules active in that quarter
-(`apply`, in the rules phase), so an effect lifts by itself when its window ends. Rules
-with memory (programme partners, endogenous bans) keep it in `model.rule_memory[rule_id]`
-and act in the countries phase (`act`).
+A rule kind is a validated config (a `Rule`, the scenario schema) and an effect object built from
+it at model start (`Rule.effect`, a `RuleEffect`), which owns the rule's state in that model
+(programme partners, bans in force, incident draws). The effect is recomputed every quarter from
+the rules active in that quarter (`RuleEffect.apply`, in the rules phase), so it lifts by itself
+when the window ends; effects with behaviour of their own act in the countries phase
+(`RuleEffect.act`).
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -62,11 +65,39 @@ class Rule(StrictModel):
     def describe(self, world: World) -> str:
         """One plain sentence: what the rule does and to whom."""
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
+    @abstractmethod
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> RuleEffect[Rule]:
+        """The rule at work in `model`: its effect object, built at model start, owning its state."""
+
+    def acts_in_countries_phase(self) -> bool:
+        """Whether the rule's effect has behaviour of its own in the countries phase (`RuleEffect.act`)."""
+        return False
+
+
+RuleT = TypeVar("RuleT", bound=Rule, covariant=True)  # a BanEffect is a RuleEffect[Rule]
+
+
+class RuleEffect(Generic[RuleT]):
+    """One rule at work in one model: built at model start from the rule's validated config, it holds
+    the rule's state and implements the hooks the rule engine calls (`sim.model.rules`)."""
+
+    def __init__(self, rule: RuleT, rule_id: str, model: GeopoliticsModel) -> None:
+        self.rule = rule
+        self.rule_id = rule_id
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         """Write this quarter's effect into the policy state (rules phase)."""
 
-    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
+    def act(self, model: GeopoliticsModel) -> None:
         """Endogenous behaviour in the countries phase (bans raised, partners joining)."""
+
+    def partner_count(self) -> int:
+        """Partner or member countries now (programmes and alliances; 0 for other kinds)."""
+        return 0
+
+    def log(self, model: GeopoliticsModel, text: str, target: str = "") -> None:
+        """Record a narrated event of this rule (events.csv)."""
+        model.log_event(self.rule_id, self.rule, text, target)
 
 
 class Targets(StrictModel):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from sim.blocs import Bloc
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -48,14 +48,8 @@ class CapacityBuilding(Rule):
     def references(self) -> Iterator[Reference]:
         return self.targets.references(("targets",))
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        targets = self.targets.mask(model.world)
-        policy.readiness_boost[targets] += self.readiness_per_year / 4.0
-        policy.compute_boost[targets] += self.compute_per_year / 4.0
-        if self.sponsor is not None and self.goodwill_bonus:
-            policy.utility_bonus[targets[:, None] & (model.line_origin == self.sponsor)[None, :]] += (
-                self.goodwill_bonus
-            )
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> CapacityBuildingEffect:
+        return CapacityBuildingEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         who = f"{self.sponsor} funds" if self.sponsor else "multilateral funding for"
@@ -64,3 +58,17 @@ class CapacityBuilding(Rule):
             f"{who} capacity building in {self.targets.describe(world)}{money}: +{self.readiness_per_year:g} "
             f"readiness and +{self.compute_per_year:g} compute share a year"
         )
+
+
+class CapacityBuildingEffect(RuleEffect[CapacityBuilding]):
+    """Adds readiness and compute to the targets each quarter, and the sponsor's goodwill."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        targets = rule.targets.mask(model.world)
+        policy.readiness_boost[targets] += rule.readiness_per_year / 4.0
+        policy.compute_boost[targets] += rule.compute_per_year / 4.0
+        if rule.sponsor is not None and rule.goodwill_bonus:
+            policy.utility_bonus[targets[:, None] & (model.line_origin == rule.sponsor)[None, :]] += (
+                rule.goodwill_bonus
+            )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from sim.fields import Share
-from sim.rules.base import Rule
+from sim.rules.base import Rule, RuleEffect
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -34,13 +34,21 @@ class Collaboration(Rule):
         1.0, ge=0, le=3, description="multiplier on cross-bloc spillovers of capability (1: unchanged)"
     )
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        policy.coauthorship_base = self.base_share
-        policy.coauthorship_sensitivity = self.tension_sensitivity
-        policy.spillover_factor *= self.spillover_strength
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> CollaborationEffect:
+        return CollaborationEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         return (
             f"US-CN co-authorship at {self.base_share:.1%} of papers (falling {self.tension_sensitivity:g} log "
             f"points per unit of tension), cross-bloc spillovers x{self.spillover_strength:g}"
         )
+
+
+class CollaborationEffect(RuleEffect[Collaboration]):
+    """Replaces the co-authorship parameters and scales cross-bloc spillovers while active."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        policy.coauthorship_base = rule.base_share
+        policy.coauthorship_sensitivity = rule.tension_sensitivity
+        policy.spillover_factor *= rule.spillover_strength

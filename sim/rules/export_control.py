@@ -11,7 +11,7 @@ from pydantic import Field
 from sim.blocs import Bloc
 from sim.fields import Share
 from sim.model.alignment import BLOC_INDEX
-from sim.rules.base import Reference, Rule, Targets, window_text
+from sim.rules.base import Reference, Rule, RuleEffect, Targets, window_text
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -53,18 +53,8 @@ class ExportControl(Rule):
     def target_mask(self, model: GeopoliticsModel) -> np.ndarray:
         return self.targets.mask(model.world) & (model.country_bloc != self.issuer)
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        mask = self.target_mask(model)
-        if "chips" in self.restricts:
-            policy.chip_access[mask] *= 1.0 - self.strength
-        if self.issuer in BLOC_INDEX:  # targets drift away from the issuer's stack (D4.4)
-            policy.alignment_push[mask, BLOC_INDEX[self.issuer]] += self.strength
-        issuer_lines = model.line_origin == self.issuer
-        for restriction, openness in (("model_weights", True), ("api_access", False)):
-            if restriction in self.restricts:
-                cols = issuer_lines & (model.line_open == openness)
-                block = policy.blocked_share[np.ix_(mask, cols)]
-                policy.blocked_share[np.ix_(mask, cols)] = np.maximum(block, self.strength)
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> ExportControlEffect:
+        return ExportControlEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         what = ", ".join(r.replace("_", " ") for r in self.restricts)
@@ -73,4 +63,23 @@ class ExportControl(Rule):
         )
 
 
-__all__ = ["ExportControl", "window_text"]
+class ExportControlEffect(RuleEffect[ExportControl]):
+    """Lowers the targets' chip access, blocks the issuer's lines to a share of their firms, and
+    pushes their alignment away from the issuer."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        mask = rule.target_mask(model)
+        if "chips" in rule.restricts:
+            policy.chip_access[mask] *= 1.0 - rule.strength
+        if rule.issuer in BLOC_INDEX:  # targets drift away from the issuer's stack (D4.4)
+            policy.alignment_push[mask, BLOC_INDEX[rule.issuer]] += rule.strength
+        issuer_lines = model.line_origin == rule.issuer
+        for restriction, openness in (("model_weights", True), ("api_access", False)):
+            if restriction in rule.restricts:
+                cols = issuer_lines & (model.line_open == openness)
+                block = policy.blocked_share[np.ix_(mask, cols)]
+                policy.blocked_share[np.ix_(mask, cols)] = np.maximum(block, rule.strength)
+
+
+__all__ = ["ExportControl", "ExportControlEffect", "window_text"]

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from sim.blocs import Bloc
 from sim.fields import FamilyId, Share, StrictModel
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -66,35 +66,12 @@ class Incident(Rule):
             mask &= model.line_open == (e.openness == "open")
         return mask
 
-    def _memory(self, rule_id: str, model: GeopoliticsModel) -> dict:
-        return model.rule_memory.setdefault(
-            rule_id, {"risk": np.zeros(model.n_lines), "last_quarter": None}
-        )
-
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        memory = self._memory(rule_id, model)
-        if memory["last_quarter"] != model.quarter:  # draw once per quarter, even if applied twice
-            memory["last_quarter"] = model.quarter
-            memory["risk"] *= 1.0 - self.recovery
-            rng = model.stream(f"rules.{rule_id}")
-            happens, pick = rng.random(2)  # two draws every quarter keeps the stream aligned
-            exposed = np.flatnonzero(self.exposed_mask(model))
-            if happens < self.probability and exposed.size:
-                line = int(exposed[min(int(pick * exposed.size), exposed.size - 1)])
-                memory["risk"][line] += self.trust_hit
-                family = model.line_family[line]
-                model.log_event(
-                    rule_id,
-                    self,
-                    f"security incident: {model.family_names[family]} is hit ({self._what(model, line)}); "
-                    "trust falls",
-                    str(model.family_ids[family]),
-                )
-        observers = self.observers.mask(model.world)
-        policy.extra_risk[observers] += memory["risk"][None, :]
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> IncidentEffect:
+        return IncidentEffect(self, rule_id, model)
 
     @staticmethod
-    def _what(model: GeopoliticsModel, line: int) -> str:
+    def hit_text(model: GeopoliticsModel, line: int) -> str:
+        """What an incident on `line` is: poisoned open weights or a data leak."""
         return "poisoned open weights" if model.line_open[line] else "a data leak"
 
     def describe(self, world: World) -> str:
@@ -112,3 +89,34 @@ class Incident(Rule):
             f"incidents hit {what} with probability {self.probability:g} a quarter; trust falls by "
             f"{self.trust_hit:g} for {self.observers.describe(world)} and recovers {self.recovery:.0%} a quarter"
         )
+
+
+class IncidentEffect(RuleEffect[Incident]):
+    """The risk incidents have added to each line and not yet recovered (`risk`, this rule's state),
+    drawn once a quarter from the rule's own stream."""
+
+    def __init__(self, rule: Incident, rule_id: str, model: GeopoliticsModel) -> None:
+        super().__init__(rule, rule_id, model)
+        self.risk = np.zeros(model.n_lines)  # extra risk on each release line [risk units]
+        self.last_quarter: int | None = None  # quarter of the last draw
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        if self.last_quarter != model.quarter:  # draw once per quarter, even if applied twice
+            self.last_quarter = model.quarter
+            self.risk *= 1.0 - rule.recovery
+            rng = model.stream(f"rules.{self.rule_id}")
+            happens, pick = rng.random(2)  # two draws every quarter keeps the stream aligned
+            exposed = np.flatnonzero(rule.exposed_mask(model))
+            if happens < rule.probability and exposed.size:
+                line = int(exposed[min(int(pick * exposed.size), exposed.size - 1)])
+                self.risk[line] += rule.trust_hit
+                family = model.line_family[line]
+                self.log(
+                    model,
+                    f"security incident: {model.family_names[family]} is hit ({rule.hit_text(model, line)}); "
+                    "trust falls",
+                    str(model.family_ids[family]),
+                )
+        observers = rule.observers.mask(model.world)
+        policy.extra_risk[observers] += self.risk[None, :]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from sim.blocs import Bloc
-from sim.rules.base import Rule
+from sim.rules.base import Rule, RuleEffect
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -37,15 +37,23 @@ class OpenSourcePush(Rule):
         0.0, ge=0, le=5, description="utility of its open families for users outside the bloc [utility]"
     )
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        policy.open_support[model.lab_bloc == self.bloc] += self.open_support
-        lines = (model.line_origin == self.bloc) & model.line_open
-        outside = model.country_bloc != self.bloc
-        policy.utility_bonus[(model.south & outside)[:, None] & lines[None, :]] += self.outreach_bonus
-        policy.utility_bonus[outside[:, None] & lines[None, :]] += self.norm_bonus
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> OpenSourcePushEffect:
+        return OpenSourcePushEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         return (
             f"the {self.bloc} state backs open release (+{self.open_support:g} log-odds for its labs) and "
             f"promotes its open models in the Global South (+{self.outreach_bonus:g} utility)"
         )
+
+
+class OpenSourcePushEffect(RuleEffect[OpenSourcePush]):
+    """Adds open-release support to the bloc's labs and utility to its open lines abroad."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        policy.open_support[model.lab_bloc == rule.bloc] += rule.open_support
+        lines = (model.line_origin == rule.bloc) & model.line_open
+        outside = model.country_bloc != rule.bloc
+        policy.utility_bonus[(model.south & outside)[:, None] & lines[None, :]] += rule.outreach_bonus
+        policy.utility_bonus[outside[:, None] & lines[None, :]] += rule.norm_bonus

@@ -11,7 +11,7 @@ from pydantic import Field
 from sim.fields import CountryCode, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, offer_payoff
 from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -89,21 +89,11 @@ class Program(Rule):
             yield ("partners", i, "country"), "country", partner.country
         yield from self.candidates.references(("candidates",))
 
-    def _memory(self, rule_id: str, model: GeopoliticsModel) -> dict:
-        return model.rule_memory.setdefault(
-            rule_id,
-            {"partners": np.zeros(model.n_countries, bool), "declined": np.zeros(model.n_countries, bool)},
-        )
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> ProgramEffect:
+        return ProgramEffect(self, rule_id, model)
 
-    def _join(self, rule_id: str, model: GeopoliticsModel, c: int, how: str) -> None:
-        self._memory(rule_id, model)["partners"][c] = True
-        sponsor = model.lab_names[model.lab_index[self.sponsor]]
-        model.log_event(
-            rule_id,
-            self,
-            f"{model.country_names[c]} joins {sponsor}'s programme ({how})",
-            model.country_ids[c],
-        )
+    def acts_in_countries_phase(self) -> bool:
+        return True
 
     def payoff(self, model: GeopoliticsModel) -> np.ndarray:
         """Per country: the offer's value minus its alignment cost (accepts when positive)."""
@@ -119,68 +109,6 @@ class Program(Rule):
         below = model.bloc_affinity(str(model.lab_bloc[model.lab_index[self.sponsor]])) < self.min_alignment
         return np.where(below, -np.inf, payoff)
 
-    def _decline(self, rule_id: str, model: GeopoliticsModel, c: int, declined: np.ndarray, what: str) -> None:
-        declined[c] = True
-        model.log_event(rule_id, self, f"{model.country_names[c]} declines {what}", model.country_ids[c])
-
-    def act(self, rule_id: str, model: GeopoliticsModel) -> None:
-        memory = self._memory(rule_id, model)
-        partners, declined = memory["partners"], memory["declined"]
-        payoff: np.ndarray | None = None
-        for partner in self.partners:
-            c = model.country_index[partner.country]
-            if not partners[c] and not declined[c] and parse_quarter(partner.from_) <= model.quarter:
-                payoff = self.payoff(model) if payoff is None else payoff
-                if payoff[c] > 0:
-                    self._join(rule_id, model, c, "announced deal")
-                else:
-                    self._decline(rule_id, model, c, declined, "the announced deal")
-        lab = model.lab_index[self.sponsor]
-        bloc = model.lab_bloc[lab]
-        affinity = model.bloc_affinity(bloc)
-        room = self.target_partners - int(partners.sum())
-        if room <= 0 or self.offers_per_quarter == 0:
-            return
-        open_ = self.candidates.mask(model.world) & ~partners & ~declined & (model.country_bloc != bloc)
-        # no offers where the sponsor does not sell its services (its supported-country list, sanctions)
-        sponsor_closed = (model.line_lab == lab) & ~model.line_open
-        open_ &= (model.line_unserved[:, sponsor_closed] < model.params.access.government_block_share).any(axis=1)
-        if not open_.any():
-            return
-        gdp = np.log(model.gdp)
-        potential = (gdp - gdp.min()) / max(gdp.max() - gdp.min(), 1e-9)
-        score = (
-            self.selection.readiness * model.readiness
-            + self.selection.government_support * affinity
-            + self.selection.potential * potential
-        )
-        score = np.where(open_, score, -np.inf)
-        # Stable order: ties broken by country order in the world data, so runs are reproducible.
-        payoff = self.payoff(model) if payoff is None else payoff
-        for c in np.argsort(-score, kind="stable")[: min(room, self.offers_per_quarter)]:
-            if payoff[c] > 0:
-                self._join(rule_id, model, int(c), "accepted an offer")
-            else:
-                self._decline(rule_id, model, int(c), declined, "the programme's offer")
-
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        partners = self._memory(rule_id, model)["partners"]
-        if not partners.any():
-            return
-        sponsor_lines = model.line_lab == model.lab_index[self.sponsor]
-        cells = np.ix_(partners, sponsor_lines)
-        policy.price_factor[cells] *= 1.0 - self.price_subsidy
-        policy.utility_bonus[cells] += self.localisation_bonus
-        policy.government_bonus[cells] += self.government_bonus
-        policy.readiness_boost[partners] += self.capacity_building
-        policy.compute_boost[partners] += self.compute_per_quarter
-        bloc = str(model.lab_bloc[model.lab_index[self.sponsor]])
-        if bloc in BLOC_INDEX:  # co-funded infrastructure binds partners to the sponsor's stack (D1.5)
-            policy.alignment_pull[partners, BLOC_INDEX[bloc]] += model.params.alignment.program_pull
-
-    def partner_count(self, rule_id: str, model: GeopoliticsModel) -> int:
-        return int(self._memory(rule_id, model)["partners"].sum())
-
     def describe(self, world: World) -> str:
         labs = {lab.id: lab.name for lab in world.labs}
         names = {c.iso3: c.name for c in world.countries}
@@ -193,3 +121,83 @@ class Program(Rule):
             f"{text}; partners get {self.price_subsidy:.0%} co-funding, localised models and "
             f"+{self.capacity_building:g} readiness per quarter"
         )
+
+
+class ProgramEffect(RuleEffect[Program]):
+    """The programme's partners and the countries that declined its offer (this rule's state); offers
+    are made and decided in the countries phase, partners' benefits written in the rules phase."""
+
+    def __init__(self, rule: Program, rule_id: str, model: GeopoliticsModel) -> None:
+        super().__init__(rule, rule_id, model)
+        self.partners = np.zeros(model.n_countries, bool)  # countries that accepted
+        self.declined = np.zeros(model.n_countries, bool)  # countries that declined (not asked again)
+
+    def _join(self, model: GeopoliticsModel, c: int, how: str) -> None:
+        self.partners[c] = True
+        sponsor = model.lab_names[model.lab_index[self.rule.sponsor]]
+        self.log(model, f"{model.country_names[c]} joins {sponsor}'s programme ({how})", model.country_ids[c])
+
+    def _decline(self, model: GeopoliticsModel, c: int, what: str) -> None:
+        self.declined[c] = True
+        self.log(model, f"{model.country_names[c]} declines {what}", model.country_ids[c])
+
+    def act(self, model: GeopoliticsModel) -> None:
+        """Announced deals at their dates, then offers to the best-scoring candidates while below the
+        target; each decided by the country's payoff (D1.4, D1.5, D1.8)."""
+        rule = self.rule
+        partners, declined = self.partners, self.declined
+        payoff: np.ndarray | None = None
+        for partner in rule.partners:
+            c = model.country_index[partner.country]
+            if not partners[c] and not declined[c] and parse_quarter(partner.from_) <= model.quarter:
+                payoff = rule.payoff(model) if payoff is None else payoff
+                if payoff[c] > 0:
+                    self._join(model, c, "announced deal")
+                else:
+                    self._decline(model, c, "the announced deal")
+        lab = model.lab_index[rule.sponsor]
+        bloc = model.lab_bloc[lab]
+        affinity = model.bloc_affinity(bloc)
+        room = rule.target_partners - int(partners.sum())
+        if room <= 0 or rule.offers_per_quarter == 0:
+            return
+        open_ = rule.candidates.mask(model.world) & ~partners & ~declined & (model.country_bloc != bloc)
+        # no offers where the sponsor does not sell its services (its supported-country list, sanctions)
+        sponsor_closed = (model.line_lab == lab) & ~model.line_open
+        open_ &= (model.line_unserved[:, sponsor_closed] < model.params.access.government_block_share).any(axis=1)
+        if not open_.any():
+            return
+        gdp = np.log(model.gdp)
+        potential = (gdp - gdp.min()) / max(gdp.max() - gdp.min(), 1e-9)
+        score = (
+            rule.selection.readiness * model.readiness
+            + rule.selection.government_support * affinity
+            + rule.selection.potential * potential
+        )
+        score = np.where(open_, score, -np.inf)
+        # Stable order: ties broken by country order in the world data, so runs are reproducible.
+        payoff = rule.payoff(model) if payoff is None else payoff
+        for c in np.argsort(-score, kind="stable")[: min(room, rule.offers_per_quarter)]:
+            if payoff[c] > 0:
+                self._join(model, int(c), "accepted an offer")
+            else:
+                self._decline(model, int(c), "the programme's offer")
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        partners = self.partners
+        if not partners.any():
+            return
+        sponsor_lines = model.line_lab == model.lab_index[rule.sponsor]
+        cells = np.ix_(partners, sponsor_lines)
+        policy.price_factor[cells] *= 1.0 - rule.price_subsidy
+        policy.utility_bonus[cells] += rule.localisation_bonus
+        policy.government_bonus[cells] += rule.government_bonus
+        policy.readiness_boost[partners] += rule.capacity_building
+        policy.compute_boost[partners] += rule.compute_per_quarter
+        bloc = str(model.lab_bloc[model.lab_index[rule.sponsor]])
+        if bloc in BLOC_INDEX:  # co-funded infrastructure binds partners to the sponsor's stack (D1.5)
+            policy.alignment_pull[partners, BLOC_INDEX[bloc]] += model.params.alignment.program_pull
+
+    def partner_count(self) -> int:
+        return int(self.partners.sum())

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from sim.blocs import Bloc
 from sim.fields import StrictModel
-from sim.rules.base import Reference, Rule, Targets
+from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -65,10 +65,8 @@ class Regulation(Rule):
             cells &= model.country_bloc[:, None] != model.line_origin[None, :]
         return cells
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        policy.privacy_shift[self.targets.mask(model.world)] += self.privacy_change
-        if self.audit_cost:
-            policy.utility_bonus[self.covered(model)] -= self.audit_cost
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> RegulationEffect:
+        return RegulationEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         parts = []
@@ -82,3 +80,13 @@ class Regulation(Rule):
             foreign = " foreign" if cover.foreign_only else ""
             parts.append(f"require audits of{foreign} {origins}-origin{openness} models (-{self.audit_cost:g} utility)")
         return f"{self.targets.describe(world)} " + (" and ".join(parts) or "keep their rules unchanged")
+
+
+class RegulationEffect(RuleEffect[Regulation]):
+    """Shifts the targets' privacy strictness and charges the audit cost on covered lines."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        policy.privacy_shift[rule.targets.mask(model.world)] += rule.privacy_change
+        if rule.audit_cost:
+            policy.utility_bonus[rule.covered(model)] -= rule.audit_cost

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from sim.fields import FieldError
 from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Rule
+from sim.rules.base import Rule, RuleEffect
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -50,10 +50,18 @@ class Tension(Rule):
             return float(ys[max(index, 0)])
         return float(np.interp(quarter, xs, ys))
 
-    def apply(self, rule_id: str, model: GeopoliticsModel, policy: PolicyState) -> None:
-        policy.tension = self.level(model.quarter)
-        policy.spillover_factor *= 1.0 - self.spillover_sensitivity * policy.tension
+    def effect(self, rule_id: str, model: GeopoliticsModel) -> TensionEffect:
+        return TensionEffect(self, rule_id, model)
 
     def describe(self, world: World) -> str:
         points = ", ".join(f"{q}: {v:g}" for q, v in self.path.items())
         return f"US-China tension follows {points} ({self.interpolation})"
+
+
+class TensionEffect(RuleEffect[Tension]):
+    """Sets this quarter's tension from the path and scales cross-bloc spillovers by it."""
+
+    def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
+        rule = self.rule
+        policy.tension = rule.level(model.quarter)
+        policy.spillover_factor *= 1.0 - rule.spillover_sensitivity * policy.tension

@@ -10,6 +10,9 @@ placeholder filled from the code and data here:
 - `{{docstring:MODULE[.OBJECT]}}`: a module's or function's docstring (the schedule, the utility);
 - `{{world:countries|labs|families}}`: the columns of a world data record;
 - `{{baseline_rules}}`: the rules of `scenarios/baseline.yaml` (the policy inputs of the baseline);
+- `{{state:ENTITY}}`: the state variables of one entity (model, countries, labs, families, lines,
+  firms) as declared in `sim/model/state.py`;
+- `{{schedule}}`: the phases of a quarter, in order, from `sim.model.schedule.PHASES`;
 - `{{targets}}`, `{{patterns}}`: the calibration targets and untuned patterns (scenarios/data/).
 
 `python -m tools.docs` writes it with the other generated files; tests fail when it is stale.
@@ -24,6 +27,7 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
 from tools.docs import REPO_ROOT
@@ -158,6 +162,38 @@ def baseline_rules() -> str:
     return _rows(["rule", "kind", "window", "what it does", "real event", "claims"], rows)
 
 
+def state(entity: str) -> str:
+    """The declared state variables of one entity: name, dtype, dims, initial value, meaning."""
+    from sim.model import state as declared
+
+    classes = {cls.ENTITY: cls for cls in declared.ENTITIES}
+    if entity not in classes:
+        raise KeyError(f"no state entity {entity!r}; entities are {', '.join(classes)}")
+    rows = []
+    for spec in declared.specs(classes[entity]):
+        dtype = np.dtype(spec.dtype).name if spec.is_array else spec.dtype.__name__
+        if spec.init is declared.INPUT:
+            initial = "input"
+        elif spec.init is None:
+            initial = "filled at set-up" if spec.is_array else "built at set-up"
+        elif callable(spec.init):
+            initial = f"empty {spec.init.__name__}"
+        else:
+            initial = repr(spec.init)
+        dims = " x ".join(spec.dims) if spec.dims else "-"
+        rows.append([f"`{spec.name}`", dtype, dims, initial, spec.meaning])
+    return _rows(["variable", "dtype", "indexed by", "initial", "meaning"], rows)
+
+
+def schedule() -> str:
+    """The phases of a quarter in order: name, code, claims, what happens."""
+    from sim.model.schedule import PHASES
+
+    rows = [[str(i), f"`{p.name}`", f"`{p.module}.{p.function.__name__}`", ", ".join(p.claims) or "-",
+             p.description] for i, p in enumerate(PHASES, start=1)]
+    return _rows(["#", "phase", "code", "claims", "what happens"], rows)
+
+
 def targets() -> str:
     from sim.validation import load_targets, measure_text
 
@@ -182,6 +218,8 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "docstring": docstring,
     "world": world,
     "baseline_rules": baseline_rules,
+    "state": state,
+    "schedule": schedule,
     "targets": targets,
     "patterns": patterns,
 }

@@ -16,6 +16,7 @@ import yaml
 from sim.fields import claims
 from sim.resources import builtin_scenarios
 from sim.rules import RULE_KINDS, Rule
+from sim.rules.base import RuleEffect
 
 RULES_MD = Path("docs/rules.md")
 CLAIM = re.compile(r"D\d\.\d+")
@@ -59,7 +60,10 @@ def _claims_of(cls: type[Rule]) -> list[str]:
 
 
 def _phases(cls: type[Rule]) -> list[str]:
-    return [text for name, text in PHASES.items() if getattr(cls, name) is not getattr(Rule, name)]
+    """The phases the kind's effect object acts in: the hooks its class overrides."""
+    # the kind's effect class, named by `effect`'s return annotation, defined in the kind's module
+    effect = getattr(sys.modules[cls.__module__], cls.effect.__annotations__["return"])
+    return [text for name, text in PHASES.items() if getattr(effect, name) is not getattr(RuleEffect, name)]
 
 
 def _fields(cls: type[Rule]) -> str:
@@ -91,7 +95,8 @@ def render_rules_md() -> str:
         "checked against the source documents), an optional window `from`/`until` (quarters, inclusive) and "
         "a free-text `note`. Each quarter the policy state is rebuilt from the rules active in that quarter, "
         "so an effect is lifted exactly when its window ends; rules with memory (programme partners, "
-        "alliance members, endogenous bans, incident damage) keep it but stop acting outside the window. "
+        "alliance members, endogenous bans, incident damage) keep it in their effect object, built at model "
+        "start, but stop acting outside the window. "
         "Starts, ends and endogenous events (a country joins, bans, an incident hits) are narrated in "
         "`events.csv`, the report and the classroom page. The full field reference with units and allowed "
         "values is in [scenarios.md](scenarios.md).",
