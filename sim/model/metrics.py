@@ -11,8 +11,8 @@ per model (`_Layout`); each quarter only the numbers are computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def collect(model: GeopoliticsModel) -> None:
 
 
 # --------------------------------------------------------------------------- reporters
-def _regions(model: GeopoliticsModel, layout: _Layout):
+def _regions(model: GeopoliticsModel, layout: _Layout) -> Iterator[tuple[dict[str, Any], float, np.ndarray]]:
     """(labels, firms, AI users by family) of the world and of each region, firms weighted by size:
     the adoption metrics read as shares of economic activity, not counts of firms (which Eurostat
     and the US Census report)."""
