@@ -50,8 +50,9 @@ def test_programme_offer_raises_partners_us_share(tmp_path):
         "partners": [{"country": c, "from": "2024Q1"} for c in GLOBAL_SOUTH_PARTNERS],
         "target_partners": len(GLOBAL_SOUTH_PARTNERS), "offers_per_quarter": 0, "price_subsidy": 0.5,
     }
-    with_ = scenario_file(tmp_path, {"south-programme": rule}, name="with")
-    without = scenario_file(tmp_path, {}, name="without")
+    # Enough firms that the ten partners have AI users to move in every seed.
+    with_ = scenario_file(tmp_path, {"south-programme": rule}, name="with", firms=4000)
+    without = scenario_file(tmp_path, {}, name="without", firms=4000)
 
     def us_in_partners(m):
         return share_of(m, countries(m, *GLOBAL_SOUTH_PARTNERS), m.line_origin == "US")
