@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
-from sim.metrics_registry import BY_NAME, GAP_PAIRS, parse_group
+from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
 from sim.outputs.atomic import atomic_write_bytes
 
 # A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
@@ -64,8 +64,8 @@ class Line:
 # --------------------------------------------------------------------------- data selection
 def _metric_rows(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = summary[summary["metric"] == metric]
-    if "group" in rows.columns and rows["group"].isna().any():
-        rows = rows.assign(group=rows["group"].fillna(""))
+    if "group" in rows.columns and (rows["group"].isna() | (rows["group"] == "")).any():
+        rows = rows.assign(group=rows["group"].map(normalise_group))  # a world total of older files
     return rows
 
 
@@ -121,10 +121,10 @@ def select_lines(
 
 
 def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
-    """The world total (`group == ""`) followed by one line per `region=<r>`."""
+    """The world total (`group == "world"`) followed by one line per `region=<r>`."""
     rows = _metric_rows(summary, metric)
     lines = []
-    world = rows[rows["group"] == ""].sort_values("step")
+    world = rows[rows["group"] == WORLD_GROUP].sort_values("step")
     scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
     for scenario in scenarios:
         data = world if scenario is None else world[world["scenario"] == scenario]
