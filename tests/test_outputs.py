@@ -48,7 +48,7 @@ def synthetic_timeseries(replicates: int = 3, steps: int = 8, scenario: str = "d
 
     for rep in range(replicates):
         rate = 0.8 / (1 + np.exp(-0.6 * (t - steps / 2))) + rng.normal(0, 0.01, steps)
-        add(rep, "adoption_rate", "", rate)
+        add(rep, "adoption_rate", group_label(), rate)
         for region, factor in (("north", 1.1), ("south", 0.7)):
             add(rep, "adoption_rate", group_label(region=region), rate * factor)
         share_open = 0.3 + 0.02 * t + rng.normal(0, 0.01, steps)
@@ -220,18 +220,33 @@ def test_csv_round_trip_keeps_world_total_group(tmp_path: Path) -> None:
     ts = synthetic_timeseries(replicates=1, steps=2)
     path = tmp_path / "ts.csv"
     path.write_bytes(csv_bytes(timeseries_table(ts)))
+    assert pd.read_csv(path)["group"].notna().all()  # `world`, not an empty field pandas and R read as missing
     back = read_table(path)
-    assert "" in set(back["group"])
+    assert "world" in set(back["group"])
     assert csv_bytes(timeseries_table(back)) == path.read_bytes()
 
 
+def test_tables_written_before_the_world_total_had_a_name_still_read(tmp_path: Path) -> None:
+    """v1 files have an empty group for the world total: reading, summaries and headlines map it to `world`."""
+    ts = synthetic_timeseries(replicates=2, steps=2)
+    old = ts.assign(group=ts["group"].replace("world", ""))
+    path = tmp_path / "old.csv"
+    path.write_bytes(csv_bytes(old))
+    back = read_table(path)
+    assert "" not in set(back["group"]) and "world" in set(back["group"])
+    summary = summarise(back)
+    assert dict(headline_numbers(summary))["AI adoption rate (world)"]
+    assert dict(headline_numbers(summarise(old))) == dict(headline_numbers(summarise(ts)))
+
+
 def test_group_label_ordering_and_parse() -> None:
-    assert group_label() == ""
+    assert group_label() == "world"
     assert group_label(region="south", origin="CN") == "origin=CN,region=south"
     assert group_label(weight="gdp", bloc="US") == "bloc=US,weight=gdp"
     assert group_label(origin="CN", openness="open") == "openness=open,origin=CN"
     assert parse_group("origin=CN,region=south") == {"origin": "CN", "region": "south"}
-    assert parse_group("") == {}
+    assert parse_group("world") == {}
+    assert parse_group("") == {}  # the world total of files written before it was `world`
     with pytest.raises(ValueError):
         group_label(origin="C,N")
     with pytest.raises(ValueError):

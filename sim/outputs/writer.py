@@ -2,7 +2,7 @@
 
 Files, each written atomically (temporary name, fsync, rename):
 `timeseries.csv`, `summary.csv`, `events.csv`, `scenario.resolved.yaml`,
-`figures/{adoption,influence,capability,compute}.png`, `report.html`, and `manifest.json`
+`figures/{adoption,influence,dependence,capability,compute}.png`, `report.html`, and `manifest.json`
 last. The manifest lists every other file with its SHA-256, so it doubles as the completion
 marker: a folder without `manifest.json` holds an incomplete run. A stale manifest from an
 earlier run in the same folder is removed before anything else is rewritten.
