@@ -60,6 +60,12 @@ def synthetic_timeseries(replicates: int = 3, steps: int = 8, scenario: str = "d
             add(rep, "adoption_share", group_label(origin=bloc), base + noise)
             add(rep, "influence", group_label(bloc=bloc, weight="gdp"), base + noise)
             add(rep, "influence", group_label(bloc=bloc, weight="countries"), base * 0.9 + noise)
+            add(rep, "influence", group_label(bloc=bloc, weight="population"), base * 0.8 + noise)
+            for weight in ("gdp", "population"):
+                add(rep, "dependence", group_label(bloc=bloc, weight=weight), base * 0.5 + noise)
+                add(rep, "open_adoption", group_label(bloc=bloc, weight=weight), base * 0.3 + noise)
+            add(rep, "government_use", group_label(origin=bloc), base + noise)
+            add(rep, "dependence", group_label(bloc=bloc, country="KEN"), base * 0.4 + noise)  # data, not drawn
             add(rep, "compute_share", group_label(bloc=bloc), np.full(steps, base))
             add(rep, "release_open_share", group_label(bloc=bloc), np.full(steps, 0.5) + noise)
         for family, base in (("gpt", 60.0), ("qwen", 50.0), ("llama", 52.0)):
@@ -313,6 +319,7 @@ def test_write_run_outputs_writes_every_file_manifest_last(run_dir) -> None:
         "scenario.resolved.yaml",
         "figures/adoption.png",
         "figures/influence.png",
+        "figures/dependence.png",
         "figures/capability.png",
         "figures/compute.png",
         "report.html",
@@ -374,7 +381,7 @@ def test_report_is_self_contained(run_dir) -> None:
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page.lower()
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 4
+    assert len(images) == 5
     assert base64.b64decode(images[0]) == (out / "figures" / "adoption.png").read_bytes()
     assert "&lt;advanced&gt; chips &amp; tools" in page and "<advanced>" not in page  # escaped
     assert 'title="Italy blocked &#34;DeepSeek&#34;."' in page  # claim text as tooltip, quotes escaped
@@ -468,6 +475,15 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
         notes = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("capability_gap_months" in t for t in notes) == (name == "capability"), name
         check_png(figure_png(fig))
+
+
+def test_influence_and_dependence_figures_draw_one_line_per_bloc_not_per_country() -> None:
+    summary = summarise(synthetic_timeseries(replicates=2, steps=4))
+    influence = FIGURES["influence"](summary, "demo")
+    assert [len(ax.lines) for ax in influence.axes] == [4, 4, 4]  # GDP, population, one country one vote
+    dependence = FIGURES["dependence"](summary, "demo")
+    assert [len(ax.lines) for ax in dependence.axes] == [4, 4, 4, 4]
+    assert not any("KEN" in t.get_text() for ax in dependence.axes for t in ax.get_legend().get_texts())
 
 
 def test_figures_tolerate_missing_metrics_and_empty_summary() -> None:
