@@ -300,7 +300,7 @@ def alliances() -> list:
         ),
         new_code_cell(
             "assert set(table.columns) == {'openai-for-countries-expands', 'china-open-source-push'}\n"
-            "assert len(table) == 8  # four blocs, two weightings"
+            "assert len(table) == 12  # four blocs, three weightings (GDP, population, one country one vote)"
         ),
         new_markdown_cell(
             "## Discussion\n\n"

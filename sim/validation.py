@@ -30,6 +30,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, Problem, did_you_mean
 from sim.fields import ClaimId, FieldError, Slug, StrictModel
+from sim.metrics_registry import normalise_group
 from sim.quarters import Quarter
 from sim.resources import data_dir
 from sim.yamlio import Located, load_yaml_file
@@ -46,7 +47,7 @@ class Check(StrictModel):
 
     id: Slug = Field(description="short id of the check")
     metric: str = Field(description="metric of the output contract, like adoption_share")
-    group: str = Field(description="group label of the output contract, like openness=open,origin=CN")
+    group: str = Field(description="group label of the output contract, like openness=open,origin=CN, or world")
     minus_group: str | None = Field(None, description="a group whose value is subtracted (a difference)")
     quarters: list[Quarter] = Field(min_length=1, description="quarters the value is averaged over")
     ratio_to_quarters: list[Quarter] = Field(
@@ -55,6 +56,11 @@ class Check(StrictModel):
     observed: float | None = Field(description="the observed value (null for a sign or an order)")
     accept: tuple[float, float] = Field(description="[low, high]: the model's median must lie in it")
     source: str = Field(min_length=1, description="where the observed fact comes from")
+
+    @field_validator("group", "minus_group")
+    @classmethod
+    def _world_total(cls, group: str | None) -> str | None:
+        return None if group is None else normalise_group(group)  # "" named the world total before `world`
 
     @model_validator(mode="after")
     def _accept_in_order(self) -> Check:

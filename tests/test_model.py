@@ -39,7 +39,7 @@ def test_adoption_shares_sum_to_one(baseline_run):
         world = share[share["group"].str.startswith(prefix) & ~share["group"].str.contains("region|,")]
         totals = world.groupby(["replicate", "date"])["value"].sum()
         assert np.allclose(totals, 1.0), prefix
-    crossed = share[share["group"].str.contains(",origin=") & ~share["group"].str.contains("region")]
+    crossed = share[share["group"].map(lambda g: set(parse_group(g)) == {"openness", "origin"})]
     assert np.allclose(crossed.groupby(["replicate", "date"])["value"].sum(), 1.0)
 
 
@@ -59,12 +59,29 @@ def test_every_contract_metric_and_group_is_written(baseline_run):
         ("adoption_share", "family=qwen"),
         ("adoption_share", "openness=open,origin=CN"),
         ("adoption_share", "openness=closed,origin=US,region=north"),
-        ("adoption_rate", ""),
+        ("adoption_rate", "world"),
         ("adoption_rate", "region=south"),
+        ("adoption_rate", "country=XAF"),
+        ("adoption_rate", "user_bloc=EU"),
+        ("adoption_share", "country=DEU,origin=CN"),
+        ("adoption_share", "country=IND,openness=open"),
+        ("adoption_share", "origin=US,user_bloc=CN"),
+        ("adoption_share", "openness=open,user_bloc=other"),
         ("influence", "bloc=US,weight=gdp"),
         ("influence", "bloc=CN,weight=countries"),
+        ("influence", "bloc=EU,weight=population"),
+        ("government_use", "origin=US"),
+        ("government_use", "origin=CN,user_bloc=other"),
+        ("government_use", "country=BRA,origin=US"),
+        ("dependence", "bloc=US,weight=gdp"),
+        ("dependence", "bloc=CN,weight=population"),
+        ("dependence", "bloc=US,country=IND"),
+        ("open_adoption", "bloc=CN,weight=gdp"),
+        ("open_adoption", "bloc=US,weight=population"),
         ("release_open_share", "bloc=CN"),
         ("compute_share", "bloc=US"),
+        ("compute_share", "country=TWN"),
+        ("alignment", "bloc=CN,country=BRA"),
         ("capability", "family=gpt"),
         ("capability_gap_months", "pair=open-closed"),
         ("capability_gap_months", "pair=CN-US"),
@@ -82,6 +99,134 @@ def test_every_row_is_a_registry_metric_in_one_of_its_group_families(baseline_ru
     for (metric, group), _ in series.groupby(["metric", "group"]):
         keys = set(parse_group(group))
         assert any(keys == set(family) for family in BY_NAME[metric].groups), (metric, group)
+
+
+# --------------------------------------------------------------------------- per-country, per-user and split groups
+def horizon(run, metric: str) -> pd.DataFrame:
+    """One replicate's rows of `metric` at the last quarter, with the group's keys as columns."""
+    series = run.timeseries
+    rows = series[(series["metric"] == metric) & (series["replicate"] == 0) & (series["step"] == series["step"].max())]
+    keys = pd.DataFrame([parse_group(g) for g in rows["group"]], index=rows.index)
+    return pd.concat([rows, keys], axis=1)
+
+
+def test_every_country_and_user_bloc_has_each_new_group(baseline_run, baseline_small):
+    countries = {c.iso3 for c in baseline_small.world.countries}
+    families = {
+        "adoption_rate": [("country",), ("user_bloc",)],
+        "adoption_share": [("country", "origin"), ("country", "openness"), ("origin", "user_bloc"),
+                           ("openness", "user_bloc")],
+        "government_use": [("origin",), ("origin", "user_bloc"), ("country", "origin")],
+        "dependence": [("bloc", "weight"), ("bloc", "country")],
+        "open_adoption": [("bloc", "weight")],
+        "compute_share": [("country",)],
+    }
+    for metric, shapes in families.items():
+        rows = horizon(baseline_run, metric)
+        for shape in shapes:
+            of_shape = rows[rows["group"].map(lambda g, s=shape: set(parse_group(g)) == set(s))]
+            expected = np.prod([len(countries) if k == "country" else 2 if k in ("openness", "weight") else 4
+                                for k in shape])
+            assert len(of_shape) == expected, (metric, shape)
+            if "country" in shape:
+                assert set(of_shape["country"]) == countries, (metric, shape)
+
+
+def test_adoption_share_of_a_country_sums_to_one_where_it_has_users(baseline_run):
+    rates = horizon(baseline_run, "adoption_rate").dropna(subset=["country"]).set_index("country")["value"]
+    share = horizon(baseline_run, "adoption_share")
+    for key in ("origin", "openness"):
+        per_country = share[share["country"].notna() & share[key].notna()].groupby("country")["value"].sum()
+        users = rates[per_country.index] > 0
+        assert users.sum() > 10 and (~users).sum() >= 0
+        assert np.allclose(per_country[users], 1.0), key
+        assert np.allclose(per_country[~users], 0.0), key
+    # and per user bloc, over origins
+    by_bloc = share[share["user_bloc"].notna() & share["origin"].notna()].groupby("user_bloc")["value"].sum()
+    assert np.allclose(by_bloc, 1.0)
+
+
+def test_government_use_of_one_country_is_zero_or_one(baseline_run):
+    use = horizon(baseline_run, "government_use")
+    per_country = use[use["country"].notna()]
+    assert set(per_country["value"]) <= {0.0, 1.0} and (per_country["value"] == 1.0).any()
+    assert (per_country.groupby("country")["value"].sum() <= 1.0).all()  # one line per government at most
+    # China's government runs on Chinese models (US labs do not serve China).
+    assert per_country.set_index(["country", "origin"]).loc[("CHN", "CN"), "value"] == 1.0
+    world = use[use["country"].isna() & use["user_bloc"].isna()].set_index("origin")["value"]
+    assert 0.0 < world.sum() <= 1.0 + 1e-9
+
+
+def test_dependence_is_zero_in_the_blocs_own_countries_and_positive_abroad(baseline_run, baseline_small):
+    bloc_of = {c.iso3: c.bloc for c in baseline_small.world.countries}
+    dependence = horizon(baseline_run, "dependence")
+    per_country = dependence[dependence["country"].notna()]
+    own = per_country[per_country["country"].map(bloc_of) == per_country["bloc"]]
+    assert len(own) > 20 and (own["value"] == 0.0).all()
+    abroad = per_country[(per_country["bloc"] == "US") & (per_country["country"].map(bloc_of) != "US")]
+    assert (abroad["value"] > 0).sum() > 10
+
+
+def test_influence_is_dependence_plus_open_adoption_plus_home_use(baseline_run):
+    def by(metric: str) -> pd.Series:
+        rows = horizon(baseline_run, metric)
+        return rows[rows["weight"].isin(["gdp", "population"])].set_index(["bloc", "weight"])["value"]
+
+    influence, dependence, open_adoption = by("influence"), by("dependence"), by("open_adoption")
+    home = influence - dependence - open_adoption  # the bloc's use in its own countries
+    assert (home >= -1e-12).all() and (home <= influence + 1e-12).all()
+    assert dependence[("US", "gdp")] > 0.1 and open_adoption[("CN", "population")] > 0.0
+
+
+def test_influence_weights_countries_by_gdp_population_or_count_with_aggregates_by_population(
+    baseline_run, baseline_small
+):
+    """Rebuild each country's AI use from the per-country outputs (firms' shares, the government's
+    origin, government_weight) and weigh it as the registry documents: regional aggregates count
+    by population, and for one country one vote as their population in median-sized countries."""
+    world = baseline_small.world.countries
+    iso = [c.iso3 for c in world]
+    population = pd.Series([c.population_m for c in world], index=iso)
+    gdp = pd.Series([c.gdp_usd_bn for c in world], index=iso)
+    aggregate = pd.Series([c.is_aggregate for c in world], index=iso)
+    median = population[~aggregate].median()
+    counted = pd.Series(np.where(aggregate, np.maximum(population / median, 1.0), 1.0), index=iso)
+    assert counted["XAF"] > 10 * counted["EST"]
+
+    gw = baseline_small.scenario.parameters.countries.government_weight
+    rates = horizon(baseline_run, "adoption_rate").dropna(subset=["country"]).set_index("country")["value"]
+    firms = horizon(baseline_run, "adoption_share")
+    firms = firms[firms["country"].notna() & firms["origin"].notna()].pivot(index="country", columns="origin",
+                                                                            values="value")
+    gov = horizon(baseline_run, "government_use")
+    gov = gov[gov["country"].notna()].pivot(index="country", columns="origin", values="value")
+    has_firms, has_gov = rates[iso] > 0, gov.loc[iso].sum(axis=1) > 0
+    weight_gov = np.where(has_firms, gw, 1.0) * has_gov
+    weight_firms = np.where(has_gov, 1.0 - gw, 1.0) * has_firms
+    total = (weight_gov + weight_firms).replace(0, np.nan)
+    use = (gov.loc[iso].mul(weight_gov, axis=0) + firms.loc[iso].mul(weight_firms, axis=0)).div(total, axis=0)
+    use = use.fillna(0.0)
+
+    influence = horizon(baseline_run, "influence").set_index(["bloc", "weight"])["value"]
+    for weight, w in (("gdp", gdp), ("population", population), ("countries", counted)):
+        expected = (use.mul(w / w.sum(), axis=0)).sum()
+        for bloc in expected.index:
+            assert influence[(bloc, weight)] == pytest.approx(expected[bloc], abs=1e-9), (bloc, weight)
+    # The weightings tell different stories, and counting XAF as one country like Estonia would not match.
+    assert abs(influence[("CN", "population")] - influence[("CN", "gdp")]) > 0.01
+    assert abs(influence[("CN", "population")] - influence[("CN", "countries")]) > 0.01
+    one_each = counted.where(~aggregate, 1.0)
+    naive = use.mul(one_each / one_each.sum(), axis=0).sum()
+    assert max(abs(naive[b] - influence[(b, "countries")]) for b in naive.index) > 1e-3
+
+
+def test_world_total_is_labelled_world_in_the_csv_files(baseline_small, tmp_path):
+    sim.run(baseline_small, replicates=1, out=tmp_path / "run", write=True)
+    for name in ("timeseries.csv", "summary.csv"):
+        table = pd.read_csv(tmp_path / "run" / name)  # pandas' defaults: an empty group would be NaN
+        assert table["group"].notna().all(), name
+        world = table[table["metric"] == "adoption_rate"]
+        assert "world" in set(world["group"]), name
 
 
 def test_ban_removes_family_from_choice_set_of_that_countrys_firms(baseline_small):

@@ -48,7 +48,7 @@ def synthetic_timeseries(replicates: int = 3, steps: int = 8, scenario: str = "d
 
     for rep in range(replicates):
         rate = 0.8 / (1 + np.exp(-0.6 * (t - steps / 2))) + rng.normal(0, 0.01, steps)
-        add(rep, "adoption_rate", "", rate)
+        add(rep, "adoption_rate", group_label(), rate)
         for region, factor in (("north", 1.1), ("south", 0.7)):
             add(rep, "adoption_rate", group_label(region=region), rate * factor)
         share_open = 0.3 + 0.02 * t + rng.normal(0, 0.01, steps)
@@ -60,6 +60,12 @@ def synthetic_timeseries(replicates: int = 3, steps: int = 8, scenario: str = "d
             add(rep, "adoption_share", group_label(origin=bloc), base + noise)
             add(rep, "influence", group_label(bloc=bloc, weight="gdp"), base + noise)
             add(rep, "influence", group_label(bloc=bloc, weight="countries"), base * 0.9 + noise)
+            add(rep, "influence", group_label(bloc=bloc, weight="population"), base * 0.8 + noise)
+            for weight in ("gdp", "population"):
+                add(rep, "dependence", group_label(bloc=bloc, weight=weight), base * 0.5 + noise)
+                add(rep, "open_adoption", group_label(bloc=bloc, weight=weight), base * 0.3 + noise)
+            add(rep, "government_use", group_label(origin=bloc), base + noise)
+            add(rep, "dependence", group_label(bloc=bloc, country="KEN"), base * 0.4 + noise)  # data, not drawn
             add(rep, "compute_share", group_label(bloc=bloc), np.full(steps, base))
             add(rep, "release_open_share", group_label(bloc=bloc), np.full(steps, 0.5) + noise)
         for family, base in (("gpt", 60.0), ("qwen", 50.0), ("llama", 52.0)):
@@ -220,18 +226,33 @@ def test_csv_round_trip_keeps_world_total_group(tmp_path: Path) -> None:
     ts = synthetic_timeseries(replicates=1, steps=2)
     path = tmp_path / "ts.csv"
     path.write_bytes(csv_bytes(timeseries_table(ts)))
+    assert pd.read_csv(path)["group"].notna().all()  # `world`, not an empty field pandas and R read as missing
     back = read_table(path)
-    assert "" in set(back["group"])
+    assert "world" in set(back["group"])
     assert csv_bytes(timeseries_table(back)) == path.read_bytes()
 
 
+def test_tables_written_before_the_world_total_had_a_name_still_read(tmp_path: Path) -> None:
+    """v1 files have an empty group for the world total: reading, summaries and headlines map it to `world`."""
+    ts = synthetic_timeseries(replicates=2, steps=2)
+    old = ts.assign(group=ts["group"].replace("world", ""))
+    path = tmp_path / "old.csv"
+    path.write_bytes(csv_bytes(old))
+    back = read_table(path)
+    assert "" not in set(back["group"]) and "world" in set(back["group"])
+    summary = summarise(back)
+    assert dict(headline_numbers(summary))["AI adoption rate (world)"]
+    assert dict(headline_numbers(summarise(old))) == dict(headline_numbers(summarise(ts)))
+
+
 def test_group_label_ordering_and_parse() -> None:
-    assert group_label() == ""
+    assert group_label() == "world"
     assert group_label(region="south", origin="CN") == "origin=CN,region=south"
     assert group_label(weight="gdp", bloc="US") == "bloc=US,weight=gdp"
     assert group_label(origin="CN", openness="open") == "openness=open,origin=CN"
     assert parse_group("origin=CN,region=south") == {"origin": "CN", "region": "south"}
-    assert parse_group("") == {}
+    assert parse_group("world") == {}
+    assert parse_group("") == {}  # the world total of files written before it was `world`
     with pytest.raises(ValueError):
         group_label(origin="C,N")
     with pytest.raises(ValueError):
@@ -298,6 +319,7 @@ def test_write_run_outputs_writes_every_file_manifest_last(run_dir) -> None:
         "scenario.resolved.yaml",
         "figures/adoption.png",
         "figures/influence.png",
+        "figures/dependence.png",
         "figures/capability.png",
         "figures/compute.png",
         "report.html",
@@ -359,7 +381,7 @@ def test_report_is_self_contained(run_dir) -> None:
     assert "http://" not in page and "https://" not in page
     assert "<script" not in page.lower()
     images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(images) == 4
+    assert len(images) == 5
     assert base64.b64decode(images[0]) == (out / "figures" / "adoption.png").read_bytes()
     assert "&lt;advanced&gt; chips &amp; tools" in page and "<advanced>" not in page  # escaped
     assert 'title="Italy blocked &#34;DeepSeek&#34;."' in page  # claim text as tooltip, quotes escaped
@@ -453,6 +475,15 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
         notes = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("capability_gap_months" in t for t in notes) == (name == "capability"), name
         check_png(figure_png(fig))
+
+
+def test_influence_and_dependence_figures_draw_one_line_per_bloc_not_per_country() -> None:
+    summary = summarise(synthetic_timeseries(replicates=2, steps=4))
+    influence = FIGURES["influence"](summary, "demo")
+    assert [len(ax.lines) for ax in influence.axes] == [4, 4, 4]  # GDP, population, one country one vote
+    dependence = FIGURES["dependence"](summary, "demo")
+    assert [len(ax.lines) for ax in dependence.axes] == [4, 4, 4, 4]
+    assert not any("KEN" in t.get_text() for ax in dependence.axes for t in ax.get_legend().get_texts())
 
 
 def test_figures_tolerate_missing_metrics_and_empty_summary() -> None:

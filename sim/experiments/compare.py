@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from sim.api import RunResult, run, write_outputs
-from sim.metrics_registry import Metric, headlines
+from sim.metrics_registry import Metric, headlines, normalise_group
 from sim.model.streams import replicate_seeds
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
@@ -67,8 +67,8 @@ def unique_labels(names: Sequence[str]) -> list[str]:
 
 def paired_differences(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     """other - base per replicate, step, metric and group (rows both runs have)."""
-    left = base[[*PAIR_KEYS, "seed", "value"]].assign(group=base["group"].fillna(""))
-    right = other[[*PAIR_KEYS, "seed", "value"]].assign(group=other["group"].fillna(""))
+    left = base[[*PAIR_KEYS, "seed", "value"]].assign(group=base["group"].map(normalise_group))
+    right = other[[*PAIR_KEYS, "seed", "value"]].assign(group=other["group"].map(normalise_group))
     pairs = left.merge(right, on=PAIR_KEYS, suffixes=("_base", "_other"), validate="one_to_one")
     if not (pairs["seed_base"] == pairs["seed_other"]).all():
         raise ValueError("paired runs must share their replicate seeds (common random numbers)")

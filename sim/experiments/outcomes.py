@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.schema import Outcome, quarter_year
+from sim.metrics_registry import normalise_group
 from sim.quarters import parse_quarter
 
 
@@ -51,7 +52,7 @@ def reduce_series(dates: list[str], values: np.ndarray, outcome: Outcome) -> flo
 def compute_outcomes(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]) -> dict[str, float]:
     """Every outcome of one run from its tidy timeseries (one replicate)."""
     result = {}
-    groups = timeseries["group"].fillna("")
+    groups = timeseries["group"].map(normalise_group)
     for name, outcome in outcomes.items():
         rows = timeseries[(timeseries["metric"] == outcome.metric) & (groups == outcome.group)].sort_values("step")
         result[name] = reduce_series(list(rows["date"].astype(str)), rows["value"].to_numpy(dtype=float), outcome)

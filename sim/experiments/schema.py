@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, JsonValue, ValidationError, model_validator
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
+from sim.metrics_registry import WORLD_GROUP, normalise_group
 from sim.quarters import Quarter, parse_quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import problems_from
@@ -109,7 +110,7 @@ class Outcome(StrictModel):
     """A number recorded per run: a metric's series in one group, reduced over time."""
 
     metric: str = Field(description="a metric of the run outputs, like influence or adoption_share")
-    group: str = Field("", description="its group label, like bloc=CN,weight=gdp; empty for the world total")
+    group: str = Field(WORLD_GROUP, description="its group label, like bloc=CN,weight=gdp; world for the world total")
     at: Quarter | None = Field(None, description="take the value at this quarter")
     window: tuple[Quarter, Quarter] | None = Field(
         None, description="[first, last] quarters to reduce over (default: the whole run)"
@@ -122,6 +123,11 @@ class Outcome(StrictModel):
     threshold: float | None = Field(None, description="first_crossing: the level to cross")
     direction: Literal["above", "below"] = Field("above", description="first_crossing: rising above or falling below")
     meaning: str = Field("", description="what it measures, in a line")
+
+    @field_validator("group")
+    @classmethod
+    def _world_total(cls, group: str) -> str:
+        return normalise_group(group)  # "" named the world total before it was `world`
 
     @model_validator(mode="after")
     def _consistent(self) -> Outcome:

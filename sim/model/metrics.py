@@ -1,18 +1,34 @@
 """The metrics of the output contract (design.md), recorded once per quarter.
 
-Groups follow the contract: `key=value` pairs joined by `,` with keys in alphabetical order,
-empty for a world total. Influence of bloc b: in each country, the share of its AI use on
-b-origin models (firms, and the government with weight `government_weight`), summed over
-countries with GDP weights (`weight=gdp`) or one country one vote (`weight=countries`).
+Groups follow the contract: `key=value` pairs joined by `,` with keys in alphabetical order, `world`
+for a world total. Adoption is measured on firms weighted by their size (`model.line_weight`).
 
-The group labels and the masks they select do not change during a run, so they are built once
-per model (`_Layout`); each quarter only the numbers are computed.
+AI use of a country: its AI-using firms, weighted by size, and its government, which counts as one
+user with weight `parameters.countries.government_weight` (the firms together get the rest; a
+country with only one of the two is all that one; with neither it has no AI use). Use is split by
+the origin bloc of the release line and by its openness. Influence of bloc b is each country's use
+on b-origin lines, summed over countries weighted by GDP (`weight=gdp`), population
+(`weight=population`) or one country one vote (`weight=countries`). Regional aggregates (`XAF`, ...)
+are weighted by their GDP or population like any row; for one country one vote an aggregate counts
+as its population in median-sized economies (the median population of the countries that are not
+aggregates), and never less than one: the data has no member counts, and Africa's 584 million
+people then count as about 16 countries, not as one like Estonia. Influence splits into
+`dependence` (use of b's closed lines, its labs' APIs, in countries of other blocs), `open_adoption`
+(use of b's open-weights lines in countries of other blocs) and the bloc's use in its own
+countries, which is not dependence. `government_use` counts governments the same way as
+`weight=countries` does.
+
+The group labels and the masks and weights they select do not change during a run, so they are
+built once per model (`_Layout`); each quarter the AI use is computed once (`_Use`) and every
+reporter reads it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +39,7 @@ from sim.metrics_registry import (
     INFLUENCE_WEIGHTS,
     METRICS,
     PROGRAMME_KINDS,
+    SPLIT_WEIGHTS,
     group_label,
 )
 from sim.model.labs import lag_months
@@ -30,29 +47,75 @@ from sim.model.labs import lag_months
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
-Put = Callable[[str, float], None]  # (group, value) of the reporter's own metric
-Reporter = Callable[["GeopoliticsModel", "_Layout", Put], None]
+Reporter = Callable[["GeopoliticsModel", "_Layout", "Put"], None]
+
+
+class Put:
+    """Records values of one metric this quarter: `put(group, value)`, or `put.each(groups, values)`
+    for many groups at once (the per-country groups are most of a quarter's rows)."""
+
+    def __init__(self, rows: list[tuple[int, str, str, str, float]], step: int, date: str, name: str) -> None:
+        self.rows, self.step, self.date, self.name = rows, step, date, name
+
+    def __call__(self, group: str, value: float | np.ndarray) -> None:
+        self.rows.append((self.step, self.date, self.name, group, float(value)))
+
+    def each(self, groups: Sequence[str], values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        if len(groups) != values.size:
+            raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
+        self.rows.extend(zip(repeat(self.step), repeat(self.date), repeat(self.name), groups, values.tolist()))
+
+
+def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
+    """How many countries each row counts as for one country one vote: 1 for an economy; for a
+    regional aggregate its population in median-sized economies, at least 1 (see the module docstring)."""
+    economies = population[~is_aggregate]
+    if economies.size == 0:
+        return np.ones_like(population)
+    return np.where(is_aggregate, np.maximum(population / np.median(economies), 1.0), 1.0)
+
+
+@dataclass(frozen=True)
+class _RegionLabels:
+    """The adoption groups of the world or of one region (the contract's `region=` crossing)."""
+
+    rate: str
+    openness: list[str]
+    origin: list[str]
+    cross: list[list[str]]  # origin x openness
+    family: list[str]
 
 
 class _Layout:
     """The fixed part of the metrics of one model: group labels, and the country, family and lab
-    masks each group selects."""
+    masks and the country weights each group selects."""
 
     def __init__(self, model: GeopoliticsModel) -> None:
         self.regions: list[tuple[np.ndarray, dict[str, str]]] = [(np.ones(model.n_countries, bool), {})]
         self.regions += [(model.country_region == r, {"region": r}) for r in REGIONS]
         self.family_of_origin = {b: model.family_origin == b for b in BLOCS}
-        self.adoption = []
+        self.adoption: list[_RegionLabels] = []
         for _, extra in self.regions:
             self.adoption.append(
-                {
-                    "rate": group_label(**extra),
-                    "openness": {o: group_label(openness=o, **extra) for o in OPENNESS},
-                    "origin": {b: group_label(origin=b, **extra) for b in BLOCS},
-                    "cross": {(o, b): group_label(openness=o, origin=b, **extra) for b in BLOCS for o in OPENNESS},
-                    "family": [group_label(family=str(f), **extra) for f in model.family_ids],
-                }
+                _RegionLabels(
+                    rate=group_label(**extra),
+                    openness=[group_label(openness=o, **extra) for o in OPENNESS],
+                    origin=[group_label(origin=b, **extra) for b in BLOCS],
+                    cross=[[group_label(openness=o, origin=b, **extra) for o in OPENNESS] for b in BLOCS],
+                    family=[group_label(family=str(f), **extra) for f in model.family_ids],
+                )
             )
+        countries = [str(c) for c in model.country_ids]
+        self.country = [group_label(country=c) for c in countries]
+        self.user_blocs = [model.country_bloc == u for u in BLOCS]
+        self.user_bloc = [group_label(user_bloc=u) for u in BLOCS]
+        # Country x bloc (x openness) labels flattened row-major, as `ravel()` orders the values.
+        self.country_origin = [group_label(country=c, origin=b) for c in countries for b in BLOCS]
+        self.country_openness = [group_label(country=c, openness=o) for c in countries for o in OPENNESS]
+        self.origin_user = [[group_label(origin=b, user_bloc=u) for b in BLOCS] for u in BLOCS]
+        self.openness_user = [[group_label(openness=o, user_bloc=u) for o in OPENNESS] for u in BLOCS]
+        self.origin = [group_label(origin=b) for b in BLOCS]
         self.labs_of_bloc = [(group_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
         self.countries_of_bloc = [(group_label(bloc=b), model.country_bloc == b) for b in BLOCS]
@@ -62,9 +125,54 @@ class _Layout:
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
             (group_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
-        self.influence = [tuple(group_label(bloc=b, weight=w) for w in INFLUENCE_WEIGHTS) for b in BLOCS]
-        self.gdp_weight = model.gdp / model.gdp.sum()
-        self.origin_matrix = np.stack([self.family_of_origin[b] for b in BLOCS], axis=1).astype(float)
+        self.influence = {w: [group_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
+        self.bloc_country = [group_label(bloc=b, country=c) for c in countries for b in BLOCS]
+        rows = model.world.countries
+        population = np.array([c.population_m for c in rows], dtype=float)
+        counts = country_weights(population, np.array([c.is_aggregate for c in rows], dtype=bool))
+        self.counted = counts  # governments and one-country-one-vote count rows this way
+        self.weights = {"gdp": model.gdp / model.gdp.sum(), "population": population / population.sum(),
+                        "countries": counts / counts.sum()}
+        # Line -> (origin, openness) class, one-hot: AI use by class is one matrix product a quarter.
+        origin = np.array([BLOCS.index(str(b)) for b in model.line_origin])
+        openness = np.where(model.line_open, OPENNESS.index("open"), OPENNESS.index("closed"))
+        self.line_class = np.zeros((model.n_lines, len(BLOCS) * len(OPENNESS)))
+        self.line_class[np.arange(model.n_lines), origin * len(OPENNESS) + openness] = 1.0
+        self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
+        self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
+
+    @property
+    def use(self) -> _Use:
+        if self._use is None:
+            raise RuntimeError("metrics: the quarter's AI use is read before `collect` computed it")
+        return self._use
+
+    @use.setter
+    def use(self, value: _Use) -> None:
+        self._use = value
+
+
+class _Use:
+    """This quarter's AI use, country x origin bloc x openness (`OPENNESS` order): size-weighted
+    firm use, the firms' shares, the government's line, and both combined (see the module docstring)."""
+
+    def __init__(self, model: GeopoliticsModel, layout: _Layout) -> None:
+        shape = (model.n_countries, len(BLOCS), len(OPENNESS))
+        self.size = model.size_by_country
+        self.firms = (model.line_weight @ layout.line_class).reshape(shape)
+        self.users = self.firms.sum(axis=(1, 2))
+        have_firms = self.users > 0
+        self.firm_share = self.firms / np.where(have_firms, self.users, 1.0)[:, None, None]
+        has = model.government_line >= 0
+        self.government = np.zeros((model.n_countries, len(BLOCS) * len(OPENNESS)))
+        self.government[has] = layout.line_class[model.government_line[has]]
+        self.government = self.government.reshape(shape)
+        gw = model.params.countries.government_weight
+        weight_gov = (np.where(have_firms, gw, 1.0) * has)[:, None, None]
+        weight_firms = (np.where(has, 1.0 - gw, 1.0) * have_firms)[:, None, None]
+        total = weight_gov + weight_firms
+        use = weight_gov * self.government + weight_firms * self.firm_share
+        self.combined = np.divide(use, total, out=np.zeros_like(use), where=total > 0)
 
 
 def _layout(model: GeopoliticsModel) -> _Layout:
@@ -77,56 +185,81 @@ def _layout(model: GeopoliticsModel) -> _Layout:
 def collect(model: GeopoliticsModel) -> None:
     """Record this quarter's value of every registry metric, through the metric's reporter."""
     layout = _layout(model)
+    layout.use = _Use(model, layout)
     step = model.quarter - model.start
-    date = model.date
-    rows = model.rows
     for metric in METRICS:
-
-        def put(grp: str, value: float, name: str = metric.name) -> None:
-            rows.append((step, date, name, grp, float(value)))
-
-        REPORTERS[metric.name](model, layout, put)
+        REPORTERS[metric.name](model, layout, Put(model.rows, step, model.date, metric.name))
 
 
 # --------------------------------------------------------------------------- reporters
-def _regions(model: GeopoliticsModel, layout: _Layout) -> Iterator[tuple[dict[str, Any], float, np.ndarray]]:
-    """(labels, firms, AI users by family) of the world and of each region, firms weighted by size:
-    the adoption metrics read as shares of economic activity, not counts of firms (which Eurostat
-    and the US Census report)."""
-    counts = model.family_weight  # country x family (a family's release lines together), by firm size
-    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
-        by_family = counts[mask].sum(axis=0)
-        yield labels, model.size_by_country[mask].sum(), by_family
+def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, the whole broadcast over the part's trailing axes; 0 where the whole is 0 (no firms, no users)."""
+    whole = whole.reshape(whole.shape + (1,) * (part.ndim - whole.ndim))
+    return np.divide(part, whole, out=np.zeros(np.broadcast_shapes(part.shape, whole.shape)), where=whole > 0)
 
 
 def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    for labels, firms_here, by_family in _regions(model, layout):
-        put(labels["rate"], by_family.sum() / firms_here if firms_here else 0.0)
+    # Firms weighted by size: the adoption metrics read as shares of economic activity, not counts
+    # of firms (which Eurostat and the US Census report).
+    use = layout.use
+    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
+        put(labels.rate, _ratio(use.users[mask].sum(), use.size[mask].sum()))
+    put.each(layout.country, _ratio(use.users, use.size))
+    for label, mask in zip(layout.user_bloc, layout.user_blocs, strict=True):
+        put(label, _ratio(use.users[mask].sum(), use.size[mask].sum()))
 
 
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    lines = model.line_weight  # country x line, by firm size: openness is the line's, not the lab's policy
-    is_open = {"closed": ~model.line_open, "open": model.line_open}
-    for (mask, _), (labels, _, by_family) in zip(layout.regions, _regions(model, layout), strict=True):
-        users = by_family.sum()
-        share = by_family / users if users else np.zeros_like(by_family)
-        by_line = lines[mask].sum(axis=0)
-        line_share = by_line / users if users else np.zeros_like(by_line)
-        for o in OPENNESS:
-            put(labels["openness"][o], line_share[is_open[o]].sum())
-        for bloc in BLOCS:
-            put(labels["origin"][bloc], share[layout.family_of_origin[bloc]].sum())
-            for o in OPENNESS:
-                put(labels["cross"][o, bloc], line_share[(model.line_origin == bloc) & is_open[o]].sum())
-        for label, value in zip(labels["family"], share.tolist(), strict=True):
-            put(label, value)
+    use = layout.use
+    families = model.family_weight  # country x family (a family's release lines together), by firm size
+    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
+        users = use.users[mask].sum()
+        by_class = _ratio(use.firms[mask].sum(axis=0), users)  # bloc x openness
+        put.each(labels.openness, by_class.sum(axis=0))
+        put.each(labels.origin, by_class.sum(axis=1))
+        for cross, values in zip(labels.cross, by_class, strict=True):
+            put.each(cross, values)
+        put.each(labels.family, _ratio(families[mask].sum(axis=0), users))
+    share = use.firm_share  # country x bloc x openness
+    put.each(layout.country_origin, share.sum(axis=2).ravel())
+    put.each(layout.country_openness, share.sum(axis=1).ravel())
+    for u, mask in enumerate(layout.user_blocs):
+        by_class = _ratio(use.firms[mask].sum(axis=0), use.users[mask].sum())
+        put.each(layout.origin_user[u], by_class.sum(axis=1))
+        put.each(layout.openness_user[u], by_class.sum(axis=0))
 
 
 def _influence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    use = use_by_origin(model)
-    for b, (by_gdp, by_country) in enumerate(layout.influence):
-        put(by_gdp, float(layout.gdp_weight @ use[:, b]))
-        put(by_country, float(use[:, b].mean()))
+    by_origin = layout.use.combined.sum(axis=2)  # country x bloc
+    for weight, labels in layout.influence.items():
+        put.each(labels, layout.weights[weight] @ by_origin)
+
+
+def _split(layout: _Layout, openness: str) -> np.ndarray:
+    """Country x bloc: AI use on the bloc's lines of this openness in countries of other blocs."""
+    return layout.use.combined[:, :, OPENNESS.index(openness)] * layout.foreign
+
+
+def _dependence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    dependence = _split(layout, "closed")
+    for weight in SPLIT_WEIGHTS:
+        put.each(layout.influence[weight], layout.weights[weight] @ dependence)
+    put.each(layout.bloc_country, dependence.ravel())
+
+
+def _open_adoption(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    adoption = _split(layout, "open")
+    for weight in SPLIT_WEIGHTS:
+        put.each(layout.influence[weight], layout.weights[weight] @ adoption)
+
+
+def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    on_origin = layout.use.government.sum(axis=2)  # country x bloc, one-hot (no line: all 0)
+    counted = layout.counted
+    put.each(layout.origin, counted @ on_origin / counted.sum())
+    for u, mask in enumerate(layout.user_blocs):
+        put.each(layout.origin_user[u], _ratio(counted[mask] @ on_origin[mask], counted[mask].sum()))
+    put.each(layout.country_origin, on_origin.ravel())
 
 
 def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -138,6 +271,7 @@ def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     total = model.compute.sum()
     for label, countries in layout.countries_of_bloc:
         put(label, model.compute[countries].sum() / total)
+    put.each(layout.country, model.compute / total)
 
 
 def _capability(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -180,6 +314,9 @@ REPORTERS: dict[str, Reporter] = {
     "adoption_rate": _adoption_rate,
     "adoption_share": _adoption_share,
     "influence": _influence,
+    "dependence": _dependence,
+    "open_adoption": _open_adoption,
+    "government_use": _government_use,
     "release_open_share": _release_open_share,
     "compute_share": _compute_share,
     "capability": _capability,
@@ -192,16 +329,6 @@ REPORTERS: dict[str, Reporter] = {
 
 
 def use_by_origin(model: GeopoliticsModel) -> np.ndarray:
-    """Country x bloc: share of each country's AI use on each bloc's models."""
-    gw = model.params.countries.government_weight
-    origin = _layout(model).origin_matrix  # family x bloc
-    firms = model.share_country @ origin
-    government = np.zeros((model.n_countries, len(BLOCS)))
-    has = model.government_family >= 0
-    government[has] = origin[model.government_family[has]]
-    have_firms = model.adopters_by_country > 0
-    weight_gov = np.where(have_firms, gw, 1.0)[:, None] * has[:, None]
-    weight_firms = np.where(has, 1.0 - gw, 1.0)[:, None] * have_firms[:, None]
-    total = weight_gov + weight_firms
-    use = weight_gov * government + weight_firms * firms
-    return np.divide(use, total, out=np.zeros_like(use), where=total > 0)
+    """Country x bloc: share of each country's AI use (firms size-weighted, and the government) on
+    each bloc's models, as the influence metric counts it (see the module docstring)."""
+    return _Use(model, _layout(model)).combined.sum(axis=2)

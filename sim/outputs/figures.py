@@ -28,7 +28,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
-from sim.metrics_registry import BY_NAME, GAP_PAIRS, parse_group
+from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
 from sim.outputs.atomic import atomic_write_bytes
 
 # A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
@@ -65,8 +65,8 @@ class Line:
 # --------------------------------------------------------------------------- data selection
 def _metric_rows(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = summary[summary["metric"] == metric]
-    if "group" in rows.columns and rows["group"].isna().any():
-        rows = rows.assign(group=rows["group"].fillna(""))
+    if "group" in rows.columns and (rows["group"].isna() | (rows["group"] == "")).any():
+        rows = rows.assign(group=rows["group"].map(normalise_group))  # a world total of older files
     return rows
 
 
@@ -122,10 +122,10 @@ def select_lines(
 
 
 def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
-    """The world total (`group == ""`) followed by one line per `region=<r>`."""
+    """The world total (`group == "world"`) followed by one line per `region=<r>`."""
     rows = _metric_rows(summary, metric)
     lines = []
-    world = rows[rows["group"] == ""].sort_values("step")
+    world = rows[rows["group"] == WORLD_GROUP].sort_values("step")
     scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
     for scenario in scenarios:
         data = world if scenario is None else world[world["scenario"] == scenario]
@@ -307,10 +307,11 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
 
 
 def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
-    """Influence index by bloc, GDP-weighted and one-country-one-vote."""
+    """Influence index by bloc: GDP-weighted, population-weighted and one-country-one-vote."""
     timeline = _timeline(summary)
-    fig, (ax1, ax2) = _figure(title, "Influence", 2)
-    for ax, weight, name in ((ax1, "gdp", "GDP-weighted"), (ax2, "countries", "one country, one vote")):
+    fig, axes = _figure(title, "Influence", 3)
+    weights = (("gdp", "GDP-weighted"), ("population", "population-weighted"), ("countries", "one country, one vote"))
+    for ax, (weight, name) in zip(axes, weights, strict=True):
         draw_panel(
             ax,
             select_lines(
@@ -326,6 +327,39 @@ def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
             timeline=timeline,
             missing=f"metric influence (weight={weight}) not in this run",
         )
+    _footer(fig)
+    return fig
+
+
+def dependence_figure(summary: pd.DataFrame, title: str) -> Figure:
+    """Influence's parts abroad by bloc: dependence on its closed models (by GDP and by population),
+    adoption of its open weights (by GDP), and governments on each origin's models. Per-country
+    groups are left to the tables: seventy lines would be unreadable."""
+    timeline = _timeline(summary)
+    fig, axes = _figure(title, "Dependence and open-weights adoption", 4)
+    panels = (
+        ("dependence", "gdp", "Dependence: AI use abroad on each bloc's closed models (GDP-weighted)"),
+        ("dependence", "population", "Dependence: AI use abroad on each bloc's closed models (population-weighted)"),
+        ("open_adoption", "gdp", "Open weights: AI use abroad on each bloc's open models (GDP-weighted)"),
+    )
+    for ax, (metric, weight, heading) in zip(axes, panels, strict=False):
+        draw_panel(
+            ax,
+            select_lines(summary, metric, "bloc", fixed={"weight": weight}, palette=BLOC_COLOURS, preferred=BLOCS),
+            title=heading,
+            ylabel=BY_NAME[metric].unit,
+            timeline=timeline,
+            missing=f"metric {metric} (weight={weight}) not in this run",
+        )
+    draw_panel(
+        axes[3],
+        select_lines(summary, "government_use", "origin", palette=BLOC_COLOURS, preferred=BLOCS,
+                     label=lambda b: f"{b} models"),
+        title="Governments whose AI runs on each origin's models",
+        ylabel=BY_NAME["government_use"].unit,
+        timeline=timeline,
+        missing="metric government_use not in this run",
+    )
     _footer(fig)
     return fig
 
@@ -408,6 +442,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
 FIGURES: dict[str, Callable[[pd.DataFrame, str], Figure]] = {
     "adoption": adoption_figure,
     "influence": influence_figure,
+    "dependence": dependence_figure,
     "capability": capability_figure,
     "compute": compute_figure,
 }

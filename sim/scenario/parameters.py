@@ -298,7 +298,8 @@ class CountryParameters(StrictModel):
         "model back-casts them to the start with the growth law and the chip access in force at the start",
     )
     government_weight: float = param(
-        0.2, "share", "weight of government use in a country's AI use (influence index)", ge=0, le=1
+        0.2, "share", "weight of the government, one large user, in a country's AI use (influence, dependence, "
+        "open_adoption); the size-weighted firms carry the rest", ge=0, le=1
     )
 
 
