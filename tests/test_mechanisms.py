@@ -171,6 +171,51 @@ def test_a_generous_offer_wins_a_china_leaning_country_a_modest_one_does_not(tmp
     assert modest[usa_aligned] > 0  # an aligned country gains from closeness itself
 
 
+def alliance_joins(path: Path, rule_id: str) -> list[set[str]]:
+    """Per seed, the candidates that joined the alliance `rule_id` by the end of the run."""
+    return [{e["target"] for e in finished(path, s).events if e["rule_id"] == rule_id and "joins" in e["event"]}
+            for s in SEEDS]
+
+
+def test_an_alliance_sharing_more_compute_wins_a_candidate_a_modest_one_does_not(tmp_path):
+    # The UAE (its lab TII makes Falcon) leans to the US stack; only the value of shared compute for
+    # its lab (D0.4) can outweigh that for a China-led alliance offering nothing else.
+    def alliance(shared_compute: float) -> dict:
+        return {"kind": "alliance", "sources": ["D0.4"], "lead": "CN", "members": {"countries": ["CHN"]},
+                "candidates": {"countries": ["ARE"]}, "shared_compute": shared_compute, "trust_bonus": 0.0,
+                "network_pooling": 0.0, "data_sharing_risk": 0.0}
+
+    modest = scenario_file(tmp_path, {"compute-pact": alliance(0.05)}, name="modest")
+    generous = scenario_file(tmp_path, {"compute-pact": alliance(0.5)}, name="generous")
+    assert alliance_joins(modest, "compute-pact") == [set()] * len(SEEDS)
+    assert alliance_joins(generous, "compute-pact") == [{"ARE"}] * len(SEEDS)
+    # Joining is worth it to the UAE: its lab grows faster than beside the same alliance closed to it.
+    closed = scenario_file(tmp_path, {"compute-pact": {**alliance(0.5), "candidates": None}}, name="closed")
+
+    def falcon(path: Path, seed: int) -> float:
+        model = finished(path, seed)
+        return float(model.capability[model.family_index["falcon"]])
+
+    gained = [falcon(generous, s) - falcon(closed, s) for s in SEEDS]
+    assert min(gained) > 1.0, gained  # months of frontier progress
+
+
+def test_a_trusted_alliance_wins_a_china_leaning_country_but_not_china(tmp_path):
+    def alliance(trust_bonus: float) -> dict:
+        return {"kind": "alliance", "sources": ["D0.1", "D0.3"], "lead": "US", "members": {"blocs": ["US"]},
+                "candidates": {"countries": ["KAZ", "CHN"]}, "shared_compute": 0.0, "trust_bonus": trust_bonus}
+
+    modest = scenario_file(tmp_path, {"trusted": alliance(0.1)}, name="modest")
+    generous = scenario_file(tmp_path, {"trusted": alliance(1.0)}, name="generous")
+    model = finished(generous, SEEDS[0], until="2023Q2")
+    kaz, chn = model.country_index["KAZ"], model.country_index["CHN"]
+    assert model.alignment[kaz, 1] > model.alignment[kaz, 0]  # Kazakhstan leans to China's stack
+    # China, aligned with the rival stack itself, declines even the generous alliance Kazakhstan joins.
+    assert model.alignment[chn, 1] == 1.0
+    assert alliance_joins(modest, "trusted") == [set()] * len(SEEDS)
+    assert alliance_joins(generous, "trusted") == [{"KAZ"}] * len(SEEDS)
+
+
 def test_baseline_scripted_partners_accept_by_payoff():
     prepared = prepare(BASELINE, overrides=["population.firms=800", "time.end=2026Q1"])
     model = GeopoliticsModel(prepared.scenario, prepared.world, seed=SEEDS[0])

@@ -107,7 +107,7 @@ def test_alliance_speeds_members_labs_and_draws_members_to_their_models(tmp_path
     assert (eu_made > 0.05).all()
 
 
-def test_alliance_admits_aligned_candidates_and_counts_its_partners(tmp_path):
+def test_alliance_admits_no_candidate_below_its_red_line_and_counts_its_partners(tmp_path):
     rule = {
         "kind": "alliance", "sources": ["D0.1"], "lead": "EU", "members": {"blocs": ["EU"]},
         "candidates": {"regions": ["north"]}, "join_threshold": 0.6, "joins_per_quarter": 2,

@@ -25,11 +25,14 @@ Lines of `other` origin are neutral (0.5): "other" is the rest of the world, not
 `offer_payoff` is how a country weighs a programme offer (D1.4, D1.5, D1.8): the value of
 co-funding, localisation, government support, capacity, data-centre compute and access to the
 sponsor's capability, against `alignment_cost` x (its alignment with the closest rival bloc minus
-its alignment with the sponsor's bloc). A generous offer can so win a country leaning elsewhere.
+its alignment with the sponsor's bloc; `alignment_cost`). A generous offer can so win a country
+leaning elsewhere. Alliances weigh membership the same way (`sim.rules.alliance.AllianceEffect.payoff`):
+their own value terms against the same `alignment_cost`, for the lead's stack or the members'.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -149,10 +152,29 @@ def offer_payoff(
         best_other = np.nanmax(np.where(~mine[None, :], cap, np.nan), axis=1, initial=-np.inf)
     lead = np.where(np.isfinite(best_mine) & np.isfinite(best_other), best_mine - best_other, 0.0)
     value += c.capability_weight * np.maximum(lead, 0.0) / 12.0
-    sponsor = bloc_alignment(model, sponsor_bloc)
-    rivals = [model.alignment[:, b] for bloc, b in BLOC_INDEX.items() if bloc != sponsor_bloc]
-    cost = o.alignment_cost * (np.max(rivals, axis=0) - sponsor)
-    return value - cost
+    return value - alignment_cost(model, (sponsor_bloc,))
+
+
+def stack_alignment(model: GeopoliticsModel, stack: Collection[str]) -> np.ndarray:
+    """Every country's alignment with the closest bloc of `stack` (0.5, neutral, for an empty stack)."""
+    if not stack:
+        return np.full(model.n_countries, 0.5)
+    return np.max([bloc_alignment(model, bloc) for bloc in stack], axis=0)
+
+
+def alignment_cost(model: GeopoliticsModel, stack: Collection[str]) -> np.ndarray:
+    """Per country: what joining `stack` (a programme's sponsor bloc, an alliance's lead or its members'
+    blocs) costs in alignment, in the utility units of the choice (D1.5, D1.8, D0.1).
+
+    `offers.alignment_cost` x (alignment with the closest bloc outside the stack minus alignment with
+    the closest bloc in it): negative, a bonus, where the country is already closer to the stack. A
+    stack with no bloc outside it (all of US, CN, EU) or with none in it (a neutral alliance of
+    non-bloc countries) asks nothing: there is no rival to turn from.
+    """
+    rivals = [model.alignment[:, b] for bloc, b in BLOC_INDEX.items() if bloc not in stack]
+    if not stack or not rivals:
+        return np.zeros(model.n_countries)
+    return model.params.offers.alignment_cost * (np.max(rivals, axis=0) - stack_alignment(model, stack))
 
 
 def reachable_lines(model: GeopoliticsModel, block_share: float) -> np.ndarray:
