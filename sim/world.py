@@ -9,6 +9,7 @@ raises `pydantic.ValidationError`; each error's `loc` starts with the file it co
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cached_property
 from os import PathLike
 from typing import Annotated, Any, Literal
@@ -25,6 +26,8 @@ Quarter = Annotated[str, Field(pattern=r"^\d{4}Q[1-4]$")]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 COMPUTE_SHARE_TOLERANCE = 0.01  # countries' ai_compute_share must sum to 1 within this
+INPUT_TOKENS_PER_OUTPUT = 3  # blended prices weigh input and output tokens 3:1 (as `price_usd_per_mtok`)
+PRICE_TOLERANCE = 0.02  # a listed price at release must match `price_usd_per_mtok` within 2% (rounding)
 
 
 class _Frozen(BaseModel):
@@ -121,9 +124,72 @@ class FamilyRecord(_Frozen):
     openness: Openness = Field(description="open or closed weights at first release (category)")
     released: Quarter = Field(description="quarter of first public release, 2023Q1 at the earliest (YYYYQn)")
     release_lag_months: float = Field(ge=0, description="lag behind the closed frontier at release (months)")
-    price_usd_per_mtok: float = Field(gt=0, description="blended price at release (US$ per million tokens)")
+    price_usd_per_mtok: float = Field(gt=0, description="blended price at first release (US$ per million tokens)")
     active_params_b: float = Field(gt=0, description="active parameters of its most-used open model (billion)")
     note: str | None = Field(default=None, description="optional free-text note (text)")
+
+
+class PriceRecord(_Frozen):
+    """One dated list price of a family's closed API (its lab's published price list)."""
+
+    family: str = Field(description="id of the family the price is for (identifier)")
+    quarter: Quarter = Field(description="quarter from which the price is listed (YYYYQn)")
+    announced: date = Field(description="date the price was announced or took effect (YYYY-MM-DD)")
+    model: str = Field(min_length=1, description="model and tier the price refers to (text)")
+    input_usd_per_mtok: float = Field(gt=0, description="list price of input tokens (US$ per million tokens)")
+    output_usd_per_mtok: float = Field(gt=0, description="list price of output tokens (US$ per million tokens)")
+    reference: str = Field(min_length=1, description="where the price is published, with its date (text)")
+    note: str | None = Field(default=None, description="optional free-text note (text)")
+
+    @property
+    def blended_usd_per_mtok(self) -> float:
+        """The blended price at 3 input tokens per output token, like `price_usd_per_mtok`."""
+        return (INPUT_TOKENS_PER_OUTPUT * self.input_usd_per_mtok + self.output_usd_per_mtok) / (
+            INPUT_TOKENS_PER_OUTPUT + 1
+        )
+
+    @model_validator(mode="after")
+    def _announced_in_quarter(self) -> PriceRecord:
+        inside = f"{self.announced.year}Q{(self.announced.month - 1) // 3 + 1}"
+        if inside != self.quarter:
+            message = f"announced {self.announced.isoformat()} is in {inside}, not in quarter {self.quarter}"
+            _raise_if([_error(("quarter",), "quarter_mismatch", message, self.quarter)], "PriceRecord")
+        return self
+
+
+def _price_errors(prices: tuple[PriceRecord, ...], families: tuple[FamilyRecord, ...]) -> list[InitErrorDetails]:
+    """Each price names a known family, no earlier than its release, in strictly increasing quarters per
+    family; a price at the release quarter agrees with the family's `price_usd_per_mtok`."""
+    by_id = {f.id: f for f in families}
+    last: dict[str, tuple[int, str]] = {}  # family -> (row, quarter) of its latest price so far
+    errors = []
+    for i, price in enumerate(prices):
+        family = by_id.get(price.family)
+        if family is None:
+            errors.append(_error(("prices", i, "family"), "unknown_family", f"unknown family '{price.family}'"
+                                 f"{did_you_mean(price.family, by_id)}; known families: {', '.join(by_id)}",
+                                 price.family))
+            continue
+        if price.quarter < family.released:  # quarter labels sort in time order
+            errors.append(_error(("prices", i, "quarter"), "before_release", f"quarter {price.quarter} is before "
+                                 f"family '{family.id}' was released ({family.released})", price.quarter))
+        elif price.quarter == family.released and not _close(price.blended_usd_per_mtok, family.price_usd_per_mtok):
+            message = (f"blended price {price.blended_usd_per_mtok:g} at the release quarter contradicts the "
+                       f"family's price_usd_per_mtok {family.price_usd_per_mtok:g}")
+            errors.append(_error(("prices", i, "input_usd_per_mtok"), "release_price_mismatch", message,
+                                 price.input_usd_per_mtok))
+        if price.family in last and price.quarter <= last[price.family][1]:
+            row, quarter = last[price.family]
+            message = (f"quarter {price.quarter} is not after {quarter} (prices[{row}]); list each family's prices "
+                       "in time order, one per quarter")
+            errors.append(_error(("prices", i, "quarter"), "quarter_order", message, price.quarter))
+        if price.family not in last or price.quarter > last[price.family][1]:
+            last[price.family] = (i, price.quarter)
+    return errors
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= PRICE_TOLERANCE * max(a, b)
 
 
 def _column_errors(columns: dict[str, ColumnMeta], *records: type[BaseModel]) -> list[InitErrorDetails]:
@@ -174,16 +240,30 @@ class FamiliesFile(_Frozen):
     columns: dict[str, ColumnMeta] = Field(description="meaning, unit, source and year of every column")
     labs: tuple[LabRecord, ...] = Field(strict=False, min_length=1, description="AI labs")
     families: tuple[FamilyRecord, ...] = Field(strict=False, min_length=1, description="model families")
+    prices: tuple[PriceRecord, ...] = Field(
+        (), strict=False, description="dated list prices of the families' closed APIs, in time order per family"
+    )
+    prices_through: Quarter | None = Field(
+        None, description="last quarter the listed prices were checked for: each family's last price holds "
+        "until then (YYYYQn; required with `prices`)"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> FamiliesFile:
-        errors = _column_errors(self.columns, LabRecord, FamilyRecord)
+        errors = _column_errors(self.columns, LabRecord, FamilyRecord, PriceRecord)
         errors += _duplicate_errors("labs", self.labs, "id")
         errors += _duplicate_errors("families", self.families, "id")
         lab_ids = [lab.id for lab in self.labs]
         errors += [_error(("families", i, "lab"), "unknown_lab", f"unknown lab '{f.lab}'"
                           f"{did_you_mean(f.lab, lab_ids)}; known labs: {', '.join(lab_ids)}", f.lab)
                    for i, f in enumerate(self.families) if f.lab not in lab_ids]
+        errors += _price_errors(self.prices, self.families)
+        if self.prices and self.prices_through is None:
+            errors.append(_error(("prices_through",), "missing", "prices_through is required with `prices`: the "
+                                 "last quarter the listed prices were checked for (like 2025Q4)", None))
+        errors += [_error(("prices", i, "quarter"), "after_prices_through", f"quarter {p.quarter} is after "
+                          f"prices_through {self.prices_through}", p.quarter)
+                   for i, p in enumerate(self.prices) if self.prices_through and p.quarter > self.prices_through]
         _raise_if(errors, "FamiliesFile")
         return self
 
@@ -226,6 +306,8 @@ class World(_Frozen):
     countries: tuple[CountryRecord, ...] = Field(description="economies and aggregates, in file order")
     labs: tuple[LabRecord, ...] = Field(description="AI labs, in file order")
     families: tuple[FamilyRecord, ...] = Field(description="model families, in file order")
+    prices: tuple[PriceRecord, ...] = Field((), description="dated list prices of closed APIs, in file order")
+    prices_through: str | None = Field(None, description="last quarter the listed prices were checked for")
 
     @cached_property
     def iso3s(self) -> tuple[str, ...]:
@@ -259,13 +341,31 @@ class World(_Frozen):
         """The record of one lab by id (KeyError if unknown)."""
         return self.labs[self.lab_index[lab_id]]
 
+    def price_schedule(self, family_id: str) -> list[tuple[str, float]]:
+        """(quarter, blended US$ per Mtok) of a family's closed API in time order: its price at first
+        release (`price_usd_per_mtok`), then the dated list prices of `prices` (a price listed at the
+        release quarter replaces the first one)."""
+        family = self.families[self.family_index[family_id]]
+        listed = [(p.quarter, p.blended_usd_per_mtok) for p in self.prices if p.family == family_id]
+        if not listed or listed[0][0] != family.released:
+            listed.insert(0, (family.released, family.price_usd_per_mtok))
+        return listed
+
+    def price_trend_from(self, family_id: str) -> str:
+        """Quarter from which a family's closed-API price falls at `closed_price_decline`: the end of the
+        checked data (`prices_through`) for a family with listed prices, else its release."""
+        family = self.families[self.family_index[family_id]]
+        listed = any(p.family == family_id for p in self.prices)
+        return self.prices_through if listed and self.prices_through else family.released
+
 
 def parse_world(countries: dict[str, Any], families: dict[str, Any]) -> World:
     """Validate the loaded countries.yaml and families.yaml documents; raises pydantic.ValidationError."""
     files = WorldFiles.model_validate({"countries": countries, "families": families})
     return World(country_columns=files.countries.columns, family_columns=files.families.columns,
                  countries=files.countries.countries, labs=files.families.labs,
-                 families=files.families.families)
+                 families=files.families.families, prices=files.families.prices,
+                 prices_through=files.families.prices_through)
 
 
 def load_world(countries_path: str | PathLike[str] | None = None,
@@ -289,6 +389,14 @@ _DOC_INTRO = (
     "before quoting it."
 )
 
+_PRICES_INTRO = (
+    "`prices` in families.yaml: the dated list prices of the families' closed APIs (US$ per million tokens).\n"
+    "A family's closed line costs its first price (`price_usd_per_mtok`) and then each listed price from its\n"
+    "quarter (piecewise constant); the last one holds through {through} (`prices_through`, the quarter the\n"
+    "prices were checked for) and then falls at `closed_price_decline` a year. A family not listed here keeps\n"
+    "its first price, falling at that rate from its release. Open weights cost their hosting, not these prices."
+)
+
 
 def _table(header: str, rows: list[list[str]]) -> list[str]:
     cells = header.split(",")
@@ -308,10 +416,14 @@ def world_columns_markdown(world: World | None = None) -> str:
                for attr, value in groups]
     families = [[f"`{f.id}`", f.name, world.lab(f.lab).name, f.origin, f.openness, f.released,
                  f"{f.release_lag_months:g}", f"{f.price_usd_per_mtok:g}"] for f in world.families]
+    listed = [[f"`{p.family}`", p.quarter, p.announced.isoformat(), p.model, f"{p.input_usd_per_mtok:g}",
+               f"{p.output_usd_per_mtok:g}", f"{p.blended_usd_per_mtok:.4g}", p.reference] for p in world.prices]
     head = "column,meaning,unit,source,year"
     lines = ["# World data", "", "<!-- Generated by sim.world.world_columns_markdown(); do not edit -->",
              "", _DOC_INTRO, "", "## countries.yaml", "", *_table(head, meta[:n_country]), "",
              "## families.yaml", "", *_table(head, meta[n_country:]), "", "## Mappings", "",
              *_table("group,members", mapping), "", "## Model families", "",
-             *_table("id,family,lab,origin,openness,released,lag (months),price (US$/Mtok)", families)]
+             *_table("id,family,lab,origin,openness,released,lag (months),price (US$/Mtok)", families), "",
+             "## List prices of closed APIs", "", _PRICES_INTRO.format(through=world.prices_through), "",
+             *_table("family,quarter,announced,model,input,output,blended 3:1 (US$/Mtok),reference", listed)]
     return "\n".join(lines) + "\n"

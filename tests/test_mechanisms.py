@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.model import firms, prices
 from sim.model.model import GeopoliticsModel
-from sim.quarters import quarter_label
+from sim.quarters import parse_quarter, quarter_label
 from sim.runner import release_model
 from sim.scenario import prepare
 from sim.world import World
@@ -94,13 +95,68 @@ def test_controls_on_tier_2_countries_lower_their_alignment_with_the_us(tmp_path
 def test_a_higher_listed_price_lowers_that_familys_share(tmp_path):
     path = scenario_file(tmp_path, {}, name="prices")
     world = prepare(path).world
-    dear = with_family(world, "gemini", price_usd_per_mtok=20.0)  # listed at US$2 per Mtok
+    # every listed price ten times higher: US$2 per Mtok at release, then its dated list prices
+    dear = with_prices(with_family(world, "gemini", price_usd_per_mtok=20.0), "gemini", 10.0, "2023Q1")
     gemini = world.family_ids.index("gemini")
     for seed in SEEDS:
         cheap_model, dear_model = run_world(path, world, seed), run_world(path, dear, seed)
         everyone = np.ones(cheap_model.n_countries, bool)
         options = cheap_model.line_family == gemini
         assert share_of(dear_model, everyone, options) < share_of(cheap_model, everyone, options) - 0.02
+
+
+def with_prices(world: World, family: str, factor: float, since: str) -> World:
+    """The world with a family's list prices from quarter `since` on multiplied by `factor`."""
+    def scaled(price):
+        if price.family != family or price.quarter < since:
+            return price
+        return price.model_copy(update={"input_usd_per_mtok": price.input_usd_per_mtok * factor,
+                                        "output_usd_per_mtok": price.output_usd_per_mtok * factor})
+    return world.model_copy(update={"prices": tuple(scaled(p) for p in world.prices)})
+
+
+def test_closed_line_cost_follows_the_familys_listed_prices(tmp_path):
+    path = scenario_file(tmp_path, {}, name="schedule")
+    prepared = prepare(path)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=SEEDS[0])
+    gpt, ernie = model.family_index["gpt"], model.family_index["ernie"]
+    decline = prepared.scenario.parameters.choice.closed_price_decline
+
+    def price_in(quarter: str) -> np.ndarray:
+        model.quarter = parse_quarter(quarter)
+        return prices.closed_price(model)
+
+    assert price_in("2023Q1")[gpt] == pytest.approx(37.5)  # GPT-4, US$30/60
+    assert price_in("2023Q4")[gpt] == pytest.approx(15.0)  # GPT-4 Turbo, US$10/30: a cut on announcement
+    assert price_in("2024Q1")[gpt] == pytest.approx(15.0)  # constant between listed prices
+    # GPT-5, US$1.25/10: the latest listed price, not GPT-4's price decayed (US$37.5 x 0.65^2.75 = 11.3)
+    assert price_in("2025Q4")[gpt] == pytest.approx(3.4375)
+    assert price_in("2026Q4")[gpt] == pytest.approx(3.4375 * (1 - decline))  # the trend beyond the data
+    # a family with no listed prices keeps its first price, falling from its release
+    assert price_in("2025Q1")[ernie] == pytest.approx(1.7 * (1 - decline) ** 2)
+    # and the choice reads it: the closed GPT line's utility moves by the cost term of the price ratio
+    model.quarter = parse_quarter("2025Q4")
+    utility, _ = firms.country_utility(model)
+    cheaper = with_prices(prepared.world, "gpt", 0.1, "2025Q3")
+    other = GeopoliticsModel(prepared.scenario, cheaper, seed=SEEDS[0])
+    other.quarter = model.quarter
+    other_utility, _ = firms.country_utility(other)
+    gain = prepared.scenario.parameters.choice.cost_weight  # log10(1 / 0.1) = 1
+    assert np.allclose(other_utility[:, gpt] - utility[:, gpt], gain)
+
+
+def test_a_listed_price_cut_raises_that_familys_share(tmp_path):
+    path = scenario_file(tmp_path, {}, name="price-cut")
+    world = prepare(path).world
+    cut = with_prices(world, "claude", 0.2, "2024Q2")  # Claude 3.5 Sonnet on at a fifth of its list price
+    claude = world.family_ids.index("claude")
+    diffs = []
+    for seed in SEEDS:  # the same seeds on both sides: the difference is the price's
+        listed_model, cut_model = run_world(path, world, seed), run_world(path, cut, seed)
+        everyone = np.ones(listed_model.n_countries, bool)
+        options = listed_model.line_family == claude
+        diffs.append(share_of(cut_model, everyone, options) - share_of(listed_model, everyone, options))
+    assert min(diffs) > 0.01, diffs
 
 
 def test_bigger_open_models_cost_more_to_host(tmp_path):

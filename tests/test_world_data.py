@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 import pytest
@@ -235,3 +236,64 @@ def test_docs_data_page_is_generated_from_the_data(world: World) -> None:
     assert page == world_columns_markdown(world), (
         "docs/data.md is stale; regenerate it: python -c "
         "\"from sim.world import world_columns_markdown as m; open('docs/data.md', 'w').write(m())\"")
+
+
+def test_gpt_list_prices_follow_openais_announcements(world: World) -> None:
+    # GPT-4 (2023-03), GPT-4 Turbo (2023-11), GPT-4o (2024-05, cut 2024-08), GPT-4.1 (2025-04), GPT-5 (2025-08)
+    assert world.price_schedule("gpt") == [("2023Q1", 37.5), ("2023Q4", 15.0), ("2024Q2", 7.5),
+                                           ("2024Q3", 4.375), ("2025Q2", 3.5), ("2025Q3", 3.4375)]
+    assert world.price_trend_from("gpt") == world.prices_through == "2025Q4"
+    # a family without dated prices keeps its first price, with its trend from its release
+    assert world.price_schedule("hunyuan") == [("2023Q3", 1.4)] and world.price_trend_from("hunyuan") == "2023Q3"
+
+
+def _price_row(families: dict[str, Any], family: str, quarter: str) -> int:
+    return next(i for i, p in enumerate(families["prices"]) if p["family"] == family and p["quarter"] == quarter)
+
+
+@pytest.mark.parametrize(("field", "value", "error_type"), [
+    ("family", "gtp", "unknown_family"),
+    ("quarter", "2023Q2", "quarter_order"),  # before GPT-4 Turbo's 2023Q4 row that precedes it (announced too)
+    ("input_usd_per_mtok", -2.5, "greater_than"),
+    ("output_usd_per_mtok", 0, "greater_than"),
+    ("input_usd_per_mtok", "2.5", "float_type"),  # a quoted number is a mistake, not coerced
+    ("announced", date(2024, 11, 20), "quarter_mismatch"),
+])
+def test_bad_list_prices_are_rejected_naming_the_row_and_field(
+        docs: tuple[dict[str, Any], dict[str, Any]], field: str, value: Any, error_type: str) -> None:
+    countries, families = docs
+    row = _price_row(families, "gpt", "2024Q2")
+    families["prices"][row][field] = value
+    if field == "quarter":
+        families["prices"][row]["announced"] = date(2023, 5, 13)
+    errors = _errors(countries, families)
+    loc_field = "quarter" if error_type == "quarter_mismatch" else field
+    assert [(e["loc"], e["type"]) for e in errors] == [(("families", "prices", row, loc_field), error_type)]
+
+
+def test_list_price_messages_say_what_is_wrong(docs: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    countries, families = docs
+    first, turbo = _price_row(families, "gpt", "2023Q1"), _price_row(families, "gpt", "2023Q4")
+    families["prices"][first]["input_usd_per_mtok"] = 3  # contradicts price_usd_per_mtok 37.5 at release
+    families["prices"][turbo].update(quarter="2022Q4", announced=date(2022, 11, 6))  # before GPT's release
+    families["prices"][_price_row(families, "claude", "2024Q1")]["family"] = "cluade"
+    messages: dict[tuple[Any, ...], str] = {}
+    for error in _errors(countries, families):
+        messages[error["loc"]] = messages.get(error["loc"], "") + error["msg"] + "; "
+    assert "contradicts the family's price_usd_per_mtok 37.5" in messages[("families", "prices", first,
+                                                                            "input_usd_per_mtok")]
+    assert "before family 'gpt' was released (2023Q1)" in messages[("families", "prices", turbo, "quarter")]
+    assert "is not after 2023Q1 (prices[0])" in messages[("families", "prices", turbo, "quarter")]
+    assert "did you mean 'claude'" in messages[("families", "prices", _price_row(families, "cluade", "2024Q1"),
+                                                "family")]
+
+
+def test_list_prices_need_the_quarter_they_were_checked_for(docs: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    countries, families = docs
+    del families["prices_through"]
+    errors = _errors(countries, families)
+    assert [(e["loc"], e["type"]) for e in errors] == [(("families", "prices_through"), "missing")]
+    families["prices_through"] = "2025Q2"  # GPT-5's 2025Q3 price lies beyond it
+    errors = _errors(countries, families)
+    assert (("families", "prices", _price_row(families, "gpt", "2025Q3"), "quarter"), "after_prices_through") in [
+        (e["loc"], e["type"]) for e in errors]

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model import prices
 from sim.model.access import blocked_share
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     frontier = np.nanmax(cap) if np.isfinite(cap).any() else 0.0
     capability = np.nan_to_num(c.capability_weight * (cap - frontier) / 12.0, nan=0.0)
     years = (model.quarter - model.start) / 4.0
-    price = model.base_price[of_family] * (1.0 - c.closed_price_decline) ** years
+    price = prices.closed_price(model)[of_family]
     per_line = c.hosting_cost_per_bparam * model.active_params[of_family] * (1.0 - c.hosting_cost_decline) ** years
     where = (1.0 + c.infrastructure_penalty * (1.0 - model.readiness)) / np.maximum(
         policy.chip_access, c.compute_access_floor

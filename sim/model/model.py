@@ -36,11 +36,19 @@ import numpy as np
 from mesa.agent import AgentSet
 
 from sim.metrics_registry import ALIGNMENT_BLOCS
-from sim.model import access, alignment, countries, firms, labs, schedule, state
+from sim.model import access, alignment, countries, firms, labs, prices, schedule, state
 from sim.model.agents import Country, Firm, Lab
 from sim.model.policy import PolicyState
 from sim.model.rules import RuleEngine
-from sim.model.state import CountryState, FamilyState, FirmState, LabState, LineState, ModelState
+from sim.model.state import (
+    CountryState,
+    FamilyState,
+    FirmState,
+    LabState,
+    LineState,
+    ModelState,
+    PricePointState,
+)
 from sim.model.streams import stream
 from sim.quarters import parse_quarter, quarter_label
 from sim.rules.base import Rule
@@ -48,7 +56,9 @@ from sim.scenario.schema import Scenario
 from sim.world import World
 
 
-class GeopoliticsModel(ModelState, CountryState, LabState, FamilyState, LineState, FirmState, mesa.Model):
+class GeopoliticsModel(
+    ModelState, CountryState, LabState, FamilyState, PricePointState, LineState, FirmState, mesa.Model
+):
     """The simulation of one scenario with one seed. See the module docstring for the schedule; the
     state it holds is declared in `sim.model.state` (inherited from the entity classes there)."""
 
@@ -67,6 +77,7 @@ class GeopoliticsModel(ModelState, CountryState, LabState, FamilyState, LineStat
         self.n_labs, self.n_families = len(world.labs), len(world.families)
         self.n_lines = 2 * self.n_families  # a closed API and open weights per family (see _setup_lines)
         self.n_firms = scenario.population.firms
+        self.n_price_points = len(prices.schedule_points(world))
         self.n_sectors = len(self.params.firms.sectors)
         self.n_alignment_blocs = len(ALIGNMENT_BLOCS)
         state.allocate(self)
@@ -120,6 +131,7 @@ class GeopoliticsModel(ModelState, CountryState, LabState, FamilyState, LineStat
         self.release_lag = np.array([f.release_lag_months for f in fams], dtype=float)
         self.base_price = np.array([f.price_usd_per_mtok for f in fams], dtype=float)
         self.active_params = np.array([f.active_params_b for f in fams], dtype=float)
+        prices.setup(self)
         first_open = np.array([f.openness == "open" for f in fams])
         self.lab_open = np.array([first_open[self.family_lab == i].any() for i in range(self.n_labs)], dtype=bool)
         self._setup_lines(first_open)

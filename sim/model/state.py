@@ -49,6 +49,7 @@ DIMENSIONS = {
     "families": "n_families",
     "lines": "n_lines",
     "firms": "n_firms",
+    "price_points": "n_price_points",
     "sectors": "n_sectors",
     "alignment_blocs": "n_alignment_blocs",
 }
@@ -128,6 +129,7 @@ class ModelState(Entity):
     n_families: int = declare(int, (), INPUT, "model families")
     n_lines: int = declare(int, (), INPUT, "release lines: two per family (closed API, open weights)")
     n_firms: int = declare(int, (), INPUT, "firms (population.firms)")
+    n_price_points: int = declare(int, (), INPUT, "listed closed-API prices, each family's first one included")
     n_sectors: int = declare(int, (), INPUT, "firm sectors (parameters.firms.sectors)")
     n_alignment_blocs: int = declare(int, (), INPUT, "blocs with a technology stack (US, CN, EU)")
     country_index: dict[str, int] = declare(dict, (), dict, "row of each country by ISO3 code")
@@ -238,7 +240,11 @@ class FamilyState(Entity):
     family_origin: StrArray = declare(np.str_, ("families",), "", "origin bloc")
     family_release: IntArray = declare(np.int64, ("families",), -1, "quarter of its first release")
     release_lag: FloatArray = declare(np.float64, ("families",), np.nan, "months behind the frontier at release")
-    base_price: FloatArray = declare(np.float64, ("families",), np.nan, "listed API price [USD per Mtok]")
+    base_price: FloatArray = declare(np.float64, ("families",), np.nan, "API list price at release [USD per Mtok]")
+    family_price_start: IntArray = declare(np.int64, ("families",), -1, "its first row in the price points")
+    family_price_trend_from: IntArray = declare(
+        np.int64, ("families",), -1, "quarter from which its closed price falls at closed_price_decline"
+    )
     active_params: FloatArray = declare(np.float64, ("families",), np.nan, "active parameters [billions]")
     capability: FloatArray = declare(
         np.float64, ("families",), np.nan, "frontier months of the lab's newest model (nan: unreleased)"
@@ -288,7 +294,20 @@ class FirmState(Entity):
     )
 
 
-ENTITIES: tuple[type[Entity], ...] = (ModelState, CountryState, LabState, FamilyState, LineState, FirmState)
+class PricePointState(Entity):
+    """Listed closed-API prices (families.yaml `prices`, see `sim.model.prices`): by family in time order."""
+
+    ENTITY = "price_points"
+    price_point_family: IntArray = declare(np.int64, ("price_points",), -1, "row of the family priced")
+    price_point_quarter: IntArray = declare(np.int64, ("price_points",), -1, "quarter from which it is listed")
+    price_point_usd: FloatArray = declare(
+        np.float64, ("price_points",), np.nan, "blended list price, 3:1 input:output [USD per Mtok]"
+    )
+
+
+ENTITIES: tuple[type[Entity], ...] = (
+    ModelState, CountryState, LabState, FamilyState, PricePointState, LineState, FirmState
+)
 
 
 def specs(entity: type) -> tuple[StateSpec, ...]:

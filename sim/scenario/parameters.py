@@ -117,8 +117,10 @@ class ChoiceParameters(StrictModel):
         0.2, "share", "lowest chip access used in hosting cost (grey markets, cloud abroad; D4.4)", gt=0, le=1
     )
     closed_price_decline: float = param(
-        0.35, "share per year", "yearly fall of a closed family's listed price (`price_usd_per_mtok` in "
-        "families.yaml, blended 3:1): GPT-4 US$37.5 (2023-03) to GPT-4.1 US$3.5 (2025-04), about 68% a year; "
+        0.35, "share per year", "yearly fall of a closed family's list price beyond the data: after "
+        "`prices_through` for a family with dated list prices (`prices` in families.yaml), from its release "
+        "for one with only `price_usd_per_mtok` (blended 3:1). Listed: GPT-4 US$37.5 (2023-03) to GPT-4.1 US$3.5 "
+        "(2025-04), about 68% a year; "
         "Claude 1 US$16.4 (2023-03) to Claude 3.5/4 Sonnet US$6 (2024-06 to 2025-05), about 37% a year; "
         "Gemini roughly flat (PaLM 2 US$2, Gemini 2.5 Pro US$3.4); default near the median family. Plausible "
         "0.2-0.7. Sources: the labs' price lists; Epoch AI (2025) finds the price of a fixed capability falls "

@@ -8,10 +8,10 @@ placeholder filled from the code and data here:
 - `{{rule_kinds}}`: every kind in `sim.rules.RULE_KINDS`, with its docstring and fields (a new kind
   appears by itself);
 - `{{docstring:MODULE[.OBJECT]}}`: a module's or function's docstring (the schedule, the utility);
-- `{{world:countries|labs|families}}`: the columns of a world data record;
+- `{{world:countries|labs|families|prices}}`: the columns of a world data record;
 - `{{baseline_rules}}`: the rules of `scenarios/baseline.yaml` (the policy inputs of the baseline);
-- `{{state:ENTITY}}`: the state variables of one entity (model, countries, labs, families, lines,
-  firms) as declared in `sim/model/state.py`;
+- `{{state:ENTITY}}`: the state variables of one entity (model, countries, labs, families, price_points,
+  lines, firms) as declared in `sim/model/state.py`;
 - `{{schedule}}`: the phases of a quarter, in order, from `sim.model.schedule.PHASES`;
 - `{{targets}}`, `{{patterns}}`: the calibration targets and untuned patterns (scenarios/data/).
 
@@ -138,10 +138,11 @@ def docstring(dotted: str) -> str:
 
 
 def world(record: str) -> str:
-    """The columns of one world data record (countries, labs, families) and what each means."""
-    from sim.world import CountryRecord, FamilyRecord, LabRecord
+    """The columns of one world data record (countries, labs, families, prices) and what each means."""
+    from sim.world import CountryRecord, FamilyRecord, LabRecord, PriceRecord
 
-    models: dict[str, type[BaseModel]] = {"countries": CountryRecord, "labs": LabRecord, "families": FamilyRecord}
+    models: dict[str, type[BaseModel]] = {"countries": CountryRecord, "labs": LabRecord, "families": FamilyRecord,
+                                          "prices": PriceRecord}
     model = models[record]
     rows = [[f"`{name}`", field.description or ""] for name, field in model.model_fields.items()]
     return _rows(["attribute", "meaning (unit)"], rows)
