@@ -64,8 +64,11 @@ def resolve_scenario(reference: str, base: Path | None = None) -> Path | None:
     """The file a scenario reference means: an existing path (relative to `base`, else the current
     folder) first, then a built-in scenario of that name; None when it is neither."""
     candidate = Path(base or Path.cwd()) / reference
-    if candidate.is_file():
-        return candidate
+    try:
+        if candidate.is_file():
+            return candidate
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL: not a file
+        return None
     return find_builtin(reference)
 
 

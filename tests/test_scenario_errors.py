@@ -404,6 +404,14 @@ def test_extends_an_unknown_name_suggests_the_built_in_one(capsys: pytest.Captur
     assert lines[0].endswith("(did you mean 'decoupling'?)")
 
 
+def test_extends_a_name_too_long_for_the_file_system_is_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    # Found by fuzzing: a folded description that slid into `extends:` made the path lookup raise.
+    mine = write(tmp_path, "my.yaml", "schema_version: 1\nname: mine\nextends: baseline.yaml " + "word " * 80 + "\n")
+    code, lines, _ = validate(capsys, str(mine))
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"{mine}:3:10: extends: no such file 'baseline.yaml word")
+
+
 def test_extends_a_built_in_name_from_anywhere(tmp_path: Path):
     from sim.resources import builtin_scenarios
 

@@ -232,7 +232,8 @@ def test_one_two_workers_and_dask_give_identical_runs(tmp_path):
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
-    path = experiment(tmp_path, """set: {population.firms: 200, time.end: 2024Q2}
+    # Enough firms and quarters that both factors move the open share (size-weighted, few users at first).
+    path = experiment(tmp_path, """set: {population.firms: 1500, time.end: 2025Q2}
 uncertainties:
   network_weight: {path: parameters.choice.network_weight, range: [0.8, 2.2]}
   risk: {path: parameters.risk.data_transfer, range: [0.5, 1.5]}
