@@ -27,7 +27,6 @@ SCENARIOS = Path.cwd().parent / "scenarios" if Path.cwd().name == "notebooks" el
 # For a report, raise both (the curves keep their shape; the bands narrow).
 SMALL = ["population.firms=1500"]
 REPLICATES = 5
-BLOC_COLOURS = {"US": "#1f5fbf", "CN": "#d62728", "EU": "#e6a700", "other": "#7f7f7f"}
 
 
 def band(ax, summary, metric, group, label, colour):
@@ -44,6 +43,11 @@ def date_axis(ax, summary):
     ax.set_xticks(ticks, [dates[s][:4] for s in ticks])
     ax.grid(alpha=0.3)
 """
+# Lesson 1 draws blocs and openness in the colours of every figure and of the classroom page.
+QUICKSTART_SETUP = SETUP.replace(
+    "import sim\n",
+    "import sim\nfrom sim.blocs import BLOC_COLOURS, OPENNESS_COLOURS  # the colours of every figure and page\n",
+)
 
 
 def quickstart() -> list:
@@ -58,7 +62,7 @@ def quickstart() -> list:
             "In this lesson you run the **baseline** (the world as it went until late 2025, then held steady) "
             "a few times and read three kinds of curve."
         ),
-        new_code_cell(SETUP),
+        new_code_cell(QUICKSTART_SETUP),
         new_markdown_cell(
             "## 1. Run it\n\n`sim.run` runs a scenario file. Each *replicate* is the same story with "
             "another roll of chance (which firms adopt AI when, which model they try first)."
@@ -76,10 +80,10 @@ def quickstart() -> list:
         new_code_cell(
             "summary = result.summary\n"
             "fig, ax = plt.subplots(figsize=(7, 3.5))\n"
-            'band(ax, summary, "adoption_share", "openness=open", "open-weights models", "#2ca02c")\n'
-            'band(ax, summary, "adoption_share", "openness=closed", "closed models", "#6a3d9a")\n'
+            'band(ax, summary, "adoption_share", "openness=open", "open-weights models", OPENNESS_COLOURS["open"])\n'
+            'band(ax, summary, "adoption_share", "openness=closed", "closed models", OPENNESS_COLOURS["closed"])\n'
             "date_axis(ax, summary)\n"
-            'ax.set_ylabel("share of AI-using firms")\n'
+            'ax.set_ylabel("share of AI use (firms by size)")\n'
             "ax.legend()\n"
             "plt.show()"
         ),
@@ -89,15 +93,15 @@ def quickstart() -> list:
             "for bloc, colour in BLOC_COLOURS.items():\n"
             '    band(ax, summary, "adoption_share", f"origin={bloc}", f"{bloc} models", colour)\n'
             "date_axis(ax, summary)\n"
-            'ax.set_ylabel("share of AI-using firms")\n'
+            'ax.set_ylabel("share of AI use (firms by size)")\n'
             "ax.legend()\n"
             "plt.show()"
         ),
         new_markdown_cell(
             "## 4. Influence\n\n"
-            "A bloc's **influence** is the share of the world's AI use that runs on its models, counted "
-            "two ways: weighted by each country's **GDP** (where the money is) or **one country, one vote** "
-            "(where the countries are)."
+            "A bloc's **influence** is the share of the world's AI use (firms weighted by their size, and "
+            "each government) that runs on its models, counted two ways: weighted by each country's "
+            "**GDP** (where the money is) or **one country, one vote** (where the countries are)."
         ),
         new_code_cell(
             "fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)\n"
@@ -131,9 +135,11 @@ def quickstart() -> list:
         ),
         new_markdown_cell(
             "## Discussion\n\n"
-            "1. Does open-weights adoption rise or fall over the period? What in the scenario could drive it?\n"
-            "2. Why is Chinese influence larger when every country counts the same than when countries are "
-            "weighted by GDP? Which countries make the difference?\n"
+            "1. Does open-weights adoption rise or fall over the period? What in the scenario could drive it? "
+            "(The table above leaves out the labs' release events: "
+            "`result.events.query(\"kind == 'release'\")` shows labs switching between open and closed.)\n"
+            "2. Why is Chinese influence so much larger when countries are weighted by GDP than when every "
+            "country counts the same? Where is most of the AI use on Chinese models?\n"
             "3. How wide are the bands? What does it mean for a forecast that five runs of the *same* "
             "policies differ this much?\n"
             "4. Pick one event from the table. Which real-world event does it stand for "
@@ -221,7 +227,8 @@ def export_controls() -> list:
         new_markdown_cell(
             "## Discussion\n\n"
             "1. Tightening slows China's compute. Does it also slow the spread of Chinese *open* models? "
-            "Why might denial of chips push labs towards open release (D4.4, D4.6)?\n"
+            "Why might denial of chips push labs towards open release (D4.4, D4.6), and do Chinese labs "
+            "release differently in the three scenarios here (`release_open_share`, `bloc=CN`)?\n"
             "2. Which scenario gives the US more influence by GDP? By country count? Are the two answers the same?\n"
             "3. For which curves does the 10-90% band of the difference include zero? What would you tell a "
             "policy-maker about those effects?\n"
@@ -291,7 +298,8 @@ def alliances() -> list:
             "table.round(3)"
         ),
         new_markdown_cell(
-            "## 3. Who joined, who declined?\n\nThe events name each country that accepts or declines an offer."
+            "## 3. Who joined, who declined?\n\nThe events name each country that joins, by an announced "
+            "deal or by accepting an offer, and each that declines one."
         ),
         new_code_cell(
             'events = runs["openai-for-countries-expands"].events\n'
@@ -306,8 +314,10 @@ def alliances() -> list:
             "## Discussion\n\n"
             "1. Which strategy moves influence more **by GDP**, and which **by country count**? Why do the "
             "two weightings disagree (which countries does each strategy reach)?\n"
-            "2. Programme partners are chosen by readiness, government support and potential (D1.4). Which "
-            "countries decline, and why (D1.5, D1.10)?\n"
+            "2. The programme offers partnerships to the best-scoring countries (readiness, alignment with the "
+            "US, potential use: D1.4), and a country accepts when the offer is worth more than its lean "
+            "towards another bloc (D1.5, D1.10). Does any country decline here? Which countries are never "
+            "asked, and what would an offer to them have to contain?\n"
             "3. Open models can be adapted locally (D4.11). What does a country gain by choosing them, and "
             "what does it risk (D2.5, D4.10)?\n"
             "4. If you advised a mid-sized Global South government, which offer would you take? What would "
@@ -316,6 +326,18 @@ def alliances() -> list:
             "push* and press Reset. Which lever moves the world map more?"
         ),
     ]
+
+
+def _keep_cell_ids(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Reuse the cell ids of the notebook already at `path` (same number of cells), so a regeneration
+    changes only the cells whose text changed (nbformat makes new random ids otherwise)."""
+    if not path.exists():
+        return
+    old = nbformat.read(path, as_version=4)
+    if len(old.cells) == len(notebook.cells):
+        for cell, before in zip(notebook.cells, old.cells, strict=True):
+            if "id" in before:
+                cell["id"] = before["id"]
 
 
 LESSONS = {
@@ -328,6 +350,7 @@ LESSONS = {
 def main() -> None:
     for name, cells in LESSONS.items():
         notebook = new_notebook(cells=cells())
+        _keep_cell_ids(notebook, HERE / name)
         notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         notebook.metadata["language_info"] = {"name": "python"}
         nbformat.validate(notebook)
