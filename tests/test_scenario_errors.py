@@ -412,6 +412,18 @@ def test_extends_a_name_too_long_for_the_file_system_is_bad_input(capsys: pytest
     assert lines[0].startswith(f"{mine}:3:10: extends: no such file 'baseline.yaml word")
 
 
+def test_a_folder_named_like_a_built_in_does_not_hide_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    (tmp_path / "baseline").mkdir()
+    (tmp_path / "notes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = validate(capsys, "baseline")
+    assert code == 0
+    code, lines, _ = validate(capsys, "notes")
+    assert code == 2 and lines == ["notes:1:1: is a directory, not a YAML file"]
+
+
 def test_extends_a_built_in_name_from_anywhere(tmp_path: Path):
     from sim.resources import builtin_scenarios
 

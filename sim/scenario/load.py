@@ -352,11 +352,14 @@ def load_scenario(
     `path` is a file, or the name of a built-in scenario (`baseline`) when no such file exists.
     """
     shown = os.fspath(path)
-    if not os.path.lexists(shown) and is_bare_name(shown):  # `sim run baseline`: a built-in scenario
+    # `sim run baseline`: a built-in scenario, unless a file of that name exists (a folder does not count)
+    if is_bare_name(shown) and (not os.path.lexists(shown) or os.path.isdir(shown)):
         builtin = find_builtin(shown)
-        if builtin is None:
+        if builtin is not None:
+            shown = _shown(builtin, shown)
+        elif not os.path.lexists(shown):
             raise InputError.single(shown, not_found(shown))
-        shown = _shown(builtin, shown)
+        # else a folder of that name and no built-in: reading it says it is a folder
     resolved = Path(shown).resolve()
     data, sources, files = _read_chain(resolved, shown, [])
     given = set()
