@@ -520,3 +520,19 @@ def test_events_keep_model_order_within_a_quarter_and_merge_replicates() -> None
     assert merged["rule_id"].tolist() == ["a", "z-ends", "b-starts"]
     assert merged["replicates"].tolist() == ["2 of 2", "2 of 2", "1 of 2"]
     assert "seed" not in merged.columns and merged["sources"].tolist()[2] == "D0.5 D0.7"
+
+
+def test_stale_temporaries_of_dead_writers_are_removed_and_live_ones_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from sim.outputs.atomic import remove_stale_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = tmp_path / f".0f4acc94.parquet.tmp-{int(dead.stdout)}-aa3819f7"
+    mine = tmp_path / f".runs.csv.tmp-{os.getpid()}-0123abcd"
+    other = tmp_path / "notes.tmp-1-zz"  # not one of ours: left alone
+    for path in (gone, mine, other):
+        path.write_bytes(b"partial")
+    assert remove_stale_temporaries(tmp_path) == 1
+    assert not gone.exists() and mine.exists() and other.exists()

@@ -34,7 +34,7 @@ import pandas as pd
 from sim.experiments.executors import STATUS_OK, RunOutput
 from sim.experiments.outcomes import compute_outcomes
 from sim.experiments.schema import RESERVED_COLUMNS, Outcome
-from sim.outputs.atomic import atomic_path, atomic_unlink, atomic_write_bytes
+from sim.outputs.atomic import atomic_path, atomic_unlink, atomic_write_bytes, remove_stale_temporaries
 from sim.outputs.manifest import MANIFEST_NAME
 
 RUNS_NAME, PARTS_DIR, ERRORS_DIR = "runs.csv", "timeseries", "errors"
@@ -79,6 +79,8 @@ class RunStore:
         longer in the plan were removed. `planned`: run id -> its fixed cells (values, seed...)."""
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / PARTS_DIR).mkdir(exist_ok=True)
+        for folder in (self.out, self.out / PARTS_DIR):  # what a killed earlier sweep was writing
+            remove_stale_temporaries(folder)
         atomic_unlink(self.out / MANIFEST_NAME)  # incomplete from here until every run is ok
         previous = self._read_previous()
         for run_id, old in previous.items():
