@@ -70,8 +70,60 @@ class Check(StrictModel):
         return self
 
 
+class Uncertainty(StrictModel):
+    """How uncertain the measured value is: a symmetric `plus_minus` or a `range`, and why."""
+
+    plus_minus: float | None = Field(None, ge=0, description="half-width around `observed`, in the check's unit")
+    range: tuple[float, float] | None = Field(None, description="[low, high] the measured value may lie in")
+    reason: str = Field(min_length=1, description="where the uncertainty comes from (sampling, sources disagree...)")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Uncertainty:
+        if (self.plus_minus is None) == (self.range is None):
+            raise ValueError("give either `plus_minus` or `range` (exactly one)")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise FieldError(f"range [{self.range[0]:g}, {self.range[1]:g}] has its low end above its high end",
+                             "range")
+        return self
+
+    def interval(self, observed: float | None) -> tuple[float, float] | None:
+        """The measured interval: `range`, or `observed` +/- `plus_minus` (None without an observed value)."""
+        if self.range is not None:
+            return self.range
+        if observed is None or self.plus_minus is None:
+            return None
+        return observed - self.plus_minus, observed + self.plus_minus
+
+
 class Target(Check):
-    """A calibration target: the model was tuned to reproduce it (docs/calibration.md)."""
+    """A calibration target: an observed level or change the baseline must reproduce.
+
+    Its accepted band is the measurement's uncertainty widened by the stated gap between what was
+    measured (`measures`) and what the model outputs (`model_quantity`), never narrower than the
+    measurement itself (targets.yaml's header says how each band is derived).
+    """
+
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                      description="date of the source (YYYY, YYYY-MM or YYYY-MM-DD)")
+    measures: str = Field(min_length=1, description="what the source counts (firms, people, tokens, downloads...)")
+    uncertainty: Uncertainty = Field(description="the measurement's uncertainty, with a reason")
+    model_quantity: str = Field(
+        min_length=1,
+        description="what the model's metric stands for, and the gap to what was measured that widens the band",
+    )
+
+    @model_validator(mode="after")
+    def _band_covers_measurement(self) -> Target:
+        measured = self.uncertainty.interval(self.observed)
+        slack = 1e-9  # rounding of the written numbers
+        low, high = self.accept
+        if measured is not None and not (low - slack <= measured[0] and measured[1] <= high + slack):
+            raise FieldError(
+                f"accept [{self.accept[0]:g}, {self.accept[1]:g}] is narrower than the measurement "
+                f"[{measured[0]:g}, {measured[1]:g}]: a band widens the measurement's uncertainty, never cuts it",
+                "accept",
+            )
+        return self
 
 
 class Pattern(Check):
