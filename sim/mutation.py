@@ -111,7 +111,8 @@ def _label(outcome_id: str, tuned: bool) -> str:
 def judge(baseline: Validation, mutant: Mutant, validation: Validation) -> MutantOutcome:
     """Which checks reject the mutant: those that hold on the baseline and fail on it."""
     held = {o.check.id: o.held for o in baseline.outcomes}
-    rejected_by, both = [], []
+    rejected_by: list[str] = []
+    both: list[str] = []
     for o in validation.outcomes:
         if o.held:
             continue

@@ -184,7 +184,7 @@ def test_check_command_reports_and_exits_0_when_targets_hold(tmp_path: Path, cap
     code = main(["check", *TINY, "--targets", str(targets), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == EXIT_HELD
-    assert "Calibration targets (the model was tuned to these)" in printed
+    assert "Calibration targets (the baseline must reproduce these; they set the exit code)" in printed
     assert "Untuned patterns (the model was not tuned to these)" in printed
     assert "PASS  us-compute: observed 0.500; model " in printed
     for p in load_patterns().checks:  # every untuned pattern is reported, held or not
