@@ -62,7 +62,8 @@ def test_adoption_independent_of_access_ignores_a_ban_on_everything():
     before = chance(v2, False)
     assert before > 0 and chance(v2, True) == 0.0  # nothing on offer: no adoption
     mutant = model_at("2024Q1", "parameters.structure.adoption_responds_to_access=false")
-    assert chance(mutant, True) == pytest.approx(chance(mutant, False)) > 0
+    banned, open_ = chance(mutant, True), chance(mutant, False)
+    assert banned > 0 and banned == pytest.approx(open_)
 
 
 @pytest.mark.parametrize("relabel", [False, True])
@@ -97,16 +98,18 @@ def test_bad_mutants_file_is_a_located_error(tmp_path: Path):
     assert any(line.startswith(f"{path}:3:") and "sett" in line for line in lines), lines
 
 
-def _files(tmp_path: Path, accept: list[float], mutants: list[dict]) -> list[str]:
-    """A synthetic targets file (the US-China co-authored share of 2024), a pattern that always holds and
-    the mutants: the test controls which check holds where."""
+def _files(tmp_path: Path, accept: list[float], mutants: list[dict], also: list[float] | None = None) -> list[str]:
+    """A synthetic targets file (the US-China co-authored share of 2024 with the band `accept`, and with
+    `also` a second band on the same share), a pattern that always holds and the mutants: the test
+    controls which check holds where."""
     targets, patterns, listed = tmp_path / "t.yaml", tmp_path / "p.yaml", tmp_path / "m.yaml"
+    bands = [accept] if also is None else [accept, also]
     targets.write_text(yaml.safe_dump({"targets": [{
-        "id": "coauthorship", "metric": "coauthorship_share", "group": "pair=US-CN",
-        "quarters": ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], "observed": 0.03, "accept": accept,
+        "id": f"coauthorship-{i}", "metric": "coauthorship_share", "group": "pair=US-CN",
+        "quarters": ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], "observed": sum(band) / 2, "accept": band,
         "source": "NeurIPS 2024", "date": "2026-01", "measures": "papers",
-        "uncertainty": {"plus_minus": 0.001, "reason": "counting"}, "model_quantity": "papers",
-    }]}))
+        "uncertainty": {"plus_minus": 0.0, "reason": "synthetic"}, "model_quantity": "papers",
+    } for i, band in enumerate(bands)]}))
     patterns.write_text(yaml.safe_dump({"patterns": [{
         "id": "anything", "fact": "f", "claims": [], "source": "s", "metric": "adoption_share",
         "group": "openness=open", "quarters": ["2025Q1"], "observed": None, "accept": [-1.0, 2.0], "tuned": False,
@@ -124,7 +127,7 @@ def test_mutants_all_rejected_and_baseline_holding_exit_0(tmp_path: Path, capsys
     code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS])])
     printed = capsys.readouterr().out
     assert code == EXIT_HELD, printed
-    assert "REJECTED  many-papers" in printed and "rejected by: coauthorship" in printed
+    assert "REJECTED  many-papers" in printed and "rejected by: coauthorship-0" in printed
     assert "rejected 1/1 mutants" in printed
 
 
@@ -137,9 +140,9 @@ def test_a_mutant_no_check_rejects_exits_1(tmp_path: Path, capsys):
 
 
 def test_a_failing_baseline_exits_1_even_when_every_mutant_is_rejected(tmp_path: Path, capsys):
-    # The baseline's share (about 3%) is below this band; the mutant's (about 30%) is inside it, so the
-    # target fails on the baseline and holds on the mutant: nothing rejects the mutant either.
-    code = main(["check", *TINY, *_files(tmp_path, [0.029, 0.5], [BREAKS_PAPERS])])
+    # The first band rejects the mutant (about 30% of papers); the baseline (about 3%) fails the second.
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS], also=[0.9, 1.0])])
     printed = capsys.readouterr().out
     assert code == EXIT_FAILED
-    assert "the baseline fails calibration targets" in printed
+    assert "REJECTED  many-papers" in printed and "rejected 1/1 mutants" in printed
+    assert "Exit 1: the baseline fails calibration targets." in printed
