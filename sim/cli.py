@@ -122,6 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--targets", help="calibration targets file (default the built-in targets.yaml)")
     check.add_argument("--patterns", help="untuned patterns file (default the built-in patterns.yaml)")
     check.add_argument("--out", help="also write the report to this file (Markdown if it ends in .md)")
+    check.add_argument(
+        "--mutants",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also run deliberately broken variants of the model (default the built-in mutants.yaml) with the "
+        "same seeds, print which checks reject each, then `rejected K/N mutants`; exit 0 only when the baseline "
+        "passes every calibration target and every mutant is rejected",
+    )
 
     app = commands.add_parser(
         "app",
@@ -267,6 +276,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sim.outputs.atomic import atomic_write_text
     from sim.validation import run_check, text_report, validation_markdown
 
+    if args.mutants is not None:
+        return _check_mutants(args)
     validation = run_check(
         args.scenario,
         replicates=args.replicates,
@@ -285,6 +296,25 @@ def cmd_check(args: argparse.Namespace) -> int:
         atomic_write_text(out, validation_markdown(validation, "sim " + " ".join(sys.argv[1:])) if markdown else report)
         print(f"Wrote {out}")
     return validation.exit_code
+
+
+def _check_mutants(args: argparse.Namespace) -> int:
+    from sim.mutation import mutation_report, run_mutants
+
+    if args.out:
+        print("sim check: --out is not used with --mutants (the report is printed)", file=sys.stderr)
+    test = run_mutants(
+        args.scenario,
+        replicates=args.replicates,
+        workers=args.workers,
+        seed=args.seed,
+        overrides=args.overrides,
+        targets=args.targets,
+        patterns=args.patterns,
+        mutants=args.mutants or None,
+    )
+    print(mutation_report(test), end="")
+    return test.exit_code
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "explain": cmd_explain, "schema": cmd_schema}

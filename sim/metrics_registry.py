@@ -138,6 +138,12 @@ METRICS: tuple[Metric, ...] = (
         headlines=(Headline(WORLD_GROUP, "AI adoption rate (world)"),),
     ),
     Metric(
+        "adoption_rate_firms", "share of firms (counted)",
+        "share of the world's (region's, country's, user bloc's) firms using any AI model, each firm "
+        "counted once whatever its size, as Eurostat (isoc_eb_ai) and the US Census BTOS count firms",
+        (*_with_regions(WORLD), {"country": COUNTRIES}, {"user_bloc": BLOCS}),
+    ),
+    Metric(
         "adoption_share", "share of AI use (size-weighted)",
         "share of AI use (AI-using firms weighted by their size) in the world, region, country or user "
         "bloc (the bloc of the firms' country) on that option; 0 for every option where no firm uses AI",

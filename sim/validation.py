@@ -2,7 +2,8 @@
 
 Two kinds of checks, both data in `scenarios/data/`:
 
-- **calibration targets** (`targets.yaml`): the 2023-2026 facts the baseline was tuned to
+- **calibration targets** (`targets.yaml`): 2023-2026 facts the baseline must reproduce, each with
+  its source's date, what it measures, its uncertainty and the model quantity it is compared with
   (docs/calibration.md says which parameter was set against which target);
 - **untuned patterns** (`patterns.yaml`): other facts of 2023-2026 the model was *not* tuned to
   (pattern-oriented modelling: a model is credible when it reproduces several patterns at once,
@@ -70,8 +71,60 @@ class Check(StrictModel):
         return self
 
 
+class Uncertainty(StrictModel):
+    """How uncertain the measured value is: a symmetric `plus_minus` or a `range`, and why."""
+
+    plus_minus: float | None = Field(None, ge=0, description="half-width around `observed`, in the check's unit")
+    range: tuple[float, float] | None = Field(None, description="[low, high] the measured value may lie in")
+    reason: str = Field(min_length=1, description="where the uncertainty comes from (sampling, sources disagree...)")
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Uncertainty:
+        if (self.plus_minus is None) == (self.range is None):
+            raise ValueError("give either `plus_minus` or `range` (exactly one)")
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise FieldError(f"range [{self.range[0]:g}, {self.range[1]:g}] has its low end above its high end",
+                             "range")
+        return self
+
+    def interval(self, observed: float | None) -> tuple[float, float] | None:
+        """The measured interval: `range`, or `observed` +/- `plus_minus` (None without an observed value)."""
+        if self.range is not None:
+            return self.range
+        if observed is None or self.plus_minus is None:
+            return None
+        return observed - self.plus_minus, observed + self.plus_minus
+
+
 class Target(Check):
-    """A calibration target: the model was tuned to reproduce it (docs/calibration.md)."""
+    """A calibration target: an observed level or change the baseline must reproduce.
+
+    Its accepted band is the measurement's uncertainty widened by the stated gap between what was
+    measured (`measures`) and what the model outputs (`model_quantity`), never narrower than the
+    measurement itself (targets.yaml's header says how each band is derived).
+    """
+
+    date: str = Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$",
+                      description="date of the source (YYYY, YYYY-MM or YYYY-MM-DD)")
+    measures: str = Field(min_length=1, description="what the source counts (firms, people, tokens, downloads...)")
+    uncertainty: Uncertainty = Field(description="the measurement's uncertainty, with a reason")
+    model_quantity: str = Field(
+        min_length=1,
+        description="what the model's metric stands for, and the gap to what was measured that widens the band",
+    )
+
+    @model_validator(mode="after")
+    def _band_covers_measurement(self) -> Target:
+        measured = self.uncertainty.interval(self.observed)
+        slack = 1e-9  # rounding of the written numbers
+        low, high = self.accept
+        if measured is not None and not (low - slack <= measured[0] and measured[1] <= high + slack):
+            raise FieldError(
+                f"accept [{self.accept[0]:g}, {self.accept[1]:g}] is narrower than the measurement "
+                f"[{measured[0]:g}, {measured[1]:g}]: a band widens the measurement's uncertainty, never cuts it",
+                "accept",
+            )
+        return self
 
 
 class Pattern(Check):
@@ -383,7 +436,7 @@ def text_report(validation: Validation) -> str:
         "median lies in it.",
     ]
     for title, outcomes in (
-        ("Calibration targets (the model was tuned to these)", v.targets),
+        ("Calibration targets (the baseline must reproduce these; they set the exit code)", v.targets),
         ("Untuned patterns (the model was not tuned to these)", v.patterns),
     ):
         lines += ["", title]
@@ -418,6 +471,23 @@ def targets_table(validation: Validation) -> list[str]:
             f"| {c.id} | {measure_text(c, '`')} | {number(c.observed, c)} | {number(c.accept[0], c)}-"
             f"{number(c.accept[1], c)} | {number(o.median, c)} | {number(o.q10, c)} to {number(o.q90, c)} | "
             f"{'yes' if o.held else 'NO'} |"
+        )
+    return lines
+
+
+def target_notes(validation: Validation) -> list[str]:
+    """What each calibration target measured, how uncertain it is, and what the model's quantity is
+    (the gap that widens its band): one bullet per target."""
+    lines = []
+    for o in validation.targets:
+        c = o.check
+        assert isinstance(c, Target)
+        u = c.uncertainty
+        spread = f"+/- {number(u.plus_minus, c)}" if u.plus_minus is not None else (
+            f"range {number(u.range[0], c)} to {number(u.range[1], c)}" if u.range else "")
+        lines.append(
+            f"- **{c.id}** ({c.date}): {_cell(c.source)}. *Measures:* {_cell(c.measures)}. *Uncertainty:* "
+            f"{spread} ({_cell(u.reason)}). *Model:* {_cell(c.model_quantity)}; accepted {accept_text(c)}."
         )
     return lines
 
@@ -458,9 +528,12 @@ A model is credible when it reproduces several patterns of the real world at onc
 was not tuned to (pattern-oriented modelling; Grimm et al. 2005, Science 310:987; ODD 2020, Grimm et
 al., JASSS 23(2):7). This page sets the baseline beside two kinds of facts from 2023-2026:
 
-- **calibration targets** (`scenarios/data/targets.yaml`): the facts the baseline's parameters were
-  tuned to; that they hold shows the tuning worked, not that the model is right
-  ([calibration.md](calibration.md) says which parameter was set against which target);
+- **calibration targets** (`scenarios/data/targets.yaml`): observed levels and changes the baseline
+  must reproduce, each with the date of its source, what it counts (firms, people, tokens), its
+  measurement uncertainty and the gap to the model's quantity that widens its band. Some were tuned
+  to ([calibration.md](calibration.md) says which parameter was set against which target); the
+  per-bloc levels added in Calibration v2 (EU and US firm adoption, Chinese shares in China and
+  Russia, the North-South gap) were not, and no parameter has been re-tuned since;
 - **untuned patterns** (`scenarios/data/patterns.yaml`): other facts the source documents and public
   figures state, which no parameter was tuned to. Their tolerances were written down from the facts
   before the model was run on them, and no parameter has been changed since to make one hold: a
@@ -472,7 +545,10 @@ other quarters for a ratio. A check holds when the **median over replicates** li
 range; the 10-90% band over replicates shows how much it varies with the random draws.
 
 `sim check` prints the same report (exit 0 when every calibration target holds, 1 when one does not;
-untuned patterns are reported, never gated)."""
+untuned patterns are reported, never gated). `sim check --mutants` tests the checks themselves: it runs
+deliberately broken variants of the model (`scenarios/data/mutants.yaml`) on the same seeds and reports
+which checks reject each (a check rejects a mutant when it holds on the baseline and fails on the
+mutant); it exits 0 only when the baseline holds and every mutant is rejected."""
 
 SENSITIVITY_NOTE = """\
 Which parameters the headline curves depend on most is in [sensitivity.md](sensitivity.md) (a Morris
@@ -511,9 +587,14 @@ def validation_markdown(validation: Validation, command: str) -> str:
             )
         lines.append("")
     lines += [
-        "## Calibration targets (tuned)",
+        "## Calibration targets",
         "",
         *targets_table(v),
+        "",
+        "What each target measured and how its band is derived (the measurement's uncertainty widened by the "
+        "gap between what was measured and what the model outputs; scenarios/data/targets.yaml):",
+        "",
+        *target_notes(v),
         "",
         "## Untuned patterns",
         "",

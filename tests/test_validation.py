@@ -54,6 +54,49 @@ def pattern(**fields) -> Pattern:
     return Pattern.model_validate(base | fields)
 
 
+def target_check(**fields) -> Target:
+    base = dict(id="t", metric="adoption_rate_firms", group="user_bloc=EU", quarters=["2025Q1"], observed=0.2,
+                accept=[0.1, 0.3], source="s", date="2025-12-11", measures="firms (Eurostat)",
+                uncertainty={"plus_minus": 0.005, "reason": "sampling"}, model_quantity="firms counted")
+    return Target.model_validate(base | fields)
+
+
+def test_shipped_targets_say_what_they_measure_and_cover_their_measurement():
+    targets = load_targets().checks
+    ids = {t.id for t in targets}
+    # the near-tautologies are gone; the levels per bloc are there
+    assert not ids & {"coauthorship-2024", "coauthorship-2025", "compute-us-2025", "compute-cn-2025"}
+    assert {"eu-firm-adoption-2023", "eu-firm-adoption-2024", "eu-firm-adoption-2025",
+            "us-firm-adoption-2024", "cn-share-in-china-2025"} <= ids
+    considered = {c.id for c in load_patterns().considered}
+    assert {"coauthorship-shares-2024-2025", "compute-shares-2025"} <= considered
+    for t in targets:
+        assert isinstance(t, Target) and t.measures and t.model_quantity and t.uncertainty.reason
+        measured = t.uncertainty.interval(t.observed)
+        assert measured is not None and t.accept[0] <= measured[0] + 1e-9 and measured[1] <= t.accept[1] + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "says"),
+    [
+        ({"date": "Dec 2025"}, "date", "should match pattern"),
+        ({"uncertainty": {"reason": "none given"}}, "uncertainty", "exactly one"),
+        ({"uncertainty": {"range": [0.3, 0.1], "reason": "r"}}, "uncertainty.range", "low end above"),
+        ({"accept": [0.198, 0.3]}, "accept", "narrower than the measurement"),
+        ({"measures": ""}, "measures", "at least 1 character"),
+    ],
+)
+def test_bad_target_fields_are_located_errors(tmp_path: Path, change: dict, where: str, says: str):
+    record = target_check().model_dump(mode="json", exclude_none=True) | change
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump({"targets": [record]}, sort_keys=False))
+    with pytest.raises(InputError) as error:
+        load_targets(path)
+    lines = str(error.value).splitlines()
+    assert any(line.startswith(f"{path}:") and where in line and says in line for line in lines), lines
+    assert all(line.split(":")[1].isdigit() and line.split(":")[2].isdigit() for line in lines)
+
+
 def test_shipped_patterns_name_existing_claims_metrics_and_groups():
     patterns, targets = load_patterns(), load_targets()
     assert len(patterns.checks) >= 5
@@ -128,7 +171,9 @@ def test_tuned_pattern_and_unknown_claim_are_bad_input(tmp_path: Path):
 def _write_targets(path: Path, accept: list[float]) -> None:
     path.write_text(yaml.safe_dump({"targets": [{
         "id": "us-compute", "metric": "compute_share", "group": "bloc=US", "quarters": ["2025Q2"],
-        "observed": 0.75, "accept": accept, "source": "Epoch AI",
+        "observed": sum(accept) / 2, "accept": accept, "source": "Epoch AI", "date": "2025-05",
+        "measures": "GPU-cluster performance", "uncertainty": {"plus_minus": 0.0, "reason": "synthetic"},
+        "model_quantity": "the bloc's share of compute",
     }]}))
 
 
@@ -139,9 +184,9 @@ def test_check_command_reports_and_exits_0_when_targets_hold(tmp_path: Path, cap
     code = main(["check", *TINY, "--targets", str(targets), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == EXIT_HELD
-    assert "Calibration targets (the model was tuned to these)" in printed
+    assert "Calibration targets (the baseline must reproduce these; they set the exit code)" in printed
     assert "Untuned patterns (the model was not tuned to these)" in printed
-    assert "PASS  us-compute: observed 0.750; model " in printed
+    assert "PASS  us-compute: observed 0.500; model " in printed
     for p in load_patterns().checks:  # every untuned pattern is reported, held or not
         assert f"  {p.id}: observed " in printed
     assert "calibration target: compute_share (bloc=US), 2025Q2" in printed
@@ -168,8 +213,8 @@ def test_check_command_bad_checks_file_exits_2(tmp_path: Path, capsys):
 
 def test_text_report_marks_targets_and_patterns():
     series = synthetic({("compute_share", "bloc=US", "2025Q2"): [0.7, 0.8]})
-    target = Target(id="t", metric="compute_share", group="bloc=US", quarters=["2025Q2"], observed=0.75,
-                    accept=[0.67, 0.83], source="s")
+    target = target_check(metric="compute_share", group="bloc=US", quarters=["2025Q2"], observed=0.75,
+                          accept=[0.67, 0.83])
     untuned = pattern(metric="compute_share", group="bloc=US", quarters=["2025Q2"], accept=[0.9, 1.0])
     from sim.validation import Validation
 

@@ -242,6 +242,8 @@ def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates
     value = np.empty((table.shape[0], thresholds.size))
     for r, threshold in enumerate(thresholds):
         reachable = (open_to_all & ~(blocked > threshold))[cell_country]
+        if not model.params.structure.adoption_responds_to_access:  # mutant: every released line counts
+            reachable = np.broadcast_to(model.line_available[None, :], table.shape)
         value[:, r] = _log_sum_exp(np.where(reachable, table, -np.inf))
     accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
     level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")

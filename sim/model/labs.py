@@ -101,7 +101,10 @@ def effective_compute(model: GeopoliticsModel) -> np.ndarray:
     """Each lab's share of its bloc's compute times the bloc's compute (D4.3, D4.6): the chips its
     countries got under export controls plus their domestic accelerators (see `countries`)."""
     bloc_compute = {b: model.compute[model.country_bloc == b].sum() for b in set(model.lab_bloc)}
-    return model.lab_compute_share * np.array([bloc_compute[b] for b in model.lab_bloc])
+    compute = model.lab_compute_share * np.array([bloc_compute[b] for b in model.lab_bloc])
+    if not model.params.structure.capability_from_compute:  # mutant: compute no longer separates labs
+        return np.full_like(compute, compute.mean())
+    return compute
 
 
 def months_per_efold(model: GeopoliticsModel) -> float:
@@ -244,6 +247,18 @@ def _switch_lines(model: GeopoliticsModel, lab: int, opens: bool) -> None:
     model.line_frozen[new] = NEVER
     first = np.maximum(model.quarter, model.family_release[model.line_family])
     model.line_since[new] = np.minimum(model.line_since[new], first[new])
+    if not model.params.structure.releases_keep_openness:
+        _relabel_users(model, old)
+
+
+def _relabel_users(model: GeopoliticsModel, old: np.ndarray) -> None:
+    """Mutant (`structure.releases_keep_openness: false`): the users of the `old` lines move at once
+    to the same family's other line, as if the family's openness were relabelled (Model v1)."""
+    counterpart = (np.arange(model.n_lines) + model.n_families) % model.n_lines  # line l is family l % n_f
+    for users in (model.firm_line, model.government_line):
+        on_old = users >= 0
+        on_old[on_old] = old[users[on_old]]
+        users[on_old] = counterpart[users[on_old]]
 
 
 def _record_best(model: GeopoliticsModel) -> None:

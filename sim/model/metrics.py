@@ -209,6 +209,16 @@ def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
         put(label, _ratio(use.users[mask].sum(), use.size[mask].sum()))
 
 
+def _adoption_rate_firms(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    # Firms counted, not weighted: the quantity Eurostat and the US Census BTOS publish.
+    users, firms = model.adopters_by_country, model.firms_by_country
+    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
+        put(labels.rate, _ratio(users[mask].sum(), firms[mask].sum()))
+    put.each(layout.country, _ratio(users, firms))
+    for label, mask in zip(layout.user_bloc, layout.user_blocs, strict=True):
+        put(label, _ratio(users[mask].sum(), firms[mask].sum()))
+
+
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     use = layout.use
     families = model.family_weight  # country x family (a family's release lines together), by firm size
@@ -312,6 +322,7 @@ def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 # How each registry metric is computed, keyed by the registry's names (tests/test_model.py checks both agree).
 REPORTERS: dict[str, Reporter] = {
     "adoption_rate": _adoption_rate,
+    "adoption_rate_firms": _adoption_rate_firms,
     "adoption_share": _adoption_share,
     "influence": _influence,
     "dependence": _dependence,

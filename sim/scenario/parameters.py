@@ -434,6 +434,31 @@ class OfferParameters(StrictModel):
     )
 
 
+class StructureParameters(StrictModel):
+    """Switches between a Model v2 mechanism (true, the default) and a deliberately simpler alternative.
+
+    They exist for mutation testing (`sim check --mutants` runs the model with a mechanism broken and
+    expects the validation checks to notice) and for structural sensitivity analysis; no scenario of the
+    library turns one off.
+    """
+
+    capability_from_compute: bool = param(
+        True, "switch", "true: a lab's capability grows with its own effective training compute (its bloc's "
+        "chips under export controls, D4.3, D4.6); false: every lab has the same effective compute (the mean "
+        "over labs), so chips and controls no longer separate labs",
+    )
+    adoption_responds_to_access: bool = param(
+        True, "switch", "true: a firm's chance of adopting AI depends on the value of the lines it can get "
+        "(after bans, controls and supported-country lists, D4.8); false: the value counts every released "
+        "line as if nothing were banned, blocked or unserved (choice among lines still obeys access)",
+    )
+    releases_keep_openness: bool = param(
+        True, "switch", "true: a lab's release policy applies to its next release and published weights stay "
+        "available (D4.4, D4.11); false: on a policy switch the users (firms and governments) of the lab's "
+        "old lines move at once to the new line, as if the family were relabelled (Model v1)",
+    )
+
+
 class Parameters(StrictModel):
     """All behavioural parameters, grouped by the mechanism that uses them."""
 
@@ -450,4 +475,8 @@ class Parameters(StrictModel):
     offers: OfferParameters = Field(default_factory=OfferParameters, description="how countries weigh offers")
     collaboration: CollaborationParameters = Field(
         default_factory=CollaborationParameters, description="research collaboration"
+    )
+    structure: StructureParameters = Field(
+        default_factory=StructureParameters,
+        description="mechanism switches for mutation testing and structural sensitivity (default: Model v2)",
     )

@@ -6,7 +6,7 @@ measuring is `sim.validation`, the same as `sim check`.
 
 from __future__ import annotations
 
-from sim.validation import Validation, targets_table
+from sim.validation import Validation, target_notes, targets_table
 
 
 def calibration_markdown(validation: Validation, method: str, command: str) -> str:
@@ -25,9 +25,9 @@ def calibration_markdown(validation: Validation, method: str, command: str) -> s
         "",
         f"{sum(o.held for o in t)} of {len(t)} targets hold.",
         "",
-        "Sources of the observed values:",
+        "Sources of the observed values, what they measure, their uncertainty, and the model's quantity:",
         "",
-        *[f"- **{o.check.id}**: {o.check.source}" for o in t],
+        *target_notes(v),
         "",
         method.strip(),
         "",

@@ -1,0 +1,184 @@
+"""Validation with power: `sim check --mutants` runs deliberately broken variants of the model.
+
+A check that cannot fail tells nothing. Each *mutant* (`scenarios/data/mutants.yaml`) breaks one
+mechanism, by `--set` overrides (firms choosing at random: every choice weight 0) or by a structural
+switch of `parameters.structure` (capability independent of compute, ...). The baseline and every
+mutant run with the same seeds (common random numbers), and every calibration target and untuned
+pattern is measured on each.
+
+A check *rejects* a mutant when it holds on the baseline and fails on the mutant: a check the
+baseline already fails says nothing about the mutant. `sim check --mutants` exits 0 only when the
+baseline passes every calibration target and every mutant is rejected by at least one check; a
+mutant no check rejects is a finding (the checks cannot see that mechanism), reported with exit 1.
+No band is ever moved to make a mutant rejected.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from pydantic import Field, ValidationError
+
+from sim.errors import InputError
+from sim.fields import Slug, StrictModel
+from sim.resources import data_dir
+from sim.validation import EXIT_FAILED, EXIT_HELD, Validation, run_check, tally
+from sim.yamlio import load_yaml_file
+
+
+class Mutant(StrictModel):
+    """One deliberately broken variant of the model."""
+
+    id: Slug = Field(description="short id of the mutant")
+    breaks: str = Field(min_length=1, description="what is broken, in words")
+    set: list[str] = Field(
+        min_length=1, description="the `--set PATH=VALUE` overrides that break it (parameters or structure switches)"
+    )
+
+
+class MutantsFile(StrictModel):
+    mutants: list[Mutant] = Field(min_length=1)
+
+
+def load_mutants(path: str | os.PathLike[str] | None = None) -> list[Mutant]:
+    """The mutants (default the built-in `scenarios/data/mutants.yaml`); bad input gives FILE:LINE:COLUMN."""
+    from sim.scenario.errors import problems_from
+    from sim.validation import _shown
+
+    located = load_yaml_file(os.fspath(path) if path else _shown(data_dir() / "mutants.yaml"))
+
+    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
+        line, column = located.mark(where) if at_key else located.value_mark(where)
+        return located.file, line, column
+
+    try:
+        parsed = MutantsFile.model_validate(located.data)
+    except ValidationError as error:
+        raise InputError(problems_from(error, MutantsFile, located.data, locate)) from None
+    seen: set[str] = set()
+    problems = []
+    for i, mutant in enumerate(parsed.mutants):
+        if mutant.id in seen:
+            problems.append(located.problem(("mutants", i, "id"), f"id {mutant.id!r} is used twice", at_value=True))
+        seen.add(mutant.id)
+    if problems:
+        raise InputError(problems)
+    return parsed.mutants
+
+
+@dataclass
+class MutantOutcome:
+    """One mutant's run and the checks that reject it."""
+
+    mutant: Mutant
+    validation: Validation
+    rejected_by: list[str]  # checks that hold on the baseline and fail on the mutant
+    fails_with_baseline: list[str]  # checks that fail on both (no evidence either way)
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.rejected_by)
+
+
+@dataclass
+class MutationTest:
+    """The outcome of `sim check --mutants`."""
+
+    baseline: Validation
+    mutants: list[MutantOutcome]
+    wall_time_s: float
+
+    @property
+    def rejected(self) -> int:
+        return sum(m.rejected for m in self.mutants)
+
+    @property
+    def baseline_holds(self) -> bool:
+        return all(o.held for o in self.baseline.targets)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_HELD if self.baseline_holds and self.rejected == len(self.mutants) else EXIT_FAILED
+
+
+def _label(outcome_id: str, tuned: bool) -> str:
+    return outcome_id if tuned else f"{outcome_id} (pattern)"
+
+
+def judge(baseline: Validation, mutant: Mutant, validation: Validation) -> MutantOutcome:
+    """Which checks reject the mutant: those that hold on the baseline and fail on it."""
+    held = {o.check.id: o.held for o in baseline.outcomes}
+    rejected_by: list[str] = []
+    both: list[str] = []
+    for o in validation.outcomes:
+        if o.held:
+            continue
+        (rejected_by if held.get(o.check.id, False) else both).append(_label(o.check.id, o.tuned))
+    return MutantOutcome(mutant, validation, rejected_by, both)
+
+
+def run_mutants(
+    scenario: str | os.PathLike[str] | None = None,
+    *,
+    replicates: int = 10,
+    workers: int = 1,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    targets: str | os.PathLike[str] | None = None,
+    patterns: str | os.PathLike[str] | None = None,
+    mutants: str | os.PathLike[str] | None = None,
+    progress: Callable[[str], Callable[[int, int], None] | None] | None = None,
+) -> MutationTest:
+    """Run the baseline and every mutant with the same seeds and judge each mutant.
+
+    `progress(label)` may return a per-run progress callback. The mutants file is read first, so a
+    typo in it costs no simulation time.
+    """
+    started = time.perf_counter()
+    listed = load_mutants(mutants)
+
+    def check(label: str, extra: Sequence[str]) -> Validation:
+        return run_check(scenario, replicates=replicates, workers=workers, seed=seed,
+                         overrides=[*overrides, *extra], targets=targets, patterns=patterns,
+                         progress=progress(label) if progress else None)
+
+    baseline = check("baseline", [])
+    seed = baseline.seed  # every mutant on the baseline's seeds
+    outcomes = [judge(baseline, m, check(m.id, m.set)) for m in listed]
+    return MutationTest(baseline, outcomes, time.perf_counter() - started)
+
+
+def mutation_report(test: MutationTest) -> str:
+    """The report `sim check --mutants` prints."""
+    b = test.baseline
+    lines = [
+        f"Mutation test of {b.scenario_name} ({b.scenario_path}): {b.replicates} replicate(s), seed {b.seed}, "
+        f"baseline and {len(test.mutants)} mutants on the same seeds, {test.wall_time_s:.1f} s",
+        "A check rejects a mutant when it holds on the baseline and fails on the mutant.",
+        "",
+        f"Baseline: {tally(b)}",
+    ]
+    failed = [o.check.id for o in b.targets if not o.held]
+    if failed:
+        lines.append(f"  calibration targets the baseline fails: {', '.join(failed)}")
+    lines.append("")
+    for m in test.mutants:
+        verdict = "REJECTED" if m.rejected else "NOT REJECTED"
+        lines.append(f"  {verdict}  {m.mutant.id}: {m.mutant.breaks}")
+        lines.append(f"        set: {' '.join(m.mutant.set)}")
+        lines.append(f"        rejected by: {', '.join(m.rejected_by) if m.rejected_by else 'no check'}")
+        if m.fails_with_baseline:
+            lines.append(f"        also fails (as the baseline does): {', '.join(m.fails_with_baseline)}")
+    lines += ["", f"rejected {test.rejected}/{len(test.mutants)} mutants"]
+    reasons = []
+    if not test.baseline_holds:
+        reasons.append("the baseline fails calibration targets")
+    missed = [m.mutant.id for m in test.mutants if not m.rejected]
+    if missed:
+        reasons.append(f"no check rejects {', '.join(missed)}")
+    held = "Every mutant rejected and the baseline holds (exit 0)."
+    lines.append(f"Exit 1: {'; '.join(reasons)}." if reasons else held)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,148 @@
+"""Validation with power: the structural switches mutants use, the firm-count adoption metric, and
+`sim check --mutants` (its report and its exit code)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import BASELINE
+from sim.cli import main
+from sim.errors import InputError
+from sim.model import firms, labs
+from sim.model.model import GeopoliticsModel
+from sim.mutation import load_mutants
+from sim.scenario import prepare
+from sim.validation import EXIT_FAILED, EXIT_HELD
+
+SMALL = ["population.firms=600", "time.end=2025Q4"]
+TINY = ["--replicates", "2", "--set", "population.firms=150", "--set", "time.end=2026Q2"]
+
+
+def model_at(date: str, *overrides: str, seed: int = 3) -> GeopoliticsModel:
+    prepared = prepare(BASELINE, [*SMALL, *overrides])
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=seed)
+    while model.date != date:
+        model.step()
+    return model
+
+
+def test_firm_count_adoption_counts_each_firm_once():
+    model = model_at("2025Q1")
+    model.step()  # records 2025Q1
+    recorded = {group: value for _, date, name, group, value in model.rows
+                if name == "adoption_rate_firms" and date == "2025Q1"}
+    for iso3 in ("USA", "DEU", "CHN"):
+        mine = model.firm_country == model.country_index[iso3]
+        assert recorded[f"country={iso3}"] == pytest.approx((model.firm_line[mine] >= 0).mean())
+    assert recorded["world"] == pytest.approx((model.firm_line >= 0).mean())
+
+
+def test_capability_independent_of_compute_gives_every_lab_the_same_compute():
+    v2, mutant = model_at("2024Q1"), model_at("2024Q1", "parameters.structure.capability_from_compute=false")
+    assert np.ptp(labs.effective_compute(v2)) > 0  # chips and controls separate labs
+    assert np.ptp(labs.effective_compute(mutant)) == 0
+    assert np.ptp(mutant.compute_months) == pytest.approx(0.0)
+    assert np.ptp(v2.compute_months) > 1.0  # months of frontier progress between labs
+
+
+def test_adoption_independent_of_access_ignores_a_ban_on_everything():
+    def chance(model: GeopoliticsModel, ban_everything: bool) -> float:
+        country = model.country_index["FRA"]
+        if ban_everything:
+            model.policy.banned_all[country, :] = True
+        candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential & (model.firm_country == country))
+        table = firms._cell_utility(model)
+        return float(firms._adoption_probability(model, table, candidates).mean())
+
+    v2 = model_at("2024Q1")
+    before = chance(v2, False)
+    assert before > 0 and chance(v2, True) == 0.0  # nothing on offer: no adoption
+    mutant = model_at("2024Q1", "parameters.structure.adoption_responds_to_access=false")
+    banned, open_ = chance(mutant, True), chance(mutant, False)
+    assert banned > 0 and banned == pytest.approx(open_)
+
+
+@pytest.mark.parametrize("relabel", [False, True])
+def test_openness_relabelled_moves_users_at_once_only_in_the_mutant(relabel: bool):
+    model = model_at("2024Q1", f"parameters.structure.releases_keep_openness={str(not relabel).lower()}")
+    lab = model.lab_index["meta"] if hasattr(model, "lab_index") else list(model.lab_ids).index("meta")
+    old = (model.line_lab == lab) & model.line_current  # Meta's open lines
+    users_before = np.isin(model.firm_line, np.flatnonzero(old)).sum()
+    assert users_before > 0
+    labs._switch_lines(model, lab, opens=not bool(model.lab_open[lab]))
+    still = np.isin(model.firm_line, np.flatnonzero(old)).sum()
+    if relabel:
+        assert still == 0  # every user moved to the family's other line at once
+        assert np.isin(model.firm_line, np.flatnonzero((model.line_lab == lab) & ~old)).sum() >= users_before
+    else:
+        assert still == users_before  # published weights stay in use; users move only as they choose
+
+
+def test_shipped_mutants_break_what_the_issue_names():
+    ids = {m.id for m in load_mutants()}
+    assert ids >= {"random-firm-choice", "no-alignment-effect", "capability-independent-of-compute",
+                   "adoption-independent-of-access", "openness-relabelled"}
+
+
+def test_bad_mutants_file_is_a_located_error(tmp_path: Path):
+    path = tmp_path / "mutants.yaml"
+    path.write_text("mutants:\n  - {id: a, breaks: b, set: []}\n  - {id: a, breaks: b, sett: [x=1]}\n")
+    with pytest.raises(InputError) as error:
+        load_mutants(path)
+    lines = str(error.value).splitlines()
+    assert any(line.startswith(f"{path}:2:") and "set" in line for line in lines), lines
+    assert any(line.startswith(f"{path}:3:") and "sett" in line for line in lines), lines
+
+
+def _files(tmp_path: Path, accept: list[float], mutants: list[dict], also: list[float] | None = None) -> list[str]:
+    """A synthetic targets file (the US-China co-authored share of 2024 with the band `accept`, and with
+    `also` a second band on the same share), a pattern that always holds and the mutants: the test
+    controls which check holds where."""
+    targets, patterns, listed = tmp_path / "t.yaml", tmp_path / "p.yaml", tmp_path / "m.yaml"
+    bands = [accept] if also is None else [accept, also]
+    targets.write_text(yaml.safe_dump({"targets": [{
+        "id": f"coauthorship-{i}", "metric": "coauthorship_share", "group": "pair=US-CN",
+        "quarters": ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], "observed": sum(band) / 2, "accept": band,
+        "source": "NeurIPS 2024", "date": "2026-01", "measures": "papers",
+        "uncertainty": {"plus_minus": 0.0, "reason": "synthetic"}, "model_quantity": "papers",
+    } for i, band in enumerate(bands)]}))
+    patterns.write_text(yaml.safe_dump({"patterns": [{
+        "id": "anything", "fact": "f", "claims": [], "source": "s", "metric": "adoption_share",
+        "group": "openness=open", "quarters": ["2025Q1"], "observed": None, "accept": [-1.0, 2.0], "tuned": False,
+    }]}))
+    listed.write_text(yaml.safe_dump({"mutants": mutants}))
+    return ["--targets", str(targets), "--patterns", str(patterns), "--mutants", str(listed)]
+
+
+BREAKS_PAPERS = {"id": "many-papers", "breaks": "co-authorship ten times too common",
+                 "set": ["parameters.collaboration.base_share=0.3"]}
+HARMLESS = {"id": "no-alignment", "breaks": "alignment weight 0", "set": ["parameters.choice.alignment_weight=0"]}
+
+
+def test_mutants_all_rejected_and_baseline_holding_exit_0(tmp_path: Path, capsys):
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS])])
+    printed = capsys.readouterr().out
+    assert code == EXIT_HELD, printed
+    assert "REJECTED  many-papers" in printed and "rejected by: coauthorship-0" in printed
+    assert "rejected 1/1 mutants" in printed
+
+
+def test_a_mutant_no_check_rejects_exits_1(tmp_path: Path, capsys):
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS, HARMLESS])])
+    printed = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    assert "NOT REJECTED  no-alignment" in printed and "rejected 1/2 mutants" in printed
+    assert "no check rejects no-alignment" in printed
+
+
+def test_a_failing_baseline_exits_1_even_when_every_mutant_is_rejected(tmp_path: Path, capsys):
+    # The first band rejects the mutant (about 30% of papers); the baseline (about 3%) fails the second.
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS], also=[0.9, 1.0])])
+    printed = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    assert "REJECTED  many-papers" in printed and "rejected 1/1 mutants" in printed
+    assert "Exit 1: the baseline fails calibration targets." in printed
