@@ -225,6 +225,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=_progress_bar(args.replicates),
         command_line=["sim", *sys.argv[1:]],
         force=args.force,
+        uncertainty=args.uncertainty,
+        ensemble=args.ensemble,
     )
     if args.quiet:
         print(result.out_dir)
@@ -232,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     last = result.timeseries["date"].iloc[-1] if len(result.timeseries) else "?"
     print(
         f"{result.name}: {args.replicates} replicate(s), {result.prepared.scenario.time.start}-{last}, "
-        f"{result.wall_time_s:.1f} s"
+        f"{result.wall_time_s:.1f} s; {result.bands}"
     )
     events = result.events[result.events["replicate"] == 0]
     # First releases are routine; policy moves and openness switches are the story.
@@ -337,8 +339,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = compare(
         args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
         overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
+        uncertainty=args.uncertainty, ensemble=args.ensemble,
     )
-    print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s")
+    print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s; "
+          f"{result.base.bands}")
     at = result.difference_summary["date"].iloc[0]
     rows = headline_differences(result)
     for label in result.labels[1:]:
@@ -361,10 +365,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
+    from sim.calibration.ensemble import band_note
     from sim.experiments.plan import make_plan
     from sim.experiments.sweep import SweepInterrupted, default_out, describe_plan, sweep
 
-    plan = make_plan(args.experiment, args.overrides)
+    plan = make_plan(args.experiment, args.overrides, uncertainty=args.uncertainty, ensemble=args.ensemble)
     if args.dry_run:
         print(describe_plan(plan))
         print(f"would write {Path(args.out) if args.out else default_out(plan)}/")
@@ -381,7 +386,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
               "run the same command again to finish", file=sys.stderr)
         return 130
     failed = len(result.failed)
-    print(f"{plan.experiment.name}: {result.ran} run(s) now, {result.reused} reused, {result.wall_time_s:.1f} s")
+    print(f"{plan.experiment.name}: {result.ran} run(s) now, {result.reused} reused, {result.wall_time_s:.1f} s; "
+          f"{band_note(plan.ensemble)}")
     if failed:
         print(f"sim: {failed} run(s) did not finish (see the status and error columns of {result.out_dir}/runs.csv); "
               "run the same command again to retry them", file=sys.stderr)

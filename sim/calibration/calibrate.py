@@ -271,11 +271,11 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
     names = list(spec.priors)
     last = result.waves[-1]
     members = []
-    for row in last.accepted.itertuples(index=False):
-        values = {spec.priors[n].path: getattr(row, n) for n in names}
-        members.append({"id": f"w{last.number}-s{int(row.design_point):03d}",
-                        "values": {k: (int(v) if isinstance(base_values[k], int) else float(v)) for k, v in values.items()},
-                        "implausibility": round(float(row.implausibility), 4)})
+    for row in last.accepted.to_dict("records"):
+        values = {spec.priors[n].path: row[n] for n in names}
+        typed = {k: (int(v) if isinstance(base_values[k], int) else float(v)) for k, v in values.items()}
+        members.append({"id": f"w{last.number}-s{int(row['design_point']):03d}", "values": typed,
+                        "implausibility": round(float(row["implausibility"]), 4)})
     targets_path = Path(targets.path)
     provenance = {
         "method": f"history matching, {len(result.waves)} wave(s), implausibility cut-off {spec.cutoff:g} on the "

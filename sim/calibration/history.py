@@ -52,7 +52,7 @@ def observation_sd(check: Check, model_mean: float) -> float:
     return max(reach, 1e-12) / 2
 
 
-def implausibility(check: Check, values: Sequence[float], discrepancy: float) -> float:
+def implausibility(check: Check, values: Sequence[float] | np.ndarray, discrepancy: float) -> float:
     """I_t for one target from its values in each replicate at one parameter set (inf if undefined)."""
     array = np.asarray(values, dtype=float)
     if array.size == 0 or not np.all(np.isfinite(array)):
@@ -73,8 +73,8 @@ def combined(implausibilities: Sequence[float], rule: str) -> float:
 
 
 def latin_hypercube(lows: np.ndarray, highs: np.ndarray, samples: int, seed: int) -> np.ndarray:
-    """`samples` points of a Latin hypercube in the box [lows, highs] (one row per point)."""
-    from scipy.stats import qmc
+    """`samples` points of a Latin hypercube in the box [lows, highs] (one row per point; scipy's qmc)."""
+    from scipy.stats import qmc  # type: ignore[import-untyped]  # no stubs installed; a plain call
 
     unit = qmc.LatinHypercube(d=len(lows), seed=np.random.default_rng(seed)).random(samples)
     return np.asarray(qmc.scale(unit, lows, highs))
