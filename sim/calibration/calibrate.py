@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import json
 import os
 import sys
 import time
@@ -82,6 +83,8 @@ class CalibrationResult:
     ensemble_path: Path | None = None
     members: int = 0
     wall_time_s: float = 0.0
+    base_types: dict[str, bool] = field(default_factory=dict)  # path -> whether the parameter is an integer
+    interrupted_ran: int = 0  # runs finished in a wave that Ctrl-C stopped
 
     @property
     def runs(self) -> int:
@@ -89,7 +92,8 @@ class CalibrationResult:
 
     @property
     def ran(self) -> int:
-        return sum(w.ran for w in self.waves)
+        """Runs computed by this invocation (reused ones not counted)."""
+        return sum(w.ran for w in self.waves) + self.interrupted_ran
 
 
 def default_out(loaded: LoadedSpec) -> Path:
@@ -196,6 +200,15 @@ def _measure_wave(loaded: LoadedSpec, targets: CheckFile, plan: Any, result: Any
     return pd.DataFrame(rows)
 
 
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when below it (the repository), else as it is."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -219,11 +232,45 @@ def calibrate(
     base_values = _check(loaded, prepared, targets)
     out_dir = Path(out) if out is not None else default_out(loaded)
     out_dir.mkdir(parents=True, exist_ok=True)
+    result = CalibrationResult(out_dir, base_types={k: isinstance(v, int) for k, v in base_values.items()})
+    try:
+        _waves(loaded, targets, out_dir, workers, scheduler, progress, say, command_line, result)
+    finally:  # the cost of every invocation, interrupted or not, adds up to the calibration's cost
+        result.wall_time_s = time.perf_counter() - started
+        _log_invocation(out_dir, result, command_line)
+    last = result.waves[-1]
+    ensemble = out_dir / "ensemble.yaml"
+    if len(last.accepted):
+        cores = f"{workers} local worker(s) on {os.cpu_count()} cores"
+        where = f"Dask scheduler {scheduler}" if scheduler is not None else cores
+        text = _ensemble_text(loaded, targets, base_values, result, command_line, where)
+        atomic_write_text(ensemble, text)
+        result.ensemble_path, result.members = ensemble, len(last.accepted)
+    elif ensemble.exists():
+        ensemble.unlink()  # an ensemble from an earlier spec must not pass for this one's
+    return result
+
+
+INVOCATIONS = "invocations.json"
+
+
+def _log_invocation(out_dir: Path, result: CalibrationResult, command_line: list[str] | None) -> None:
+    path = out_dir / INVOCATIONS
+    log = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    log.append({"started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "command": " ".join(command_line or [sys.argv[0], *sys.argv[1:]]),
+                "runs_computed": result.ran, "wall_time_s": round(result.wall_time_s, 1),
+                "completed_waves": len(result.waves)})
+    atomic_write_text(path, json.dumps(log, indent=1) + "\n")
+
+
+def _waves(loaded: LoadedSpec, targets: CheckFile, out_dir: Path, workers: int, scheduler: object | None,
+           progress: bool, say: Report, command_line: list[str] | None, result: CalibrationResult) -> None:
+    """Run the waves into `result` (a wave is added once all its runs are done and measured)."""
     names = list(loaded.spec.priors)
     lows = np.array([loaded.spec.priors[n].range[0] for n in names])
     highs = np.array([loaded.spec.priors[n].range[1] for n in names])
-    integer = [isinstance(base_values[loaded.spec.priors[n].path], int) for n in names]
-    result = CalibrationResult(out_dir)
+    integer = [result.base_types[loaded.spec.priors[n].path] for n in names]
     box: tuple[np.ndarray, np.ndarray] | None = (lows, highs)
     for wave in range(1, loaded.spec.waves + 1):
         if box is None:
@@ -234,10 +281,13 @@ def calibrate(
         atomic_write_text(experiment, _experiment_text(loaded, wave, points))
         plan = make_plan(str(experiment), check_outcomes=False)
         say(f"wave {wave}: {len(points)} parameter sets x {loaded.spec.replicates} replicate(s)")
+        stored = out_dir / f"wave-{wave}" / "timeseries"
+        before = len(list(stored.glob("*.parquet"))) if stored.is_dir() else 0
         try:
             swept = sweep(plan, out=out_dir / f"wave-{wave}", workers=workers, scheduler=scheduler,
                           progress=progress, report=say, command_line=command_line)
         except SweepInterrupted as stop:
+            result.interrupted_ran = max(0, stop.done - before)  # the stopped wave's new runs count in the cost
             raise CalibrationInterrupted(wave, stop, out_dir) from None
         if not swept.complete:
             raise RuntimeError(f"wave {wave}: {len(swept.failed)} run(s) did not finish (see "
@@ -251,20 +301,10 @@ def calibrate(
             f"(cut-off {loaded.spec.cutoff:g}, {loaded.spec.rule})")
         accepted = done.accepted[names].to_numpy(dtype=float)
         box = refined_box(accepted, lows, highs)
-    result.wall_time_s = time.perf_counter() - started
-    last = result.waves[-1]
-    ensemble = out_dir / "ensemble.yaml"
-    if len(last.accepted):
-        text = _ensemble_text(loaded, targets, base_values, result, command_line)
-        atomic_write_text(ensemble, text)
-        result.ensemble_path, result.members = ensemble, len(last.accepted)
-    elif ensemble.exists():
-        ensemble.unlink()  # an ensemble from an earlier spec must not pass for this one's
-    return result
 
 
 def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str, Any],
-                   result: CalibrationResult, command_line: list[str] | None) -> str:
+                   result: CalibrationResult, command_line: list[str] | None, workers_text: str) -> str:
     from sim.outputs.manifest import git_state, package_version
 
     spec = loaded.spec
@@ -277,16 +317,18 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
         members.append({"id": f"w{last.number}-s{int(row['design_point']):03d}", "values": typed,
                         "implausibility": round(float(row["implausibility"]), 4)})
     targets_path = Path(targets.path)
+    log_path = result.out_dir / INVOCATIONS
+    invocations = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
     provenance = {
         "method": f"history matching, {len(result.waves)} wave(s), implausibility cut-off {spec.cutoff:g} on the "
                   f"{'largest' if spec.rule == 'max' else 'second largest'} over targets, model discrepancy "
                   f"{spec.discrepancy:g} x observational sd, no emulator (docs/calibration_method.md)",
-        "spec_file": str(loaded.path),
+        "spec_file": _shown(loaded.path),
         "spec_sha256": _digest(loaded.path),
-        "targets_file": str(targets_path),
+        "targets_file": _shown(targets_path),
         "targets_sha256": _digest(targets_path),
         "targets": [c.id for c in targets.checks],
-        "scenario_file": str(loaded.scenario_path),
+        "scenario_file": _shown(loaded.scenario_path),
         "set": dict(spec.fixed),
         "priors": {n: {"path": p.path, "range": list(p.range), "source": p.source} for n, p in spec.priors.items()},
         "seed": spec.seed,
@@ -296,8 +338,9 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
         "waves": [{"wave": w.number, "samples": len(w.table), "runs": w.runs,
                    "accepted": int(w.table["accepted"].sum()), "sampled_box": w.box} for w in result.waves],
         "runs": result.runs,
-        "wall_time_s_last_invocation": round(result.wall_time_s, 1),
-        "runs_computed_in_last_invocation": result.ran,
+        "cost": {"runs_computed": sum(i["runs_computed"] for i in invocations),
+                 "wall_time_s": round(sum(i["wall_time_s"] for i in invocations), 1),
+                 "workers": workers_text, "invocations": invocations},
         "created_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "command": " ".join(command_line or [sys.argv[0], *sys.argv[1:]]),
         "package_version": package_version(),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, JsonValue, ValidationError, model_validator
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
@@ -27,11 +27,21 @@ class Prior(StrictModel):
     """A behavioural parameter to calibrate: its scenario path, its plausible range, and why."""
 
     path: str = Field(
-        pattern=r"^parameters\.[A-Za-z0-9_.-]+$",
         description="dotted path of a behavioural parameter, under parameters. (like parameters.labs.open_bias)",
     )
     range: tuple[float, float] = Field(description="[low, high]: the prior's support, sampled uniformly")
     source: str = Field(min_length=1, description="where the range comes from, or why it is this wide")
+
+    @field_validator("path")
+    @classmethod
+    def _behavioural(cls, path: str) -> str:
+        parts = path.split(".")
+        if len(parts) < 2 or parts[0] != "parameters" or not all(parts):
+            raise ValueError(
+                f"{path!r} is not under parameters.: only behavioural parameters are calibrated (rules, policies "
+                "and world data are what scenarios choose), like parameters.labs.open_bias"
+            )
+        return path
 
     @model_validator(mode="after")
     def _ordered(self) -> Prior:
