@@ -236,7 +236,8 @@ def test_sim_run_names_its_bands_in_summary_report_and_manifest(synthetic_ensemb
              "--set", "time.end=2024Q4", "--uncertainty", kind, "--ensemble", str(synthetic_ensemble),
              "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
         assert done.returncode == 0, done.stderr
-        outputs[kind] = (done.stdout, (out / "report.html").read_text(), json.loads((out / "manifest.json").read_text()))
+        manifest = json.loads((out / "manifest.json").read_text())
+        outputs[kind] = (done.stdout, (out / "report.html").read_text(), manifest)
     assert "bands: seeds only" in outputs["seeds"][0] and "bands: seeds only" in outputs["seeds"][1]
     ensemble_text = "bands: seeds and parameter ensemble (4 members)"
     assert ensemble_text in outputs["ensemble"][0] and ensemble_text in outputs["ensemble"][1]
