@@ -226,6 +226,7 @@ def calibrate(
     """Run (or resume) a calibration spec; write OUT/ensemble.yaml when a set survives the last wave."""
     say = report or (lambda _text: None)
     started = time.perf_counter()
+    started_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     loaded = load_spec(spec_path)
     targets = load_targets(loaded.targets_path)
     prepared = _base(loaded)
@@ -237,7 +238,7 @@ def calibrate(
         _waves(loaded, targets, out_dir, workers, scheduler, progress, say, command_line, result)
     finally:  # the cost of every invocation, interrupted or not, adds up to the calibration's cost
         result.wall_time_s = time.perf_counter() - started
-        _log_invocation(out_dir, result, command_line)
+        _log_invocation(out_dir, result, command_line, started_utc)
     last = result.waves[-1]
     ensemble = out_dir / "ensemble.yaml"
     if len(last.accepted):
@@ -254,10 +255,10 @@ def calibrate(
 INVOCATIONS = "invocations.json"
 
 
-def _log_invocation(out_dir: Path, result: CalibrationResult, command_line: list[str] | None) -> None:
+def _log_invocation(out_dir: Path, result: CalibrationResult, command_line: list[str] | None, started: str) -> None:
     path = out_dir / INVOCATIONS
     log = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
-    log.append({"started_utc": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    log.append({"started_utc": started,
                 "command": " ".join(command_line or [sys.argv[0], *sys.argv[1:]]),
                 "runs_computed": result.ran, "wall_time_s": round(result.wall_time_s, 1),
                 "completed_waves": len(result.waves)})
