@@ -124,8 +124,7 @@ def test_tiny_calibration_writes_ensemble_with_provenance(tmp_path):
     assert result.runs == 12 and result.ran == 12
     table = result.waves[0].table
     assert {"I_open-lag-2024", "I_cn-open-overtakes-us-open", "implausibility", "accepted"} <= set(table.columns)
-    if result.ensemble_path is None:
-        pytest.skip("no set survived (a finding, but nothing to check in the file)")
+    assert result.ensemble_path is not None  # with this seed some sets survive (checked below)
     ensemble = load_ensemble(result.ensemble_path)
     assert ensemble.size == int(table["accepted"].sum())
     provenance = ensemble.file.provenance
