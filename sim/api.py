@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.calibration.ensemble import Ensemble, band_note, manifest_entry, replicate_scenarios, resolve
 from sim.fields import claims
 from sim.model.streams import replicate_seeds
 from sim.outputs.folder import RunFolder, claim_run_folder
@@ -36,6 +37,13 @@ class RunResult:
     wall_time_s: float
     out_dir: Path | None = None
     files: dict[str, Path] = field(default_factory=dict)
+    ensemble: Ensemble | None = None  # the parameter ensemble the replicates drew from (None: seeds only)
+    members_used: list[dict[str, object]] = field(default_factory=list)  # replicate -> member, values applied
+
+    @property
+    def bands(self) -> str:
+        """What the 10-90% bands show: `bands: seeds only` or `bands: seeds and parameter ensemble (N members)`."""
+        return band_note(self.ensemble)
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -86,8 +94,14 @@ def run(
     progress: Callable[[int, int], None] | None = None,
     command_line: list[str] | None = None,
     force: bool = False,
+    uncertainty: str | None = "seeds",
+    ensemble: str | os.PathLike[str] | Ensemble | None = None,
 ) -> RunResult:
     """Run a scenario (a file, or a built-in name); with `write=True` (or `out`) write the contract outputs.
+
+    `uncertainty`: `seeds` (the default here, the scenario as written), `ensemble` (replicate r also
+    takes member r mod N of `ensemble`, default the shipped one; sim.calibration.ensemble), or None
+    for what `sim run` does by default (`ensemble` when one ships, else `seeds`).
 
     Writing follows sim/outputs/folder.py: the output folder is locked and checked before the
     simulation starts (a folder of another scenario needs `force=True`), and the run appears in
@@ -95,12 +109,13 @@ def run(
     """
     prepared = scenario if isinstance(scenario, Prepared) else prepare(scenario, overrides)
     spec = prepared.scenario
+    drawn = resolve(uncertainty, ensemble)
     check_run_size(spec, prepared.world, replicates, workers)  # before anything is allocated
     if not (write or out is not None):
-        return _simulate(prepared, replicates, workers, seed, progress)
+        return _simulate(prepared, replicates, workers, seed, progress, drawn, overrides)
     out_dir = Path(out) if out is not None else Path("runs") / spec.name
     with claim_run_folder(out_dir, spec.name, force=force, protected=input_files(prepared)) as folder:
-        result = _simulate(prepared, replicates, workers, seed, progress)
+        result = _simulate(prepared, replicates, workers, seed, progress, drawn, overrides)
         _write_into(folder, result, command_line or [sys.argv[0], *sys.argv[1:]])
     return result
 
@@ -111,13 +126,17 @@ def _simulate(
     workers: int,
     seed: int | None,
     progress: Callable[[int, int], None] | None,
+    ensemble: Ensemble | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
 ) -> RunResult:
     spec = prepared.scenario
     started = time.perf_counter()
-    timeseries, events = run_scenario(spec, prepared.world, replicates, workers, seed, progress)
+    scenarios, used = replicate_scenarios(prepared, ensemble, replicates, overrides) if ensemble else (None, [])
+    timeseries, events = run_scenario(spec, prepared.world, replicates, workers, seed, progress, scenarios)
     wall = time.perf_counter() - started
     base_seed = spec.seed if seed is None else seed
-    return RunResult(prepared, timeseries, events, replicate_seeds(base_seed, replicates), wall)
+    return RunResult(prepared, timeseries, events, replicate_seeds(base_seed, replicates), wall,
+                     ensemble=ensemble, members_used=used)
 
 
 def input_files(prepared: Prepared) -> list[Path]:
@@ -157,7 +176,8 @@ def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: 
         replicates=len(result.seeds),
         command_line=command_line,
         wall_time_s=result.wall_time_s,
-        extra={"scenario_files": [str(p) for p in prepared.loaded.files]},
+        extra={"scenario_files": [str(p) for p in prepared.loaded.files], "bands": result.bands,
+               "uncertainty": manifest_entry(result.ensemble, result.members_used)},
     )
     summary = result.summary
     return write_run_outputs(

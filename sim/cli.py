@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH=VALUE",
         help="override a scenario field, e.g. --set population.firms=10000",
     )
+    _add_uncertainty(run)
     run.add_argument("--quiet", action="store_true", help="print only the output folder")
     run.add_argument(
         "--force",
@@ -161,6 +162,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--out", help="output folder (default runs/compare-<base>-vs-<others>/)")
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                          help="override a field in every scenario, e.g. --set population.firms=1000")
+    _add_uncertainty(compare)
 
     sweep = commands.add_parser(
         "sweep",
@@ -175,6 +177,32 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                        help="override a field of the base scenario in every run")
     sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
+    _add_uncertainty(sweep)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="history matching of behavioural parameters to the calibration targets; writes an ensemble; resumable",
+        description="Run a calibration spec (see docs/calibration_method.md, section \"sim calibrate\"): waves of "
+        "parameter sets sampled from the priors, each simulated and measured against the targets, the implausible "
+        "ones cut; the sets that survive the last wave are written to OUT/ensemble.yaml with their provenance. "
+        "Runs are stored as they finish; running the same command again skips them.",
+    )
+    calibrate.add_argument("spec", help="calibration spec YAML (like scenarios/calibration/baseline.yaml)")
+    calibrate.add_argument("--out", help="output folder (default runs/calibrate-<name>/)")
+    calibrate.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
+    calibrate.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, like tcp://host:8786")
+
+
+UNCERTAINTY_HELP = (
+    "what the 10-90%% bands carry: seeds (random draws only) or ensemble (replicate r also takes member r mod N of "
+    "the calibrated parameter ensemble); default ensemble when one ships with the package, else seeds"
+)
+
+
+def _add_uncertainty(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--uncertainty", choices=["seeds", "ensemble"], help=UNCERTAINTY_HELP)
+    parser.add_argument("--ensemble", metavar="FILE", help="ensemble file for --uncertainty ensemble (default the "
+                        "shipped scenarios/data/ensemble.yaml; `sim calibrate` writes one)")
 
 
 def _progress_bar(total: int) -> Callable[[int, int], None]:
@@ -206,6 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=_progress_bar(args.replicates),
         command_line=["sim", *sys.argv[1:]],
         force=args.force,
+        uncertainty=args.uncertainty,
+        ensemble=args.ensemble,
     )
     if args.quiet:
         print(result.out_dir)
@@ -213,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     last = result.timeseries["date"].iloc[-1] if len(result.timeseries) else "?"
     print(
         f"{result.name}: {args.replicates} replicate(s), {result.prepared.scenario.time.start}-{last}, "
-        f"{result.wall_time_s:.1f} s"
+        f"{result.wall_time_s:.1f} s; {result.bands}"
     )
     events = result.events[result.events["replicate"] == 0]
     # First releases are routine; policy moves and openness switches are the story.
@@ -339,8 +369,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     result = compare(
         args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
         overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
+        uncertainty=args.uncertainty, ensemble=args.ensemble,
     )
-    print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s")
+    print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s; "
+          f"{result.base.bands}")
     at = result.difference_summary["date"].iloc[0]
     rows = headline_differences(result)
     for label in result.labels[1:]:
@@ -363,10 +395,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
+    from sim.calibration.ensemble import band_note
     from sim.experiments.plan import make_plan
     from sim.experiments.sweep import SweepInterrupted, default_out, describe_plan, sweep
 
-    plan = make_plan(args.experiment, args.overrides)
+    plan = make_plan(args.experiment, args.overrides, uncertainty=args.uncertainty, ensemble=args.ensemble)
     if args.dry_run:
         print(describe_plan(plan))
         print(f"would write {Path(args.out) if args.out else default_out(plan)}/")
@@ -383,7 +416,8 @@ def _run_sweep(args: argparse.Namespace) -> int:
               "run the same command again to finish", file=sys.stderr)
         return 130
     failed = len(result.failed)
-    print(f"{plan.experiment.name}: {result.ran} run(s) now, {result.reused} reused, {result.wall_time_s:.1f} s")
+    print(f"{plan.experiment.name}: {result.ran} run(s) now, {result.reused} reused, {result.wall_time_s:.1f} s; "
+          f"{band_note(plan.ensemble)}")
     if failed:
         print(f"sim: {failed} run(s) did not finish (see the status and error columns of {result.out_dir}/runs.csv); "
               "run the same command again to retry them", file=sys.stderr)
@@ -395,6 +429,45 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 COMMANDS["compare"] = cmd_compare
 COMMANDS["sweep"] = cmd_sweep
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import SetupError
+
+    if args.scheduler and args.workers != 1:
+        raise UsageError("--workers is for local runs; with --scheduler the Dask cluster's workers run them")
+    try:
+        return _run_calibration(args)
+    except SetupError as error:
+        raise UsageError(str(error)) from None
+
+
+def _run_calibration(args: argparse.Namespace) -> int:
+    from sim.calibration.calibrate import CalibrationInterrupted, calibrate
+
+    def say(text: str) -> None:
+        print(f"sim: {text}", file=sys.stderr)
+
+    try:
+        result = calibrate(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler, progress=True,
+                           report=say, command_line=["sim", *sys.argv[1:]])
+    except CalibrationInterrupted as stop:
+        print(f"sim: interrupted in wave {stop.wave}; {stop.done} of its {stop.total} runs are saved in "
+              f"{stop.out_dir}/, none half-written; run the same command again to resume", file=sys.stderr)
+        return 130
+    for wave in result.waves:
+        print(f"wave {wave.number}: {len(wave.table)} sets, {wave.runs} runs ({wave.ran} now, {wave.reused} reused), "
+              f"{int(wave.table['accepted'].sum())} non-implausible")
+    print(f"{result.runs} runs in all, {result.ran} computed now, {result.wall_time_s / 60:.1f} min")
+    if result.ensemble_path is None:
+        print(f"No parameter set survived the last wave: no ensemble written (see {result.out_dir}/wave-*/"
+              "implausibility.csv for which targets rule them out)")
+        return EXIT_FAULT
+    print(f"Wrote {result.ensemble_path} ({result.members} members)")
+    return EXIT_OK
+
+
+COMMANDS["calibrate"] = cmd_calibrate
 
 
 def _write_crash_report(text: str | None = None) -> Path:

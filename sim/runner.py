@@ -8,7 +8,7 @@ class-level dict, so each finished model is released deliberately (`release_mode
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -84,15 +84,25 @@ class ReplicateError(RuntimeError):
 
 
 def iter_replicates(
-    scenario: Scenario, world: World, replicates: int, workers: int = 1, seed: int | None = None
+    scenario: Scenario,
+    world: World,
+    replicates: int,
+    workers: int = 1,
+    seed: int | None = None,
+    scenarios: Sequence[Scenario] | None = None,
 ) -> Iterator[ReplicateResult]:
     """Results of replicates 0..n-1 in order, computed by `workers` processes.
+
+    `scenarios`, when given, is the scenario of each replicate (a parameter ensemble's member
+    applied to `scenario`, sim.calibration.ensemble); the seeds are the same either way.
 
     A replicate whose worker dies or that runs out of memory raises ReplicateError naming it;
     the other workers are stopped (a run's outputs need every replicate).
     """
     seeds = replicate_seeds(scenario.seed if seed is None else seed, replicates)
-    jobs = [(scenario, world, r, s) for r, s in enumerate(seeds)]
+    if scenarios is not None and len(scenarios) != replicates:
+        raise ValueError(f"{len(scenarios)} replicate scenarios for {replicates} replicates")
+    jobs = [(scenarios[r] if scenarios is not None else scenario, world, r, s) for r, s in enumerate(seeds)]
     processes = processes_for(workers, replicates)
     if not processes:
         for job in jobs:
@@ -118,10 +128,11 @@ def run_scenario(
     workers: int = 1,
     seed: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    scenarios: Sequence[Scenario] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All replicates' timeseries and events, as tidy frames sorted by replicate."""
+    """All replicates' timeseries and events, as tidy frames sorted by replicate (`scenarios`: per replicate)."""
     series, events = [], []
-    for done, result in enumerate(iter_replicates(scenario, world, replicates, workers, seed), start=1):
+    for done, result in enumerate(iter_replicates(scenario, world, replicates, workers, seed, scenarios), start=1):
         series.append(result.timeseries)
         events.append(result.events)
         if progress:

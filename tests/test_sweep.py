@@ -258,7 +258,7 @@ outcomes:
 
 # --------------------------------------------------------------------------- faults, with real processes
 def start_sweep(path: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), *extra]
+    command = [sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds", *extra]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -293,7 +293,8 @@ def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert not (out / "manifest.json").exists()
-    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds",
+                           "--workers", "2"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "already done" in done.stderr
@@ -317,7 +318,8 @@ def test_ctrl_c_exits_130_with_one_line_and_resume_finishes(tmp_path):
     assert len(message) == 1 and "run the same command again" in message[0]
     assert not (out / "manifest.json").exists()
     assert not [p for p in out.rglob(".*") if ".tmp-" in p.name]
-    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds",
+                           "--workers", "2"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert_complete_exactly_once(path, out)
@@ -348,7 +350,8 @@ def test_dead_worker_is_reported_with_its_run_and_the_rest_complete(tmp_path):
     assert len(died) == 1 and (runs["status"] == "ok").sum() == len(runs) - 1 == 5
     assert f"process {victims[0]} was killed by SIGKILL" in died["error"].iloc[0]
     assert f"run {died['run_id'].iloc[0]}" in stderr
-    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
+    done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds",
+                           "--workers", "2"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert "5 run(s) already done, 1 to run" in done.stderr

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from sim.api import RunResult, run, write_outputs
+from sim.calibration.ensemble import Ensemble, band_note, manifest_entry, resolve
 from sim.metrics_registry import Metric, headlines, normalise_group
 from sim.model.streams import replicate_seeds
 
@@ -116,18 +117,24 @@ def compare(
     out: str | os.PathLike[str] | None = None,
     write: bool = False,
     command_line: list[str] | None = None,
+    uncertainty: str | None = "seeds",
+    ensemble: str | os.PathLike[str] | Ensemble | None = None,
 ) -> CompareResult:
     """Run `base` and each of `others` with the same replicate seeds; difference curves from the base.
 
     `overrides` (`--set` texts) apply to every scenario. With `write=True` (or `out`) the outputs
-    are written as described in this module's docstring.
+    are written as described in this module's docstring. With `uncertainty="ensemble"` replicate r
+    of every scenario takes the same ensemble member (r mod N), as it takes the same seed, so the
+    pairs differ only by the scenarios (None: the default of `sim compare`, sim.calibration.ensemble).
     """
     if not others:
         raise ValueError("compare needs a base scenario and at least one other")
     started = time.perf_counter()
     prepared = [p if isinstance(p, Prepared) else prepare(p, list(overrides)) for p in (base, *others)]
     common_seed = prepared[0].scenario.seed if seed is None else seed
-    results = [run(p, replicates=replicates, workers=workers, seed=common_seed) for p in prepared]
+    drawn = resolve(uncertainty, ensemble)
+    results = [run(p, replicates=replicates, workers=workers, seed=common_seed, overrides=list(overrides),
+                   uncertainty="ensemble" if drawn else "seeds", ensemble=drawn) for p in prepared]
     labels = unique_labels([r.name for r in results])
     differences, summaries = [], []
     for result, label in zip(results[1:], labels[1:], strict=True):
@@ -197,7 +204,9 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
         scenario_hash=scenario_hash("".join(resolved_yaml(r.prepared.scenario) for r in result.results)),
         seeds=result.seeds, replicates=len(result.seeds),
         command_line=command_line, wall_time_s=result.wall_time_s,
-        extra={"scenarios": result.labels, "compared_with": result.labels[0]},
+        extra={"scenarios": result.labels, "compared_with": result.labels[0],
+               "bands": band_note(result.base.ensemble),
+               "uncertainty": manifest_entry(result.base.ensemble, result.base.members_used)},
     )
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
     # Like a run's manifest: every file with its hash, so a re-run knows what it may replace.
@@ -274,6 +283,7 @@ def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dic
         "compare.html.j2",
         title=f"{result.labels[0]} vs {', '.join(result.labels[1:])}",
         replicates=len(result.seeds),
+        bands=band_note(result.base.ensemble),
         created=manifest.get("created_utc"),
         version=manifest.get("package_version"),
         rows=headline_differences(result),

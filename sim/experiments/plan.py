@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.calibration.ensemble import Ensemble, applied_values, member_scenario, override_paths, resolve
 from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
 from sim.experiments.design import FactorSpec, Sample, design_size, policies, sample
 from sim.experiments.executors import require
@@ -72,6 +73,8 @@ class Plan:
     runs: list[RunSpec]  # unique run ids, in order of first appearance
     rows: list[tuple[int, int, int, str]] = field(default_factory=list)  # every (point, policy, replicate, id)
     world_digest: str = ""
+    ensemble: Ensemble | None = None  # --uncertainty ensemble: replicate r takes member r mod N at every point
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def experiment(self) -> Experiment:
@@ -280,8 +283,21 @@ def run_id(resolved: str, digest: str, seed: int) -> str:
     return hashlib.sha256(f"{resolved}\n{digest}\n{seed}".encode()).hexdigest()[:16]
 
 
-def make_plan(path: str, overrides: Iterable[str] = (), *, check_outcomes: bool = True) -> Plan:
-    """Check an experiment file and list its runs; InputError lists every problem at its line."""
+def make_plan(
+    path: str,
+    overrides: Iterable[str] = (),
+    *,
+    check_outcomes: bool = True,
+    uncertainty: str | None = "seeds",
+    ensemble: str | Ensemble | None = None,
+) -> Plan:
+    """Check an experiment file and list its runs; InputError lists every problem at its line.
+
+    `uncertainty="ensemble"`: replicate r at every point and policy also takes member r mod N of the
+    ensemble (default the shipped one), except on paths the experiment varies or sets itself; None
+    means the default of `sim sweep` (sim.calibration.ensemble)."""
+    drawn = resolve(uncertainty, ensemble)
+    overrides = list(overrides)
     loaded = load_experiment(path)
     experiment = loaded.experiment
     if experiment.design.kind in ("latin_hypercube", "sobol", "morris"):
@@ -310,7 +326,8 @@ def make_plan(path: str, overrides: Iterable[str] = (), *, check_outcomes: bool 
         raise InputError(checker.problems)
     seed = prepared.scenario.seed if experiment.seed is None else experiment.seed
     plan = Plan(loaded, prepared, uncertainties, levers, sample(experiment.design, uncertainties, seed),
-                policies(levers), replicate_seeds(seed, experiment.replicates), [], world_digest=world_digest(prepared))
+                policies(levers), replicate_seeds(seed, experiment.replicates), [], world_digest=world_digest(prepared),
+                ensemble=drawn, overrides=overrides)
     _expand(plan, checker)
     return plan
 
@@ -319,6 +336,7 @@ def _expand(plan: Plan, checker: _Checker) -> None:
     """Resolve every (point, policy) to a scenario and list the runs."""
     seen: set[str] = set()
     factors = {f.name: f for f in (*plan.uncertainties, *plan.levers)}
+    explicit = {dotted(f.path) for f in factors.values()} | set(plan.experiment.fixed) | override_paths(plan.overrides)
     for p, point in enumerate(plan.sample.points):
         for q, policy in enumerate(plan.policies):
             values = {**point, **policy}
@@ -334,10 +352,16 @@ def _expand(plan: Plan, checker: _Checker) -> None:
                 continue
             resolved = resolved_yaml(scenario)
             for r, seed in enumerate(plan.seeds):
-                rid = run_id(resolved, plan.world_digest, seed)
+                run_scenario, run_text = scenario, resolved
+                if plan.ensemble is not None:  # the member's values, except where the experiment chose its own
+                    applied = applied_values(plan.ensemble, plan.ensemble.member_for(r), scenario, explicit)
+                    if applied:
+                        run_scenario = member_scenario(data, applied)
+                        run_text = resolved_yaml(run_scenario)
+                rid = run_id(run_text, plan.world_digest, seed)
                 plan.rows.append((p, q, r, rid))
                 if rid not in seen:
                     seen.add(rid)
-                    plan.runs.append(RunSpec(rid, p, q, values, r, seed, scenario))
+                    plan.runs.append(RunSpec(rid, p, q, values, r, seed, run_scenario))
     if checker.problems:
         raise InputError(checker.problems[:20])

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from sim.calibration.ensemble import band_note, manifest_entry
 from sim.experiments.executors import (
     RUNS_PER_WORKER,
     STATUS_DIED,
@@ -123,6 +124,10 @@ def _manifest(plan: Plan, out_dir: Path, command_line: list[str], wall: float) -
             "policies": len(plan.policies),
             "runs": len(plan.runs),
             "timeseries_parts": len(plan.runs),
+            "bands": band_note(plan.ensemble),
+            "uncertainty": manifest_entry(plan.ensemble, [
+                {"replicate": r, "member": plan.ensemble.member_for(r).id} for r in range(len(plan.seeds))
+            ] if plan.ensemble else []),
             "files": files,
         },
     )

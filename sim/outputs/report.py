@@ -255,6 +255,7 @@ def render_report(
     meta = []
     for key, label in (
         ("replicates", "replicates"),
+        ("bands", "10-90% bands"),
         ("created_utc", "created"),
         ("git_commit", "commit"),
         ("package_version", "version"),

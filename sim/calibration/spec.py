@@ -1,0 +1,144 @@
+"""The calibration spec file: what to calibrate (priors with sources), against what (targets), and how.
+
+Validated by one pydantic model; problems are reported as `FILE:LINE:COLUMN: field: message`
+through the scenario format's error machinery, like experiment files (sim/experiments/schema.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+
+from sim.errors import InputError, did_you_mean
+from sim.fields import FieldError, Slug, StrictModel
+from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
+from sim.scenario.errors import problems_from
+from sim.yamlio import Located, load_yaml_file
+
+MAX_SAMPLES = 10_000
+MAX_WAVES = 20
+
+
+class Prior(StrictModel):
+    """A behavioural parameter to calibrate: its scenario path, its plausible range, and why."""
+
+    path: str = Field(
+        description="dotted path of a behavioural parameter, under parameters. (like parameters.labs.open_bias)",
+    )
+    range: tuple[float, float] = Field(description="[low, high]: the prior's support, sampled uniformly")
+    source: str = Field(min_length=1, description="where the range comes from, or why it is this wide")
+
+    @field_validator("path")
+    @classmethod
+    def _behavioural(cls, path: str) -> str:
+        parts = path.split(".")
+        if len(parts) < 2 or parts[0] != "parameters" or not all(parts):
+            raise ValueError(
+                f"{path!r} is not under parameters.: only behavioural parameters are calibrated (rules, policies "
+                "and world data are what scenarios choose), like parameters.labs.open_bias"
+            )
+        return path
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Prior:
+        if self.range[0] >= self.range[1]:
+            raise FieldError(
+                f"range [{self.range[0]:g}, {self.range[1]:g}] must have its low end below its high end", "range"
+            )
+        return self
+
+
+class CalibrationSpec(StrictModel):
+    """A history-matching calibration of a base scenario's behavioural parameters."""
+
+    schema_version: Literal[1] = Field(description="version of this format; 1")
+    name: Slug = Field(description="short id, used in the default output folder runs/calibrate-<name>/")
+    description: str = Field("", description="what is calibrated and why, in a sentence or two")
+    scenario: str = Field("baseline", description="the base scenario file (relative to this file) or a built-in name")
+    targets: str | None = Field(
+        None, description="the targets file, relative to this file (default the built-in targets.yaml)"
+    )
+    fixed: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        alias="set",
+        description="fields set in every run, dotted path to value, like `population.firms: 2000` (as --set)",
+    )
+    priors: dict[Slug, Prior] = Field(min_length=1, description="the parameters calibrated, by name")
+    waves: int = Field(2, ge=1, le=MAX_WAVES, description="waves of history matching")
+    samples: int = Field(40, ge=2, le=MAX_SAMPLES, description="parameter sets sampled per wave")
+    replicates: int = Field(2, ge=1, le=100, description="runs (seeds) per parameter set; their spread is var_ensemble")
+    cutoff: float = Field(
+        3.0, gt=0, description="implausibility cut-off (3: Pukelsheim's three-sigma rule, Vernon et al. 2010)"
+    )
+    rule: Literal["max", "second_max"] = Field(
+        "max", description="which implausibility over targets is cut: the largest, or the second largest"
+    )
+    discrepancy: float = Field(
+        0.5, ge=0, description="model discrepancy sd as a multiple of each target's observational sd"
+    )
+    seed: int = Field(20260101, ge=0, le=2**63 - 1, description="seeds the sampling and the replicates' seeds")
+
+    @model_validator(mode="after")
+    def _paths_distinct(self) -> CalibrationSpec:
+        seen: dict[str, str] = {}
+        for name, prior in self.priors.items():
+            if prior.path in seen:
+                raise FieldError(f"{prior.path} is already calibrated as {seen[prior.path]!r}", "priors", name, "path")
+            if prior.path in self.fixed:
+                raise FieldError(f"{prior.path} is also fixed under `set:`; calibrate it or fix it, not both",
+                                 "priors", name, "path")
+            seen[prior.path] = name
+        return self
+
+
+@dataclass
+class LoadedSpec:
+    """A validated calibration spec with the marks of its keys and values."""
+
+    spec: CalibrationSpec
+    path: Path
+    located: Located
+
+    def locate(self, where: tuple, at_key: bool = False) -> tuple[str, int, int]:
+        line, column = self.located.mark(where) if at_key else self.located.value_mark(where)
+        return self.located.file, line, column
+
+    @property
+    def scenario_path(self) -> Path:
+        found = resolve_scenario(self.spec.scenario, self.path.parent)
+        return (found or self.path.parent / self.spec.scenario).resolve()
+
+    @property
+    def targets_path(self) -> Path | None:
+        return None if self.spec.targets is None else (self.path.parent / self.spec.targets).resolve()
+
+
+def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
+    """Read and validate a calibration spec; InputError lists every problem at its line."""
+    located = load_yaml_file(path)
+    data = located.data
+    if not isinstance(data, dict):
+        raise InputError.single(located.file, "a calibration spec is a mapping of fields (name:, priors:, ...)")
+
+    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
+        line, column = located.mark(where) if at_key else located.value_mark(where)
+        return located.file, line, column
+
+    try:
+        spec = CalibrationSpec.model_validate(data)
+    except ValidationError as error:
+        raise InputError(problems_from(error, CalibrationSpec, data, locate)) from None
+    loaded = LoadedSpec(spec, Path(os.fspath(path)).resolve(), located)
+    if not loaded.scenario_path.is_file():
+        near = did_you_mean(spec.scenario.removesuffix(".yaml"), builtin_scenarios()) if is_bare_name(
+            spec.scenario) else ""
+        raise InputError.single(located.file, f"no such scenario file or built-in scenario {spec.scenario!r}{near}",
+                                *located.value_mark(("scenario",)), path="scenario")
+    if loaded.targets_path is not None and not loaded.targets_path.is_file():
+        raise InputError.single(located.file, f"no such targets file {spec.targets!r} (looked in "
+                                f"{loaded.path.parent})", *located.value_mark(("targets",)), path="targets")
+    return loaded

@@ -1,0 +1,276 @@
+"""`sim calibrate` (history matching into a parameter ensemble) and `--uncertainty seeds|ensemble`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import sim
+from sim.calibration.calibrate import calibrate
+from sim.calibration.ensemble import load_ensemble
+from sim.calibration.history import combined, implausibility, refined_box
+from sim.calibration.spec import load_spec
+from sim.errors import InputError
+from sim.experiments.compare import compare
+from sim.experiments.plan import make_plan
+from sim.validation import Target
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SET = {"population.firms": 150, "time.end": "2026Q2"}  # the last target quarter is 2026Q2
+
+
+def spec_file(tmp_path: Path, **changes: object) -> Path:
+    """A small calibration spec over the baseline (two priors), with `changes` on top."""
+    spec: dict[str, object] = {
+        "schema_version": 1, "name": "tiny", "scenario": "baseline", "set": dict(TINY_SET),
+        "priors": {
+            "open_bias": {"path": "parameters.labs.open_bias", "range": [-4.0, -1.0], "source": "test prior"},
+            "base_share": {"path": "parameters.collaboration.base_share", "range": [0.026, 0.034],
+                           "source": "test prior"},
+        },
+        "waves": 1, "samples": 16, "replicates": 2, "seed": 5,
+    }
+    spec.update(changes)
+    path = tmp_path / "calibration.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------- the spec file
+def test_bad_spec_is_reported_at_its_line_and_column(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "schema_version: 1\n"
+        "name: bad\n"
+        "priors:\n"
+        "  open_bias:\n"
+        "    path: parameters.labs.open_bias\n"
+        "    range: [-1.0, -4.0]\n"
+        "    source: reversed\n"
+        "  stray:\n"
+        "    path: rules.china-open-source-strategy.open_support\n"
+        "    range: [0, 1]\n"
+        "    source: not behavioural\n"
+        "wavess: 2\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as raised:
+        load_spec(path)
+    shown = [p.format() for p in raised.value.problems]
+    assert any(line.startswith(f"{path}:6:") and "low end below its high end" in line for line in shown), shown
+    assert any(line.startswith(f"{path}:9:") and "not under parameters." in line for line in shown), shown
+    assert any(line.startswith(f"{path}:12:1") and "wavess" in line for line in shown), shown
+
+
+def test_unknown_parameter_path_is_named_with_a_suggestion_before_any_run(tmp_path):
+    path = spec_file(tmp_path, priors={"bias": {"path": "parameters.labs.open_biass", "range": [-4, -1],
+                                                "source": "typo"}})
+    done = subprocess.run([sys.executable, "-m", "sim", "calibrate", str(path), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"{path}:") and "open_biass" in line and "did you mean 'open_bias'" in line
+    assert not (tmp_path / "out" / "wave-1").exists()  # nothing ran
+
+
+# --------------------------------------------------------------------------- implausibility
+def target(observed: float | None, accept: tuple[float, float]) -> Target:
+    return Target(id="t", metric="capability_gap_months", group="pair=open-closed", quarters=["2024Q4"],
+                  observed=observed, accept=accept, source="synthetic")
+
+
+def test_implausibility_uses_band_as_two_sd_plus_discrepancy_and_replicate_spread():
+    # mean 11 below observed 12: sd_obs = (12 - 3) / 2 = 4.5; var = 4.5^2 (1 + 0.5^2) + var([10, 12]) = 25.3125 + 2
+    assert implausibility(target(12.0, (3.0, 14.0)), [10.0, 12.0], 0.5) == pytest.approx(1 / np.sqrt(27.3125))
+    # far below: 12 - 0 = 12 over sqrt(4.5^2) with no discrepancy and no spread
+    assert implausibility(target(12.0, (3.0, 14.0)), [0.0, 0.0], 0.0) == pytest.approx(12 / 4.5)
+    # above observed, the upper side of the band applies: (14 - 12) / 2 = 1
+    assert implausibility(target(12.0, (3.0, 14.0)), [15.0, 15.0], 0.0) == pytest.approx(3.0)
+
+
+def test_one_sided_target_constrains_the_side_it_names():
+    overtakes = target(0.013, (0.0, 1.0))  # "Chinese open models lead": a sign
+    assert implausibility(overtakes, [-0.05, -0.05], 0.5) > 3  # the wrong sign is implausible
+    assert implausibility(overtakes, [0.3, 0.3], 0.5) < 1  # any lead is plausible
+    assert implausibility(overtakes, [0.1, float("nan")], 0.5) == float("inf")
+
+
+def test_cut_uses_the_largest_or_second_largest_implausibility():
+    assert combined([0.5, 4.0, 2.0], "max") == 4.0
+    assert combined([0.5, 4.0, 2.0], "second_max") == 2.0
+
+
+def test_next_wave_samples_inside_the_accepted_box():
+    lows, highs = np.array([0.0, 0.0]), np.array([10.0, 1.0])
+    box = refined_box(np.array([[2.0, 0.5], [4.0, 0.5]]), lows, highs)
+    assert box is not None
+    assert box[0].tolist() == [2.0, 0.45] and box[1].tolist() == [4.0, 0.55]  # a flat dimension keeps a sliver
+    assert refined_box(np.array([[2.0, 0.5]]), lows, highs) is None
+
+
+# --------------------------------------------------------------------------- a tiny calibration
+def test_tiny_calibration_writes_ensemble_with_provenance(tmp_path):
+    out = tmp_path / "out"
+    result = calibrate(spec_file(tmp_path, samples=6), out=out, command_line=["sim", "calibrate", "tiny"])
+    assert result.runs == 12 and result.ran == 12
+    table = result.waves[0].table
+    assert {"I_open-lag-2024", "I_cn-open-overtakes-us-open", "implausibility", "accepted"} <= set(table.columns)
+    assert result.ensemble_path is not None  # with this seed some sets survive (checked below)
+    ensemble = load_ensemble(result.ensemble_path)
+    assert ensemble.size == int(table["accepted"].sum())
+    provenance = ensemble.file.provenance
+    assert provenance["targets_sha256"] and provenance["spec_sha256"]
+    assert provenance["waves"] == [{"wave": 1, "samples": 6, "runs": 12, "accepted": ensemble.size,
+                                    "sampled_box": {"open_bias": [-4.0, -1.0], "base_share": [0.026, 0.034]}}]
+    assert provenance["priors"]["open_bias"]["source"] == "test prior"
+    assert provenance["command"] == "sim calibrate tiny" and provenance["created_utc"]
+    assert ensemble.file.base_values == {"parameters.labs.open_bias": -2.5, "parameters.collaboration.base_share":
+                                         0.0302}
+    for member in ensemble.members:
+        assert -4.0 <= member.values["parameters.labs.open_bias"] <= -1.0
+        assert member.implausibility is not None and member.implausibility <= 3.0
+
+
+def test_ctrl_c_exits_130_and_the_rerun_resumes_without_recomputing(tmp_path):
+    path, out = spec_file(tmp_path, samples=24), tmp_path / "out"
+    command = [sys.executable, "-m", "sim", "calibrate", str(path), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = out / "wave-1" / "runs.csv"
+    deadline = time.monotonic() + 240
+    while not (runs.is_file() and runs.read_text().count("\n") - 1 >= 3):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no 3 finished runs in time"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert [line for line in stderr.replace("\r", "\n").splitlines() if "interrupted in wave 1" in line]
+    parts = {p.name: p.stat().st_mtime_ns for p in (out / "wave-1" / "timeseries").glob("*.parquet")}
+    assert 3 <= len(parts) < 48 and not (out / "ensemble.yaml").exists()
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode in (0, 1), done.stderr  # 1: no set survived, which is a finding, not a fault
+    assert f"({48 - len(parts)} now, {len(parts)} reused)" in done.stdout
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "wave-1" / "timeseries").glob("*.parquet")}
+    assert len(after) == 48 and all(after[name] == mtime for name, mtime in parts.items())  # not recomputed
+    invocations = json.loads((out / "invocations.json").read_text())
+    assert [i["runs_computed"] for i in invocations] == [len(parts), 48 - len(parts)] or \
+        sum(i["runs_computed"] for i in invocations) == 48
+
+
+# --------------------------------------------------------------------------- --uncertainty ensemble
+OPEN_BIAS = [-8.0, -2.5, 2.0, 6.0]  # deliberately far apart: the open share must spread
+
+
+@pytest.fixture
+def synthetic_ensemble(tmp_path: Path) -> Path:
+    path = tmp_path / "ensemble.yaml"
+    path.write_text(yaml.safe_dump({
+        "schema_version": 1, "name": "synthetic", "scenario": "baseline",
+        "base_values": {"parameters.labs.open_bias": -2.5},
+        "members": [{"id": f"m{i}", "values": {"parameters.labs.open_bias": v}} for i, v in enumerate(OPEN_BIAS)],
+        "provenance": {"note": "synthetic, for tests"},
+    }), encoding="utf-8")
+    return path
+
+
+SMALL = ["population.firms=300", "time.end=2027Q4"]
+
+
+def open_band(result: sim.RunResult) -> float:
+    summary = result.summary
+    rows = summary[(summary["metric"] == "adoption_share") & (summary["group"] == "openness=open")]
+    last = rows[rows["step"] == rows["step"].max()].iloc[0]
+    return float(last["q90"] - last["q10"])
+
+
+def test_replicates_draw_members_in_turn_and_bands_widen(synthetic_ensemble):
+    seeds = sim.run("baseline", replicates=8, overrides=SMALL, uncertainty="seeds")
+    drawn = sim.run("baseline", replicates=8, overrides=SMALL, uncertainty="ensemble", ensemble=synthetic_ensemble)
+    assert [u["member"] for u in drawn.members_used] == ["m0", "m1", "m2", "m3"] * 2
+    assert drawn.members_used[2]["applied"] == {"parameters.labs.open_bias": 2.0}
+    assert seeds.seeds == drawn.seeds  # the members come on top of the same seeds
+    assert open_band(drawn) > open_band(seeds)
+    assert (drawn.bands, seeds.bands) == ("bands: seeds and parameter ensemble (4 members)", "bands: seeds only")
+
+
+def test_set_and_scenario_choices_win_over_the_member(synthetic_ensemble):
+    explicit = sim.run("baseline", replicates=2, overrides=[*SMALL, "parameters.labs.open_bias=-1.0"],
+                       uncertainty="ensemble", ensemble=synthetic_ensemble)
+    assert all(u["applied"] == {} for u in explicit.members_used)
+    own = sim.run("baseline", replicates=2, overrides=SMALL, uncertainty="ensemble", ensemble=synthetic_ensemble)
+    assert own.members_used[0]["applied"] == {"parameters.labs.open_bias": -8.0}
+
+
+def test_compare_pairs_members_and_manifest_lists_them(synthetic_ensemble, tmp_path):
+    result = compare("baseline", "eu-bans-chinese-models", replicates=4, overrides=SMALL, uncertainty="ensemble",
+                     ensemble=synthetic_ensemble, out=tmp_path / "cmp", command_line=["sim", "compare"])
+    base, other = result.results
+    assert [u["member"] for u in base.members_used] == [u["member"] for u in other.members_used] == \
+        ["m0", "m1", "m2", "m3"]
+    manifest = json.loads((tmp_path / "cmp" / "manifest.json").read_text())
+    assert manifest["bands"] == "bands: seeds and parameter ensemble (4 members)"
+    assert [r["member"] for r in manifest["uncertainty"]["replicates"]] == ["m0", "m1", "m2", "m3"]
+    run_manifest = json.loads((tmp_path / "cmp" / "baseline" / "manifest.json").read_text())
+    assert run_manifest["uncertainty"]["ensemble_sha256"] == load_ensemble(synthetic_ensemble).sha256
+    assert "bands: seeds and parameter ensemble (4 members)" in (tmp_path / "cmp" / "compare.html").read_text()
+
+
+def test_sim_run_names_its_bands_in_summary_report_and_manifest(synthetic_ensemble, tmp_path):
+    outputs = {}
+    for kind in ("seeds", "ensemble"):
+        out = tmp_path / kind
+        done = subprocess.run(
+            [sys.executable, "-m", "sim", "run", "baseline", "--replicates", "2", "--set", "population.firms=150",
+             "--set", "time.end=2024Q4", "--uncertainty", kind, "--ensemble", str(synthetic_ensemble),
+             "--out", str(out)], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        manifest = json.loads((out / "manifest.json").read_text())
+        outputs[kind] = (done.stdout, (out / "report.html").read_text(), manifest)
+    assert "bands: seeds only" in outputs["seeds"][0] and "bands: seeds only" in outputs["seeds"][1]
+    ensemble_text = "bands: seeds and parameter ensemble (4 members)"
+    assert ensemble_text in outputs["ensemble"][0] and ensemble_text in outputs["ensemble"][1]
+    assert outputs["seeds"][2]["uncertainty"] == {"kind": "seeds"}
+    assert [r["member"] for r in outputs["ensemble"][2]["uncertainty"]["replicates"]] == ["m0", "m1"]
+
+
+def test_sweep_replicates_take_members_except_on_varied_paths(synthetic_ensemble, tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(
+        "schema_version: 1\nname: ens\nscenario: baseline\nset: {population.firms: 150, time.end: 2024Q4}\n"
+        "uncertainties:\n  network_weight: {path: parameters.choice.network_weight, range: [1.0, 2.0]}\n"
+        "design: {kind: full_factorial, levels: 2}\nreplicates: 2\n"
+        "outcomes:\n  open_share: {metric: adoption_share, group: openness=open}\n", encoding="utf-8")
+    plan = make_plan(str(path), uncertainty="ensemble", ensemble=str(synthetic_ensemble), check_outcomes=False)
+    by_replicate = {(s.design_point, s.replicate): s.scenario.parameters.labs.open_bias for s in plan.runs}
+    assert by_replicate == {(0, 0): -8.0, (0, 1): -2.5, (1, 0): -8.0, (1, 1): -2.5}
+    seeds_plan = make_plan(str(path), uncertainty="seeds", check_outcomes=False)
+    ids = {(s.design_point, s.replicate): s.run_id for s in plan.runs}
+    seeds_ids = {(s.design_point, s.replicate): s.run_id for s in seeds_plan.runs}
+    assert ids[0, 0] != seeds_ids[0, 0]  # member m0 changes the run, so its id (resume key) changes
+    assert ids[0, 1] == seeds_ids[0, 1]  # member m1 holds the base value: the same run, the same id
+    varied = tmp_path / "varied.yaml"
+    varied.write_text(path.read_text().replace("parameters.choice.network_weight", "parameters.labs.open_bias")
+                      .replace("[1.0, 2.0]", "[-3.0, -1.0]"), encoding="utf-8")
+    varied_plan = make_plan(str(varied), uncertainty="ensemble", ensemble=str(synthetic_ensemble),
+                            check_outcomes=False)
+    assert sorted({s.scenario.parameters.labs.open_bias for s in varied_plan.runs}) == [-3.0, -1.0]
+
+
+def test_bad_ensemble_file_is_reported_at_its_line(tmp_path):
+    path = tmp_path / "ensemble.yaml"
+    path.write_text("schema_version: 1\nname: x\nscenario: baseline\nbase_values: {}\nmembers: []\n"
+                    "provenance: {}\n", encoding="utf-8")
+    with pytest.raises(InputError) as raised:
+        load_ensemble(path)
+    assert raised.value.problems[0].format().startswith(f"{path}:5:")
