@@ -47,6 +47,7 @@ import numpy as np
 
 from sim.model import prices
 from sim.model.access import blocked_share
+from sim.model.streams import counter_uniforms, stream_key
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -97,12 +98,10 @@ def setup(model: GeopoliticsModel) -> None:
     ).astype(np.float64, copy=False)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
-    # `choice_uniforms` (allocated empty with the state) is reused every quarter for the taste-noise
-    # draws: a fresh firms x lines block per quarter costs more in page faults than the draws themselves.
+    model.choice_key = stream_key(model.run_seed, "firms.choice")
     _update_shares(model)
-    for _ in range(2):  # the second pass sees the peers chosen in the first
-        uniforms = rng.random(out=model.choice_uniforms)
-        _choose(model, adopters, gumbel_rows(uniforms, adopters))
+    for round_ in (1, 2):  # the second round sees the peers chosen in the first
+        _choose(model, adopters, taste_noise(model, adopters, round_))
         _update_shares(model)
 
 
@@ -165,16 +164,22 @@ def _cell_utility(model: GeopoliticsModel) -> np.ndarray:
     return table.reshape(-1, model.n_lines)
 
 
-def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Gumbel taste noise for `rows` of a firms x lines block of uniforms.
+def taste_noise(model: GeopoliticsModel, firms: np.ndarray, round_: int = 0) -> np.ndarray:
+    """Gumbel taste noise of `firms` (one row each, a value per release line) this quarter.
 
-    `Generator.gumbel` draws one double per value and returns -log(-log(1 - u)); drawing the whole
-    block with `random` consumes the stream identically, and transforming only the rows of the
-    firms that choose this quarter saves the two logarithms for everyone else (the dearest part
-    of a step). numpy's vectorised log can differ from the C library's in the last bit, which
-    could only matter on an exact tie of utilities.
+    Common random numbers: a firm's noise for a line depends only on the run's seed, the quarter,
+    the choice round (0 each quarter; 1 and 2 for the two rounds at set-up), the firm and the line,
+    never on which other firms choose or on the scenario, so a policy changes who chooses, not the
+    tastes they choose with. It is computed for the choosers only (a few percent of the firms a
+    quarter) by a counter-based draw (`sim.model.streams.counter_uniforms`), not drawn as a firms x
+    lines block from a stream every quarter to keep the stream in step. Gumbel = -log(-log(u)).
     """
-    return -np.log(-np.log(1.0 - uniforms[rows]))
+    uniforms = counter_uniforms(model.choice_key, (model.quarter, round_), firms, model.n_lines)
+    np.log(uniforms, out=uniforms)
+    np.negative(uniforms, out=uniforms)
+    np.log(uniforms, out=uniforms)
+    np.negative(uniforms, out=uniforms)
+    return uniforms
 
 
 def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
@@ -300,7 +305,6 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    uniforms = model.stream("firms.choice").random(out=model.choice_uniforms)  # the Gumbel noise's draws
     using = model.firm_line >= 0
     forced = _current_unavailable(model, using)
     table = _cell_utility(model)  # once a quarter: the adoption value and the choice read it
@@ -313,5 +317,5 @@ def step(model: GeopoliticsModel) -> None:
     line_rate = np.where(model.line_stale, stale_rate, a.reevaluation_share)
     reevaluates = using & (reevaluate_draw < line_rate[np.maximum(model.firm_line, 0)])
     choosers = np.flatnonzero(adopts | reevaluates | forced)
-    _choose(model, choosers, gumbel_rows(uniforms, choosers), table)
+    _choose(model, choosers, taste_noise(model, choosers), table)
     _update_shares(model)
