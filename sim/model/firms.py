@@ -244,10 +244,17 @@ def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates
     blocked = blocked_share(model)  # controls and countries a lab does not serve
     levels = np.unique(blocked[blocked > 0])
     thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
+    # Most countries have the same choice set at several levels: compute each distinct one once
+    # (row by row the same sums) and give every level the value of the last level that changed it.
+    changed = np.ones(reachable.shape[:2], dtype=bool)
+    changed[:, 1:] = (reachable[:, 1:] != reachable[:, :-1]).any(axis=2)
+    source = np.maximum.accumulate(np.where(changed, np.arange(thresholds.size), 0), axis=1)  # country x level
+    cells, levels_needed = np.nonzero(changed[cell_country])
+    utility = np.where(reachable[cell_country[cells], levels_needed], table[cells], -np.inf)
     value = np.empty((table.shape[0], thresholds.size))
-    for r, threshold in enumerate(thresholds):
-        reachable = (open_to_all & ~(blocked > threshold))[cell_country]
-        value[:, r] = _log_sum_exp(np.where(reachable, table, -np.inf))
+    value[cells, levels_needed] = _log_sum_exp(utility)
+    value = np.take_along_axis(value, source[cell_country], axis=1)
     accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
     level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
     accept_firm = accept[model.firm_cell[candidates], level]
@@ -276,14 +283,17 @@ def _update_shares(model: GeopoliticsModel) -> None:
     """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
     per line (`line_counts`) and per family (`family_counts`, its lines together); and the same
     weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report."""
-    users = model.firm_line >= 0
     n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
-    cells = model.firm_country[users] * n_l + model.firm_line[users]
-    lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
+    # Every firm counted in a (country, line + 1) bin, non-users in column 0 (dropped): cheaper than
+    # selecting the users first, and each bin sums the same firms in the same order.
+    cells = model.firm_country * (n_l + 1)
+    cells += model.firm_line
+    cells += 1
+    lines = np.bincount(cells, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)[:, 1:].astype(float)
     model.line_counts = lines
     # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
-    weighted = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l)
-    weight = weighted.reshape(n_c, n_l).astype(np.float64, copy=False)
+    weighted = np.bincount(cells, weights=model.firm_size, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)
+    weight = np.ascontiguousarray(weighted[:, 1:]).astype(np.float64, copy=False)
     model.line_weight = weight
     model.family_weight = weight[:, :n_f] + weight[:, n_f:]
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)

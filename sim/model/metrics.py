@@ -127,6 +127,7 @@ class _Layout:
         ]
         self.influence = {w: [group_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
         self.bloc_country = [group_label(bloc=b, country=c) for c in countries for b in BLOCS]
+        self.alignment = [label for labels in model.alignment_labels for label in labels]  # country x bloc
         rows = model.world.countries
         population = np.array([c.population_m for c in rows], dtype=float)
         counts = country_weights(population, np.array([c.is_aggregate for c in rows], dtype=bool))
@@ -303,10 +304,8 @@ def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    # bloc=<bloc>,country=<ISO3>: the model state that `sim.model.alignment` moves
-    for labels, values in zip(model.alignment_labels, model.alignment.tolist(), strict=True):
-        for label, value in zip(labels, values, strict=True):
-            put(label, value)
+    # bloc=<bloc>,country=<ISO3>: the model state that `sim.model.alignment` moves (row-major)
+    put.each(layout.alignment, model.alignment.ravel())
 
 
 # How each registry metric is computed, keyed by the registry's names (tests/test_model.py checks both agree).
