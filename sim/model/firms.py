@@ -193,14 +193,20 @@ def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
     return available
 
 
-def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarray:
+def _current_unavailable(model: GeopoliticsModel) -> np.ndarray:
     """Users whose line is no longer available to them (banned, blocked, a retired API): they must
-    re-choose. Looks up only each user's own line, not the whole choice set."""
-    policy = model.policy
-    cell = model.firm_country * model.n_lines + np.maximum(model.firm_line, 0)
-    unavailable = (~model.line_available[None, :] | policy.banned_all).ravel()[cell]
-    unavailable |= model.firm_compliance < blocked_share(model).ravel()[cell]
-    return using & unavailable
+    re-choose. Looks up only each user's own line, not the whole choice set: one (country, line + 1)
+    table of the compliance below which the line is out of reach (inf: out for all; column 0 for
+    non-users, -inf: never), one look-up per firm."""
+    n_l = model.n_lines
+    out_for_all = ~model.line_available[None, :] | model.policy.banned_all
+    below = np.empty((model.n_countries, n_l + 1))
+    below[:, 0] = -np.inf
+    below[:, 1:] = np.where(out_for_all, np.inf, blocked_share(model))
+    cells = model.firm_country * (n_l + 1)
+    cells += model.firm_line
+    cells += 1
+    return model.firm_compliance < below.ravel()[cells]
 
 
 def _choose(
@@ -315,17 +321,17 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    using = model.firm_line >= 0
-    forced = _current_unavailable(model, using)
+    forced = _current_unavailable(model)
     table = _cell_utility(model)  # once a quarter: the adoption value and the choice read it
-    candidates = np.flatnonzero(~using & model.firm_potential)
+    candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
     adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
-    line_rate = np.where(model.line_stale, stale_rate, a.reevaluation_share)
-    reevaluates = using & (reevaluate_draw < line_rate[np.maximum(model.firm_line, 0)])
+    # by line + 1: non-users (line -1) have rate 0, and a draw in [0, 1) is never below it
+    line_rate = np.concatenate([[0.0], np.where(model.line_stale, stale_rate, a.reevaluation_share)])
+    reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
     _choose(model, choosers, taste_noise(model, choosers), table)
     _update_shares(model)
