@@ -213,8 +213,10 @@ def test_influence_weights_countries_by_gdp_population_or_count_with_aggregates_
         for bloc in expected.index:
             assert influence[(bloc, weight)] == pytest.approx(expected[bloc], abs=1e-9), (bloc, weight)
     # The weightings tell different stories, and counting XAF as one country like Estonia would not match.
-    assert abs(influence[("CN", "population")] - influence[("CN", "gdp")]) > 0.01
-    assert abs(influence[("CN", "population")] - influence[("CN", "countries")]) > 0.01
+    # (over the blocs: in a 600-firm run which bloc's weightings differ most depends on the draws)
+    blocs = expected.index
+    assert max(abs(influence[(b, "population")] - influence[(b, "gdp")]) for b in blocs) > 0.01
+    assert max(abs(influence[(b, "population")] - influence[(b, "countries")]) for b in blocs) > 0.01
     one_each = counted.where(~aggregate, 1.0)
     naive = use.mul(one_each / one_each.sum(), axis=0).sum()
     assert max(abs(naive[b] - influence[(b, "countries")]) for b in naive.index) > 1e-3
@@ -255,8 +257,8 @@ def test_ban_lifts_when_its_window_ends(baseline_small):
 
 
 def test_raising_a_familys_capability_raises_its_share(baseline_small):
-    def qwen_share(boost: float) -> float:
-        model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=5)
+    def qwen_share(boost: float, seed: int) -> float:
+        model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=seed)
         qwen = model.family_index["qwen"]
         while model.running:
             if np.isfinite(model.knowledge[qwen]):  # know-how is the state; capability adds compute
@@ -265,7 +267,9 @@ def test_raising_a_familys_capability_raises_its_share(baseline_small):
             model.step()
         return float(model.share_world[qwen])
 
-    assert qwen_share(12.0) > qwen_share(0.0) * 1.3
+    # Summed over seeds: with 600 firms one run's share moves by a few firms either way.
+    seeds = range(1, 7)
+    assert sum(qwen_share(12.0, s) for s in seeds) > sum(qwen_share(0.0, s) for s in seeds) * 1.3
 
 
 def test_export_controls_lower_the_targets_compute(baseline_small):

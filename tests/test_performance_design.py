@@ -1,7 +1,8 @@
 """The performance design keeps the model's results and its Mesa face (docs/performance.md).
 
 - Firm choices equal those of the straightforward per-firm design (a full Gumbel matrix, every
-  firm's whole choice set checked), seed for seed: the fast path draws the same random numbers.
+  firm's whole choice set checked), seed for seed: the fast path computes the taste noise of the
+  choosers only, and a firm's noise does not depend on who else chooses (common random numbers).
 - Firm agents are created when first looked at, and are then ordinary Mesa agents that read the
   model's arrays; looking at them does not change the results.
 - A finished and released model is freed (memory stays flat over long sweeps).
@@ -16,12 +17,14 @@ from pathlib import Path
 import mesa
 import numpy as np
 import pytest
+from scipy import stats
 
 from conftest import BASELINE, SCENARIOS
 from sim.model import firms
 from sim.model.access import blocked_share
 from sim.model.agents import Country, Firm, Lab
 from sim.model.model import GeopoliticsModel
+from sim.model.streams import counter_uniforms, stream_key
 from sim.runner import release_model
 from sim.scenario import prepare
 
@@ -50,7 +53,7 @@ def per_firm_step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    noise = model.stream("firms.choice").gumbel(size=(n, model.n_lines))
+    noise = firms.taste_noise(model, np.arange(n))  # every firm's, whether it chooses or not
     country = model.firm_country
     blocked = model.firm_compliance[:, None] < blocked_share(model)[country]  # controls and unserved countries
     available = model.line_available[None, :] & ~policy.banned_all[country] & ~blocked
@@ -110,13 +113,48 @@ def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario
     assert fast.events == reference.events
 
 
-def test_gumbel_noise_from_uniforms_matches_numpy_and_consumes_the_same_draws():
-    shape, rows = (2000, 11), np.array([0, 7, 1999])
-    drawn, direct = np.random.default_rng(9), np.random.default_rng(9)
-    noise = firms.gumbel_rows(drawn.random(shape), rows)
-    expected = direct.gumbel(size=shape)[rows]
-    assert np.allclose(noise, expected, rtol=0, atol=1e-12)
-    assert drawn.random() == direct.random()  # the stream is at the same place afterwards
+def test_counter_uniforms_are_uniform_and_independent():
+    key = stream_key(7, "firms.choice")
+    block = counter_uniforms(key, (8100, 0), np.arange(5000), 20)  # 100,000 draws
+    assert block.shape == (5000, 20) and block.min() > 0.0 and block.max() < 1.0
+    assert stats.kstest(block.ravel(), "uniform").pvalue > 0.01
+    # Neighbouring lines, firms, quarters and rounds, and other keys, are uncorrelated.
+    bound = 4.0 / np.sqrt(block.size)
+    others = [
+        block[:, 1:].ravel(),  # next line of the same firm (against block[:, :-1])
+        counter_uniforms(key, (8100, 0), np.arange(1, 5001), 20).ravel(),  # next firm
+        counter_uniforms(key, (8101, 0), np.arange(5000), 20).ravel(),  # next quarter
+        counter_uniforms(key, (8100, 1), np.arange(5000), 20).ravel(),  # another round
+        counter_uniforms(stream_key(8, "firms.choice"), (8100, 0), np.arange(5000), 20).ravel(),  # another seed
+    ]
+    for i, other in enumerate(others):
+        mine = block[:, :-1].ravel() if i == 0 else block.ravel()
+        assert abs(np.corrcoef(mine, other)[0, 1]) < bound, i
+        assert not np.array_equal(mine, other)
+    # Pairs of consecutive draws fill the unit square evenly (a chi-square over a 10 x 10 grid).
+    cells = np.floor(block[:, :-1] * 10).astype(int) * 10 + np.floor(block[:, 1:] * 10).astype(int)
+    assert stats.chisquare(np.bincount(cells.ravel(), minlength=100)).pvalue > 0.01
+
+
+def test_a_firms_taste_noise_does_not_depend_on_who_else_chooses():
+    prepared = prepare(BASELINE, SMALL)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    everyone = firms.taste_noise(model, np.arange(model.n_firms))
+    some = np.array([1499, 3, 700])
+    assert np.array_equal(firms.taste_noise(model, some), everyone[some])
+    assert np.array_equal(firms.taste_noise(model, some[:1]), everyone[some[:1]])
+    model.step()  # next quarter: new tastes for the same firms
+    assert not np.array_equal(firms.taste_noise(model, some), everyone[some])
+    # the same seed gives the same tastes, another seed others
+    again = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    other = GeopoliticsModel(prepared.scenario, prepared.world, seed=4, create_agents=False)
+    assert np.array_equal(firms.taste_noise(again, some), everyone[some])
+    assert not np.array_equal(firms.taste_noise(other, some), everyone[some])
+    # Gumbel: mean the Euler-Mascheroni constant, variance pi^2 / 6
+    assert abs(everyone.mean() - np.euler_gamma) < 0.03
+    assert abs(everyone.var() - np.pi**2 / 6) < 0.08
+    for m in (model, again, other):
+        release_model(m)
 
 
 def test_firm_agents_are_created_on_first_look_as_mesa_views_of_the_arrays():

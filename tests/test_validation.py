@@ -32,10 +32,11 @@ TINY = ["--replicates", "2", "--set", "population.firms=150", "--set", "time.end
 
 @functools.cache
 def tiny_run() -> pd.DataFrame:
-    """A small baseline run covering every quarter the shipped checks use."""
+    """A small baseline run covering every quarter the shipped checks use (enough firms that each
+    replicate has Chinese open-model users in 2024Q4, the base of a ratio pattern)."""
     import sim
 
-    return sim.run(ROOT / "scenarios/baseline.yaml", replicates=2, overrides=["population.firms=150"]).timeseries
+    return sim.run(ROOT / "scenarios/baseline.yaml", replicates=2, overrides=["population.firms=300"]).timeseries
 
 
 def synthetic(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:

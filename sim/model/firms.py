@@ -47,6 +47,7 @@ import numpy as np
 
 from sim.model import prices
 from sim.model.access import blocked_share
+from sim.model.streams import counter_uniforms, stream_key
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -97,12 +98,10 @@ def setup(model: GeopoliticsModel) -> None:
     ).astype(np.float64, copy=False)
     # Firm (country, sector) cell: the deterministic part of utility is the same within a cell.
     model.firm_cell = model.firm_country * len(shares) + model.firm_sector
-    # `choice_uniforms` (allocated empty with the state) is reused every quarter for the taste-noise
-    # draws: a fresh firms x lines block per quarter costs more in page faults than the draws themselves.
+    model.choice_key = stream_key(model.run_seed, "firms.choice")
     _update_shares(model)
-    for _ in range(2):  # the second pass sees the peers chosen in the first
-        uniforms = rng.random(out=model.choice_uniforms)
-        _choose(model, adopters, gumbel_rows(uniforms, adopters))
+    for round_ in (1, 2):  # the second round sees the peers chosen in the first
+        _choose(model, adopters, taste_noise(model, adopters, round_))
         _update_shares(model)
 
 
@@ -165,16 +164,22 @@ def _cell_utility(model: GeopoliticsModel) -> np.ndarray:
     return table.reshape(-1, model.n_lines)
 
 
-def gumbel_rows(uniforms: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Gumbel taste noise for `rows` of a firms x lines block of uniforms.
+def taste_noise(model: GeopoliticsModel, firms: np.ndarray, round_: int = 0) -> np.ndarray:
+    """Gumbel taste noise of `firms` (one row each, a value per release line) this quarter.
 
-    `Generator.gumbel` draws one double per value and returns -log(-log(1 - u)); drawing the whole
-    block with `random` consumes the stream identically, and transforming only the rows of the
-    firms that choose this quarter saves the two logarithms for everyone else (the dearest part
-    of a step). numpy's vectorised log can differ from the C library's in the last bit, which
-    could only matter on an exact tie of utilities.
+    Common random numbers: a firm's noise for a line depends only on the run's seed, the quarter,
+    the choice round (0 each quarter; 1 and 2 for the two rounds at set-up), the firm and the line,
+    never on which other firms choose or on the scenario, so a policy changes who chooses, not the
+    tastes they choose with. It is computed for the choosers only (a few percent of the firms a
+    quarter) by a counter-based draw (`sim.model.streams.counter_uniforms`), not drawn as a firms x
+    lines block from a stream every quarter to keep the stream in step. Gumbel = -log(-log(u)).
     """
-    return -np.log(-np.log(1.0 - uniforms[rows]))
+    uniforms = counter_uniforms(model.choice_key, (model.quarter, round_), firms, model.n_lines)
+    np.log(uniforms, out=uniforms)
+    np.negative(uniforms, out=uniforms)
+    np.log(uniforms, out=uniforms)
+    np.negative(uniforms, out=uniforms)
+    return uniforms
 
 
 def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
@@ -188,14 +193,20 @@ def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
     return available
 
 
-def _current_unavailable(model: GeopoliticsModel, using: np.ndarray) -> np.ndarray:
+def _current_unavailable(model: GeopoliticsModel) -> np.ndarray:
     """Users whose line is no longer available to them (banned, blocked, a retired API): they must
-    re-choose. Looks up only each user's own line, not the whole choice set."""
-    policy = model.policy
-    cell = model.firm_country * model.n_lines + np.maximum(model.firm_line, 0)
-    unavailable = (~model.line_available[None, :] | policy.banned_all).ravel()[cell]
-    unavailable |= model.firm_compliance < blocked_share(model).ravel()[cell]
-    return using & unavailable
+    re-choose. Looks up only each user's own line, not the whole choice set: one (country, line + 1)
+    table of the compliance below which the line is out of reach (inf: out for all; column 0 for
+    non-users, -inf: never), one look-up per firm."""
+    n_l = model.n_lines
+    out_for_all = ~model.line_available[None, :] | model.policy.banned_all
+    below = np.empty((model.n_countries, n_l + 1))
+    below[:, 0] = -np.inf
+    below[:, 1:] = np.where(out_for_all, np.inf, blocked_share(model))
+    cells = model.firm_country * (n_l + 1)
+    cells += model.firm_line
+    cells += 1
+    return model.firm_compliance < below.ravel()[cells]
 
 
 def _choose(
@@ -239,12 +250,19 @@ def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates
     blocked = blocked_share(model)  # controls and countries a lab does not serve
     levels = np.unique(blocked[blocked > 0])
     thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
+    if not model.params.structure.adoption_responds_to_access:  # mutant: every released line counts
+        reachable = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
+    # Most countries have the same choice set at several levels: compute each distinct one once
+    # (row by row the same sums) and give every level the value of the last level that changed it.
+    changed = np.ones(reachable.shape[:2], dtype=bool)
+    changed[:, 1:] = (reachable[:, 1:] != reachable[:, :-1]).any(axis=2)
+    source = np.maximum.accumulate(np.where(changed, np.arange(thresholds.size), 0), axis=1)  # country x level
+    cells, levels_needed = np.nonzero(changed[cell_country])
+    utility = np.where(reachable[cell_country[cells], levels_needed], table[cells], -np.inf)
     value = np.empty((table.shape[0], thresholds.size))
-    for r, threshold in enumerate(thresholds):
-        reachable = (open_to_all & ~(blocked > threshold))[cell_country]
-        if not model.params.structure.adoption_responds_to_access:  # mutant: every released line counts
-            reachable = np.broadcast_to(model.line_available[None, :], table.shape)
-        value[:, r] = _log_sum_exp(np.where(reachable, table, -np.inf))
+    value[cells, levels_needed] = _log_sum_exp(utility)
+    value = np.take_along_axis(value, source[cell_country], axis=1)
     accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
     level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
     accept_firm = accept[model.firm_cell[candidates], level]
@@ -273,14 +291,17 @@ def _update_shares(model: GeopoliticsModel) -> None:
     """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
     per line (`line_counts`) and per family (`family_counts`, its lines together); and the same
     weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report."""
-    users = model.firm_line >= 0
     n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
-    cells = model.firm_country[users] * n_l + model.firm_line[users]
-    lines = np.bincount(cells, minlength=n_c * n_l).reshape(n_c, n_l).astype(float)
+    # Every firm counted in a (country, line + 1) bin, non-users in column 0 (dropped): cheaper than
+    # selecting the users first, and each bin sums the same firms in the same order.
+    cells = model.firm_country * (n_l + 1)
+    cells += model.firm_line
+    cells += 1
+    lines = np.bincount(cells, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)[:, 1:].astype(float)
     model.line_counts = lines
     # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
-    weighted = np.bincount(cells, weights=model.firm_size[users], minlength=n_c * n_l)
-    weight = weighted.reshape(n_c, n_l).astype(np.float64, copy=False)
+    weighted = np.bincount(cells, weights=model.firm_size, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)
+    weight = np.ascontiguousarray(weighted[:, 1:]).astype(np.float64, copy=False)
     model.line_weight = weight
     model.family_weight = weight[:, :n_f] + weight[:, n_f:]
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)
@@ -302,18 +323,17 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    uniforms = model.stream("firms.choice").random(out=model.choice_uniforms)  # the Gumbel noise's draws
-    using = model.firm_line >= 0
-    forced = _current_unavailable(model, using)
+    forced = _current_unavailable(model)
     table = _cell_utility(model)  # once a quarter: the adoption value and the choice read it
-    candidates = np.flatnonzero(~using & model.firm_potential)
+    candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
     adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
-    line_rate = np.where(model.line_stale, stale_rate, a.reevaluation_share)
-    reevaluates = using & (reevaluate_draw < line_rate[np.maximum(model.firm_line, 0)])
+    # by line + 1: non-users (line -1) have rate 0, and a draw in [0, 1) is never below it
+    line_rate = np.concatenate([[0.0], np.where(model.line_stale, stale_rate, a.reevaluation_share)])
+    reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
-    _choose(model, choosers, gumbel_rows(uniforms, choosers), table)
+    _choose(model, choosers, taste_noise(model, choosers), table)
     _update_shares(model)

@@ -174,16 +174,19 @@ def _grow(model: GeopoliticsModel) -> None:
     # the lab's country (weights or API access denied by the line's issuer).
     line_know = np.where(model.line_available, model.line_knowledge, np.nan)
     reach = 1.0 - policy.blocked_share[model.lab_country]  # labs x lines
+    # Every live family f at once (family x line): the best weighted gap over the open lines and over
+    # the closed lines of the other families, each pool adding nothing when empty.
     spill = np.zeros(model.n_families)
-    for f in np.flatnonzero(live):
-        others = ~np.isnan(line_know) & (model.line_family != f)
-        cross = np.where(model.line_origin != model.family_origin[f], policy.spillover_factor, 1.0)
-        weight = cross * reach[lab[f]]
-        for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
-            pool = others & (model.line_open == is_open)
-            if pool.any():
-                gaps = np.maximum(line_know[pool] - know[f], 0.0) * weight[pool]
-                spill[f] += rate * gaps.max()
+    f = np.flatnonzero(live)
+    others = ~np.isnan(line_know)[None, :] & (model.line_family[None, :] != f[:, None])
+    cross = np.where(model.line_origin[None, :] != model.family_origin[f][:, None], policy.spillover_factor, 1.0)
+    weight = cross * reach[lab[f]]
+    with np.errstate(invalid="ignore"):  # NaN know-how of unavailable lines: outside every pool
+        gaps = np.maximum(line_know[None, :] - know[f][:, None], 0.0) * weight
+    for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
+        pool = others & (model.line_open == is_open)[None, :]
+        best = np.where(pool, gaps, -np.inf).max(axis=1, initial=-np.inf)
+        spill[f] += np.where(pool.any(axis=1), rate * best, 0.0)
     model.knowledge = np.where(live, know + gain + spill, know)
     model.capability = np.where(live, model.compute_months[lab] + model.knowledge, model.capability)
 

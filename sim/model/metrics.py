@@ -86,6 +86,11 @@ class _RegionLabels:
     cross: list[list[str]]  # origin x openness
     family: list[str]
 
+    @property
+    def shares(self) -> list[str]:
+        """The adoption_share groups in the order `_adoption_share` records them."""
+        return [*self.openness, *self.origin, *(label for row in self.cross for label in row), *self.family]
+
 
 class _Layout:
     """The fixed part of the metrics of one model: group labels, and the country, family and lab
@@ -106,6 +111,7 @@ class _Layout:
                     family=[group_label(family=str(f), **extra) for f in model.family_ids],
                 )
             )
+        self.adoption_shares = [labels.shares for labels in self.adoption]
         countries = [str(c) for c in model.country_ids]
         self.country = [group_label(country=c) for c in countries]
         self.user_blocs = [model.country_bloc == u for u in BLOCS]
@@ -115,6 +121,8 @@ class _Layout:
         self.country_openness = [group_label(country=c, openness=o) for c in countries for o in OPENNESS]
         self.origin_user = [[group_label(origin=b, user_bloc=u) for b in BLOCS] for u in BLOCS]
         self.openness_user = [[group_label(openness=o, user_bloc=u) for o in OPENNESS] for u in BLOCS]
+        self.class_user = [[*by_origin, *by_openness] for by_origin, by_openness in zip(
+            self.origin_user, self.openness_user, strict=True)]
         self.origin = [group_label(origin=b) for b in BLOCS]
         self.labs_of_bloc = [(group_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
@@ -127,6 +135,7 @@ class _Layout:
         ]
         self.influence = {w: [group_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
         self.bloc_country = [group_label(bloc=b, country=c) for c in countries for b in BLOCS]
+        self.alignment = [label for labels in model.alignment_labels for label in labels]  # country x bloc
         rows = model.world.countries
         population = np.array([c.population_m for c in rows], dtype=float)
         counts = country_weights(population, np.array([c.is_aggregate for c in rows], dtype=bool))
@@ -194,6 +203,8 @@ def collect(model: GeopoliticsModel) -> None:
 # --------------------------------------------------------------------------- reporters
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """part / whole, the whole broadcast over the part's trailing axes; 0 where the whole is 0 (no firms, no users)."""
+    if np.ndim(whole) == 0:  # one whole (most calls): the same division without broadcasting
+        return part / whole if whole > 0 else np.zeros(np.shape(part))
     whole = whole.reshape(whole.shape + (1,) * (part.ndim - whole.ndim))
     return np.divide(part, whole, out=np.zeros(np.broadcast_shapes(part.shape, whole.shape)), where=whole > 0)
 
@@ -222,21 +233,18 @@ def _adoption_rate_firms(model: GeopoliticsModel, layout: _Layout, put: Put) -> 
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     use = layout.use
     families = model.family_weight  # country x family (a family's release lines together), by firm size
-    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
+    for (mask, _), labels in zip(layout.regions, layout.adoption_shares, strict=True):
         users = use.users[mask].sum()
         by_class = _ratio(use.firms[mask].sum(axis=0), users)  # bloc x openness
-        put.each(labels.openness, by_class.sum(axis=0))
-        put.each(labels.origin, by_class.sum(axis=1))
-        for cross, values in zip(labels.cross, by_class, strict=True):
-            put.each(cross, values)
-        put.each(labels.family, _ratio(families[mask].sum(axis=0), users))
+        by_family = _ratio(families[mask].sum(axis=0), users)
+        # openness, origin, origin x openness, family (`_RegionLabels.shares`): one call, fewer rows built one by one
+        put.each(labels, np.concatenate([by_class.sum(axis=0), by_class.sum(axis=1), by_class.ravel(), by_family]))
     share = use.firm_share  # country x bloc x openness
     put.each(layout.country_origin, share.sum(axis=2).ravel())
     put.each(layout.country_openness, share.sum(axis=1).ravel())
     for u, mask in enumerate(layout.user_blocs):
         by_class = _ratio(use.firms[mask].sum(axis=0), use.users[mask].sum())
-        put.each(layout.origin_user[u], by_class.sum(axis=1))
-        put.each(layout.openness_user[u], by_class.sum(axis=0))
+        put.each(layout.class_user[u], np.concatenate([by_class.sum(axis=1), by_class.sum(axis=0)]))
 
 
 def _influence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -313,10 +321,8 @@ def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    # bloc=<bloc>,country=<ISO3>: the model state that `sim.model.alignment` moves
-    for labels, values in zip(model.alignment_labels, model.alignment.tolist(), strict=True):
-        for label, value in zip(labels, values, strict=True):
-            put(label, value)
+    # bloc=<bloc>,country=<ISO3>: the model state that `sim.model.alignment` moves (row-major)
+    put.each(layout.alignment, model.alignment.ravel())
 
 
 # How each registry metric is computed, keyed by the registry's names (tests/test_model.py checks both agree).

@@ -289,9 +289,7 @@ class FirmState(Entity):
     firm_potential: BoolArray = declare(np.bool_, ("firms",), False, "below its sector's adoption ceiling")
     firm_hazard_scale: FloatArray = declare(np.float64, ("firms",), np.nan, "size effect on the adoption hazard")
     firm_line: IntArray = declare(np.int64, ("firms",), -1, "release line in use (-1: no AI)")
-    choice_uniforms: FloatArray = declare(
-        np.float64, ("firms", "lines"), None, "this quarter's uniforms for the taste noise (reused buffer)"
-    )
+    choice_key: int = declare(int, (), 0, "key of the taste noise's counter-based draws (firms.taste_noise)")
 
 
 class PricePointState(Entity):
