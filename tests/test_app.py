@@ -164,6 +164,7 @@ def test_lever_summary_and_rerun_command_name_what_moved() -> None:
     assert "OpenAI partners: extra = 3" in lever_summary(model.settings)
     assert "--set 'rules.openai-for-countries.target_partners=14'" in model.command
     assert model.command.startswith("sim run baseline ")  # a built-in preset by name: runs from any folder
+    assert "--uncertainty seeds" in model.command  # the page's story, not a draw from the parameter ensemble
     model.retire()
 
 

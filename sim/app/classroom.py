@@ -98,6 +98,7 @@ class ClassroomModel(GeopoliticsModel):
         same = builtin is not None and builtin.resolve() == self.preset.path.resolve()
         parts = ["sim run", self.preset.name if same else shlex.quote(str(self.preset.path))]
         parts += [f"--set '{text}'" for text in self.overrides]
+        parts.append("--uncertainty seeds")  # the page runs the scenario as written, without the parameter ensemble
         if self.story:
             parts.append(f"--replicates {self.story + 1}  # story {self.story} = replicate {self.story}")
         return " ".join(parts)
