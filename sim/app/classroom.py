@@ -2,7 +2,7 @@
 
 SolaraViz re-creates the model on Reset as `ClassroomModel(**params)`, so everything the page can
 change is a keyword here. The seed is fixed by the preset and the story number, so Reset replays
-the same story; story k is replicate k of `sim run --replicates` (same seeds).
+the same story; story k is replicate k of `sim run --replicates --uncertainty seeds` (same seeds).
 """
 
 from __future__ import annotations
