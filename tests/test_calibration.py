@@ -159,7 +159,8 @@ def test_tiny_calibration_writes_ensemble_with_provenance(tmp_path):
 
 
 def test_ctrl_c_exits_130_and_the_rerun_resumes_without_recomputing(tmp_path):
-    path, out = spec_file(tmp_path, samples=24), tmp_path / "out"
+    # runs long enough that Ctrl-C lands while most are still to do, even on a loaded machine
+    path, out = spec_file(tmp_path, samples=24, set={"population.firms": 2000, "time.end": "2026Q2"}), tmp_path / "out"
     command = [sys.executable, "-m", "sim", "calibrate", str(path), "--out", str(out)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = out / "wave-1" / "runs.csv"

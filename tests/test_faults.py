@@ -40,7 +40,7 @@ from sim.scenario.limits import (
 
 TINY = ["--set", "population.firms=200", "--set", "time.end=2023Q4"]  # a whole run in a few seconds
 MID = ["--set", "population.firms=2000"]  # long enough to be caught writing its outputs
-BIG = ["--set", "population.firms=20000"]  # long enough to be caught simulating
+BIG = ["--set", "population.firms=100000"]  # long enough to be caught simulating, even on a loaded machine
 WAIT_S = 120.0  # upper bound for a subprocess to reach a given point on a loaded machine
 
 
@@ -339,11 +339,16 @@ def test_run_killed_outright_leaves_only_hidden_staging_that_the_next_run_remove
 
 
 def test_signals_are_held_while_a_run_is_swapped_in():
+    # Ctrl-C as in a terminal, whatever handler an earlier test left in this worker process
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached = False
-    with pytest.raises(KeyboardInterrupt), deferred_signals():
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # without the deferral, KeyboardInterrupt is raised here
-        reached = True
+    try:
+        with pytest.raises(KeyboardInterrupt), deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # without the deferral, KeyboardInterrupt is raised here
+            reached = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert reached  # the signal was delivered as the block ended, not inside it
 
 
@@ -439,6 +444,9 @@ def test_too_many_replicates_are_refused_before_running(tmp_path: Path):
 
 def test_memory_estimate_covers_a_measured_replicate():
     """The per-firm cost is an honest upper bound: at least the measured peak, at most 2.5 times it."""
+    import numpy
+
+    from sim.model import firms as firm_phase
     from sim.model.model import GeopoliticsModel
 
     firms = 20_000
@@ -447,6 +455,8 @@ def test_memory_estimate_covers_a_measured_replicate():
     try:
         model = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
         model.run()
+        everyone = numpy.arange(model.n_firms)  # the worst quarter the estimate covers: every firm chooses
+        firm_phase._choose(model, everyone, firm_phase.taste_noise(model, everyone))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -306,7 +306,8 @@ def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_and_resume_finishes(tmp_path):
-    path = experiment(tmp_path, small(firms=800, end="2026Q4", levels=3, replicates=2))
+    # runs long enough that Ctrl-C lands while most are still to do, even on a loaded machine
+    path = experiment(tmp_path, small(firms=4000, end="2030Q4", levels=3, replicates=2))
     out = tmp_path / "out"
     process = start_sweep(path, out, "--workers", "2")
     wait_for_rows(out, 2, process)

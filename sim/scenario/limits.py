@@ -37,9 +37,10 @@ INTERPRETER_BYTES = 250 * 2**20  # Python with numpy, pandas, Mesa and matplotli
 # A firm's entries in the model's per-firm arrays: country, sector, cell, family, compliance, size,
 # the quarter's adoption and re-evaluation draws (about 42 measured).
 FIRM_ARRAY_BYTES = 48
-# Per firm and model family: the quarter's uniform draws kept for the taste noise (8), and, in a
-# quarter where every firm chooses, its utility (8), Gumbel noise (8) and availability (1) rows.
-FIRM_FAMILY_BYTES = 25
+# Per firm and model family, in a quarter where every firm chooses: for each of the family's two
+# release lines the chooser's utility (8), Gumbel noise (8) and availability (1), plus the noise's
+# counter-hash temporaries (about 12); 55 per family measured (tests/test_faults.py).
+FIRM_FAMILY_BYTES = 60
 ROW_BYTES = 1000  # one metric value: the model's row, the tidy frame, the summary and CSV text (750-1100 measured)
 
 ENV_LIMIT = "SIM_MEMORY_LIMIT"
