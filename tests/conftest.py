@@ -32,3 +32,14 @@ def run_cli(*args: str) -> tuple[int, str, str]:
 def world() -> World:
     """The shipped world data (countries, labs, model families), validated."""
     return load_world()
+
+
+def default_signals() -> None:
+    """`preexec_fn` for a child that a test stops with a signal: SIGINT, SIGTERM and SIGHUP as in a
+    terminal. A test runner started in the background (`cmd &`, `nohup`) hands its children SIGINT
+    or SIGHUP ignored, and `sim` rightly keeps an ignored signal ignored."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+

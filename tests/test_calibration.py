@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 import sim
+from conftest import default_signals
 from sim.calibration.calibrate import calibrate
 from sim.calibration.ensemble import load_ensemble
 from sim.calibration.history import combined, implausibility, refined_box
@@ -162,7 +163,8 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes_without_recomputing(tmp_path):
     # runs long enough that Ctrl-C lands while most are still to do, even on a loaded machine
     path, out = spec_file(tmp_path, samples=24, set={"population.firms": 2000, "time.end": "2026Q2"}), tmp_path / "out"
     command = [sys.executable, "-m", "sim", "calibrate", str(path), "--out", str(out)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=default_signals)
     runs = out / "wave-1" / "runs.csv"
     deadline = time.monotonic() + 240
     while not (runs.is_file() and runs.read_text().count("\n") - 1 >= 3):

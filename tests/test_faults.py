@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BASELINE, SCENARIOS, run_cli
+from conftest import BASELINE, SCENARIOS, default_signals, run_cli
 from sim import runner
 from sim.model.streams import replicate_seeds
 from sim.outputs import folder as run_folder
@@ -45,11 +45,6 @@ WAIT_S = 120.0  # upper bound for a subprocess to reach a given point on a loade
 
 
 # --------------------------------------------------------------------------- helpers
-def _default_signals() -> None:
-    # A test runner started in the background may have SIGINT ignored; a user's terminal does not.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def start(*args: str, cwd: Path, session: bool = False) -> subprocess.Popen[str]:
     """`python -m sim ARGS` as a real child process (`session`: in a process group of its own)."""
     return subprocess.Popen(
@@ -58,7 +53,7 @@ def start(*args: str, cwd: Path, session: bool = False) -> subprocess.Popen[str]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_signals,
+        preexec_fn=default_signals,
         start_new_session=session,
     )
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import sim
+from conftest import default_signals
 from sim.errors import InputError
 from sim.experiments.design import FactorSpec, design_size, policies, sample
 from sim.experiments.outcomes import reduce_series
@@ -259,7 +260,8 @@ outcomes:
 # --------------------------------------------------------------------------- faults, with real processes
 def start_sweep(path: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds", *extra]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_signals)
 
 
 def wait_for_rows(out: Path, count: int, process: subprocess.Popen[str], timeout: float = 240) -> None:
