@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from sim.errors import InputError
 from sim.fields import Slug, StrictModel
@@ -45,19 +45,11 @@ class MutantsFile(StrictModel):
 
 def load_mutants(path: str | os.PathLike[str] | None = None) -> list[Mutant]:
     """The mutants (default the built-in `scenarios/data/mutants.yaml`); bad input gives FILE:LINE:COLUMN."""
-    from sim.scenario.errors import problems_from
+    from sim.scenario.errors import validate_located
     from sim.validation import _shown
 
     located = load_yaml_file(os.fspath(path) if path else _shown(data_dir() / "mutants.yaml"))
-
-    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
-        line, column = located.mark(where) if at_key else located.value_mark(where)
-        return located.file, line, column
-
-    try:
-        parsed = MutantsFile.model_validate(located.data)
-    except ValidationError as error:
-        raise InputError(problems_from(error, MutantsFile, located.data, locate)) from None
+    parsed = validate_located(located, MutantsFile)
     seen: set[str] = set()
     problems = []
     for i, mutant in enumerate(parsed.mutants):

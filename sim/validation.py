@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from sim.errors import InputError, Problem, did_you_mean
 from sim.fields import ClaimId, FieldError, Slug, StrictModel
@@ -191,16 +191,9 @@ def _shown(path: str | os.PathLike[str]) -> str:
 
 def _load(path: str, schema: type[TargetsFile] | type[PatternsFile]) -> CheckFile:
     located = load_yaml_file(path)
-    from sim.scenario.errors import problems_from
+    from sim.scenario.errors import validate_located
 
-    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
-        line, column = located.mark(where) if at_key else located.value_mark(where)
-        return located.file, line, column
-
-    try:
-        parsed = schema.model_validate(located.data)
-    except ValidationError as error:
-        raise InputError(problems_from(error, schema, located.data, locate)) from None
+    parsed = validate_located(located, schema)
     if isinstance(parsed, TargetsFile):
         checks: list[Check] = list(parsed.targets)
         considered: list[Considered] = []

@@ -61,6 +61,11 @@ class Located:
         """The value's mark, else as `mark`."""
         return self.value_marks.get(tuple(path)) or self.mark(path)
 
+    def locate(self, path: tuple, at_key: bool = False) -> tuple[str, int, int]:
+        """(file, line, column) of a key (`at_key`) or of its value: where a problem is reported."""
+        line, column = self.mark(path) if at_key else self.value_mark(path)
+        return self.file, line, column
+
     def problem(self, path: tuple, message: str, *, at_value: bool = False) -> Problem:
         line, column = self.value_mark(path) if at_value else self.mark(path)
         return Problem(self.file, line, column, dotted(tuple(path)), message)

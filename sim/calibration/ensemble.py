@@ -30,7 +30,7 @@ from sim.errors import InputError
 from sim.fields import Slug, StrictModel
 from sim.resources import data_dir
 from sim.scenario import Prepared, Scenario
-from sim.scenario.errors import problems_from
+from sim.scenario.errors import problems_from, validate_located
 from sim.yamlio import load_yaml_file
 
 ENSEMBLE_NAME = "ensemble.yaml"
@@ -105,15 +105,7 @@ def load_ensemble(path: str | os.PathLike[str] | None = None) -> Ensemble:
                 "use --uncertainty seeds, or give an ensemble file written by `sim calibrate` with --ensemble"
             )
     located = load_yaml_file(path)
-
-    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
-        line, column = located.mark(where) if at_key else located.value_mark(where)
-        return located.file, line, column
-
-    try:
-        parsed = EnsembleFile.model_validate(located.data)
-    except ValidationError as error:
-        raise InputError(problems_from(error, EnsembleFile, located.data, locate)) from None
+    parsed = validate_located(located, EnsembleFile)
     raw = Path(path).read_bytes()
     return Ensemble(parsed, Path(path), hashlib.sha256(raw).hexdigest())
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
-from sim.scenario.errors import problems_from
+from sim.scenario.errors import validate_located
 from sim.yamlio import Located, load_yaml_file
 
 MAX_SAMPLES = 10_000
@@ -123,15 +123,7 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
     data = located.data
     if not isinstance(data, dict):
         raise InputError.single(located.file, "a calibration spec is a mapping of fields (name:, priors:, ...)")
-
-    def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
-        line, column = located.mark(where) if at_key else located.value_mark(where)
-        return located.file, line, column
-
-    try:
-        spec = CalibrationSpec.model_validate(data)
-    except ValidationError as error:
-        raise InputError(problems_from(error, CalibrationSpec, data, locate)) from None
+    spec = validate_located(located, CalibrationSpec)
     loaded = LoadedSpec(spec, Path(os.fspath(path)).resolve(), located)
     if not loaded.scenario_path.is_file():
         near = did_you_mean(spec.scenario.removesuffix(".yaml"), builtin_scenarios()) if is_bare_name(

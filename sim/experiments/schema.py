@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, JsonValue, ValidationError, field_validator, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
 from sim.metrics_registry import WORLD_GROUP, normalise_group
 from sim.quarters import Quarter, parse_quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
-from sim.scenario.errors import problems_from
+from sim.scenario.errors import validate_located
 from sim.yamlio import Located, load_yaml_file
 
 DESIGN_KINDS = ("full_factorial", "latin_hypercube", "sobol", "morris", "explicit")
@@ -222,15 +222,7 @@ def load_experiment(path: str | os.PathLike[str]) -> LoadedExperiment:
     data = located.data
     if not isinstance(data, dict):
         raise InputError.single(located.file, "an experiment is a mapping of fields (name:, scenario:, design: ...)")
-    try:
-        experiment = Experiment.model_validate(data)
-    except ValidationError as error:
-
-        def locate(where: tuple, at_key: bool) -> tuple[str, int, int]:
-            line, column = located.mark(where) if at_key else located.value_mark(where)
-            return located.file, line, column
-
-        raise InputError(problems_from(error, Experiment, data, locate)) from None
+    experiment = validate_located(located, Experiment)
     loaded = LoadedExperiment(experiment, Path(os.fspath(path)).resolve(), located)
     if not loaded.scenario_path.is_file():
         name = experiment.scenario.removesuffix(".yaml")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from sim.errors import Problem, did_you_mean, dotted, show_value
+from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
 from sim.fields import FieldError
+from sim.yamlio import Located
+
+Model = TypeVar("Model", bound=BaseModel)
 
 Path = tuple[str | int, ...]
 Locate = Callable[[Path, bool], tuple[str, int, int]]  # (path, at_key) -> (file, line, column)
@@ -163,3 +166,12 @@ def problems_from(error: ValidationError, root: type[BaseModel], data: Any, loca
         file, line, column = locate(path, at_key)
         problems.append(Problem(file, line, column, dotted(path), message))
     return problems
+
+
+def validate_located(located: Located, schema: type[Model]) -> Model:
+    """`schema` validated from a YAML file's data; every problem at its FILE:LINE:COLUMN (InputError)."""
+    try:
+        return schema.model_validate(located.data)
+    except ValidationError as error:
+        raise InputError(problems_from(error, schema, located.data, located.locate)) from None
+
