@@ -42,8 +42,9 @@ class RunResult:
 
     @property
     def bands(self) -> str:
-        """What the 10-90% bands show: `bands: seeds only` or `bands: seeds and parameter ensemble (N members)`."""
-        return band_note(self.ensemble)
+        """What the 10-90% bands show: `bands: seeds only` or `bands: seeds and parameter ensemble (N members)`
+        (`K of N members` when the replicates drew fewer than all)."""
+        return band_note(self.ensemble, self.members_used)
 
     @property
     def summary(self) -> pd.DataFrame:

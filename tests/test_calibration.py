@@ -259,7 +259,7 @@ def test_sim_run_names_its_bands_in_summary_report_and_manifest(synthetic_ensemb
         manifest = json.loads((out / "manifest.json").read_text())
         outputs[kind] = (done.stdout, (out / "report.html").read_text(), manifest)
     assert "bands: seeds only" in outputs["seeds"][0] and "bands: seeds only" in outputs["seeds"][1]
-    ensemble_text = "bands: seeds and parameter ensemble (4 members)"
+    ensemble_text = "bands: seeds and parameter ensemble (2 of 4 members)"  # two replicates draw two members
     assert ensemble_text in outputs["ensemble"][0] and ensemble_text in outputs["ensemble"][1]
     assert outputs["seeds"][2]["uncertainty"] == {"kind": "seeds"}
     assert [r["member"] for r in outputs["ensemble"][2]["uncertainty"]["replicates"]] == ["m0", "m1"]

@@ -179,11 +179,14 @@ def replicate_scenarios(
     return scenarios, used
 
 
-def band_note(ensemble: Ensemble | None) -> str:
-    """What the 10-90% bands of a run show, for the summary and the report."""
+def band_note(ensemble: Ensemble | None, used: Sequence[dict[str, object]] = ()) -> str:
+    """What the 10-90% bands of a run show, for the summary and the report; `used` (replicate ->
+    member, as in the manifest) says how many members the run drew when fewer than all."""
     if ensemble is None:
         return "bands: seeds only"
-    return f"bands: seeds and parameter ensemble ({ensemble.size} members)"
+    drawn = len({entry["member"] for entry in used})
+    members = f"{drawn} of {ensemble.size}" if 0 < drawn < ensemble.size else f"{ensemble.size}"
+    return f"bands: seeds and parameter ensemble ({members} members)"
 
 
 def manifest_entry(ensemble: Ensemble | None, used: Sequence[dict[str, object]]) -> dict[str, object]:

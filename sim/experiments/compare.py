@@ -205,7 +205,7 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
         seeds=result.seeds, replicates=len(result.seeds),
         command_line=command_line, wall_time_s=result.wall_time_s,
         extra={"scenarios": result.labels, "compared_with": result.labels[0],
-               "bands": band_note(result.base.ensemble),
+               "bands": band_note(result.base.ensemble, result.base.members_used),
                "uncertainty": manifest_entry(result.base.ensemble, result.base.members_used)},
     )
     put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
@@ -283,7 +283,7 @@ def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dic
         "compare.html.j2",
         title=f"{result.labels[0]} vs {', '.join(result.labels[1:])}",
         replicates=len(result.seeds),
-        bands=band_note(result.base.ensemble),
+        bands=band_note(result.base.ensemble, result.base.members_used),
         created=manifest.get("created_utc"),
         version=manifest.get("package_version"),
         rows=headline_differences(result),
