@@ -104,8 +104,7 @@ class LoadedSpec:
     located: Located
 
     def locate(self, where: tuple, at_key: bool = False) -> tuple[str, int, int]:
-        line, column = self.located.mark(where) if at_key else self.located.value_mark(where)
-        return self.located.file, line, column
+        return self.located.locate(where, at_key)
 
     @property
     def scenario_path(self) -> Path:

@@ -202,8 +202,7 @@ class LoadedExperiment:
     located: Located
 
     def locate(self, path: tuple, at_key: bool = False) -> tuple[str, int, int]:
-        line, column = self.located.mark(path) if at_key else self.located.value_mark(path)
-        return self.located.file, line, column
+        return self.located.locate(path, at_key)
 
     @property
     def scenario_path(self) -> Path:
