@@ -13,27 +13,51 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `tools` is the checkout's, not an installed package
 
+from sim.calibration.ensemble import load_ensemble, shipped_ensemble  # noqa: E402
 from sim.outputs.atomic import atomic_write_text  # noqa: E402
+from sim.resources import data_dir  # noqa: E402
 from sim.validation import run_check, text_report, validation_markdown  # noqa: E402
 from tools.docs.calibration import calibration_markdown  # noqa: E402
 
 COMMAND = "python scripts/validation_report.py"
+HOLDOUT = "ensemble-until-2024Q4.yaml"  # the out-of-sample calibration's ensemble (sim calibrate --until 2024Q4)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replicates", type=int, default=10)
+    parser.add_argument("--ensemble-replicates", type=int, default=40,
+                        help="replicates of the ensemble and out-of-sample runs (member r mod N each)")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    validation = run_check(ROOT / "scenarios/baseline.yaml", replicates=args.replicates, workers=args.workers)
+    baseline = ROOT / "scenarios/baseline.yaml"
+    validation = run_check(baseline, replicates=args.replicates, workers=args.workers)
     validation.scenario_path = "scenarios/baseline.yaml"  # the pages name it the same from any folder
     method = (ROOT / "docs/calibration_method.md").read_text(encoding="utf-8")
+    ensemble_part = holdout_part = None
+    if shipped_ensemble() is not None:
+        shipped = load_ensemble()
+        under = run_check(baseline, replicates=args.ensemble_replicates, workers=args.workers, uncertainty="ensemble")
+        under.scenario_path = validation.scenario_path
+        ensemble_part = (under, shipped)
+    holdout_path = data_dir() / HOLDOUT
+    if holdout_path.is_file():
+        holdout = load_ensemble(holdout_path)
+        provenance: Any = holdout.file.provenance
+        matched = set(provenance.get("matched_targets") or [])
+        predicted = run_check(baseline, replicates=args.ensemble_replicates, workers=args.workers,
+                              uncertainty="ensemble", ensemble=holdout_path)
+        predicted.scenario_path = validation.scenario_path
+        held_out = [o.check.id for o in predicted.targets if o.check.id not in matched]
+        holdout_part = (predicted, holdout, held_out)
     atomic_write_text(ROOT / "docs/validation.md", validation_markdown(validation, COMMAND))
-    atomic_write_text(ROOT / "docs/calibration.md", calibration_markdown(validation, method, COMMAND))
+    atomic_write_text(ROOT / "docs/calibration.md", calibration_markdown(
+        validation, method, COMMAND, ensemble=ensemble_part, out_of_sample=holdout_part))
     print(text_report(validation), end="")
     print("Wrote docs/validation.md and docs/calibration.md")
 

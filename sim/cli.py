@@ -191,6 +191,11 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     calibrate.add_argument("--out", help="output folder (default runs/calibrate-<name>/)")
     calibrate.add_argument("--workers", type=_positive, default=1, help="local worker processes (default 1)")
     calibrate.add_argument("--scheduler", metavar="ADDRESS", help="run on a Dask cluster, like tcp://host:8786")
+    calibrate.add_argument(
+        "--until", metavar="QUARTER", help="out-of-sample test: match only the targets whose quarters end by "
+        "QUARTER (like 2024Q4) and report the later ones as predictions (OUT/predictions.csv); default "
+        "folder runs/calibrate-<name>-until-<QUARTER>/",
+    )
 
 
 UNCERTAINTY_HELP = (
@@ -450,7 +455,7 @@ def _run_calibration(args: argparse.Namespace) -> int:
 
     try:
         result = calibrate(args.spec, out=args.out, workers=args.workers, scheduler=args.scheduler, progress=True,
-                           report=say, command_line=["sim", *sys.argv[1:]])
+                           report=say, command_line=["sim", *sys.argv[1:]], until=args.until)
     except CalibrationInterrupted as stop:
         print(f"sim: interrupted in wave {stop.wave}; {stop.done} of its {stop.total} runs are saved in "
               f"{stop.out_dir}/, none half-written; run the same command again to resume", file=sys.stderr)
@@ -459,6 +464,13 @@ def _run_calibration(args: argparse.Namespace) -> int:
         print(f"wave {wave.number}: {len(wave.table)} sets, {wave.runs} runs ({wave.ran} now, {wave.reused} reused), "
               f"{int(wave.table['accepted'].sum())} non-implausible")
     print(f"{result.runs} runs in all, {result.ran} computed now, {result.wall_time_s / 60:.1f} min")
+    if result.predictions is not None:
+        print(f"Held-out targets as the accepted sets predict them ({result.out_dir}/predictions.csv):")
+        for row in result.predictions.to_dict("records"):
+            verdict = "holds" if row["holds"] else "FAILS"
+            print(f"  {row['target']}: median {row['median']:.3g} (10-90% over sets {row['p10']:.3g} to "
+                  f"{row['p90']:.3g}), accepted {row['accept_low']:g} to {row['accept_high']:g}: {verdict}; "
+                  f"{row['share_of_sets_inside']:.0%} of sets inside")
     if result.ensemble_path is None:
         print(f"No parameter set survived the last wave: no ensemble written (see {result.out_dir}/wave-*/"
               "implausibility.csv for which targets rule them out)")

@@ -351,17 +351,20 @@ def run_check(
     targets: str | os.PathLike[str] | None = None,
     patterns: str | os.PathLike[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    uncertainty: str | None = "seeds",
+    ensemble: str | os.PathLike[str] | None = None,
 ) -> Validation:
     """Run the scenario (default the built-in baseline) and measure every target and pattern on it.
 
-    The check files are read before the run, so a typo in them costs no simulation time.
+    The check files are read before the run, so a typo in them costs no simulation time. With
+    `uncertainty="ensemble"` replicate r runs with member r mod N of `ensemble` (default the shipped one).
     """
     from sim.api import run
 
     path = os.fspath(scenario) if scenario else BASELINE
     files = [load_targets(targets), load_patterns(patterns)]
     result = run(path, replicates=replicates, workers=workers, seed=seed, overrides=list(overrides),
-                 progress=progress)
+                 progress=progress, uncertainty=uncertainty, ensemble=ensemble)
     outcomes = evaluate(result.timeseries, files)
     spec = result.prepared.scenario
     return Validation(

@@ -104,6 +104,23 @@ def test_implausibility_uses_band_as_two_sd_plus_discrepancy_and_replicate_sprea
     assert implausibility(target(12.0, (3.0, 14.0)), [15.0, 15.0], 0.0) == pytest.approx(3.0)
 
 
+def test_band_sd_reads_the_accept_band_as_that_many_standard_deviations():
+    # band_sd 3 with no discrepancy: a mean exactly at the band's end has implausibility 3 (the cut-off)
+    assert implausibility(target(12.0, (3.0, 14.0)), [3.0, 3.0], 0.0, band_sd=3.0) == pytest.approx(3.0)
+    assert implausibility(target(12.0, (3.0, 14.0)), [14.0, 14.0], 0.0, band_sd=3.0) == pytest.approx(3.0)
+    assert implausibility(target(12.0, (3.0, 14.0)), [2.9, 2.9], 0.0, band_sd=3.0) > 3.0
+
+
+def test_rule_may_change_by_wave(tmp_path):
+    from sim.calibration.spec import wave_rule
+
+    spec = load_spec(spec_file(tmp_path, rule=["second_max", "max"], waves=3)).spec
+    assert [wave_rule(spec, w) for w in (1, 2, 3)] == ["second_max", "max", "max"]
+    with pytest.raises(InputError) as caught:
+        load_spec(spec_file(tmp_path, rule=["second_max", "third"]))
+    assert "rule" in str(caught.value)
+
+
 def test_one_sided_target_constrains_the_side_it_names():
     overtakes = target(0.013, (0.0, 1.0))  # "Chinese open models lead": a sign
     assert implausibility(overtakes, [-0.05, -0.05], 0.5) > 3  # the wrong sign is implausible
@@ -152,11 +169,55 @@ def test_tiny_calibration_writes_ensemble_with_provenance(tmp_path):
                                     "sampled_box": {"open_bias": [-4.0, -1.0], "base_share": [0.026, 0.034]}}]
     assert provenance["priors"]["open_bias"]["source"] == "test prior"
     assert provenance["command"] == "sim calibrate tiny" and provenance["created_utc"]
-    assert ensemble.file.base_values == {"parameters.labs.open_bias": -2.5, "parameters.collaboration.base_share":
-                                         0.0302}
+    baseline = sim.prepare("baseline").scenario
+    assert ensemble.file.base_values == {"parameters.labs.open_bias": baseline.parameters.labs.open_bias,
+                                         "parameters.collaboration.base_share":
+                                         baseline.parameters.collaboration.base_share}
+    assert ensemble.file.best_member == min(ensemble.members, key=lambda m: (m.implausibility, m.id)).id
     for member in ensemble.members:
         assert -4.0 <= member.values["parameters.labs.open_bias"] <= -1.0
         assert member.implausibility is not None and member.implausibility <= 3.0
+
+
+def test_out_of_sample_matches_early_targets_and_predicts_later_ones(tmp_path):
+    """--until 2024Q4: the 2025Q3 overtake target is measured on every set but cuts none; its prediction
+    by the accepted sets is written to predictions.csv and shown by the command."""
+    out = tmp_path / "out"
+    spec = spec_file(tmp_path, samples=6, targets=two_targets(tmp_path), band_sd=3.0, discrepancy=0.0)
+    result = calibrate(spec, out=out, until="2024Q4")
+    table = result.waves[0].table
+    assert (table["accepted"] == (table["I_open-lag-2024"] <= 3.0)).all()  # only the early target cuts
+    assert table["I_cn-open-overtakes-us-open"].notna().all()
+    assert result.predictions is not None and list(result.predictions["target"]) == ["cn-open-overtakes-us-open"]
+    written = (out / "predictions.csv").read_text(encoding="utf-8")
+    assert written.startswith("target,observed,accept_low,accept_high,sets,median,p10,p90")
+    if result.ensemble_path is not None:
+        provenance = load_ensemble(result.ensemble_path).file.provenance
+        assert provenance["calibrate_until"] == "2024Q4" and provenance["matched_targets"] == ["open-lag-2024"]
+    bad = subprocess.run([sys.executable, "-m", "sim", "calibrate", str(spec), "--until", "2024Q5"],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "2024Q5" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_rule_parameter_can_be_calibrated_and_is_skipped_where_the_rule_is_absent(tmp_path):
+    from sim.calibration.ensemble import applied_values
+
+    spec = spec_file(tmp_path, samples=4, targets=two_targets(tmp_path), priors={
+        "open_support": {"path": "rules.china-open-source-strategy.open_support", "range": [0.3, 2.0],
+                         "source": "test prior"}})
+    result = calibrate(spec, out=tmp_path / "out")
+    assert result.ensemble_path is not None
+    ensemble = load_ensemble(result.ensemble_path)
+    member = ensemble.members[0]
+    with_rule = sim.prepare("baseline").scenario
+    assert applied_values(ensemble, member, with_rule, set()) == member.values
+    scenario_file = tmp_path / "no-china-rule.yaml"
+    data = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8"))
+    data["rules"] = {k: v for k, v in data["rules"].items() if k != "china-open-source-strategy"}
+    data["name"] = "no-china-rule"
+    scenario_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    without = sim.prepare(str(scenario_file)).scenario
+    assert applied_values(ensemble, member, without, set()) == {}
 
 
 def test_ctrl_c_exits_130_and_the_rerun_resumes_without_recomputing(tmp_path):

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,18 @@ import yaml
 from pydantic import ValidationError
 
 from sim.calibration.history import combined, implausibility, latin_hypercube, refined_box
-from sim.calibration.spec import LoadedSpec, load_spec
+from sim.calibration.spec import LoadedSpec, load_spec, wave_rule
 from sim.errors import InputError, Problem, show_value
 from sim.experiments.plan import field_at, make_plan
 from sim.experiments.sweep import SweepInterrupted, sweep
 from sim.model.streams import replicate_seeds
 from sim.outputs.atomic import atomic_write_text
 from sim.outputs.tables import csv_bytes
-from sim.quarters import parse_quarter
+from sim.quarters import parse_quarter, quarter_label
 from sim.scenario import Prepared, Scenario, prepare
 from sim.scenario.errors import problems_from
 from sim.scenario.load import _set_path
-from sim.validation import CheckFile, load_targets, measure
+from sim.validation import Check, CheckFile, load_targets, measure
 
 Report = Callable[[str], None]
 PLACEHOLDER_OUTCOME = {"open_share_final": {"metric": "adoption_share", "group": "openness=open",
@@ -85,6 +85,7 @@ class CalibrationResult:
     wall_time_s: float = 0.0
     base_types: dict[str, bool] = field(default_factory=dict)  # path -> whether the parameter is an integer
     interrupted_ran: int = 0  # runs finished in a wave that Ctrl-C stopped
+    predictions: pd.DataFrame | None = None  # held-out targets (with `calibrate_until`), per the last wave
 
     @property
     def runs(self) -> int:
@@ -97,7 +98,8 @@ class CalibrationResult:
 
 
 def default_out(loaded: LoadedSpec) -> Path:
-    return Path("runs") / f"calibrate-{loaded.spec.name}"
+    until = loaded.spec.calibrate_until
+    return Path("runs") / (f"calibrate-{loaded.spec.name}" + (f"-until-{until}" if until else ""))
 
 
 def _base(loaded: LoadedSpec) -> Prepared:
@@ -184,19 +186,57 @@ def _experiment_text(loaded: LoadedSpec, wave: int, points: list[dict]) -> str:
     return yaml.safe_dump(experiment, sort_keys=False)
 
 
-def _measure_wave(loaded: LoadedSpec, targets: CheckFile, plan: Any, result: Any, points: list[dict]) -> pd.DataFrame:
+def _measure_wave(loaded: LoadedSpec, targets: CheckFile, plan: Any, result: Any, points: list[dict],
+                  wave: int) -> pd.DataFrame:
     metrics = sorted({c.metric for c in targets.checks})
     series = result.timeseries()
     series = series[series["metric"].isin(metrics)]
     point_of = {rid: p for p, _q, _r, rid in plan.rows}
     series = series.assign(design_point=series["run_id"].map(point_of))
+    spec = loaded.spec
+    matched = {c.id for c in matched_checks(loaded, targets)}
     rows = []
     for p, point in enumerate(points):
         own = series[series["design_point"] == p]
-        scores = {c.id: implausibility(c, measure(own, c), loaded.spec.discrepancy) for c in targets.checks}
-        worst = combined(list(scores.values()), loaded.spec.rule)
-        rows.append({"design_point": p, **point, **{f"I_{k}": v for k, v in scores.items()},
-                     "implausibility": worst, "accepted": bool(worst <= loaded.spec.cutoff)})
+        values = {c.id: measure(own, c) for c in targets.checks}
+        scores = {c.id: implausibility(c, values[c.id], spec.discrepancy, spec.band_sd) for c in targets.checks}
+        worst = combined([v for k, v in scores.items() if k in matched], wave_rule(spec, wave))
+        means = {f"value_{k}": float(np.mean(v)) if len(v) else float("nan") for k, v in values.items()}
+        rows.append({"design_point": p, **point, **{f"I_{k}": v for k, v in scores.items()}, **means,
+                     "implausibility": worst, "accepted": bool(worst <= spec.cutoff)})
+    return pd.DataFrame(rows)
+
+
+def matched_checks(loaded: LoadedSpec, targets: CheckFile) -> list[Check]:
+    """The targets the calibration matches: all, or with `calibrate_until` those whose quarters all end
+    by it (the others are held out and reported as predictions)."""
+    until = loaded.spec.calibrate_until
+    if until is None:
+        return list(targets.checks)
+    last = parse_quarter(until)
+    return [c for c in targets.checks
+            if max(parse_quarter(q) for q in (*c.quarters, *c.ratio_to_quarters)) <= last]
+
+
+def predictions(loaded: LoadedSpec, targets: CheckFile, wave: Wave) -> pd.DataFrame:
+    """The held-out targets as the accepted sets of a wave predict them: the median over sets of each
+    set's mean, its 10-90% spread over sets, the share of sets inside the accept band, and whether the
+    median is inside (as `sim check` judges a target)."""
+    matched = {c.id for c in matched_checks(loaded, targets)}
+    rows = []
+    for check in targets.checks:
+        if check.id in matched:
+            continue
+        values = wave.accepted[f"value_{check.id}"].to_numpy(dtype=float)
+        low, high = check.accept
+        median = float(np.median(values)) if len(values) else float("nan")
+        rows.append({"target": check.id, "observed": check.observed, "accept_low": low, "accept_high": high,
+                     "sets": len(values), "median": median,
+                     "p10": float(np.quantile(values, 0.1)) if len(values) else float("nan"),
+                     "p90": float(np.quantile(values, 0.9)) if len(values) else float("nan"),
+                     "share_of_sets_inside": float(np.mean((values >= low) & (values <= high))) if len(values)
+                     else float("nan"),
+                     "holds": bool(low <= median <= high)})
     return pd.DataFrame(rows)
 
 
@@ -222,12 +262,21 @@ def calibrate(
     progress: bool = False,
     report: Report | None = None,
     command_line: list[str] | None = None,
+    until: str | None = None,
 ) -> CalibrationResult:
-    """Run (or resume) a calibration spec; write OUT/ensemble.yaml when a set survives the last wave."""
+    """Run (or resume) a calibration spec; write OUT/ensemble.yaml when a set survives the last wave.
+
+    `until` (a quarter) overrides the spec's `calibrate_until`: the out-of-sample test."""
     say = report or (lambda _text: None)
     started = time.perf_counter()
     started_utc = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     loaded = load_spec(spec_path)
+    if until is not None:
+        try:
+            quarter = quarter_label(parse_quarter(until))
+        except ValueError as error:
+            raise InputError.single("--until", f"{until!r} is not a quarter like 2024Q4 ({error})") from None
+        loaded = replace(loaded, spec=loaded.spec.model_copy(update={"calibrate_until": quarter}))
     targets = load_targets(loaded.targets_path)
     prepared = _base(loaded)
     base_values = _check(loaded, prepared, targets)
@@ -240,6 +289,9 @@ def calibrate(
         result.wall_time_s = time.perf_counter() - started
         _log_invocation(out_dir, result, command_line, started_utc)
     last = result.waves[-1]
+    if loaded.spec.calibrate_until is not None:
+        result.predictions = predictions(loaded, targets, last)
+        atomic_write_text(out_dir / "predictions.csv", csv_bytes(result.predictions).decode("utf-8"))
     ensemble = out_dir / "ensemble.yaml"
     if len(last.accepted):
         cores = f"{workers} local worker(s) on {os.cpu_count()} cores"
@@ -293,15 +345,23 @@ def _waves(loaded: LoadedSpec, targets: CheckFile, out_dir: Path, workers: int, 
         if not swept.complete:
             raise RuntimeError(f"wave {wave}: {len(swept.failed)} run(s) did not finish (see "
                                f"{swept.out_dir}/runs.csv); run the same command again to retry them")
-        table = _measure_wave(loaded, targets, plan, swept, points)
+        table = _measure_wave(loaded, targets, plan, swept, points, wave)
         atomic_write_text(out_dir / f"wave-{wave}" / "implausibility.csv", csv_bytes(table).decode("utf-8"))
         shown = {n: [float(box[0][j]), float(box[1][j])] for j, n in enumerate(names)}
         done = Wave(wave, table, len(plan.runs), swept.ran, swept.reused, shown)
         result.waves.append(done)
         say(f"wave {wave}: {int(table['accepted'].sum())} of {len(table)} sets non-implausible "
-            f"(cut-off {loaded.spec.cutoff:g}, {loaded.spec.rule})")
+            f"(cut-off {loaded.spec.cutoff:g}, {wave_rule(loaded.spec, wave)})")
         accepted = done.accepted[names].to_numpy(dtype=float)
         box = refined_box(accepted, lows, highs)
+
+
+def _rules_text(spec: Any, waves: int) -> str:
+    names = {"max": "largest", "second_max": "second largest"}
+    rules = [names[wave_rule(spec, w)] for w in range(1, waves + 1)]
+    if len(set(rules)) == 1:
+        return f"the {rules[0]}"
+    return "the " + ", ".join(f"{r} (wave {w})" for w, r in enumerate(rules, start=1))
 
 
 def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str, Any],
@@ -317,13 +377,17 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
         typed = {k: (int(v) if isinstance(base_values[k], int) else float(v)) for k, v in values.items()}
         members.append({"id": f"w{last.number}-s{int(row['design_point']):03d}", "values": typed,
                         "implausibility": round(float(row["implausibility"]), 4)})
+    best = min(members, key=lambda m: (m["implausibility"], m["id"]))
     targets_path = Path(targets.path)
     log_path = result.out_dir / INVOCATIONS
     invocations = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
     provenance = {
-        "method": f"history matching, {len(result.waves)} wave(s), implausibility cut-off {spec.cutoff:g} on the "
-                  f"{'largest' if spec.rule == 'max' else 'second largest'} over targets, model discrepancy "
-                  f"{spec.discrepancy:g} x observational sd, no emulator (docs/calibration_method.md)",
+        "method": f"history matching, {len(result.waves)} wave(s), implausibility cut-off {spec.cutoff:g} on "
+                  f"{_rules_text(spec, len(result.waves))} over targets, accept bands read as "
+                  f"{spec.band_sd:g} sd, model discrepancy {spec.discrepancy:g} x observational sd, no emulator "
+                  "(docs/calibration_method.md)",
+        "matched_targets": [c.id for c in matched_checks(loaded, targets)],
+        "calibrate_until": spec.calibrate_until,
         "spec_file": _shown(loaded.path),
         "spec_sha256": _digest(loaded.path),
         "targets_file": _shown(targets_path),
@@ -353,6 +417,7 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
         "description": spec.description or f"calibrated ensemble of {spec.scenario}",
         "scenario": spec.scenario,
         "base_values": base_values,
+        "best_member": best["id"],
         "members": members,
         "provenance": provenance,
     }

@@ -56,6 +56,9 @@ class EnsembleFile(StrictModel):
     base_values: dict[str, float | int] = Field(
         description="the base scenario's value at each calibrated path: a scenario whose value differs keeps its own"
     )
+    best_member: str | None = Field(
+        None, description="id of the member with the lowest implausibility (the values the baseline is set to)"
+    )
     members: list[Member] = Field(min_length=1)
     provenance: dict[str, JsonValue] = Field(description="targets, priors, seeds, waves, acceptance, date, command")
 
@@ -143,6 +146,8 @@ def applied_values(ensemble: Ensemble, member: Member, scenario: Scenario, expli
         if path in explicit:
             continue
         current, problem = field_at(scenario, tuple(path.split(".")))
+        if problem is not None and path.startswith("rules."):
+            continue  # a rule's parameter, in a scenario without that rule: nothing to apply it to
         base = ensemble.file.base_values.get(path)
         if problem is None and base is not None and current != base:
             continue  # the scenario set this parameter itself

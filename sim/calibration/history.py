@@ -8,8 +8,10 @@ Andrianakis et al. 2015, PLoS Comput Biol 11(1):e1003968):
 - mean_t(x): the target measured as `sim check` measures it (`sim.validation.measure`), averaged
   over the replicates (seeds) run at x;
 - z_t: the target's `observed` value, or the middle of its accept band when it has none;
-- var_obs_t: the accept band read as about two standard deviations either side of z_t, so
-  sd_obs = (distance from z_t to the band's end on the side the model lies) / 2. A one-sided band
+- var_obs_t: the accept band read as `band_sd` standard deviations either side of z_t, so
+  sd_obs = (distance from z_t to the band's end on the side the model lies) / band_sd (the spec's
+  `band_sd`; 2 reads the band as a 95% interval; the built-in spec uses 3, the cut-off, with no
+  further discrepancy, because targets.yaml's bands already add the model-data gap). A one-sided band
   (a sign: "Chinese open models lead": accept [0, 1], observed 0.013) then constrains the side it
   names hard and the other side hardly at all, which is what such a target means;
 - var_md_t = (discrepancy x sd_obs)^2: model discrepancy, what the model cannot reproduce anyway;
@@ -42,23 +44,26 @@ def target_centre(check: Check) -> float:
     return float(check.observed) if check.observed is not None else (low + high) / 2
 
 
-def observation_sd(check: Check, model_mean: float) -> float:
-    """sd_obs: half the distance from z_t to the accept band's end on the side of the model's mean."""
+def observation_sd(check: Check, model_mean: float, band_sd: float = 2.0) -> float:
+    """sd_obs: the distance from z_t to the accept band's end on the side of the model's mean, over
+    `band_sd` (2: the band read as about two standard deviations)."""
     low, high = check.accept
     centre = target_centre(check)
     reach = (high - centre) if model_mean >= centre else (centre - low)
     if reach <= 0:  # observed sits on the band's end: use the whole band's half-width
         reach = (high - low) / 2
-    return max(reach, 1e-12) / 2
+    return max(reach, 1e-12) / band_sd
 
 
-def implausibility(check: Check, values: Sequence[float] | np.ndarray, discrepancy: float) -> float:
+def implausibility(
+    check: Check, values: Sequence[float] | np.ndarray, discrepancy: float, band_sd: float = 2.0
+) -> float:
     """I_t for one target from its values in each replicate at one parameter set (inf if undefined)."""
     array = np.asarray(values, dtype=float)
     if array.size == 0 or not np.all(np.isfinite(array)):
         return float("inf")  # a target the run cannot measure (a zero base of a ratio) rules the set out
     mean = float(array.mean())
-    sd_obs = observation_sd(check, mean)
+    sd_obs = observation_sd(check, mean, band_sd)
     var_ens = float(array.var(ddof=1)) if array.size > 1 else 0.0
     variance = sd_obs**2 * (1 + discrepancy**2) + var_ens
     return abs(mean - target_centre(check)) / float(np.sqrt(variance))

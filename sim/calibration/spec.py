@@ -15,6 +15,7 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from sim.errors import InputError, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
+from sim.quarters import Quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import validate_located
 from sim.yamlio import Located, load_yaml_file
@@ -36,10 +37,12 @@ class Prior(StrictModel):
     @classmethod
     def _behavioural(cls, path: str) -> str:
         parts = path.split(".")
-        if len(parts) < 2 or parts[0] != "parameters" or not all(parts):
+        behavioural = (len(parts) >= 2 and parts[0] == "parameters") or (len(parts) >= 3 and parts[0] == "rules")
+        if not behavioural or not all(parts):
             raise ValueError(
-                f"{path!r} is not under parameters.: only behavioural parameters are calibrated (rules, policies "
-                "and world data are what scenarios choose), like parameters.labs.open_bias"
+                f"{path!r} is not under parameters. or a rule's field (rules.ID.FIELD): only behavioural "
+                "parameters are calibrated (which rules and policies hold, and world data, are what scenarios "
+                "choose), like parameters.labs.open_bias or rules.china-open-source-strategy.open_support"
             )
         return path
 
@@ -74,11 +77,23 @@ class CalibrationSpec(StrictModel):
     cutoff: float = Field(
         3.0, gt=0, description="implausibility cut-off (3: Pukelsheim's three-sigma rule, Vernon et al. 2010)"
     )
-    rule: Literal["max", "second_max"] = Field(
-        "max", description="which implausibility over targets is cut: the largest, or the second largest"
+    rule: Literal["max", "second_max"] | list[Literal["max", "second_max"]] = Field(
+        "max", description="which implausibility over targets is cut: the largest, or the second largest; or a "
+        "list, one per wave (the last entry for later waves): early waves may cut on the second largest, as "
+        "Vernon et al. (2010) do, so that the space is refined before every target is asked to hold",
     )
     discrepancy: float = Field(
         0.5, ge=0, description="model discrepancy sd as a multiple of each target's observational sd"
+    )
+    band_sd: float = Field(
+        2.0, gt=0, le=10, description="how many standard deviations the distance from a target's observed value "
+        "to its accept band's end stands for (2: the band is about a 95% interval; set it to the cut-off, "
+        "with discrepancy 0, when the bands already include the model-data gap, so that a set is cut "
+        "exactly when its mean leaves a band by more than its replicates' spread allows)",
+    )
+    calibrate_until: Quarter | None = Field(
+        None, description="out-of-sample test: only targets whose quarters all end by this quarter are "
+        "matched; the later ones are measured on every set and reported as predictions (predictions.csv)",
     )
     seed: int = Field(20260101, ge=0, le=2**63 - 1, description="seeds the sampling and the replicates' seeds")
 
@@ -93,6 +108,13 @@ class CalibrationSpec(StrictModel):
                                  "priors", name, "path")
             seen[prior.path] = name
         return self
+
+
+def wave_rule(spec: CalibrationSpec, wave: int) -> str:
+    """The implausibility rule of wave `wave` (1-based)."""
+    if isinstance(spec.rule, str):
+        return spec.rule
+    return spec.rule[min(wave, len(spec.rule)) - 1]
 
 
 @dataclass
