@@ -213,7 +213,18 @@ def patterns() -> str:
     return _rows(["pattern", "fact", "claims", "measured as"], rows)
 
 
+def fitted() -> str:
+    """What the built-in calibration fitted: each prior's path, range and source, and the targets it matched."""
+    from sim.calibration.spec import load_spec
+    from sim.resources import builtin_dir
+
+    spec = load_spec(builtin_dir() / "calibration" / "baseline.yaml").spec
+    rows = [[f"`{p.path}`", f"{p.range[0]:g} to {p.range[1]:g}", p.source] for p in spec.priors.values()]
+    return _rows(["fitted parameter", "prior range", "why this range"], rows)
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "fitted": fitted,
     "parameters": parameters,
     "rule_kinds": rule_kinds,
     "docstring": docstring,
