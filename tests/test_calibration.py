@@ -356,3 +356,28 @@ def test_bad_ensemble_file_is_reported_at_its_line(tmp_path):
     with pytest.raises(InputError) as raised:
         load_ensemble(path)
     assert raised.value.problems[0].format().startswith(f"{path}:5:")
+
+
+def test_shipped_ensembles_come_from_the_shipped_spec_and_targets():
+    """The ensembles that ship were made by the shipped calibration spec against the shipped targets: a
+    change to either leaves them stale, and this fails until `sim calibrate` is run again."""
+    import hashlib
+
+    from sim.resources import builtin_dir, data_dir
+
+    spec = builtin_dir() / "calibration" / "baseline.yaml"
+    targets = data_dir() / "targets.yaml"
+    shipped = [p for p in (data_dir() / "ensemble.yaml", data_dir() / "ensemble-until-2024Q4.yaml") if p.is_file()]
+    assert shipped, "no calibrated ensemble ships"
+    for path in shipped:
+        provenance = load_ensemble(path).file.provenance
+        assert provenance["spec_sha256"] == hashlib.sha256(spec.read_bytes()).hexdigest(), path.name
+        assert provenance["targets_sha256"] == hashlib.sha256(targets.read_bytes()).hexdigest(), path.name
+    baseline = sim.prepare("baseline").scenario
+    best = load_ensemble(data_dir() / "ensemble.yaml")
+    member = next(m for m in best.members if m.id == best.file.best_member)
+    from sim.experiments.plan import field_at
+
+    for path, value in member.values.items():  # the baseline's defaults are the best member's values
+        current, problem = field_at(baseline, tuple(path.split(".")))
+        assert problem is None and current == pytest.approx(value, rel=1e-3), path
