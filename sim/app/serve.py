@@ -47,8 +47,10 @@ class ServeError(Exception):
 
 
 def assets_dir() -> Path:
-    """Solara's local cache of its browser files in this environment."""
-    return Path(sys.prefix) / "share" / "solara" / "cdn"
+    """Solara's local cache of its browser files: $SOLARA_ASSETS_PROXY_CACHE_DIR (solara's own setting)
+    or the one in this environment."""
+    folder = os.environ.get("SOLARA_ASSETS_PROXY_CACHE_DIR")
+    return Path(folder) if folder else Path(sys.prefix) / "share" / "solara" / "cdn"
 
 
 def missing_browser_packages(folder: Path | None = None) -> list[str]:
