@@ -197,9 +197,13 @@ def test_allow_origin_widens_the_check_to_the_address_students_use() -> None:
             normalize_origin(bad)
 
 
-def test_a_bad_allow_origin_is_a_usage_error(capsys) -> None:
+def test_bad_app_options_are_usage_errors(capsys) -> None:
     assert main(["app", "--allow-origin", "192.168.1.20:8765"]) == 2
     assert "like http://192.168.1.20:8765" in capsys.readouterr().err
+    assert main(["app", "--max-sessions", "0"]) == 2
+    assert "--max-sessions 0: allow at least 1 session" in capsys.readouterr().err
+    assert main(["app", "--idle-expiry", "inf"]) == 2  # solara would fail to start on it
+    assert "--idle-expiry inf: give a number of seconds above 0" in capsys.readouterr().err
 
 
 # -- 4. Flood: sessions and threads stay bounded and come back ---------------------------------------

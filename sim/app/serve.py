@@ -144,7 +144,7 @@ def serve(
         raise ServeError(f"--scenarios {scenarios}: no such folder")
     if max_sessions < 1:
         raise ServeError(f"--max-sessions {max_sessions}: allow at least 1 session")
-    if not idle_expiry_s > 0:
+    if not 0 < idle_expiry_s < 10**9:  # also refuses nan and inf, which solara cannot parse
         raise ServeError(f"--idle-expiry {idle_expiry_s:g}: give a number of seconds above 0, like 600")
     origins = check_origins(allow_origins)
     check_address(host, port)
