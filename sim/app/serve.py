@@ -161,11 +161,12 @@ def serve(
         server_command(host, port, max_sessions, origins), env=server_env(scenarios, max_sessions, idle_expiry_s)
     )
     try:
-        return server.wait()
+        code = server.wait()
+        return 128 - code if code < 0 else code  # a server ended by signal N exits 128 + N, as a shell says
     except KeyboardInterrupt:  # Ctrl-C: the usual way to stop the page
         stop(server, signal.SIGINT)
         return 0
     except BaseException as error:  # SIGTERM, SIGHUP (sim.cli.Terminated) or anything else: never orphan it
-        stop(server, getattr(error, "signum", signal.SIGTERM))
+        stop(server, signal.SIGTERM)  # uvicorn stops gracefully on SIGTERM (SIGHUP would kill it outright)
         error.output_state = "the classroom page has stopped"  # type: ignore[attr-defined]  # sim.cli says it
         raise
