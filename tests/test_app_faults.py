@@ -13,6 +13,7 @@ browser files (a few small files in a temporary folder), so no test can damage t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -96,9 +97,10 @@ class App:
         return self.server.num_threads()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        """Kill whatever is left of its process group (also a server that outlived `sim app`)."""
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        self.process.wait()
 
 
 @pytest.fixture(scope="module")
