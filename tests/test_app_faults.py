@@ -230,6 +230,7 @@ def test_a_flood_of_websockets_keeps_sessions_and_threads_bounded_and_releases_t
     # one thread per open session, plus the thread pool that closes sessions (anyio: at most 40)
     assert max(peak_threads) <= idle_threads + MAX_SESSIONS + 40, peak_threads
     assert set(statuses) == {101, 403} and statuses.count(101) >= MAX_SESSIONS  # served up to the limit
+    assert app.log.read_text().count("refused a session") <= 3  # a line per 10 s, not one per refusal
     started = time.monotonic()
     assert get(app.url + "/readyz")[0] == 200 and time.monotonic() - started < 5  # still answering
     # Released: the gone sessions after --idle-expiry, their idle threads after anyio's 10 s.

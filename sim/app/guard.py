@@ -140,7 +140,7 @@ class Gate:
         elif origin is not None and not self.origin_allowed(origin):
             refusal = f"a request from the web page {origin!r}"
         if refusal:
-            self._note(f"refused {refusal} (sim app --allow-origin widens the list)")
+            self._note("origin", f"refused {refusal} (sim app --allow-origin widens the list)")
             await self._refuse(scope, receive, send, 403, f"Refused: {refusal}. " + ALLOW_HINT)
             return
         if scope["type"] == "websocket":
@@ -161,8 +161,9 @@ class Gate:
             if self.open_websockets >= self.max_sessions or (
                 kernel_id not in self.sessions() and not await self._make_room()
             ):
-                self._note(f"refused a session: {self.max_sessions} at once is the limit (sim app --max-sessions)")
-                await self._refuse(scope, receive, send, 503, FULL_MESSAGE.format(n=self.max_sessions))
+                limit = f"{self.max_sessions} at once is the limit (sim app --max-sessions)"
+                self._note("full", f"refused a session: {limit}")
+                await self._refuse(scope, receive, send, 403, FULL_MESSAGE.format(n=self.max_sessions))
                 return
         self.open_websockets += 1
         try:
@@ -196,15 +197,15 @@ class Gate:
                 self._releasing.discard(id(gone[0]))
         return True
 
-    def _note(self, what: str) -> None:
+    def _note(self, kind: str, what: str) -> None:
         """Log a refusal, at most one line per kind every LOG_EVERY_S (a flood must not flood the log)."""
         now = time.monotonic()
-        last, count = self._notes.get(what, (float("-inf"), 0))
+        last, count = self._notes.get(kind, (float("-inf"), 0))
         if now - last >= LOG_EVERY_S:
-            log.warning("%s%s", what, f" (and {count} more like it)" if count else "")
-            self._notes[what] = (now, 0)
+            log.warning("%s%s", what, f" (and {count} more refusals like it before)" if count else "")
+            self._notes[kind] = (now, 0)
         else:
-            self._notes[what] = (last, count + 1)
+            self._notes[kind] = (last, count + 1)
 
     # -- files ------------------------------------------------------------------------------------
     def _cdn_file(self, relative: str) -> bool:
