@@ -142,6 +142,30 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     app.add_argument("--scenarios", help="folder of preset scenarios (default: the built-in scenarios)")
+    app.add_argument(
+        "--allow-origin",
+        dest="allow_origins",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="also accept browsers showing this address, like http://192.168.1.20:8765 for a class on a LAN "
+        "(repeatable; default: only pages on this machine, so other web sites cannot use the page)",
+    )
+    app.add_argument(
+        "--max-sessions",
+        type=int,
+        default=60,
+        metavar="N",
+        help="browser sessions at once (default 60); past it a new visitor is told the page is full",
+    )
+    app.add_argument(
+        "--idle-expiry",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="how long a session whose browser has gone (laptop asleep, network lost) is kept for it to come back "
+        "(default 600)",
+    )
     _add_experiment_commands(commands)
     return parser
 
@@ -360,7 +384,14 @@ def cmd_app(args: argparse.Namespace) -> int:
     from sim.app.serve import ServeError, serve
 
     try:
-        return serve(args.host, args.port, Path(args.scenarios) if args.scenarios else None)
+        return serve(
+            args.host,
+            args.port,
+            Path(args.scenarios) if args.scenarios else None,
+            allow_origins=args.allow_origins,
+            max_sessions=args.max_sessions,
+            idle_expiry_s=args.idle_expiry,
+        )
     except ServeError as error:
         raise UsageError(str(error)) from None
 

@@ -1,18 +1,24 @@
-"""Start the classroom page: `solara run sim/app/page.py` on a local address, offline, telemetry off.
+"""Start the classroom page: solara's server for sim/app/page.py on a local address, offline, telemetry off.
 
 Solara's browser files normally come from a CDN; here they must be in solara's local cache
 (`<venv>/share/solara/cdn`), filled from the npm registry by `scripts/fetch_solara_assets.sh`
 (`make app-assets`). The server then needs no network, and serves nothing but the page: the app's
 folder has no `public/` or `assets/` directory for solara to expose.
+
+The server runs in a child process (sim/app/server.py) so that solara reads the settings below from a
+fresh environment; this process forwards SIGTERM/SIGINT/SIGHUP to it and waits for it to stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parent / "page.py"
@@ -25,7 +31,15 @@ BROWSER_PACKAGES = (
 )
 OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage reports to solara's servers
+    "SOLARA_MODE": "production",
+    "SOLARA_ASSETS_PROXY": "True",  # the page loads its browser files from this server, never from a CDN
+    # Files missing from the local copy are refused by the gate (sim/app/guard.py); should one slip
+    # through, solara's proxy would fetch it from here, a closed port on this machine, not the internet.
+    "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/",
 }
+MAX_SESSIONS = 60  # browser sessions at once (a class, its teacher, some reloads)
+IDLE_EXPIRY_S = 600  # a session whose browser has gone is kept this long for it to come back
+STOP_S = 15  # how long the server gets to stop after a signal before it is killed
 
 
 class ServeError(Exception):
@@ -33,8 +47,10 @@ class ServeError(Exception):
 
 
 def assets_dir() -> Path:
-    """Solara's local cache of its browser files in this environment."""
-    return Path(sys.prefix) / "share" / "solara" / "cdn"
+    """Solara's local cache of its browser files: $SOLARA_ASSETS_PROXY_CACHE_DIR (solara's own setting)
+    or the one in this environment."""
+    folder = os.environ.get("SOLARA_ASSETS_PROXY_CACHE_DIR")
+    return Path(folder) if folder else Path(sys.prefix) / "share" / "solara" / "cdn"
 
 
 def missing_browser_packages(folder: Path | None = None) -> list[str]:
@@ -61,24 +77,63 @@ def check_address(host: str, port: int) -> None:
             raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
 
-def server_command(host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "solara", "run", str(PAGE),
-        "--host", host, "--port", str(port), "--production", "--no-open",
-    ]  # fmt: skip
+def server_command(host: str, port: int, max_sessions: int = MAX_SESSIONS, origins: Sequence[str] = ()) -> list[str]:
+    """The child process that serves the page (sim/app/server.py)."""
+    return [sys.executable, "-m", "sim.app.server", host, str(port), str(max_sessions), *origins]
 
 
-def server_env(scenarios: Path | None = None) -> dict[str, str]:
+def server_env(
+    scenarios: Path | None = None, max_sessions: int = MAX_SESSIONS, idle_expiry_s: float = IDLE_EXPIRY_S
+) -> dict[str, str]:
+    """The child's environment: solara's settings (offline, production, session limits) and the presets folder."""
     from sim.app.presets import SCENARIOS_ENV
 
     env = {**os.environ, **OFFLINE_ENV}
+    env["SOLARA_APP"] = str(PAGE)
+    env["SOLARA_ASSETS_PROXY_CACHE_DIR"] = str(assets_dir())
+    # Solara keeps a session whose websocket closed for this long (default 24 h), so a page reload
+    # or a network blip can resume it; the gate releases the oldest of them early when the page is full.
+    env["SOLARA_KERNEL_CULL_TIMEOUT"] = f"{idle_expiry_s:f}s"
+    env["SOLARA_KERNEL_MAX_COUNT"] = str(max_sessions)  # solara's own bound on session threads
     if scenarios is not None:
         env[SCENARIOS_ENV] = str(Path(scenarios).resolve())
     return env
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, scenarios: Path | None = None) -> int:
-    """Run the page until interrupted; the server's exit code."""
+def check_origins(origins: Sequence[str]) -> list[str]:
+    """The --allow-origin values as browsers send them; ServeError for one that is not an origin."""
+    from sim.app.guard import OriginError, normalize_origin
+
+    try:
+        return [normalize_origin(o) for o in origins]
+    except OriginError as error:
+        raise ServeError(str(error)) from None
+
+
+def stop(server: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
+    """Pass a stop signal on to the server and wait for it; kill it if it does not stop in STOP_S."""
+    if server.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            server.send_signal(signum)
+    try:
+        server.wait(timeout=STOP_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    scenarios: Path | None = None,
+    allow_origins: Sequence[str] = (),
+    max_sessions: int = MAX_SESSIONS,
+    idle_expiry_s: float = IDLE_EXPIRY_S,
+) -> int:
+    """Run the page until interrupted (Ctrl-C: exit 0); the server's exit code.
+
+    SIGTERM or SIGHUP stop the server too, then propagate (sim.cli turns them into exit 128 + signal).
+    """
     missing = missing_browser_packages()
     if missing:
         raise ServeError(
@@ -87,12 +142,31 @@ def serve(host: str = "127.0.0.1", port: int = 8765, scenarios: Path | None = No
         )
     if scenarios is not None and not Path(scenarios).is_dir():
         raise ServeError(f"--scenarios {scenarios}: no such folder")
+    if max_sessions < 1:
+        raise ServeError(f"--max-sessions {max_sessions}: allow at least 1 session")
+    if not 0 < idle_expiry_s < 10**9:  # also refuses nan and inf, which solara cannot parse
+        raise ServeError(f"--idle-expiry {idle_expiry_s:g}: give a number of seconds above 0, like 600")
+    origins = check_origins(allow_origins)
     check_address(host, port)
     print(f"Classroom page on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
-    with subprocess.Popen(server_command(host, port), env=server_env(scenarios)) as server:
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            server.wait()
-            return 0
+    from sim.app.guard import is_loopback_host
+
+    if not is_loopback_host(host) and not origins:
+        print(
+            f"Note: browsers of other machines are refused until you name the address they use, e.g. "
+            f"sim app --host {host} --allow-origin http://THIS-MACHINE'S-ADDRESS:{port}",
+            flush=True,
+        )
+    server = subprocess.Popen(
+        server_command(host, port, max_sessions, origins), env=server_env(scenarios, max_sessions, idle_expiry_s)
+    )
+    try:
+        code = server.wait()
+        return 128 - code if code < 0 else code  # a server ended by signal N exits 128 + N, as a shell says
+    except KeyboardInterrupt:  # Ctrl-C: the usual way to stop the page
+        stop(server, signal.SIGINT)
+        return 0
+    except BaseException as error:  # SIGTERM, SIGHUP (sim.cli.Terminated) or anything else: never orphan it
+        stop(server, signal.SIGTERM)  # uvicorn stops gracefully on SIGTERM (SIGHUP would kill it outright)
+        error.output_state = "the classroom page has stopped"  # type: ignore[attr-defined]  # sim.cli says it
+        raise
