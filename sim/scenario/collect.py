@@ -169,7 +169,8 @@ def also_wrong(error: InvalidScenarioError) -> list[Problem]:
     except ValidationError:  # reported among the scenario's problems
         return []
     # Only `world` of the scenario is read to find the world files; the rest stays unvalidated data.
-    loaded = LoadedScenario(Scenario.model_construct(world=files), error.path, error.files, error.data, error.sources)
+    unchecked = Scenario.model_construct(schema_version=1, name=str(error.data.get("name") or ""), world=files)
+    loaded = LoadedScenario(unchecked, error.path, error.files, error.data, error.sources)
     try:
         world = load_world_for(loaded)
     except InputError as world_error:

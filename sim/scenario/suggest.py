@@ -76,7 +76,7 @@ def _world_countries(world: World) -> tuple[dict[str, str], dict[str, str], dict
     """(code -> name, normalised name -> code, member ISO3 -> aggregate code) of the world data."""
     names = {c.iso3: c.name for c in world.countries}
     by_name = {normal(c.name): c.iso3 for c in world.countries if not c.is_aggregate}
-    members = {}
+    members: dict[str, str] = {}
     for country in world.countries:
         if country.is_aggregate:
             for code in _CODE_IN_NAME.findall(country.name):
