@@ -77,3 +77,4 @@ CountryCode = Annotated[
 FamilyId = Annotated[
     str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]*$"), Field(description="A model family id, like qwen")
 ]
+LabId = Annotated[str, Field(description="A lab id of the world data, like openai")]

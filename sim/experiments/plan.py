@@ -13,9 +13,10 @@ and its seed, so the same run has the same id in every sweep: that is what resum
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from sim.calibration.ensemble import Ensemble, applied_values, member_scenario, 
 from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
 from sim.experiments.design import FactorSpec, Sample, design_size, policies, sample
 from sim.experiments.executors import require
-from sim.experiments.schema import Experiment, Factor, LoadedExperiment, load_experiment
+from sim.experiments.schema import Experiment, Factor, LoadedExperiment, read_experiment
 from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
@@ -107,6 +108,25 @@ def prepare_base(loaded: LoadedExperiment, overrides: Iterable[str] = ()) -> Pre
             else:
                 problems.append(p)
         raise InputError(problems) from None
+
+
+def _prepare_base_without_bad_sets(loaded: LoadedExperiment, overrides: list[str]) -> tuple[Prepared, list[Problem]]:
+    """The base scenario as `prepare_base`, and when some entries of `set:` are wrong, their problems and
+    the base without them, so the factors and outcomes can still be checked in the same run. InputError
+    when the base scenario is wrong whatever `set:` says."""
+    try:
+        return prepare_base(loaded, overrides), []
+    except InputError as error:
+        bad = {p.path.removeprefix("set.") for p in error.problems if p.path.startswith("set.")}
+        if not bad or any(not p.path.startswith("set.") for p in error.problems):
+            raise
+        problems = list(error.problems)
+    kept = {key: value for key, value in loaded.experiment.fixed.items() if key not in bad}
+    trimmed = dataclasses.replace(loaded, experiment=loaded.experiment.model_copy(update={"fixed": kept}))
+    try:
+        return prepare_base(trimmed, overrides), problems
+    except InputError as error:
+        raise InputError([*problems, *error.problems]) from None
 
 
 def field_at(scenario: Scenario, parts: tuple[str, ...]) -> tuple[Any, str | None]:
@@ -216,12 +236,15 @@ class _Checker:
             levels=factor.levels, integer=integer, base_value=base_value, where=(section, name),
         )
 
-    def points(self, experiment: Experiment, factors: list[FactorSpec]) -> None:
+    def points(self, experiment: Experiment, factors: list[FactorSpec], skip: Collection[str] = ()) -> None:
+        """Each explicit design point's values against the uncertainties (names in `skip` are left out)."""
         by_name = {f.name: f for f in factors}
-        for i, point in enumerate(experiment.design.points or []):
+        for i, point in enumerate(experiment.design.points or [] if experiment.design else []):
             for key, value in point.items():
                 where = ("design", "points", i, key)
                 spec = by_name.get(key)
+                if key in skip:
+                    continue
                 if key in experiment.levers:
                     self.add(where, f"{key!r} is a lever: every point is run with every lever value; leave it out",
                              at_key=True)
@@ -271,6 +294,12 @@ def _probe_series(prepared: Prepared) -> dict[str, set[str]]:
     return known
 
 
+def _section_names(loaded: LoadedExperiment, section: str) -> list[str]:
+    """The names written in a section of the experiment file, valid or not."""
+    written = loaded.located.data.get(section)
+    return [str(name) for name in written] if isinstance(written, dict) else []
+
+
 def world_digest(prepared: Prepared) -> str:
     digest = hashlib.sha256()
     for which in ("countries", "families"):
@@ -298,28 +327,31 @@ def make_plan(
     means the default of `sim sweep` (sim.calibration.ensemble)."""
     drawn = resolve(uncertainty, ensemble)
     overrides = list(overrides)
-    loaded = load_experiment(path)
+    loaded, problems = read_experiment(path)
     experiment = loaded.experiment
-    if experiment.design.kind in ("latin_hypercube", "sobol", "morris"):
+    design = experiment.design  # None when the design itself is wrong (reported among `problems`)
+    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris"):
         require("SALib")
-    prepared = prepare_base(loaded, overrides)
+    prepared, set_problems = _prepare_base_without_bad_sets(loaded, overrides)
     checker = _Checker(loaded, prepared)
-    sampled = experiment.design.kind != "explicit"
+    checker.problems = [*problems, *set_problems]
+    sampled = design is None or design.kind != "explicit"
     specs = {
         section: [checker.factor(section, n, f, sampled) for n, f in getattr(experiment, section).items()]
         for section in ("uncertainties", "levers")
     }
-    if experiment.design.kind in ("latin_hypercube", "sobol", "morris") and not experiment.uncertainties:
-        checker.add(("design", "kind"), f"a {experiment.design.kind} design samples the uncertainties; declare some")
-    if checker.problems or None in specs["uncertainties"] + specs["levers"]:
-        raise InputError(checker.problems)
-    # The check above left no None; the comprehensions only narrow the type for the checker.
+    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris") and not experiment.uncertainties:
+        checker.add(("design", "kind"), f"a {design.kind} design samples the uncertainties; declare some")
     uncertainties = [spec for spec in specs["uncertainties"] if spec is not None]
     levers = [spec for spec in specs["levers"] if spec is not None]
-    checker.points(experiment, uncertainties)
+    # Points naming an uncertainty that is wrong itself are not checked again.
+    declared = set(_section_names(loaded, "uncertainties")) - {spec.name for spec in uncertainties}
+    checker.points(experiment, uncertainties, skip=declared)
     if check_outcomes:
         checker.outcomes(experiment, _probe_series(prepared))
-    total = design_size(experiment.design, uncertainties) * len(policies(levers)) * experiment.replicates
+    if checker.problems or design is None:
+        raise InputError(checker.problems)
+    total = design_size(design, uncertainties) * len(policies(levers)) * experiment.replicates
     if total > MAX_RUNS:
         checker.add(("design",), f"{total:,} runs is more than {MAX_RUNS:,}; use fewer samples, levels or replicates")
     if checker.problems:

@@ -11,18 +11,19 @@ One pydantic model is the single source of the checks; problems are reported as
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal, get_origin
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import Field, JsonValue, TypeAdapter, ValidationError, field_validator, model_validator
 
-from sim.errors import InputError, did_you_mean
+from sim.errors import InputError, Problem, did_you_mean
 from sim.fields import FieldError, Slug, StrictModel
 from sim.metrics_registry import WORLD_GROUP, normalise_group
 from sim.quarters import Quarter, parse_quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
-from sim.scenario.errors import validate_located
+from sim.scenario.errors import problems_from
 from sim.yamlio import Located, load_yaml_file
 
 DESIGN_KINDS = ("full_factorial", "latin_hypercube", "sobol", "morris", "explicit")
@@ -217,20 +218,66 @@ class LoadedExperiment:
 
 def load_experiment(path: str | os.PathLike[str]) -> LoadedExperiment:
     """Read and validate an experiment file; InputError lists every problem at its line."""
+    loaded, problems = read_experiment(path)
+    if problems:
+        raise InputError(problems)
+    return loaded
+
+
+def read_experiment(path: str | os.PathLike[str]) -> tuple[LoadedExperiment, list[Problem]]:
+    """An experiment file read as far as it goes: the experiment with the valid parts of each section
+    (an invalid uncertainty, lever or outcome is left out, an invalid design is None) and the problems of
+    the rest, so that the checks against the base scenario can report theirs in the same run. InputError
+    when there is nothing to go on: not a mapping, or no base scenario."""
     located = load_yaml_file(path)
     data = located.data
     if not isinstance(data, dict):
         raise InputError.single(located.file, "an experiment is a mapping of fields (name:, scenario:, design: ...)")
-    experiment = validate_located(located, Experiment)
+    problems: list[Problem] = []
+    try:
+        experiment = Experiment.model_validate(data)
+    except ValidationError as error:
+        problems = problems_from(error, Experiment, data, located.locate)
+        partial = _valid_parts(data)
+        if partial is None:
+            raise InputError(problems) from None
+        experiment = partial
     loaded = LoadedExperiment(experiment, Path(os.fspath(path)).resolve(), located)
     if not loaded.scenario_path.is_file():
         name = experiment.scenario.removesuffix(".yaml")
         near = did_you_mean(name, builtin_scenarios())
         builtin = f", and no built-in scenario of that name{near}" if is_bare_name(experiment.scenario) else ""
-        raise InputError.single(located.file, f"no such scenario file {experiment.scenario!r} (looked in "
-                                f"{loaded.scenario_path.parent}){builtin}", *located.value_mark(("scenario",)),
-                                path="scenario")
-    return loaded
+        raise InputError([*problems, located.problem(("scenario",), f"no such scenario file {experiment.scenario!r} "
+                                                    f"(looked in {loaded.scenario_path.parent}){builtin}",
+                                                    at_value=True)])
+    return loaded, problems
+
+
+def _valid_parts(data: dict[str, Any]) -> Experiment | None:
+    """An Experiment of the fields of `data` that validate on their own (mappings entry by entry), the
+    others at their defaults; None without a base scenario to check the rest against."""
+    values: dict[str, Any] = {}
+    for name, field in Experiment.model_fields.items():
+        key = field.alias or name
+        if key not in data:
+            values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
+            continue
+        # The field's type and bounds (ge, le, min_length), not its alias: the value is given bare.
+        annotation: Any = field.annotation
+        if isinstance(data[key], dict) and get_origin(annotation) is dict:
+            values[name] = {}
+            for entry, value in data[key].items():
+                with suppress(ValidationError):
+                    values[name].update(TypeAdapter(annotation).validate_python({entry: value}))
+            continue
+        bounded: Any = Annotated[annotation, *field.metadata] if field.metadata else annotation
+        try:
+            values[name] = TypeAdapter(bounded).validate_python(data[key])
+        except ValidationError:
+            values[name] = None if field.is_required() else field.get_default(call_default_factory=True)
+    if not values.get("scenario"):
+        return None
+    return Experiment.model_construct(**values)
 
 
 def quarter_year(label: str) -> float:

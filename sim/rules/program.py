@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.fields import CountryCode, Share, StrictModel
+from sim.fields import CountryCode, LabId, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, offer_payoff
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Reference, Rule, RuleEffect, Targets
@@ -57,7 +57,7 @@ class Program(Rule):
     """
 
     kind: Literal["program"] = "program"
-    sponsor: str = Field(description="lab id of the sponsor, like openai")
+    sponsor: LabId = Field(description="lab id of the sponsor, like openai")
     partners: list[ScriptedPartner] = Field(default_factory=list, description="announced partners")
     target_partners: int = Field(10, ge=0, le=500, description="partners the sponsor aims for (D1.4: 10)")
     offers_per_quarter: int = Field(1, ge=0, le=50, description="offers made per quarter below the target")

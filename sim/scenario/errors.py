@@ -126,6 +126,10 @@ def _message(error: ErrorDetails, path: Path, root: type[BaseModel], data: Any) 
         return f"{show_value(value)} is not a finite number (NaN and infinity are not allowed)", False
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
+        if "a-z0-9" in pattern and "families" in path:
+            from sim.scenario.suggest import family_hint
+
+            return f"{show_value(value)} is not a family id (lowercase, like deepseek){family_hint(value)}", False
         if "a-z0-9" in pattern:
             return (
                 f"{show_value(value)} is not a valid id: use lowercase letters, digits, '-' and '_', "
@@ -133,7 +137,10 @@ def _message(error: ErrorDetails, path: Path, root: type[BaseModel], data: Any) 
                 False,
             )
         if "A-Z]{3}" in pattern:
-            return f"{show_value(value)} is not an ISO3 country code (three capital letters, like ITA)", False
+            from sim.scenario.suggest import country_hint
+
+            hint = country_hint(value)
+            return f"{show_value(value)} is not an ISO3 country code (three capital letters, like ITA){hint}", False
         if "D\\d" in pattern:
             return f"{show_value(value)} is not a claim id; claim ids look like D4.8", False
     if kind in ("model_type", "model_attributes_type", "dict_type"):  # not "instance of TimeWindow"
@@ -151,15 +158,31 @@ def _message(error: ErrorDetails, path: Path, root: type[BaseModel], data: Any) 
     return f"{show_value(value)} is not allowed: {message}", False
 
 
-def problems_from(error: ValidationError, root: type[BaseModel], data: Any, locate: Locate) -> list[Problem]:
-    """One located Problem per pydantic error."""
+def problems_from(
+    error: ValidationError,
+    root: type[BaseModel],
+    data: Any,
+    locate: Locate,
+    keep: Callable[[ErrorDetails], bool] | None = None,
+) -> list[Problem]:
+    """One located Problem per pydantic error (those `keep` accepts, if given).
+
+    A rule whose `kind` is misspelt or missing is also checked as the kind it most likely is
+    (sim.scenario.collect), so its other mistakes show in the same run.
+    """
     problems = []
     for item in error.errors(include_url=False):
+        if keep is not None and not keep(item):
+            continue
         path = _strip_tags(tuple(item["loc"]), data)
         cause = (item.get("ctx") or {}).get("error")
         if isinstance(cause, FieldError):  # a model validator naming the field at fault
             path = (*path, *cause.path)
-        elif item["type"] == "union_tag_invalid":
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found") and path[:1] == ("rules",) and len(path) == 2:
+            from sim.scenario.collect import kind_problems  # it validates with this module
+
+            problems.extend(kind_problems(path, data, locate))
+        if item["type"] == "union_tag_invalid" and not isinstance(cause, FieldError):
             path = (*path, "kind")  # point at the bad kind, not at the rule's first line
         message, at_key = _message(item, path, root, data)
         at_key = at_key or item["loc"][-1:] == ("[key]",)  # a bad mapping key (rule id): point at it

@@ -277,6 +277,15 @@ def _validate(data: dict[str, Any], sources: SourceMap) -> Scenario:
         raise InputError(problems_from(error, Scenario, data, sources.locate)) from None
 
 
+class InvalidScenarioError(InputError):
+    """A scenario that was read and merged but did not validate: its problems, and what was read, so
+    checks that need no valid scenario (the ids rules name, sim.scenario.collect) can still run."""
+
+    def __init__(self, error: InputError, data: dict[str, Any], sources: SourceMap, path: Path, files: list[Path]):
+        super().__init__(error.problems)
+        self.data, self.sources, self.path, self.files = data, sources, path, files
+
+
 def _field_value(scenario: Scenario, path: FieldPath) -> Any:
     """The validated value at a dotted path (fields by name or alias, mapping keys), or None."""
     current: Any = scenario
@@ -371,7 +380,10 @@ def load_scenario(
         sources.values[field_path] = ("--set", index, column)
         sources.keys[field_path] = ("--set", index, 1)
         given.add(field_path)
-    scenario = _validate(data, sources)
+    try:
+        scenario = _validate(data, sources)
+    except InputError as error:
+        raise InvalidScenarioError(error, data, sources, resolved, files) from None
     if scenario.uncertainties:
         data = _apply_uncertainties(scenario, data, sources, given)
         scenario = _validate(data, sources)

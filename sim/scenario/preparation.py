@@ -12,11 +12,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from sim.errors import InputError, Problem, did_you_mean, dotted
+from sim.errors import InputError, Problem, dotted
 from sim.scenario.errors import problems_from
 from sim.scenario.limits import check_scenario_size
-from sim.scenario.load import LoadedScenario, load_scenario
+from sim.scenario.load import InvalidScenarioError, LoadedScenario, load_scenario
 from sim.scenario.schema import Scenario
+from sim.scenario.suggest import reference_hint
 from sim.world import World, WorldFiles, parse_world
 from sim.yamlio import load_yaml_file
 
@@ -88,7 +89,7 @@ def check_references(loaded: LoadedScenario, world: World) -> None:
                     line,
                     column,
                     dotted(path),
-                    f"unknown {what} {value!r}{did_you_mean(value, known[what])}{listing}",
+                    f"unknown {what} {value!r}{reference_hint(what, value, world)}{listing}",
                 )
             )
     if problems:
@@ -97,7 +98,12 @@ def check_references(loaded: LoadedScenario, world: World) -> None:
 
 def prepare(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> Prepared:
     """Load, validate and check a scenario and its world data; InputError lists every problem."""
-    loaded = load_scenario(path, overrides)
+    try:
+        loaded = load_scenario(path, overrides)
+    except InvalidScenarioError as error:  # report the ids its rules name too, not in a later round
+        from sim.scenario.collect import also_wrong
+
+        raise InputError([*error.problems, *also_wrong(error)]) from None
     world = load_world_for(loaded)
     check_references(loaded, world)
     check_scenario_size(loaded, world)  # before anything sized by the scenario is allocated

@@ -355,7 +355,10 @@ so it cannot drift from what `sim` accepts.
 
 Check a file with `sim validate FILE.yaml`. Every problem is printed on its own line as
 `FILE:LINE:COLUMN: field.path: message`, with the allowed values and a "did you mean" for near
-names; all problems of a file are reported at once and the exit code is 2.
+names; all problems of a file are reported at once, in line order, and the exit code is 2. A rule
+whose `kind` is misspelt still has its other fields checked (as the nearest kind), and the countries,
+families and labs rules name are checked even when other fields are wrong. Countries are suggested
+by ISO code, name or common code (`GER`, `UK`, `China`, `United States`; see docs/faults.md).
 
 ## How a scenario file is laid out
 
