@@ -237,7 +237,7 @@ def calibrate(
 
     # Ours only when empty or a calibration of this spec file: another's waves are never mixed in or removed.
     with claim_resumable_folder(out_dir, "calibration", loaded.spec.name, loaded.path,
-                                protected=[loaded.path, loaded.targets_path, *input_files(prepared)]):
+                                protected=[loaded.path, Path(targets.path), *input_files(prepared)]):
         return _calibrate_into(loaded, targets, prepared, base_values, out_dir, workers, scheduler, progress, say,
                                command_line, started, started_utc)
 

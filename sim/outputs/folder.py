@@ -470,8 +470,8 @@ def _check_resumable(target: Path, shown: str, state: dict, force: bool, force_o
     if manifest is not None:
         what = f"the outputs of {manifest['scenario']!r}"
         raise OutputFolderError(f"{shown} holds {what}, not {wanted}; they would be mixed with it; {hint}")
-    raise OutputFolderError(f"{shown} is not empty and holds no {wanted} (no readable {FOLDER_STATE}; it has "
-                            f"{_listed(entries)}); {hint}")
+    raise OutputFolderError(f"{shown} is not empty and holds no sim {state['kind']} of {_KIND_WORDS[state['kind']][1]} "
+                            f"{state['name']!r} (no readable {FOLDER_STATE}; it has {_listed(entries)}); {hint}")
 
 
 @dataclass
