@@ -440,8 +440,12 @@ def _legacy_sweep(target: Path, name: str, file: str) -> bool:
         manifest = json.loads((target / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(manifest, dict) and manifest.get("experiment") == name and \
-        manifest.get("experiment_file") == file
+    if not isinstance(manifest, dict) or manifest.get("experiment") != name:
+        return False
+    recorded = manifest.get("experiment_file")
+    with contextlib.suppress(TypeError, OSError, RuntimeError):
+        return str(Path(recorded).resolve()) == file  # type: ignore[arg-type]
+    return False
 
 
 def _check_resumable(target: Path, shown: str, state: dict, force: bool, force_option: str | None) -> None:
