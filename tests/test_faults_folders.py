@@ -325,7 +325,7 @@ def test_compare_of_scenarios_named_alike_gives_each_its_own_folder(tmp_path: Pa
 
 
 def test_sweep_that_fills_the_disk_says_so_and_keeps_what_is_stored(tmp_path: Path):
-    path = experiment(tmp_path / "exp.yaml", levels=4)
+    path = experiment(tmp_path / "exp.yaml", levels=6)  # 6 parts of ~24 kB never fit in 96 kB
     with small_disk(tmp_path / "disk", "size=96k") as disk:
         code, stdout, err = sweep(path, disk / "out")
         assert code == 1 and "Wrote" not in stdout
