@@ -14,6 +14,13 @@ How `sim run --out OUT` uses its folder (docs/faults.md tells the user the same)
   `OUT` holds the previous complete run (or nothing) until the new run is complete. An interrupted
   run removes its staging folder; one killed outright leaves it hidden, and the next run on `OUT`
   removes it.
+
+`sim compare` claims its folder the same way (it has no --force, so its refusals never suggest one).
+`sim sweep` and `sim calibrate` write into their folder run by run and resume, so they take the same
+lock and the same checks of the place (never a file system's root, the current or home folder, or
+one holding an input), then `claim_resumable_folder`: the folder is theirs when empty or when its
+`folder.json` names the same kind, name and experiment (spec) file; anything else is refused.
+`sim check --out FILE` is checked up front by `check_output_file`, before any run.
 """
 
 from __future__ import annotations
