@@ -337,6 +337,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if args.mutants is not None:
         return _check_mutants(args)
+    if args.out:
+        from sim.outputs.folder import check_output_file
+
+        check_output_file(args.out)  # before the runs: a report that cannot be written is bad input, found at once
     validation = run_check(
         args.scenario,
         replicates=args.replicates,
@@ -400,13 +404,16 @@ COMMANDS["app"] = cmd_app
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from sim.experiments.compare import compare, headline_differences
+    from sim.experiments.compare import CompareError, compare, headline_differences
 
-    result = compare(
-        args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
-        overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
-        uncertainty=args.uncertainty, ensemble=args.ensemble,
-    )
+    try:
+        result = compare(
+            args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
+            overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
+            uncertainty=args.uncertainty, ensemble=args.ensemble,
+        )
+    except CompareError as error:
+        raise UsageError(str(error)) from None
     print(f"{' vs '.join(result.labels)}: {args.replicates} paired replicate(s), {result.wall_time_s:.1f} s; "
           f"{result.base.bands}")
     at = result.difference_summary["date"].iloc[0]

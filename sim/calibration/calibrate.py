@@ -38,6 +38,7 @@ from sim.experiments.plan import field_at, make_plan
 from sim.experiments.sweep import SweepInterrupted, sweep
 from sim.model.streams import replicate_seeds
 from sim.outputs.atomic import atomic_write_text
+from sim.outputs.folder import claim_resumable_folder
 from sim.outputs.tables import csv_bytes
 from sim.quarters import parse_quarter, quarter_label
 from sim.scenario import Prepared, Scenario, prepare
@@ -281,7 +282,19 @@ def calibrate(
     prepared = _base(loaded)
     base_values = _check(loaded, prepared, targets)
     out_dir = Path(out) if out is not None else default_out(loaded)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from sim.api import input_files
+
+    # Ours only when empty or a calibration of this spec file: another's waves are never mixed in or removed.
+    with claim_resumable_folder(out_dir, "calibration", loaded.spec.name, loaded.path,
+                                protected=[loaded.path, Path(targets.path), *input_files(prepared)]):
+        return _calibrate_into(loaded, targets, prepared, base_values, out_dir, workers, scheduler, progress, say,
+                               command_line, started, started_utc)
+
+
+def _calibrate_into(loaded: LoadedSpec, targets: CheckFile, prepared: Prepared, base_values: dict[str, Any],
+                    out_dir: Path, workers: int, scheduler: object | None, progress: bool, say: Report,
+                    command_line: list[str] | None, started: float, started_utc: str) -> CalibrationResult:
+    """The waves in the claimed folder, then the ensemble file when a set survives the last wave."""
     result = CalibrationResult(out_dir, base_types={k: isinstance(v, int) for k, v in base_values.items()})
     try:
         _waves(loaded, targets, out_dir, workers, scheduler, progress, say, command_line, result)

@@ -30,6 +30,7 @@ from sim.api import RunResult, run, write_outputs
 from sim.calibration.ensemble import Ensemble, band_note, manifest_entry, resolve
 from sim.metrics_registry import Metric, headlines, normalise_group
 from sim.model.streams import replicate_seeds
+from sim.quarters import parse_quarter
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
     from matplotlib.figure import Figure
@@ -56,14 +57,42 @@ class CompareResult:
         return self.results[0]
 
 
+class CompareError(ValueError):
+    """Scenarios that cannot be compared (exit 2): their runs would have no quarter in common."""
+
+
 def unique_labels(names: Sequence[str]) -> list[str]:
-    """Scenario names made distinct (`baseline`, `baseline-2`) for folders and table rows."""
-    seen: dict[str, int] = {}
+    """Scenario names made distinct (`baseline`, `baseline-2`) for folders and table rows.
+
+    A made-up label never takes another scenario's own name (`a`, `a`, `a-2` gives `a`, `a-3`, `a-2`),
+    so no two scenarios share a folder."""
+    taken = set(names)
+    used: set[str] = set()
     labels = []
     for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+        label, number = name, 1
+        while label in used or (label != name and label in taken):
+            number += 1
+            label = f"{name}-{number}"
+        used.add(label)
+        labels.append(label)
     return labels
+
+
+def _check_windows(prepared: Sequence[Prepared]) -> None:
+    """Paired runs are matched quarter by quarter from their start: every scenario must start with the base."""
+    base = prepared[0].scenario.time
+    for other in prepared[1:]:
+        time_ = other.scenario.time
+        if time_.start != base.start:
+            start, end = parse_quarter(time_.start), parse_quarter(time_.end)
+            apart = start > parse_quarter(base.end) or parse_quarter(base.start) > end
+            overlap = "do not overlap" if apart else "start in different quarters"
+            raise CompareError(
+                f"cannot compare {other.scenario.name!r} ({time_.start}-{time_.end}) with {prepared[0].scenario.name!r}"
+                f" ({base.start}-{base.end}): their windows {overlap}, and paired runs are matched quarter by quarter "
+                f"from the same start; give both the same time.start (e.g. --set time.start={base.start})"
+            )
 
 
 def paired_differences(base: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
@@ -131,6 +160,7 @@ def compare(
         raise ValueError("compare needs a base scenario and at least one other")
     started = time.perf_counter()
     prepared = [p if isinstance(p, Prepared) else prepare(p, list(overrides)) for p in (base, *others)]
+    _check_windows(prepared)  # before any run
     common_seed = prepared[0].scenario.seed if seed is None else seed
     drawn = resolve(uncertainty, ensemble)
     results = [run(p, replicates=replicates, workers=workers, seed=common_seed, overrides=list(overrides),
@@ -139,6 +169,8 @@ def compare(
     differences, summaries = [], []
     for result, label in zip(results[1:], labels[1:], strict=True):
         pairs = paired_differences(results[0].timeseries, result.timeseries)
+        if pairs.empty:
+            raise CompareError(f"{label} and {labels[0]} have no quarter in common to compare")
         differences.append(difference_table(pairs, label, labels[0]))
         summaries.append(difference_at_horizon(pairs, label, labels[0]))
     outcome = CompareResult(results, labels, replicate_seeds(common_seed, replicates),
@@ -160,7 +192,7 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
     from sim.outputs.folder import claim_run_folder
 
     title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
-    with claim_run_folder(out_dir, title) as folder, folder.writing():
+    with claim_run_folder(out_dir, title, force_option=None) as folder, folder.writing():  # compare has no --force
         staged = _write_compare_files(result, folder.staging, title, command_line)
         folder.commit()
     files = {name: folder.final_path(path) for name, path in staged.items()}

@@ -8,6 +8,8 @@ OUT/runs.csv                 one row per run: run_id, design_point, policy, valu
                              status, error, outcomes
 OUT/timeseries/<run_id>.parquet   each finished run's tidy timeseries, with a run_id column
 OUT/errors/<run_id>.txt      the traceback of a run that failed
+OUT/parts.index.jsonl        one line per stored part: run_id, sha256, rows (appended as parts are stored)
+OUT/folder.json              whose folder this is (sim/outputs/folder.py: a sweep of which experiment file)
 OUT/manifest.json            written last, once every run is ok
 ```
 
@@ -15,16 +17,25 @@ Crash safety: a run's Parquet part is written atomically (temporary name, fsync,
 its row is appended to runs.csv with a single `write` of one whole line, so a row always has its
 data. A part without a row (stopped between the two) is simply run again. On opening, runs.csv
 is rewritten (atomically) with the rows to keep: finished (`ok`) runs of the current plan whose
-part exists, one per run id; a torn last line from a power cut is dropped. When every run is
+part verifies, one per run id; a torn last line from a power cut is dropped.
+
+Nothing is reused on trust: a part is kept only when its sha256 and row count match its line in
+parts.index.jsonl (appended after the part is in place, before its row), and a row only when its
+outcomes are numbers. A damaged part, row or runs.csv line means that run is run again (one note
+says so); a damaged index is rebuilt from the parts that read back whole with their own run id.
+The manifest is removed only after the new runs.csv and index are in place. When every run is
 done, runs.csv is rewritten in design order, so it does not depend on finishing order.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import math
 import os
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,7 +48,40 @@ from sim.experiments.schema import RESERVED_COLUMNS, Outcome
 from sim.outputs.atomic import atomic_path, atomic_unlink, atomic_write_bytes, remove_stale_temporaries
 from sim.outputs.manifest import MANIFEST_NAME
 
-RUNS_NAME, PARTS_DIR, ERRORS_DIR = "runs.csv", "timeseries", "errors"
+RUNS_NAME, PARTS_DIR, ERRORS_DIR, INDEX_NAME = "runs.csv", "timeseries", "errors", "parts.index.jsonl"
+_RUN_ID = re.compile(r"^[0-9a-f]{16}$")  # what plan.run_id gives: a part named so is one a sweep wrote
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _part_rows(path: Path, run_id: str | None = None) -> int | None:
+    """Rows of a Parquet part that reads back whole (with only `run_id` in its run_id column); else None."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = int(pq.ParquetFile(path).metadata.num_rows)
+        if run_id is None:
+            return rows
+        ids = pq.read_table(path, columns=["run_id"]).column("run_id").unique().to_pylist()
+    except Exception:  # pyarrow raises many kinds for a damaged file; all mean "damaged"
+        return None
+    return rows if ids in ([run_id], []) else None
+
+
+def _is_number(text: str) -> bool:
+    """An outcome cell as this store writes it: empty (NaN) or a finite number."""
+    if text == "":
+        return True
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def cell(value: Any) -> str:
@@ -65,7 +109,10 @@ class RunStore:
         self.factor_names, self.outcome_names = list(factor_names), list(outcome_names)
         self.columns = [*RESERVED_COLUMNS[:3], *self.factor_names, *RESERVED_COLUMNS[3:], *self.outcome_names]
         self.rows: dict[str, list[str]] = {}  # run id -> cells of its row in runs.csv
+        self.index: dict[str, dict[str, Any]] = {}  # run id -> {"sha256", "rows"} of its stored part
+        self.notes: list[str] = []  # what opening found damaged and will run again, one line each
         self._fd: int | None = None
+        self._index_fd: int | None = None
 
     @property
     def runs_path(self) -> Path:
@@ -74,43 +121,141 @@ class RunStore:
     def part_path(self, run_id: str) -> Path:
         return self.out / PARTS_DIR / f"{run_id}.parquet"
 
+    @property
+    def index_path(self) -> Path:
+        return self.out / INDEX_NAME
+
     def open(self, planned: dict[str, dict[str, Any]], outcomes: dict[str, Outcome]) -> int:
-        """Keep the finished runs of the plan, drop the rest; return how many results of runs no
-        longer in the plan were removed. `planned`: run id -> its fixed cells (values, seed...)."""
+        """Keep the finished runs of the plan that verify, drop the rest; return how many results of runs
+        no longer in the plan were removed. `planned`: run id -> its fixed cells (values, seed...).
+        What was found damaged (and will be run again) is left in `notes`."""
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / PARTS_DIR).mkdir(exist_ok=True)
         for folder in (self.out, self.out / PARTS_DIR):  # what a killed earlier sweep was writing
             remove_stale_temporaries(folder)
-        atomic_unlink(self.out / MANIFEST_NAME)  # incomplete from here until every run is ok
-        previous = self._read_previous()
+        index = self._read_index(planned)
+        previous, unreadable = self._read_previous()
+        if unreadable:
+            self.notes.append(f"{RUNS_NAME} had {unreadable} unreadable line(s) (damaged or not text); "
+                              "their runs are run again")
+        damaged: list[str] = []
         for run_id, old in previous.items():
-            if run_id in planned and old.get("status") == STATUS_OK and self.part_path(run_id).is_file():
-                if all(name in old for name in self.outcome_names):
-                    values = {name: old[name] for name in self.outcome_names}
-                else:  # outcomes changed since: recompute them from the stored timeseries
-                    series = pd.read_parquet(self.part_path(run_id))
-                    values = {k: cell(v) for k, v in compute_outcomes(series, outcomes).items()}
-                self.rows[run_id] = self._cells(planned[run_id], STATUS_OK, "", values)
+            if run_id not in planned or old.get("status") != STATUS_OK or not self.part_path(run_id).is_file():
+                continue
+            problem = self._verify_part(run_id, index.get(run_id))
+            if problem is None:
+                bad = [n for n in self.outcome_names if n in old and not _is_number(old[n] or "")]
+                problem = f"outcome {bad[0]} is {_short(old[bad[0]])}, not a number" if bad else None
+            if problem is not None:
+                damaged.append(f"{run_id} ({problem})")
+                continue
+            if all(name in old for name in self.outcome_names):
+                values = {name: old[name] for name in self.outcome_names}
+            else:  # outcomes changed since: recompute them from the stored timeseries
+                series = pd.read_parquet(self.part_path(run_id))
+                values = {k: cell(v) for k, v in compute_outcomes(series, outcomes).items()}
+            self.rows[run_id] = self._cells(planned[run_id], STATUS_OK, "", values)
+            self.index[run_id] = index[run_id]
+        if damaged:
+            more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+            self.notes.append(f"{len(damaged)} stored result(s) failed verification and are run again: "
+                              f"{', '.join(damaged[:3])}{more}")
         removed = 0
         for part in (self.out / PARTS_DIR).glob("*.parquet"):
-            if part.stem not in planned:
-                part.unlink()
-                removed += 1
+            if part.stem in self.rows:
+                continue
+            if part.stem not in planned and (part.stem in index or _RUN_ID.match(part.stem)):
+                removed += 1  # a result of a run no longer in the design
+            elif part.stem not in planned:
+                continue  # not a part a sweep wrote: not ours to delete
+            part.unlink()  # damaged, or with no verified row: it is run again
+        self._rewrite_index()
         self._rewrite(self.rows.values())
+        atomic_unlink(self.out / MANIFEST_NAME)  # incomplete from here until every run is ok
         self._fd = os.open(self.runs_path, os.O_WRONLY | os.O_APPEND)
+        self._index_fd = os.open(self.index_path, os.O_WRONLY | os.O_APPEND)
         return removed
 
-    def _read_previous(self) -> dict[str, dict[str, str]]:
-        if not self.runs_path.is_file():
-            return {}
-        text = self.runs_path.read_bytes().decode("utf-8", errors="replace")
-        if text and not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]  # a torn last line: that run is simply run again
+    def _verify_part(self, run_id: str, entry: dict[str, Any] | None) -> str | None:
+        """Why the stored part of `run_id` cannot be reused, or None when it verifies."""
+        path = self.part_path(run_id)
+        if entry is None:
+            return "its timeseries is not in the parts index"
+        if _sha256(path) != entry["sha256"]:
+            return "its timeseries file changed since it was stored"
+        if _part_rows(path) != entry["rows"]:
+            return "its timeseries has the wrong number of rows"
+        return None
+
+    def _read_index(self, planned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """parts.index.jsonl as run id -> entry (the last line of a run wins; a torn last line is dropped).
+
+        A damaged index (a line that is not an entry) or none beside stored parts is rebuilt from the parts
+        of planned runs that read back whole with their own run id."""
+        entries: dict[str, dict[str, Any]] = {}
+        damaged = False
+        try:
+            data = self.index_path.read_bytes()
+        except FileNotFoundError:
+            data = None
+        except OSError:
+            data, damaged = None, True
+        if data is not None:
+            # The text after the last newline is a torn append (its row was never written): ignored.
+            for raw in data.split(b"\n")[:-1]:
+                entry = _index_entry(raw)
+                if entry is None:
+                    damaged = True
+                    break
+                entries[entry["run_id"]] = entry
+        elif not damaged:  # no index beside stored rows: a folder of an older sim, or the index was deleted
+            damaged = self.runs_path.is_file() and any(
+                p.stem in planned for p in (self.out / PARTS_DIR).glob("*.parquet"))
+        if not damaged:
+            return entries
+        entries = {}
+        for part in sorted((self.out / PARTS_DIR).glob("*.parquet")):
+            rows = _part_rows(part, part.stem) if part.stem in planned else None
+            if rows is not None:
+                entries[part.stem] = {"run_id": part.stem, "sha256": _sha256(part), "rows": rows}
+        self.notes.append(f"{INDEX_NAME} was missing or damaged: rebuilt from the {len(entries)} stored "
+                          "part(s) that read back whole")
+        return entries
+
+    def _rewrite_index(self) -> None:
+        data = b"".join(_index_line(self.index[rid]) for rid in self.rows)
+        atomic_write_bytes(self.index_path, data)
+
+    def _read_previous(self) -> tuple[dict[str, dict[str, str]], int]:
+        """The rows of runs.csv by run id (the last row of a run wins), and how many lines could not be read.
+
+        Read line by line, so a binary file, a NUL byte or a huge field costs the lines it is in, not the sweep."""
+        try:
+            data = self.runs_path.read_bytes() if self.runs_path.is_file() else b""
+        except OSError:
+            return {}, 1
+        lines = data.split(b"\n")
+        if lines and lines[-1]:
+            lines = lines[:-1]  # a torn last line: that run is simply run again
+        lines = [raw for raw in lines if raw.strip()]
+        if not lines:
+            return {}, 0
+        header = _csv_line(lines[0])
+        if header is None or "run_id" not in header or "status" not in header:
+            return {}, len(lines)
         found: dict[str, dict[str, str]] = {}
-        for row in csv.DictReader(io.StringIO(text)):
-            if row.get("run_id") and None not in row:
-                found[row["run_id"]] = row  # the last row of a run wins
-        return found
+        unreadable = 0
+        for raw in lines[1:]:
+            cells = _csv_line(raw)
+            if cells is None or len(cells) != len(header):
+                unreadable += 1
+                continue
+            row = dict(zip(header, cells, strict=True))
+            if not _RUN_ID.match(row["run_id"]):
+                unreadable += 1
+                continue
+            found[row["run_id"]] = row
+        return found, unreadable
 
     def _cells(self, fixed: dict[str, Any], status: str, error: str, outcomes: dict[str, str]) -> list[str]:
         record = {**{k: cell(v) for k, v in fixed.items()}, "status": status, "error": error, **outcomes}
@@ -125,6 +270,11 @@ class RunStore:
         if output.status == STATUS_OK and output.timeseries is not None:
             with atomic_path(self.part_path(output.run_id)) as tmp:
                 output.timeseries.to_parquet(tmp, index=False)
+                entry = {"run_id": output.run_id, "sha256": _sha256(tmp), "rows": len(output.timeseries)}
+            assert self._index_fd is not None, "store not opened"
+            os.write(self._index_fd, _index_line(entry))  # after the part is in place, before its row
+            os.fsync(self._index_fd)
+            self.index[output.run_id] = entry
             if (self.out / ERRORS_DIR / f"{output.run_id}.txt").exists():  # it failed before: not any more
                 atomic_unlink(self.out / ERRORS_DIR / f"{output.run_id}.txt")
         elif output.traceback:
@@ -145,12 +295,45 @@ class RunStore:
         self._rewrite(self.rows[rid] for rid in order if rid in self.rows)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for name in ("_fd", "_index_fd"):
+            fd = getattr(self, name)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, name, None)
 
     def frame(self) -> pd.DataFrame:
         return read_runs(self.runs_path)
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 20 else text[:20] + "...")
+
+
+def _index_line(entry: dict[str, Any]) -> bytes:
+    return (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _index_entry(raw: bytes) -> dict[str, Any] | None:
+    """One line of parts.index.jsonl, or None when it is not a whole entry."""
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("run_id"), str) or \
+            not isinstance(entry.get("sha256"), str) or not isinstance(entry.get("rows"), int):
+        return None
+    return entry
+
+
+def _csv_line(raw: bytes) -> list[str] | None:
+    """One line of runs.csv as cells, or None when it is not text or not CSV (a NUL byte, a field too long)."""
+    try:
+        text = raw.decode("utf-8")
+        if "\0" in text:
+            return None
+        return next(csv.reader([text]))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
 
 
 def read_runs(path: Path) -> pd.DataFrame:

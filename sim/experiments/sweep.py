@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +29,9 @@ from sim.experiments.executors import (
     require,
 )
 from sim.experiments.plan import Plan, RunSpec, make_plan
-from sim.experiments.store import PARTS_DIR, RunStore, read_runs
+from sim.experiments.store import INDEX_NAME, PARTS_DIR, RunStore, read_runs
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.folder import FOLDER_STATE, OutputWriteError, claim_resumable_folder, os_error_reason
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.tables import csv_bytes
 
@@ -107,7 +108,8 @@ def _manifest(plan: Plan, out_dir: Path, command_line: list[str], wall: float) -
     files = {}
     for path in sorted(out_dir.rglob("*")):
         relative = path.relative_to(out_dir).as_posix()
-        if path.is_file() and not path.name.startswith(".") and not relative.startswith(f"{PARTS_DIR}/"):
+        skip = relative.startswith(f"{PARTS_DIR}/") or relative in (INDEX_NAME, FOLDER_STATE)  # change as it runs
+        if path.is_file() and not path.name.startswith(".") and not skip:
             files[relative] = file_entry(path.read_bytes())
     manifest = build_manifest(
         scenario_name=plan.prepared.scenario.name,
@@ -160,14 +162,42 @@ def sweep(
     require("pyarrow", *(["SALib"] if not isinstance(experiment, Plan) else []))
     plan = experiment if isinstance(experiment, Plan) else make_plan(os.fspath(experiment), list(overrides))
     out_dir = Path(out) if out is not None else default_out(plan)
+    from sim.api import input_files
+
+    # Ours only when empty or a sweep of this experiment file: another's results are never removed.
+    with claim_resumable_folder(out_dir, "sweep", plan.experiment.name, plan.loaded.path,
+                                protected=input_files(plan.prepared)):
+        return _sweep_into(plan, out_dir, workers, scheduler, progress, say, runs_per_worker, command_line, started)
+
+
+@contextlib.contextmanager
+def _writing(out_dir: Path, store: RunStore) -> Iterator[None]:
+    """A failed write (disk full, I/O error) as one clear line: what is kept, and that running again resumes."""
+    try:
+        yield
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise OutputWriteError(
+            f"cannot write the sweep's results to {out_dir}: {os_error_reason(error)}{where}; the "
+            f"{len(store.finished())} finished run(s) stored so far are kept, none half-written; make room and "
+            "run the same command again to resume"
+        ) from None
+
+
+def _sweep_into(plan: Plan, out_dir: Path, workers: int, scheduler: object | None, progress: bool, say: Report,
+                runs_per_worker: int, command_line: list[str] | None, started: float) -> SweepResult:
+    """The sweep in its claimed folder: keep what verifies, run the rest, write the manifest when all are ok."""
     store = RunStore(out_dir, plan.factor_names, list(plan.experiment.outcomes))
     fixed = {spec.run_id: _fixed_cells(spec) for spec in plan.runs}
-    removed = store.open(fixed, dict(plan.experiment.outcomes))
-    _write_inputs(plan, out_dir)
+    with _writing(out_dir, store):
+        removed = store.open(fixed, dict(plan.experiment.outcomes))
+        _write_inputs(plan, out_dir)
     done_before = store.finished()
     todo = [spec for spec in plan.runs if spec.run_id not in done_before]
     executor = _executor(workers, scheduler, runs_per_worker)
     say(describe_plan(plan))
+    for note in store.notes:
+        say(note)
     if removed:
         say(f"removed {removed} stored result(s) of runs that are not in this design any more")
     say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
@@ -180,7 +210,8 @@ def sweep(
     try:
         with contextlib.closing(executor.run(list(tasks))) as outputs:
             for output in outputs:
-                store.record(fixed[output.run_id], output)
+                with _writing(out_dir, store):
+                    store.record(fixed[output.run_id], output)
                 if output.status != STATUS_OK:
                     problems += 1
                     spec = specs[output.run_id]
@@ -195,21 +226,23 @@ def sweep(
         bar.close()
         raise SweepInterrupted(len(store.finished()), len(plan.runs), out_dir) from None
     finally:
+        store.close()
         bar.close()
-    store.finalize([spec.run_id for spec in plan.runs])
-    runs = read_runs(store.runs_path)
-    result = SweepResult(out_dir, plan, runs, ran=len(todo), reused=len(done_before))
-    if result.complete:
-        if plan.experiment.design.kind in ("sobol", "morris"):
-            from sim.experiments.sensitivity import write_sensitivity
+    with _writing(out_dir, store):
+        store.finalize([spec.run_id for spec in plan.runs])
+        runs = read_runs(store.runs_path)
+        result = SweepResult(out_dir, plan, runs, ran=len(todo), reused=len(done_before))
+        if result.complete:
+            if plan.experiment.design.kind in ("sobol", "morris"):
+                from sim.experiments.sensitivity import write_sensitivity
 
-            result.sensitivity, result.notes = write_sensitivity(plan, runs, out_dir)
-            for note in result.notes:
-                say(note)
-        result.wall_time_s = time.perf_counter() - started
-        _manifest(plan, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], result.wall_time_s)
-    else:
-        result.wall_time_s = time.perf_counter() - started
+                result.sensitivity, result.notes = write_sensitivity(plan, runs, out_dir)
+                for note in result.notes:
+                    say(note)
+            result.wall_time_s = time.perf_counter() - started
+            _manifest(plan, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], result.wall_time_s)
+        else:
+            result.wall_time_s = time.perf_counter() - started
     return result
 
 

@@ -14,6 +14,13 @@ How `sim run --out OUT` uses its folder (docs/faults.md tells the user the same)
   `OUT` holds the previous complete run (or nothing) until the new run is complete. An interrupted
   run removes its staging folder; one killed outright leaves it hidden, and the next run on `OUT`
   removes it.
+
+`sim compare` claims its folder the same way (it has no --force, so its refusals never suggest one).
+`sim sweep` and `sim calibrate` write into their folder run by run and resume, so they take the same
+lock and the same checks of the place (never a file system's root, the current or home folder, or
+one holding an input), then `claim_resumable_folder`: the folder is theirs when empty or when its
+`folder.json` names the same kind, name and experiment (spec) file; anything else is refused.
+`sim check --out FILE` is checked up front by `check_output_file`, before any run.
 """
 
 from __future__ import annotations
@@ -58,6 +65,11 @@ def _reason(error: OSError) -> str:
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
         return "no space left on the disk" if error.errno == errno.ENOSPC else "disk quota exceeded"
     return error.strerror or type(error).__name__
+
+
+def os_error_reason(error: OSError) -> str:
+    """A failed write's cause in a few words ("no space left on the disk"), for one-line messages."""
+    return _reason(error)
 
 
 # --------------------------------------------------------------------------- the lock
@@ -135,8 +147,17 @@ def _foreign_entries(target: Path, manifest: dict) -> list[str]:
     return found
 
 
-def _check_existing(target: Path, shown: str, scenario_name: str, force: bool) -> None:
+def _replace_hint(force_option: str | None) -> str:
+    """How to get past a refusal: name the force option only where the command has one."""
+    return f"use {force_option} to replace it, or choose another --out" if force_option else \
+        "choose another --out, or move its contents away"
+
+
+def _check_existing(
+    target: Path, shown: str, scenario_name: str, force: bool, force_option: str | None = "--force"
+) -> None:
     """Refuse to replace what is not a run of this scenario, unless forced."""
+    hint = _replace_hint(force_option)
     if not target.exists() and not target.is_symlink():
         return
     if not target.is_dir():
@@ -147,28 +168,35 @@ def _check_existing(target: Path, shown: str, scenario_name: str, force: bool) -
         raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
     if not entries or force:
         return
+    resumable = _read_folder_state(target)
+    if resumable is not None:  # a sweep's or a calibration's folder: its results took hours
+        raise OutputFolderError(f"{shown} holds {_describe_state(resumable)}; {hint}")
     manifest = _read_manifest(target)
     if manifest is None:
-        listed = ", ".join(repr(e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise OutputFolderError(
-            f"{shown} is not empty and holds no sim run (no readable {MANIFEST_NAME}; it has {listed}); "
-            "use --force to replace it, or choose another --out"
+            f"{shown} is not empty and holds no sim run (no readable {MANIFEST_NAME}; it has {_listed(entries)}); "
+            f"{hint}"
         )
     if manifest["scenario"] != scenario_name:
         raise OutputFolderError(
-            f"{shown} holds a run of scenario {manifest['scenario']!r}, not {scenario_name!r}; "
-            "use --force to replace it, or choose another --out"
+            f"{shown} holds a run of scenario {manifest['scenario']!r}, not {scenario_name!r}; {hint}"
         )
     foreign = _foreign_entries(target, manifest)
     if foreign:
-        listed = ", ".join(repr(e) for e in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        anyway = f"use {force_option} to replace the folder anyway, " if force_option else ""
         raise OutputFolderError(
-            f"{shown} holds files that are not part of its run ({listed}); they would be lost when the run "
-            "is replaced: move them, use --force to replace the folder anyway, or choose another --out"
+            f"{shown} holds files that are not part of its run ({_listed(foreign)}); they would be lost when the "
+            f"run is replaced: move them, {anyway}or choose another --out"
         )
 
 
-def _check_protected(target: Path, shown: str, protected: Iterable[Path]) -> None:
+def _listed(entries: list[str]) -> str:
+    return ", ".join(repr(e) for e in entries[:3]) + (", ..." if len(entries) > 3 else "")
+
+
+def _check_protected(
+    target: Path, shown: str, protected: Iterable[Path], why: str = "a run replaces its whole output folder"
+) -> None:
     """Never replace a folder holding the current directory, the home directory or an input file."""
     keep = [(Path.cwd().resolve(), "the current folder")]
     with contextlib.suppress(RuntimeError, KeyError):  # no home directory known
@@ -177,8 +205,37 @@ def _check_protected(target: Path, shown: str, protected: Iterable[Path]) -> Non
     for path, what in keep:
         if path == target or target in path.parents:
             raise OutputFolderError(
-                f"{shown} holds {what}, and a run replaces its whole output folder; choose another --out"
+                f"{shown} holds {what}, and {why}; choose another --out"
             )
+
+
+def _resolved(out: str | os.PathLike[str], shown: str) -> Path:
+    """`out` absolute with symlinks resolved; a symlink loop is bad input, not a crash."""
+    try:
+        return Path(out).resolve()
+    except (RuntimeError, OSError) as error:  # RuntimeError: Python < 3.13 on a loop
+        reason = _reason(error) if isinstance(error, OSError) else "a symbolic link loops"
+        raise OutputFolderError(f"cannot use {shown}: {reason} ({error}); choose another --out") from None
+
+
+def _usable_target(
+    out_dir: str | os.PathLike[str], protected: Iterable[str | os.PathLike[str]], why: str
+) -> tuple[str, Path]:
+    """What every output folder must be: not a file system's root, not holding the current folder, the home
+    folder or an input, not below a file, with a parent we can create. Returns (as shown, resolved)."""
+    shown = os.fspath(out_dir)
+    target = _resolved(out_dir, shown)  # a symlinked folder is used where it really is
+    if target.parent == target or os.path.ismount(target):
+        raise OutputFolderError(f"{shown} is the root of a file system, and {why}; use a folder inside it")
+    _check_protected(target, shown, [Path(p) for p in protected], why)
+    blocker = _not_a_folder(target)
+    if blocker is not None:
+        raise OutputFolderError(f"cannot create the output folder {shown}: {blocker} is a file, not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFolderError(f"cannot create the output folder {shown}: {_reason(error)}") from None
+    return shown, target
 
 
 def _not_a_folder(target: Path) -> Path | None:
@@ -264,6 +321,7 @@ class RunFolder:
     force: bool
     had_contents: bool  # the folder held something before this run (kept until the swap)
     committed: bool = field(default=False)
+    force_option: str | None = "--force"
 
     def final_path(self, path: Path) -> Path:
         """Where a file written under `staging` ends up."""
@@ -290,7 +348,7 @@ class RunFolder:
 
     def commit(self) -> None:
         """Swap the staging folder in place of the target; the previous contents are removed."""
-        _check_existing(self.target, self.shown, self.scenario_name, self.force)  # changed meanwhile?
+        _check_existing(self.target, self.shown, self.scenario_name, self.force, self.force_option)  # changed?
         for directory in [*(p for p in self.staging.rglob("*") if p.is_dir()), self.staging]:
             fsync_directory(directory)
         old: Path | None = None
@@ -326,38 +384,27 @@ def claim_run_folder(
     *,
     force: bool = False,
     protected: Iterable[str | os.PathLike[str]] = (),
+    force_option: str | None = "--force",
 ) -> Iterator[RunFolder]:
     """Lock and check `out_dir` for a run of `scenario_name`, give a staging folder, clean up after.
 
-    Raises OutputFolderError (exit 2) when the folder cannot be used. Leaving the block without
-    `commit()` (an error, Ctrl-C, SIGTERM) removes the staging folder and leaves `out_dir` as it was.
-    An exception leaving the block gets `output_state`: what the folder holds, for the message.
+    Raises OutputFolderError (exit 2) when the folder cannot be used; its message names
+    `force_option` (None: the command has none). Leaving the block without `commit()` (an error,
+    Ctrl-C, SIGTERM) removes the staging folder and leaves `out_dir` as it was. An exception
+    leaving the block gets `output_state`: what the folder holds, for the message.
     """
-    shown = os.fspath(out_dir)
-    target = Path(out_dir).resolve()  # a symlinked folder is replaced where it really is
-    if target.parent == target or os.path.ismount(target):
-        raise OutputFolderError(
-            f"{shown} is the root of a file system, and a run replaces its whole output folder; "
-            "use a folder inside it"
-        )
-    _check_protected(target, shown, [Path(p) for p in protected])
-    blocker = _not_a_folder(target)
-    if blocker is not None:
-        raise OutputFolderError(f"cannot create the output folder {shown}: {blocker} is a file, not a folder")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputFolderError(f"cannot create the output folder {shown}: {_reason(error)}") from None
+    shown, target = _usable_target(out_dir, protected, "a run replaces its whole output folder")
     lock = _acquire_lock(target, shown)
     try:
         _remove_leftovers(target)
-        _check_existing(target, shown, scenario_name, force)
+        _check_existing(target, shown, scenario_name, force, force_option)
         try:
             staging = _hidden_sibling(target, _PARTIAL)
         except OSError as error:
             raise OutputFolderError(f"cannot write in the output folder {shown}: {_reason(error)}") from None
         had_contents = target.is_dir() and any(target.iterdir())
-        folder = RunFolder(shown.rstrip("/") or shown, target, staging, scenario_name, force, had_contents)
+        folder = RunFolder(shown.rstrip("/") or shown, target, staging, scenario_name, force, had_contents,
+                           force_option=force_option)
         try:
             yield folder
         except BaseException as error:
@@ -369,3 +416,134 @@ def claim_run_folder(
                 shutil.rmtree(staging, ignore_errors=True)
     finally:
         _release_lock(target, lock)
+
+
+# --------------------------------------------------------------------------- resumable folders (sweep, calibrate)
+FOLDER_STATE = "folder.json"  # what a resumable folder is: {"kind", "name", "file"}, written when it is claimed
+_KIND_WORDS = {"sweep": ("a sweep", "experiment"), "calibration": ("a calibration", "spec")}
+
+
+def _read_folder_state(target: Path) -> dict | None:
+    """The folder's `folder.json` if it is one a sweep or a calibration wrote, else None."""
+    try:
+        data = json.loads((target / FOLDER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("kind") not in _KIND_WORDS:
+        return None
+    if not all(isinstance(data.get(key), str) for key in ("name", "file")):
+        return None
+    return data
+
+
+def _describe_state(state: dict) -> str:
+    article, noun = _KIND_WORDS[state["kind"]]
+    return f"{article} of {noun} {state['name']!r} ({state['file']})"
+
+
+def _legacy_sweep(target: Path, name: str, file: str) -> bool:
+    """A complete sweep folder written before folder.json existed: its manifest names the same experiment."""
+    try:
+        manifest = json.loads((target / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("experiment") != name:
+        return False
+    recorded = manifest.get("experiment_file")
+    with contextlib.suppress(TypeError, OSError, RuntimeError):
+        return str(Path(recorded).resolve()) == file  # type: ignore[arg-type]
+    return False
+
+
+def _check_resumable(target: Path, shown: str, state: dict, force: bool, force_option: str | None) -> None:
+    """Let through an empty folder or one of the same sweep (calibration); refuse anything else."""
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir():
+        raise OutputFolderError(f"{shown} exists and is not a folder; choose another --out")
+    try:
+        entries = sorted(os.listdir(target))
+    except OSError as error:
+        raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
+    if not entries or (force and force_option):
+        return
+    found = _read_folder_state(target)
+    hint = _replace_hint(force_option)
+    wanted = _describe_state(state)
+    if found is not None:
+        if all(found[key] == state[key] for key in ("kind", "name", "file")):
+            return
+        raise OutputFolderError(f"{shown} holds {_describe_state(found)}, not {wanted}; its results would be "
+                                f"lost; {hint}")
+    if state["kind"] == "sweep" and _legacy_sweep(target, state["name"], state["file"]):
+        return
+    manifest = _read_manifest(target)
+    if manifest is not None:
+        what = f"the outputs of {manifest['scenario']!r}"
+        raise OutputFolderError(f"{shown} holds {what}, not {wanted}; they would be mixed with it; {hint}")
+    raise OutputFolderError(f"{shown} is not empty and holds no sim {state['kind']} of {_KIND_WORDS[state['kind']][1]} "
+                            f"{state['name']!r} (no readable {FOLDER_STATE}; it has {_listed(entries)}); {hint}")
+
+
+@dataclass
+class ResumableFolder:
+    """A claimed folder that is written in place, run by run, and resumed: a sweep's or a calibration's."""
+
+    shown: str
+    target: Path
+    state: dict
+
+
+@contextlib.contextmanager
+def claim_resumable_folder(
+    out_dir: str | os.PathLike[str],
+    kind: str,
+    name: str,
+    file: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    force_option: str | None = None,
+    protected: Iterable[str | os.PathLike[str]] = (),
+) -> Iterator[ResumableFolder]:
+    """Lock and check `out_dir` for a `kind` ("sweep" or "calibration") of `name` read from `file`.
+
+    The folder is ours when it is empty or its folder.json names the same kind, name and file (the
+    same experiment, perhaps edited since: resuming keeps what still fits). Anything else is
+    refused (OutputFolderError, exit 2): another experiment's results, a run, a user's files.
+    folder.json is written at once, so even an interrupted first attempt is recognised later.
+    """
+    state = {"kind": kind, "name": name, "file": str(Path(file).resolve())}
+    shown, target = _usable_target(out_dir, protected, f"{_KIND_WORDS[kind][0]} writes into its output folder")
+    lock = _acquire_lock(target, shown)
+    try:
+        _check_resumable(target, shown, state, force, force_option)
+        try:
+            target.mkdir(exist_ok=True)
+            if _read_folder_state(target) != state:
+                from sim.outputs.atomic import atomic_write_bytes
+
+                atomic_write_bytes(target / FOLDER_STATE, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
+        except OSError as error:
+            raise OutputFolderError(f"cannot write in the output folder {shown}: {_reason(error)}") from None
+        yield ResumableFolder(shown.rstrip("/") or shown, target, state)
+    finally:
+        _release_lock(target, lock)
+
+
+def check_output_file(out: str | os.PathLike[str]) -> Path:
+    """Check up front that a report can be written at `out` (a file), before any work: not a folder, not
+    below a file, its folder creatable and writable. Raises OutputFolderError (exit 2)."""
+    shown = os.fspath(out)
+    target = _resolved(out, shown)
+    if target.is_dir():
+        raise OutputFolderError(f"{shown} is a folder; --out names the report file, like {Path(shown) / 'check.md'}")
+    blocker = _not_a_folder(target)
+    if blocker is not None:
+        raise OutputFolderError(f"cannot write {shown}: {blocker} is a file, not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        probe = _hidden_sibling(target, ".probe-")  # what the atomic write will do there: make a new entry
+        probe.rmdir()
+    except OSError as error:
+        raise OutputFolderError(f"cannot write {shown}: {_reason(error)}") from None
+    return target
