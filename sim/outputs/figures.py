@@ -26,7 +26,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from matplotlib.ticker import FuncFormatter
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.formats import FIGURE_FORMATS
 from sim.outputs.units import Quantity, quantity
 
 # A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
@@ -64,7 +65,6 @@ SCENARIO_STYLES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]  # base s
 WORLD = "world"
 DPI = 110
 NOTE = "line: median over replicates · band: 10–90% of replicates"
-FIGURE_FORMATS = ("png", "svg", "pdf")
 MAX_DIRECT_LABELS = 16  # more lines than this get a legend: their labels would not fit the panel's height
 # Fixed geometry in inches: room at the right for the line-end labels, below for ticks and the footer.
 WIDTH, LEFT, RIGHT, TOP, BOTTOM, PANEL, GAP = 10.5, 0.85, 2.05, 0.8, 0.85, 2.45, 0.72
@@ -270,6 +270,8 @@ def draw_panel(
         low, high = ax.get_ylim()
         ax.set_ylim(0.0 if low >= -5.0 else low, min(high, 102.0))  # shares start at zero
         ax.yaxis.set_major_formatter(FuncFormatter(_percent_tick))
+    if difference and unit is not None:
+        _at_least_one_unit(ax, unit)
     if zero_line or difference:
         ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
     axis = ylabel if ylabel is not None else (unit.difference_axis if difference else unit.level_axis) if unit else ""
@@ -284,6 +286,17 @@ def draw_panel(
         label_line_ends(ax, lines, scale)
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=LABEL_PT, ncol=2)
+
+
+def _at_least_one_unit(ax: Axes, unit: Quantity) -> None:
+    """A difference axis spans at least one unit (1 pp, 1 index point, 1 month) around zero, ticks to the
+    unit's decimals: a difference of hundredths of a month is drawn as the near-zero it is."""
+    low, high = ax.get_ylim()
+    if high - low < 1.0:
+        middle = (high + low) / 2 if low > 0 or high < 0 else 0.0
+        ax.set_ylim(min(low, middle - 0.5), max(high, middle + 0.5))
+    decimals = unit.decimals
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.{decimals}f}" if round(v, decimals) else "0"))
 
 
 def _percent_tick(value: float, _pos: object) -> str:
@@ -321,7 +334,7 @@ def label_line_ends(ax: Axes, lines: Sequence[Line], scale: float = 1.0) -> None
     placed = _spread(wanted, gap)
     first = lines[0].scenario
     for (value, step, line), want, at in zip(ends, wanted, placed, strict=True):
-        text = line.label if line.scenario in (None, first) else f"{line.label} ({_short(line.scenario or '')})"
+        text = line.label if line.scenario in (None, first) else f"{line.label} · {_short(line.scenario or '', 10)}"
         moved = abs(at - want) > gap / 3
         ax.annotate(
             text, xy=(step, value), xycoords="data", xytext=(1.015, at), textcoords="axes fraction",
@@ -376,7 +389,7 @@ def scenario_key(fig: Figure, scenarios: Sequence[str | None]) -> None:
     if len(named) < 2:
         return
     handles = [Line2D([], [], color="#333333", linewidth=1.8, linestyle=_style(i)) for i in range(len(named))]
-    top = 1 - 0.42 / fig.get_figheight()
+    top = 1 - 0.36 / fig.get_figheight()
     fig.legend(handles, named, loc="upper left", bbox_to_anchor=(LEFT / WIDTH, top), ncol=len(named),
                frameon=False, fontsize=9, handlelength=3.2, borderaxespad=0, borderpad=0)
 
@@ -584,27 +597,6 @@ FIGURES: dict[str, Callable[[pd.DataFrame, str], Figure]] = {
 
 
 # --------------------------------------------------------------------------- saving
-def parse_figure_formats(values: Iterable[str] | str | None) -> tuple[str, ...]:
-    """`--figure-format` values (repeated, or comma lists: `png,svg`) as distinct formats in the given order.
-
-    Nothing given means PNG. An unknown format raises ValueError naming the allowed ones.
-    """
-    if values is None:
-        return ("png",)
-    items = [values] if isinstance(values, str) else list(values)
-    formats: list[str] = []
-    for item in items:
-        for part in str(item).split(","):
-            fmt = part.strip().lower().lstrip(".")
-            if not fmt:
-                continue
-            if fmt not in FIGURE_FORMATS:
-                raise ValueError(f"unknown figure format {part.strip()!r}; choose from {', '.join(FIGURE_FORMATS)}")
-            if fmt not in formats:
-                formats.append(fmt)
-    return tuple(formats) or ("png",)
-
-
 # Metadata left out so the same figure gives the same bytes: no software name, no creation date.
 _METADATA: dict[str, dict[str, Any]] = {
     "png": {"Software": None},
@@ -623,7 +615,7 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)  # a figure made elsewhere (pyplot): render it with Agg too
     buffer = io.BytesIO()
-    with matplotlib.rc_context({"svg.hashsalt": "sim-figure", "svg.fonttype": "path"}):
+    with matplotlib.rc_context({"svg.hashsalt": "sim-figure", "svg.fonttype": "none"}):
         fig.savefig(buffer, format=fmt, dpi=dpi, facecolor="white", metadata=_METADATA[fmt])
     return buffer.getvalue()
 
