@@ -37,7 +37,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
@@ -296,6 +296,7 @@ def _at_least_one_unit(ax: Axes, unit: Quantity) -> None:
         middle = (high + low) / 2 if low > 0 or high < 0 else 0.0
         ax.set_ylim(min(low, middle - 0.5), max(high, middle + 0.5))
     decimals = unit.decimals
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # no 0.25 steps at one decimal
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.{decimals}f}" if round(v, decimals) else "0"))
 
 

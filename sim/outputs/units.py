@@ -40,7 +40,8 @@ class Quantity:
         if pd.isna(value):
             return "n/a"
         shown = round(value * self.scale, self.decimals)
-        shown = 0.0 if shown == 0 else shown  # no "-0.0"
+        if shown == 0:  # no "+0.0" or "-0.0": no difference at this precision
+            return f"{0.0:.{self.decimals}f}{self.difference_suffix}"
         return f"{shown:+.{self.decimals}f}{self.difference_suffix}"
 
 
