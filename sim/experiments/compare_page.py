@@ -272,7 +272,8 @@ def country_figure(summary: pd.DataFrame, countries: Sequence[str], origin: str 
                             color=colour, alpha=0.12, linewidth=0)
             ax.plot(x, data["median"].to_numpy(dtype=float) * 100, color=colour,
                     linestyle=SCENARIO_STYLES[s % len(SCENARIO_STYLES)], linewidth=1.8)
-        ax.set_title(f"{names.get(country, country)} ({country})", loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(f"{names.get(country, country)} ({country})", loc="left", fontsize=10, fontweight="bold",
+                     y=1.0, pad=6)
         ax.grid(True, color="#e5e5e5", linewidth=0.8)
         ax.set_axisbelow(True)
         for side in ("top", "right"):

@@ -250,7 +250,8 @@ def draw_panel(
     `unit` scales the values and names the axis (`sim.outputs.units`): a share level is drawn in
     percent on 0-100, a difference in percentage points; `ylabel` replaces the unit's axis label.
     """
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    # A fixed title height: left to itself, matplotlib measures the tick labels at every draw to place it.
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", y=1.0, pad=6)
     scale = unit.scale if unit is not None else 1.0
     if not lines:
         ax.text(0.5, 0.5, f"No data: {missing}", transform=ax.transAxes, ha="center", va="center", fontsize=10,
@@ -276,6 +277,9 @@ def draw_panel(
         ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
     axis = ylabel if ylabel is not None else (unit.difference_axis if difference else unit.level_axis) if unit else ""
     ax.set_ylabel(axis, fontsize=9)
+    # Fixed axis-label places: left to themselves they are placed by measuring every tick label at each draw.
+    ax.yaxis.set_label_coords(-0.58 / (WIDTH - LEFT - RIGHT), 0.5)
+    ax.xaxis.set_label_coords(0.5, -0.12)
     ax.grid(True, which="major", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
