@@ -69,8 +69,9 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--figure-format", dest="figure_formats", action="append", type=_figure_formats,
                         metavar="png|svg|pdf", help="figure file format(s): repeat or give a comma list, like "
                         "--figure-format png,svg (default png); SVG and PDF bytes are the same for the same run")
-    parser.add_argument("--wide", action="store_true", help="also write timeseries_wide.csv and summary_wide.csv: "
-                        "the same rows with the group's keys as columns (origin, openness, country, user_bloc, ...)")
+    parser.add_argument("--wide", action="store_true", help="also write timeseries_wide.csv and summary_wide.csv "
+                        "(sim compare: and difference_wide.csv), the same rows with the group's keys as columns "
+                        "(origin, openness, country, user_bloc, ...)")
 
 
 def _formats(args: argparse.Namespace) -> tuple[str, ...]:

@@ -155,8 +155,9 @@ def targeted_origin(changes: Iterable[RuleChange], base: Prepared, other: Prepar
     for change in changes:
         scenario = base.scenario if change.status == "removed" else other.scenario
         rule = scenario.rules[change.rule_id]
-        if getattr(rule, "origin", None):
-            origins.add(str(rule.origin))
+        origin = getattr(rule, "origin", None)
+        if origin:
+            origins.add(str(origin))
         applies = getattr(rule, "applies_to", None)
         origins |= {str(o) for o in getattr(applies, "origins", None) or []}
     return origins.pop() if len(origins) == 1 else None

@@ -61,7 +61,8 @@ _FALLBACK = [
     "#f7b6d2",
     "#637939",
 ]
-SCENARIO_STYLES = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]  # base solid, then dashed, dotted, dash-dot
+# One line style per scenario of an overlay: the base solid, then dashed, dotted, dash-dot.
+SCENARIO_STYLES: list[Any] = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]
 WORLD = "world"
 DPI = 110
 NOTE = "line: median over replicates · band: 10–90% of replicates"
@@ -332,7 +333,8 @@ def label_line_ends(ax: Axes, lines: Sequence[Line], scale: float = 1.0) -> None
         return
     low, high = ax.get_ylim()
     span = (high - low) or 1.0
-    height_in = ax.get_position().height * ax.figure.get_figheight()
+    root = ax.get_figure(root=True)
+    height_in = ax.get_position().height * (root.get_figheight() if root is not None else PANEL)
     gap = 1.2 * LABEL_PT / 72 / max(height_in, 0.1)  # one text line in axes fractions
     ends.sort(key=lambda e: e[0])
     wanted = [(v - low) / span for v, _, _ in ends]

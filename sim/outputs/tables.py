@@ -179,8 +179,9 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     taken = [k for k in keys if k in frame.columns and k != "group"]
     if taken:
         raise ValueError(f"table already has column(s) {taken} named like group keys")
-    columns = {key: frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()}) for key in keys}
-    for key, values in columns.items():
+    columns: dict[str, Any] = {}
+    for key in keys:
+        values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
         if categorical:
             present = sorted(v for v in pd.unique(values) if isinstance(v, str))
             columns[key] = pd.Categorical(values, categories=pd.Index(present, dtype="str"))
