@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,8 +97,13 @@ def run(
     force: bool = False,
     uncertainty: str | None = "seeds",
     ensemble: str | os.PathLike[str] | Ensemble | None = None,
+    figure_formats: Sequence[str] | str | None = None,
+    wide: bool = False,
 ) -> RunResult:
     """Run a scenario (a file, or a built-in name); with `write=True` (or `out`) write the contract outputs.
+
+    `figure_formats`: png (the default), svg and/or pdf, a list or a comma list; `wide` also writes
+    `timeseries_wide.csv` and `summary_wide.csv` with the group's keys as columns.
 
     `uncertainty`: `seeds` (the default here, the scenario as written), `ensemble` (replicate r also
     takes member r mod N of `ensemble`, default the shipped one; sim.calibration.ensemble), or None
@@ -108,6 +113,9 @@ def run(
     simulation starts (a folder of another scenario needs `force=True`), and the run appears in
     it complete or not at all. Raises LimitError when the run would not fit in memory.
     """
+    from sim.outputs.formats import parse_figure_formats
+
+    formats = parse_figure_formats(figure_formats)  # a bad format fails before the run, not after it
     prepared = scenario if isinstance(scenario, Prepared) else prepare(scenario, overrides)
     spec = prepared.scenario
     drawn = resolve(uncertainty, ensemble)
@@ -117,7 +125,7 @@ def run(
     out_dir = Path(out) if out is not None else Path("runs") / spec.name
     with claim_run_folder(out_dir, spec.name, force=force, protected=input_files(prepared)) as folder:
         result = _simulate(prepared, replicates, workers, seed, progress, drawn, overrides)
-        _write_into(folder, result, command_line or [sys.argv[0], *sys.argv[1:]])
+        _write_into(folder, result, command_line or [sys.argv[0], *sys.argv[1:]], formats, wide)
     return result
 
 
@@ -147,24 +155,27 @@ def input_files(prepared: Prepared) -> list[Path]:
 
 
 def write_outputs(
-    result: RunResult, out_dir: Path, command_line: list[str], *, force: bool = False
+    result: RunResult, out_dir: Path, command_line: list[str], *, force: bool = False,
+    figure_formats: Sequence[str] = ("png",), wide: bool = False,
 ) -> dict[str, Path]:
     """Write the contract outputs of a finished run into `out_dir`, all or nothing (manifest.json last)."""
     with claim_run_folder(out_dir, result.name, force=force, protected=input_files(result.prepared)) as folder:
-        return _write_into(folder, result, command_line)
+        return _write_into(folder, result, command_line, figure_formats, wide)
 
 
-def _write_into(folder: RunFolder, result: RunResult, command_line: list[str]) -> dict[str, Path]:
+def _write_into(folder: RunFolder, result: RunResult, command_line: list[str],
+                figure_formats: Sequence[str] = ("png",), wide: bool = False) -> dict[str, Path]:
     """Write the outputs into the folder's staging area and swap them into place."""
     with folder.writing():
-        staged = _write_files(result, folder.staging, Path(folder.shown), command_line)
+        staged = _write_files(result, folder.staging, Path(folder.shown), command_line, figure_formats, wide)
         folder.commit()
     files = {name: folder.final_path(path) for name, path in staged.items()}
     result.out_dir, result.files = Path(folder.shown), files
     return files
 
 
-def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
+def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: list[str],
+                 figure_formats: Sequence[str], wide: bool) -> dict[str, Path]:
     from sim.outputs import headline_numbers, write_run_outputs
     from sim.outputs.manifest import build_manifest, scenario_hash
 
@@ -192,4 +203,6 @@ def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: 
         rules=rules_timeline(prepared),
         claims=claims(),
         headline=headline_numbers(summary),
+        figure_formats=figure_formats,
+        wide=wide,
     )

@@ -55,6 +55,29 @@ def _seed(text: str) -> int:
     return value
 
 
+def _figure_formats(text: str) -> tuple[str, ...]:
+    from sim.outputs.formats import parse_figure_formats
+
+    try:
+        return parse_figure_formats(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """`--figure-format` and `--wide`, shared by `sim run` and `sim compare`."""
+    parser.add_argument("--figure-format", dest="figure_formats", action="append", type=_figure_formats,
+                        metavar="png|svg|pdf", help="figure file format(s): repeat or give a comma list, like "
+                        "--figure-format png,svg (default png); SVG and PDF bytes are the same for the same run")
+    parser.add_argument("--wide", action="store_true", help="also write timeseries_wide.csv and summary_wide.csv "
+                        "(sim compare: and difference_wide.csv), the same rows with the group's keys as columns "
+                        "(origin, openness, country, user_bloc, ...)")
+
+
+def _formats(args: argparse.Namespace) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(f for chosen in (args.figure_formats or [("png",)]) for f in chosen))
+
+
 SCENARIO_HELP = "scenario YAML file, or the name of a built-in scenario (like baseline)"
 BUILTIN_EPILOG = (
     "A scenario is a YAML file or the name of a built-in one (`sim run baseline`); a file wins over a name. "
@@ -85,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a scenario field, e.g. --set population.firms=10000",
     )
     _add_uncertainty(run)
+    _add_output_options(run)
     run.add_argument("--quiet", action="store_true", help="print only the output folder")
     run.add_argument(
         "--force",
@@ -187,6 +211,7 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                          help="override a field in every scenario, e.g. --set population.firms=1000")
     _add_uncertainty(compare)
+    _add_output_options(compare)
 
     sweep = commands.add_parser(
         "sweep",
@@ -265,6 +290,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         force=args.force,
         uncertainty=args.uncertainty,
         ensemble=args.ensemble,
+        figure_formats=_formats(args),
+        wide=args.wide,
     )
     if args.quiet:
         print(result.out_dir)
@@ -410,7 +437,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = compare(
             args.base, *args.others, replicates=args.replicates, workers=args.workers, seed=args.seed,
             overrides=args.overrides, out=args.out, write=True, command_line=["sim", *sys.argv[1:]],
-            uncertainty=args.uncertainty, ensemble=args.ensemble,
+            uncertainty=args.uncertainty, ensemble=args.ensemble, figure_formats=_formats(args),
+            wide=args.wide,
         )
     except CompareError as error:
         raise UsageError(str(error)) from None

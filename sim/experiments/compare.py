@@ -10,8 +10,9 @@ two independent sets of runs; a scenario compared with itself differs by exactly
 Outputs (OUT defaults to runs/compare-<base>-vs-<others>/): each scenario's usual run outputs in
 OUT/<scenario>/, OUT/difference.csv (median, mean and 10-90% band of the paired difference per
 quarter, metric and group), OUT/difference_summary.csv (at the last quarter, with the share of
-replicates in which the other scenario is higher), OUT/figures/*.png, OUT/compare.html, and
-OUT/manifest.json last.
+replicates in which the other scenario is higher), OUT/figures/*.png (.svg, .pdf when asked for),
+OUT/compare.html (what differs, the numbers, the figures: sim/experiments/compare_page.py), and
+OUT/manifest.json last; with `wide` also OUT/difference_wide.csv, the group's keys as columns.
 """
 
 from __future__ import annotations
@@ -22,19 +23,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from sim.api import RunResult, run, write_outputs
 from sim.calibration.ensemble import Ensemble, band_note, manifest_entry, resolve
-from sim.metrics_registry import Metric, headlines, normalise_group
+from sim.experiments.compare_page import compare_page, difference_figure, headline_differences
+from sim.metrics_registry import normalise_group
 from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
-
-if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
-    from matplotlib.figure import Figure
 from sim.scenario import Prepared, prepare
+
+__all__ = ["CompareResult", "compare", "compare_page", "difference_figure", "headline_differences", "write_compare"]
 
 PAIR_KEYS = ["replicate", "step", "date", "metric", "group"]
 
@@ -148,6 +148,8 @@ def compare(
     command_line: list[str] | None = None,
     uncertainty: str | None = "seeds",
     ensemble: str | os.PathLike[str] | Ensemble | None = None,
+    figure_formats: Sequence[str] | str | None = None,
+    wide: bool = False,
 ) -> CompareResult:
     """Run `base` and each of `others` with the same replicate seeds; difference curves from the base.
 
@@ -155,9 +157,13 @@ def compare(
     are written as described in this module's docstring. With `uncertainty="ensemble"` replicate r
     of every scenario takes the same ensemble member (r mod N), as it takes the same seed, so the
     pairs differ only by the scenarios (None: the default of `sim compare`, sim.calibration.ensemble).
+    `figure_formats` (png, svg, pdf) and `wide` are as for `sim.run`.
     """
+    from sim.outputs.formats import parse_figure_formats
+
     if not others:
         raise ValueError("compare needs a base scenario and at least one other")
+    formats = parse_figure_formats(figure_formats)
     started = time.perf_counter()
     prepared = [p if isinstance(p, Prepared) else prepare(p, list(overrides)) for p in (base, *others)]
     _check_windows(prepared)  # before any run
@@ -178,11 +184,12 @@ def compare(
                             time.perf_counter() - started)
     if write or out is not None:
         out_dir = Path(out) if out is not None else Path("runs") / f"compare-{labels[0]}-vs-{'-'.join(labels[1:])}"
-        write_compare(outcome, out_dir, command_line or [sys.argv[0], *sys.argv[1:]])
+        write_compare(outcome, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], formats, wide)
     return outcome
 
 
-def write_compare(result: CompareResult, out_dir: Path, command_line: list[str]) -> dict[str, Path]:
+def write_compare(result: CompareResult, out_dir: Path, command_line: list[str],
+                  figure_formats: Sequence[str] = ("png",), wide: bool = False) -> dict[str, Path]:
     """Write every scenario's outputs, the difference tables, figures, page and manifest (last).
 
     Like `sim run`, the folder is locked, checked (another comparison's or a foreign folder is
@@ -193,24 +200,27 @@ def write_compare(result: CompareResult, out_dir: Path, command_line: list[str])
 
     title = f"{result.labels[0]} vs {', '.join(result.labels[1:])}"
     with claim_run_folder(out_dir, title, force_option=None) as folder, folder.writing():  # compare has no --force
-        staged = _write_compare_files(result, folder.staging, title, command_line)
+        staged = _write_compare_files(result, folder.staging, title, command_line, figure_formats, wide)
         folder.commit()
     files = {name: folder.final_path(path) for name, path in staged.items()}
     result.out_dir, result.files = Path(folder.shown), files
     return files
 
 
-def _write_compare_files(result: CompareResult, out_dir: Path, title: str, command_line: list[str]) -> dict[str, Path]:
+def _write_compare_files(result: CompareResult, out_dir: Path, title: str, command_line: list[str],
+                         figure_formats: Sequence[str], wide: bool) -> dict[str, Path]:
+    from sim.experiments.compare_page import compare_figures
+    from sim.fields import claims
     from sim.outputs.atomic import atomic_write_bytes
-    from sim.outputs.figures import FIGURES, close_figure, figure_png
+    from sim.outputs.figures import Stamp, render_figures
     from sim.outputs.manifest import MANIFEST_NAME, build_manifest, file_entry, manifest_bytes, scenario_hash
-    from sim.outputs.tables import csv_bytes, summarise
+    from sim.outputs.tables import csv_bytes, with_group_keys
     from sim.scenario import resolved_yaml
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     for run_result, label in zip(result.results, result.labels, strict=True):
-        write_outputs(run_result, out_dir / label, command_line)
+        write_outputs(run_result, out_dir / label, command_line, figure_formats=figure_formats, wide=wide)
         files |= {path.relative_to(out_dir).as_posix(): path for path in (out_dir / label).rglob("*") if path.is_file()}
 
     def put(name: str, data: bytes) -> None:
@@ -218,19 +228,8 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
 
     put("difference.csv", csv_bytes(result.difference))
     put("difference_summary.csv", csv_bytes(result.difference_summary))
-    together = pd.concat(
-        [summarise(r.timeseries.assign(scenario=name)) for r, name in zip(result.results, result.labels, strict=True)],
-        ignore_index=True,
-    )
-    figures = {"difference": difference_figure(result.difference, result.labels[0])}
-    figures |= {name: FIGURES[name](together, title) for name in ("adoption", "influence")}
-    pngs = {}
-    for name, fig in figures.items():
-        try:
-            pngs[name] = figure_png(fig)
-        finally:
-            close_figure(fig)
-        put(f"figures/{name}.png", pngs[name])
+    if wide:
+        put("difference_wide.csv", csv_bytes(with_group_keys(result.difference)))
     manifest = build_manifest(
         scenario_name=title,
         scenario_hash=scenario_hash("".join(resolved_yaml(r.prepared.scenario) for r in result.results)),
@@ -240,86 +239,12 @@ def _write_compare_files(result: CompareResult, out_dir: Path, title: str, comma
                "bands": band_note(result.base.ensemble, result.base.members_used),
                "uncertainty": manifest_entry(result.base.ensemble, result.base.members_used)},
     )
-    put("compare.html", compare_page(result, pngs, manifest).encode("utf-8"))
+    stamp = Stamp.from_manifest(manifest)
+    images, shown = render_figures(compare_figures(result, title), figure_formats, stamp)
+    for name, data in images.items():
+        put(name, data)
+    put("compare.html", compare_page(result, shown, manifest, claims(), stamp).encode("utf-8"))
     # Like a run's manifest: every file with its hash, so a re-run knows what it may replace.
     listed = {name: file_entry(files[name].read_bytes()) for name in sorted(files)}
     files[MANIFEST_NAME] = atomic_write_bytes(out_dir / MANIFEST_NAME, manifest_bytes({**manifest, "files": listed}))
     return files
-
-
-def difference_figure(difference: pd.DataFrame, base_label: str) -> Figure:
-    """Paired differences from the base: median line, 10-90% band, a zero line."""
-    from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS
-    from sim.metrics_registry import GAP_PAIRS
-    from sim.outputs.figures import (
-        _figure,
-        _timeline,
-        draw_panel,
-        select_lines,
-    )
-
-    fig, axes = _figure(f"difference from {base_label}", "Paired difference", 4)
-    timeline = _timeline(difference)
-    panels = [
-        (select_lines(difference, "adoption_share", "openness", palette=OPENNESS_COLOURS, preferred=OPENNESS,
-                      label=lambda o: f"{o} weights"), "Model choice: open vs closed weights", "difference in share"),
-        (select_lines(difference, "adoption_share", "origin", palette=BLOC_COLOURS, preferred=BLOCS,
-                      label=lambda b: f"{b} models"), "Model choice by origin bloc", "difference in share"),
-        (select_lines(difference, "influence", "bloc", fixed={"weight": "gdp"}, palette=BLOC_COLOURS,
-                      preferred=BLOCS), "Influence of each bloc (GDP-weighted)", "difference in index"),
-        (select_lines(difference, "capability_gap_months", "pair", preferred=[pair for pair, _ in GAP_PAIRS]),
-         "Capability gap (months the first trails the second)", "difference in months"),
-    ]
-    for ax, (lines, title, ylabel) in zip(axes, panels, strict=True):
-        draw_panel(ax, lines, title=title, ylabel=ylabel, timeline=timeline, missing="series not in these runs",
-                   zero_line=True)
-    fig.supxlabel("line: median of the paired difference (other - base, same seeds) · band: 10–90% of replicates",
-                  fontsize=8.5, color="#555555", x=0.01, ha="left")
-    return fig
-
-
-def _difference(value: float, metric: Metric) -> str:
-    """A paired difference as shown: percentage points for shares and 0-1 indices, else the unit's number."""
-    if pd.isna(value):
-        return "n/a"
-    return f"{value * 100:+.1f} pp" if metric.percent else f"{value:+.3g} {metric.unit}"
-
-
-def headline_differences(result: CompareResult) -> list[dict[str, str]]:
-    """Per other scenario, the paired difference at the horizon of each registry headline series:
-    its median, 10-90% band and the share of replicates higher / lower than the base."""
-    summary = result.difference_summary
-    rows = []
-    for label in result.labels[1:]:
-        mine = summary[summary["scenario"] == label]
-        for metric, headline in headlines():
-            hit = mine[(mine["metric"] == metric.name) & (mine["group"] == headline.group)]
-            if hit.empty:
-                continue
-            r = hit.iloc[0]
-            rows.append({
-                "scenario": label, "series": headline.label, "date": r["date"],
-                "median": _difference(r["difference_median"], metric),
-                "band": f"{_difference(r['difference_q10'], metric)} to {_difference(r['difference_q90'], metric)}",
-                "higher_lower": f"{r['share_higher'] * 100:.0f}% / {r['share_lower'] * 100:.0f}%",
-            })
-    return rows
-
-
-def compare_page(result: CompareResult, figures: dict[str, bytes], manifest: dict) -> str:
-    """A self-contained page: paired differences at the horizon (the registry's headline series), the
-    figures, links to each run's report."""
-    from sim.outputs.pages import inline_pngs, render
-
-    return render(
-        "compare.html.j2",
-        title=f"{result.labels[0]} vs {', '.join(result.labels[1:])}",
-        replicates=len(result.seeds),
-        bands=band_note(result.base.ensemble, result.base.members_used),
-        created=manifest.get("created_utc"),
-        version=manifest.get("package_version"),
-        rows=headline_differences(result),
-        figures=inline_pngs(figures),
-        labels=result.labels,
-        seeds=", ".join(str(s) for s in result.seeds),
-    )

@@ -6,7 +6,8 @@ OUT/scenario.resolved.yaml   the base scenario after `set:` and --set
 OUT/design.csv               every design point and policy with the values it sets
 OUT/runs.csv                 one row per run: run_id, design_point, policy, values, replicate, seed,
                              status, error, outcomes
-OUT/timeseries/<run_id>.parquet   each finished run's tidy timeseries, with a run_id column
+OUT/timeseries/<run_id>.parquet   each finished run's tidy timeseries, with a run_id column and the
+                             group's keys as columns (origin, country, ...: sim.outputs.tables.with_group_keys)
 OUT/errors/<run_id>.txt      the traceback of a run that failed
 OUT/parts.index.jsonl        one line per stored part: run_id, sha256, rows (appended as parts are stored)
 OUT/folder.json              whose folder this is (sim/outputs/folder.py: a sweep of which experiment file)
@@ -47,6 +48,7 @@ from sim.experiments.outcomes import compute_outcomes
 from sim.experiments.schema import RESERVED_COLUMNS, Outcome
 from sim.outputs.atomic import atomic_path, atomic_unlink, atomic_write_bytes, remove_stale_temporaries
 from sim.outputs.manifest import MANIFEST_NAME
+from sim.outputs.tables import with_group_keys
 
 RUNS_NAME, PARTS_DIR, ERRORS_DIR, INDEX_NAME = "runs.csv", "timeseries", "errors", "parts.index.jsonl"
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")  # what plan.run_id gives: a part named so is one a sweep wrote
@@ -269,7 +271,7 @@ class RunStore:
         """Store a finished run: its Parquet part (atomically), then its row (one append)."""
         if output.status == STATUS_OK and output.timeseries is not None:
             with atomic_path(self.part_path(output.run_id)) as tmp:
-                output.timeseries.to_parquet(tmp, index=False)
+                with_group_keys(output.timeseries, categorical=True).to_parquet(tmp, index=False)
                 entry = {"run_id": output.run_id, "sha256": _sha256(tmp), "rows": len(output.timeseries)}
             assert self._index_fd is not None, "store not opened"
             os.write(self._index_fd, _index_line(entry))  # after the part is in place, before its row

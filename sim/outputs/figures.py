@@ -1,11 +1,20 @@
 """Figures of a run: median lines with a shaded 10–90% band over replicates.
 
 Built on `matplotlib.figure.Figure` directly (no pyplot, no GUI backend, never `show`), so
-they render headless, in worker processes and in notebooks alike. Every figure takes the
-summary table (`tables.summarise`) and a title naming the scenario; a metric missing from the
-summary leaves its panel with a note instead of failing, and a single replicate simply gives
-a band of zero width. The x axis is the step (its order); ticks are labelled with the period
-labels (`2024Q1`) found in the summary's `date` column.
+they render headless, in worker processes and in notebooks alike, always with the Agg canvas.
+Every figure takes the summary table (`tables.summarise`) and a title naming the scenario; a
+metric missing from the summary leaves its panel with a note instead of failing, and a single
+replicate simply gives a band of zero width. The x axis is the step (its order); ticks are
+labelled with the period labels (`2024Q1`) found in the summary's `date` column.
+
+Values are shown in one unit per kind of quantity (`sim.outputs.units`): shares in percent, 0-1
+indices on a 0-100 scale, months. Lines are labelled at their ends (direct labels); overlays of
+several scenarios keep a value's colour and tell the scenarios apart by line style (the base solid),
+with a key under the title. `add_footer` stamps a figure with what it shows: scenario(s),
+replicates, what the bands carry, the sim version and the run's date (from its manifest).
+
+Layout is fixed (inches, `subplots_adjust`), never constrained or tight layout: those measure
+every text of the figure at draw time and cost more than the drawing itself.
 
 Colours are fixed across figures and pages, from `sim.blocs` (Okabe-Ito): bloc US blue, CN
 vermillion, EU orange, other grey; open weights bluish green, closed reddish purple; the world
@@ -17,19 +26,24 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.layout_engine import ConstrainedLayoutEngine
-from matplotlib.ticker import FuncFormatter, MultipleLocator
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.formats import FIGURE_FORMATS
+from sim.outputs.units import Quantity, quantity
 
 # A pair takes the colour of the side the figure is about: the trailer of a gap, the first of a pair.
 PAIR_COLOURS = {"open-closed": OPENNESS_COLOURS["open"], "CN-US": BLOC_COLOURS["CN"], "US-CN": BLOC_COLOURS["US"]}
@@ -47,19 +61,56 @@ _FALLBACK = [
     "#f7b6d2",
     "#637939",
 ]
-_LINESTYLES = ["-", "--", "-."]
+# One line style per scenario of an overlay: the base solid, then dashed, dotted, dash-dot.
+SCENARIO_STYLES: list[Any] = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2))]
 WORLD = "world"
 DPI = 110
 NOTE = "line: median over replicates · band: 10–90% of replicates"
+MAX_DIRECT_LABELS = 16  # more lines than this get a legend: their labels would not fit the panel's height
+# Fixed geometry in inches: room at the right for the line-end labels, below for ticks and the footer.
+WIDTH, LEFT, RIGHT, TOP, BOTTOM, PANEL, GAP = 10.5, 0.85, 2.05, 0.8, 0.85, 2.45, 0.72
+LABEL_PT = 8.5
 
 
 @dataclass(frozen=True)
 class Line:
-    """One series to draw: legend label, colour and the per-step statistics (sorted by step)."""
+    """One series to draw: its label, colour, per-step statistics (sorted by step) and line style
+    (one per scenario in an overlay: the first solid)."""
 
     label: str
     colour: str
     data: pd.DataFrame
+    style: Any = "-"
+    scenario: str | None = None
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a figure's footer says it shows (`add_footer`)."""
+
+    scenarios: tuple[str, ...]
+    replicates: int
+    bands: str  # as `sim.calibration.ensemble.band_note` words it: `bands: seeds only`
+    version: str | None = None
+    date: str | None = None  # the run's date (manifest `created_utc`), YYYY-MM-DD
+
+    def text(self) -> str:
+        """One line: `baseline vs eu-bans · 10 replicates · bands: seeds only · sim 0.1.0 · 2026-12-01`."""
+        plural = "" if self.replicates == 1 else "s"
+        parts = [" vs ".join(self.scenarios), f"{self.replicates} replicate{plural}", self.bands]
+        parts += [f"sim {self.version}" if self.version else "sim (version unknown)"]
+        if self.date:
+            parts.append(self.date)
+        return " · ".join(parts)
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> Stamp:
+        """The stamp of a run or comparison from its manifest (`scenarios` of a comparison, else `scenario`)."""
+        scenarios = manifest.get("scenarios") or [manifest.get("scenario") or "?"]
+        created = str(manifest.get("created_utc") or "")
+        return cls(tuple(str(s) for s in scenarios), int(manifest.get("replicates") or 0),
+                   str(manifest.get("bands") or "bands: seeds only"), manifest.get("package_version"),
+                   created[:10] or None)
 
 
 # --------------------------------------------------------------------------- data selection
@@ -108,17 +159,28 @@ def select_lines(
             chosen[group] = pairs[key]
     values = _order(list(set(chosen.values())), preferred)
     lines = []
-    scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
-    for scenario in scenarios:
+    scenarios = _scenarios(rows)
+    for index, scenario in enumerate(scenarios):
         in_scenario = rows if scenario is None else rows[rows["scenario"] == scenario]
         for value in values:
             groups = [g for g, v in chosen.items() if v == value]
             data = in_scenario[in_scenario["group"].isin(groups)].sort_values("step")
             if data.empty:
                 continue
-            name = label(value) + (f" · {scenario}" if len(scenarios) > 1 else "")
-            lines.append(Line(name, _colour(value, palette or {}, values), data))
+            lines.append(Line(label(value), _colour(value, palette or {}, values), data,
+                              _style(index), scenario if len(scenarios) > 1 else None))
     return lines
+
+
+def _scenarios(rows: pd.DataFrame) -> list[str | None]:
+    """The scenarios of a summary in their order of appearance (a comparison's base first)."""
+    if "scenario" not in rows.columns or rows.empty:
+        return [None]
+    return list(pd.unique(rows["scenario"]))
+
+
+def _style(index: int) -> Any:
+    return SCENARIO_STYLES[index % len(SCENARIO_STYLES)]
 
 
 def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
@@ -126,13 +188,11 @@ def _world_and_regions(summary: pd.DataFrame, metric: str) -> list[Line]:
     rows = _metric_rows(summary, metric)
     lines = []
     world = rows[rows["group"] == WORLD_GROUP].sort_values("step")
-    scenarios = sorted(rows["scenario"].unique()) if "scenario" in rows.columns else [None]
-    for scenario in scenarios:
+    scenarios = _scenarios(rows)
+    for index, scenario in enumerate(scenarios):
         data = world if scenario is None else world[world["scenario"] == scenario]
         if not data.empty:
-            lines.append(
-                Line(WORLD + (f" · {scenario}" if len(scenarios) > 1 else ""), WORLD_COLOUR, data)
-            )
+            lines.append(Line(WORLD, WORLD_COLOUR, data, _style(index), scenario if len(scenarios) > 1 else None))
     regions = select_lines(
         summary,
         metric,
@@ -154,7 +214,8 @@ def _timeline(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
-    """Major ticks on each year's first quarter (every 2nd year for long runs), minor per step."""
+    """Ticks on each year's first quarter (every 2nd year for long runs); no per-quarter minor ticks (each
+    tick is an object to build and draw: they cost a third of a figure's time)."""
     if timeline.empty:
         return
     steps = timeline["step"].to_numpy()
@@ -165,17 +226,12 @@ def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
     stride = 1 + (len(major) - 1) // 10
     major = major[::stride]
     ax.set_xticks([steps[i] for i in major], [dates[i] for i in major])
-    ax.xaxis.set_minor_locator(MultipleLocator(1))
     ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
     ax.tick_params(axis="x", which="major", labelsize=9)
 
 
-def _is_share(lines: Sequence[Line]) -> bool:
-    values = np.concatenate(
-        [line.data[["median", "q10", "q90"]].to_numpy(dtype=float).ravel() for line in lines]
-    )
-    values = values[np.isfinite(values)]
-    return bool(values.size > 0 and values.min() >= -1e-9 and values.max() <= 1 + 1e-9)
+def _scaled(line: Line, column: str, scale: float) -> np.ndarray:
+    return line.data[column].to_numpy(dtype=float) * scale
 
 
 def draw_panel(
@@ -183,83 +239,182 @@ def draw_panel(
     lines: Sequence[Line],
     *,
     title: str,
-    ylabel: str,
+    ylabel: str | None = None,
     timeline: pd.DataFrame,
     missing: str,
     zero_line: bool = False,
+    unit: Quantity | None = None,
+    difference: bool = False,
 ) -> None:
-    """Median lines with 10–90% bands; a note in place of the panel when there is nothing to draw."""
-    ax.set_title(title, loc="left", fontsize=11, fontweight="bold")
+    """Median lines with 10–90% bands, labelled at their ends; a note instead when there is nothing to draw.
+
+    `unit` scales the values and names the axis (`sim.outputs.units`): a share level is drawn in
+    percent on 0-100, a difference in percentage points; `ylabel` replaces the unit's axis label.
+    """
+    # A fixed title height: left to itself, matplotlib measures the tick labels at every draw to place it.
+    ax.set_title(title, loc="left", fontsize=11, fontweight="bold", y=1.0, pad=6)
+    scale = unit.scale if unit is not None else 1.0
     if not lines:
-        ax.text(
-            0.5,
-            0.5,
-            f"No data: {missing}",
-            transform=ax.transAxes,
-            ha="center",
-            va="center",
-            fontsize=10,
-            color="#555555",
-            style="italic",
-        )
+        ax.text(0.5, 0.5, f"No data: {missing}", transform=ax.transAxes, ha="center", va="center", fontsize=10,
+                color="#555555", style="italic")
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_color("#dddddd")
         return
-    for index, line in enumerate(lines):
+    for line in lines:
         x = line.data["step"].to_numpy(dtype=float)
-        ax.fill_between(
-            x,
-            line.data["q10"].to_numpy(dtype=float),
-            line.data["q90"].to_numpy(dtype=float),
-            color=line.colour,
-            alpha=0.18,
-            linewidth=0,
-        )
-        ax.plot(
-            x,
-            line.data["median"].to_numpy(dtype=float),
-            color=line.colour,
-            linewidth=2,
-            linestyle=_LINESTYLES[index // 6 % 3] if len(lines) > 6 else "-",
-            label=line.label,
-        )
-    if _is_share(lines):
-        top = ax.get_ylim()[1]
-        ax.set_ylim(0.0, min(top, 1.02))
-        span = ax.get_ylim()[1]
-        decimals = 0 if span >= 0.05 else 1 if span >= 0.005 else 2
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v * 100:.{decimals}f}%"))
-    if zero_line:
+        ax.fill_between(x, _scaled(line, "q10", scale), _scaled(line, "q90", scale), color=line.colour,
+                        alpha=0.18 if line.style == "-" else 0.10, linewidth=0)
+        ax.plot(x, _scaled(line, "median", scale), color=line.colour, linewidth=2 if line.style == "-" else 1.8,
+                linestyle=line.style, label=_full_label(line))
+    if unit is not None and unit.kind == "share" and not difference:
+        low, high = ax.get_ylim()
+        ax.set_ylim(0.0 if low >= -5.0 else low, min(high, 102.0))  # shares start at zero
+        ax.yaxis.set_major_formatter(FuncFormatter(_percent_tick))
+    if difference and unit is not None:
+        _at_least_one_unit(ax, unit)
+    if zero_line or difference:
         ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
-    ax.set_ylabel(ylabel, fontsize=9)
+    axis = ylabel if ylabel is not None else (unit.difference_axis if difference else unit.level_axis) if unit else ""
+    ax.set_ylabel(axis, fontsize=9)
+    # Fixed axis-label places: left to themselves they are placed by measuring every tick label at each draw.
+    ax.yaxis.set_label_coords(-0.58 / (WIDTH - LEFT - RIGHT), 0.5)
+    ax.xaxis.set_label_coords(0.5, -0.12)
     ax.grid(True, which="major", color="#e5e5e5", linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", labelsize=9)
     _date_ticks(ax, timeline)
-    ax.legend(
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1.0),
-        frameon=False,
-        fontsize=9,
-        ncol=1 if len(lines) <= 12 else 2,
-    )
+    if len(lines) <= MAX_DIRECT_LABELS:
+        label_line_ends(ax, lines, scale)
+    else:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=LABEL_PT, ncol=2)
+
+
+def _at_least_one_unit(ax: Axes, unit: Quantity) -> None:
+    """A difference axis spans at least one unit (1 pp, 1 index point, 1 month) around zero, ticks to the
+    unit's decimals: a difference of hundredths of a month is drawn as the near-zero it is."""
+    low, high = ax.get_ylim()
+    if high - low < 1.0:
+        middle = (high + low) / 2 if low > 0 or high < 0 else 0.0
+        ax.set_ylim(min(low, middle - 0.5), max(high, middle + 0.5))
+    decimals = unit.decimals
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # no 0.25 steps at one decimal
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:+.{decimals}f}" if round(v, decimals) else "0"))
+
+
+def _percent_tick(value: float, _pos: object) -> str:
+    return f"{value:.0f}%" if abs(value - round(value)) < 1e-9 else f"{value:.1f}%"
+
+
+def _full_label(line: Line) -> str:
+    return line.label if line.scenario is None else f"{line.label} · {line.scenario}"
+
+
+def _short(text: str, width: int = 16) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def label_line_ends(ax: Axes, lines: Sequence[Line], scale: float = 1.0) -> None:
+    """Each line's label at its last point, just right of the axes, in the line's colour.
+
+    Labels are moved apart (never closer than a line of text) and joined to their line's end by a
+    thin leader when moved; an overlay's labels name the scenario (the first scenario, solid, does not).
+    """
+    ends = []
+    for line in lines:
+        last = line.data.iloc[-1]
+        value = float(last["median"]) * scale
+        if np.isfinite(value):
+            ends.append((value, float(last["step"]), line))
+    if not ends:
+        return
+    low, high = ax.get_ylim()
+    span = (high - low) or 1.0
+    root = ax.get_figure(root=True)
+    height_in = ax.get_position().height * (root.get_figheight() if root is not None else PANEL)
+    gap = 1.2 * LABEL_PT / 72 / max(height_in, 0.1)  # one text line in axes fractions
+    ends.sort(key=lambda e: e[0])
+    wanted = [(v - low) / span for v, _, _ in ends]
+    placed = _spread(wanted, gap)
+    first = lines[0].scenario
+    for (value, step, line), want, at in zip(ends, wanted, placed, strict=True):
+        text = line.label if line.scenario in (None, first) else f"{line.label} · {_short(line.scenario or '', 10)}"
+        moved = abs(at - want) > gap / 3
+        ax.annotate(
+            text, xy=(step, value), xycoords="data", xytext=(1.015, at), textcoords="axes fraction",
+            fontsize=LABEL_PT, color=line.colour, va="center", ha="left", annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": line.colour, "linewidth": 0.6, "shrinkA": 0, "shrinkB": 2}
+            if moved else None,
+        )
+
+
+def _spread(wanted: Sequence[float], gap: float) -> list[float]:
+    """Positions as near the wanted ones (sorted ascending) as possible, at least `gap` apart."""
+    placed: list[float] = []
+    for want in wanted:  # push up past the previous label
+        placed.append(max(want, placed[-1] + gap) if placed else want)
+    overflow = placed[-1] - max(1.0, wanted[-1]) if placed else 0.0
+    if overflow > 0:  # too high: shift down from the top, keeping the gaps
+        placed[-1] -= overflow
+        for i in range(len(placed) - 2, -1, -1):
+            placed[i] = min(placed[i], placed[i + 1] - gap)
+    return placed
 
 
 def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
-    fig = Figure(figsize=(10.5, 1.2 + 3.1 * panels), dpi=DPI, layout=ConstrainedLayoutEngine(h_pad=0.12, hspace=0.06))
+    """A figure of `panels` stacked panels in the fixed geometry, with its title; on the Agg canvas."""
+    height = TOP + panels * PANEL + (panels - 1) * GAP + BOTTOM
+    fig = Figure(figsize=(WIDTH, height), dpi=DPI)
+    FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height, bottom=BOTTOM / height,
+                        hspace=GAP / PANEL)
     axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
-    fig.suptitle(f"{subject} — {title}", fontsize=14, fontweight="bold", x=0.01, ha="left")
+    fig.suptitle(f"{subject} — {title}", fontsize=14, fontweight="bold", x=LEFT / WIDTH, y=1 - 0.12 / height,
+                 ha="left", va="top")
     return fig, axes
 
 
-def _footer(fig: Figure) -> None:
-    fig.supxlabel(NOTE, fontsize=8.5, color="#555555", x=0.01, ha="left")
+def _footer(fig: Figure, note: str = NOTE) -> None:
+    """The note on what lines and bands show, at the bottom left."""
+    fig.text(LEFT / WIDTH, 0.30 / fig.get_figheight(), note, fontsize=8.5, color="#555555", ha="left", va="bottom")
+
+
+def add_footer(fig: Figure, stamp: Stamp | None) -> Figure:
+    """Stamp `fig` with the scenario(s), replicates, band kind, sim version and date, under its note."""
+    if stamp is not None:
+        fig.text(LEFT / WIDTH, 0.10 / fig.get_figheight(), stamp.text(), fontsize=8.5, color="#555555",
+                 ha="left", va="bottom")
+    return fig
+
+
+def scenario_key(fig: Figure, scenarios: Sequence[str | None]) -> None:
+    """A key of an overlay's line styles under the title: `── baseline  - - eu-bans-chinese-models`."""
+    named = [s for s in scenarios if s is not None]
+    if len(named) < 2:
+        return
+    handles = [Line2D([], [], color="#333333", linewidth=1.8, linestyle=_style(i)) for i in range(len(named))]
+    top = 1 - 0.36 / fig.get_figheight()
+    fig.legend(handles, named, loc="upper left", bbox_to_anchor=(LEFT / WIDTH, top), ncol=len(named),
+               frameon=False, fontsize=9, handlelength=3.2, borderaxespad=0, borderpad=0)
 
 
 # --------------------------------------------------------------------------- figures
+def _unit(metric: str) -> dict[str, Any]:
+    """`draw_panel`'s unit and axis label for a level of `metric`: the registry's unit and how it is shown."""
+    unit = quantity(metric)
+    name = BY_NAME[metric].unit if metric in BY_NAME else metric
+    shown = {"share": f"{name}, %", "index": f"{name} (0-100)" if unit.scale == 100 else name}.get(unit.kind, name)
+    return {"unit": unit, "ylabel": shown}
+
+
+def _finish(fig: Figure, summary: pd.DataFrame) -> None:
+    _footer(fig)
+    scenario_key(fig, _scenarios(summary))
+
+
 def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
     """Adoption: share by openness, share by origin bloc, and the adoption rate (world, regions)."""
     timeline = _timeline(summary)
@@ -275,7 +430,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda o: f"{o} weights",
         ),
         title="Model choice: open vs closed weights",
-        ylabel=BY_NAME["adoption_share"].unit,
+        **_unit("adoption_share"),
         timeline=timeline,
         missing="metric adoption_share (openness=…) not in this run",
     )
@@ -290,7 +445,7 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda b: f"{b} models",
         ),
         title="Model choice by origin bloc",
-        ylabel=BY_NAME["adoption_share"].unit,
+        **_unit("adoption_share"),
         timeline=timeline,
         missing="metric adoption_share (origin=…) not in this run",
     )
@@ -298,11 +453,11 @@ def adoption_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax3,
         _world_and_regions(summary, "adoption_rate"),
         title="Adoption rate: firms using any AI model",
-        ylabel=BY_NAME["adoption_rate"].unit,
+        **_unit("adoption_rate"),
         timeline=timeline,
         missing="metric adoption_rate not in this run",
     )
-    _footer(fig)
+    _finish(fig, summary)
     return fig
 
 
@@ -323,11 +478,11 @@ def influence_figure(summary: pd.DataFrame, title: str) -> Figure:
                 preferred=BLOCS,
             ),
             title=f"Influence of each bloc ({name})",
-            ylabel=BY_NAME["influence"].unit,
+            **_unit("influence"),
             timeline=timeline,
             missing=f"metric influence (weight={weight}) not in this run",
         )
-    _footer(fig)
+    _finish(fig, summary)
     return fig
 
 
@@ -347,7 +502,7 @@ def dependence_figure(summary: pd.DataFrame, title: str) -> Figure:
             ax,
             select_lines(summary, metric, "bloc", fixed={"weight": weight}, palette=BLOC_COLOURS, preferred=BLOCS),
             title=heading,
-            ylabel=BY_NAME[metric].unit,
+            **_unit(metric),
             timeline=timeline,
             missing=f"metric {metric} (weight={weight}) not in this run",
         )
@@ -356,11 +511,11 @@ def dependence_figure(summary: pd.DataFrame, title: str) -> Figure:
         select_lines(summary, "government_use", "origin", palette=BLOC_COLOURS, preferred=BLOCS,
                      label=lambda b: f"{b} models"),
         title="Governments whose AI runs on each origin's models",
-        ylabel=BY_NAME["government_use"].unit,
+        **_unit("government_use"),
         timeline=timeline,
         missing="metric government_use not in this run",
     )
-    _footer(fig)
+    _finish(fig, summary)
     return fig
 
 
@@ -372,7 +527,7 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax1,
         select_lines(summary, "capability", "family"),
         title="Capability index by model family",
-        ylabel=BY_NAME["capability"].unit,
+        **_unit("capability"),
         timeline=timeline,
         missing="metric capability not in this run",
     )
@@ -387,12 +542,12 @@ def capability_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=_gap_label,
         ),
         title="Capability gap: months the first trails the second",
-        ylabel=BY_NAME["capability_gap_months"].unit,
+        **_unit("capability_gap_months"),
         timeline=timeline,
         missing="metric capability_gap_months not in this run",
         zero_line=True,
     )
-    _footer(fig)
+    _finish(fig, summary)
     return fig
 
 
@@ -409,7 +564,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax1,
         select_lines(summary, "compute_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Share of world AI compute",
-        ylabel=BY_NAME["compute_share"].unit,
+        **_unit("compute_share"),
         timeline=timeline,
         missing="metric compute_share not in this run",
     )
@@ -417,7 +572,7 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
         ax2,
         select_lines(summary, "release_open_share", "bloc", palette=BLOC_COLOURS, preferred=BLOCS),
         title="Labs whose current release is open-weights",
-        ylabel=BY_NAME["release_open_share"].unit,
+        **_unit("release_open_share"),
         timeline=timeline,
         missing="metric release_open_share not in this run",
     )
@@ -431,11 +586,11 @@ def compute_figure(summary: pd.DataFrame, title: str) -> Figure:
             label=lambda p: p.replace("-", "–") + " co-authored",
         ),
         title="Cross-bloc research: share of papers co-authored",
-        ylabel=BY_NAME["coauthorship_share"].unit,
+        **_unit("coauthorship_share"),
         timeline=timeline,
         missing="metric coauthorship_share not in this run",
     )
-    _footer(fig)
+    _finish(fig, summary)
     return fig
 
 
@@ -449,11 +604,32 @@ FIGURES: dict[str, Callable[[pd.DataFrame, str], Figure]] = {
 
 
 # --------------------------------------------------------------------------- saving
+# Metadata left out so the same figure gives the same bytes: no software name, no creation date.
+_METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
+}
+
+
+def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
+    """The bytes of `fig` as PNG, SVG or PDF, deterministic: the same figure gives the same bytes.
+
+    SVG's element ids are hashed with a fixed salt (matplotlib's `svg.hashsalt`) instead of a random one.
+    """
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FIGURE_FORMATS)}")
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)  # a figure made elsewhere (pyplot): render it with Agg too
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "sim-figure", "svg.fonttype": "none"}):
+        fig.savefig(buffer, format=fmt, dpi=dpi, facecolor="white", metadata=_METADATA[fmt])
+    return buffer.getvalue()
+
+
 def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
     """PNG bytes of `fig` (deterministic metadata: no software/date stamps)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white", metadata={"Software": None})
-    return buffer.getvalue()
+    return figure_bytes(fig, "png", dpi)
 
 
 def close_figure(fig: Figure) -> None:
@@ -464,10 +640,35 @@ def close_figure(fig: Figure) -> None:
     fig.clear()
 
 
+def render_figures(
+    figures: Mapping[str, Callable[[], Figure]], formats: Sequence[str], stamp: Stamp | None
+) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """Draw each figure once and save it in every format: ({`figures/<name>.<ext>`: bytes}, {name: page image}).
+
+    The page image is the PNG, else the SVG (a page embeds either); with only PDF asked for, a PNG is
+    still rendered for the page but not written.
+    """
+    files: dict[str, bytes] = {}
+    page: dict[str, bytes] = {}
+    for name, make in figures.items():
+        fig = add_footer(make(), stamp)
+        try:
+            for fmt in formats:
+                files[f"figures/{name}.{fmt}"] = figure_bytes(fig, fmt)
+            shown = "png" if "png" in formats or "svg" not in formats else "svg"
+            key = f"figures/{name}.{shown}"
+            page[name] = files[key] if key in files else figure_bytes(fig, shown)
+        finally:
+            close_figure(fig)
+    return files, page
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> bytes:
-    """Save `fig` as PNG at `path` atomically, close it, and return the bytes written."""
+    """Save `fig` atomically at `path` in the format its suffix names (PNG by default), close it, return the bytes."""
+    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
+    fmt = suffix if suffix in FIGURE_FORMATS else "png"
     try:
-        data = figure_png(fig, dpi=dpi)
+        data = figure_bytes(fig, fmt, dpi=dpi)
         atomic_write_bytes(path, data)
     finally:
         close_figure(fig)

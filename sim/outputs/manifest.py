@@ -10,6 +10,7 @@ import datetime as _dt
 import hashlib
 import importlib
 import json
+import os
 import platform
 import shlex
 import subprocess
@@ -97,6 +98,15 @@ def environment() -> dict[str, Any]:
     }
 
 
+def created_utc() -> str:
+    """Now in UTC (`2026-12-01T15:04:05Z`), or the time `SOURCE_DATE_EPOCH` names when it is set (the
+    reproducible-builds convention): the date in figure footers and pages then stays the same, and
+    so do their bytes, when the same scenario and seed are run again."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    moment = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch.isdigit() else _dt.datetime.now(_dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _command_text(command_line: str | Iterable[str]) -> str:
     return command_line if isinstance(command_line, str) else shlex.join(str(a) for a in command_line)
 
@@ -124,7 +134,7 @@ def build_manifest(
         "seeds": [int(s) for s in seeds],
         "command_line": _command_text(command_line),
         "wall_time_s": round(float(wall_time_s), 3),
-        "created_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "created_utc": created_utc(),
         "package_version": package_version(),
         "git_commit": git["commit"],
         "git_dirty": git["dirty"],

@@ -37,5 +37,11 @@ def render(template: str, **context: Any) -> str:
 
 
 def inline_pngs(figures: Mapping[str, bytes]) -> list[tuple[str, str]]:
-    """(name, base64 text) of each PNG, for `data:` URIs: the pages embed their images and open offline."""
-    return [(name, base64.b64encode(png).decode("ascii")) for name, png in figures.items()]
+    """(name, `data:` URI) of each image (PNG, or SVG): the pages embed their images and open offline."""
+    return [(name, data_uri(image)) for name, image in figures.items()]
+
+
+def data_uri(image: bytes) -> str:
+    """A `data:` URI of PNG or SVG bytes (told apart by their first bytes)."""
+    mime = "image/png" if image.startswith(b"\x89PNG") else "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(image).decode('ascii')}"

@@ -7,6 +7,11 @@ floats are written with `%.10g`, lines end with LF, no index, no timestamps).
 
 The world total's group is `world`. Files written before it had a name have an empty `group`,
 which pandas reads as NaN: `read_table` (and every table built here) turns it into `world`.
+
+`with_group_keys` adds one column per group key (`origin`, `openness`, `country`, `user_bloc`, ...,
+every key of the metric registry's group families) parsed from `group`, for the wide CSV of
+`sim run --wide` and the Parquet parts of `sim sweep`: `df[df.origin == "CN"]` instead of parsing
+labels. A key a row is not split by is empty (NaN in pandas, NA in R); `group` stays as it is.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.metrics_registry import WORLD_GROUP
+from sim.metrics_registry import METRICS, WORLD_GROUP, parse_group
 
 TIMESERIES_COLUMNS: list[str] = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
 SUMMARY_KEYS: list[str] = ["scenario", "step", "date", "metric", "group"]
@@ -147,6 +152,44 @@ def events_table(events: pd.DataFrame | None) -> pd.DataFrame:
     if frame.empty or not by:
         return frame.reset_index(drop=True)
     return frame.sort_values(by, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def group_keys() -> list[str]:
+    """Every key a group label can have, from the metric registry's group families, in registry order."""
+    keys: list[str] = []
+    for metric in METRICS:
+        for family in metric.groups:
+            keys += [key for key in family if key not in keys]
+    return keys
+
+
+def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.DataFrame:
+    """`frame` with one text column per group key (`group_keys()`), right after `group`, parsed from it.
+
+    A row's value is empty (missing) for a key its group does not have; the world total has none.
+    Keys found in labels but not in the registry (from newer files) are added after the known ones.
+    `categorical=True` gives pandas categories of text (for Parquet: a dictionary column costs a
+    byte or two per row, where ten text columns would cost more than the rest of the table).
+    """
+    _require(frame, ["group"], "table")
+    frame = _clean_group(frame)
+    parsed = {label: parse_group(label) for label in pd.unique(frame["group"])}  # each distinct label once
+    keys = group_keys()
+    keys += sorted({k for pairs in parsed.values() for k in pairs} - set(keys))
+    taken = [k for k in keys if k in frame.columns and k != "group"]
+    if taken:
+        raise ValueError(f"table already has column(s) {taken} named like group keys")
+    columns: dict[str, Any] = {}
+    for key in keys:
+        values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
+        if categorical:
+            present = sorted(v for v in pd.unique(values) if isinstance(v, str))
+            columns[key] = pd.Categorical(values, categories=pd.Index(present, dtype="str"))
+        else:
+            columns[key] = values.astype(object)
+    at = list(frame.columns).index("group") + 1
+    head, tail = list(frame.columns[:at]), list(frame.columns[at:])
+    return pd.concat([frame[head], pd.DataFrame(columns, index=frame.index), frame[tail]], axis=1)
 
 
 # --------------------------------------------------------------------------- CSV

@@ -2,8 +2,10 @@
 
 Files, each written atomically (temporary name, fsync, rename):
 `timeseries.csv`, `summary.csv`, `events.csv`, `scenario.resolved.yaml`,
-`figures/{adoption,influence,dependence,capability,compute}.png`, `report.html`, and `manifest.json`
-last. The manifest lists every other file with its SHA-256, so it doubles as the completion
+`figures/{adoption,influence,dependence,capability,compute}.png` (and `.svg`/`.pdf` when asked for),
+`report.html`, and `manifest.json` last; with `wide=True` also `timeseries_wide.csv` and
+`summary_wide.csv`, the same rows with the group's keys as columns (`sim.outputs.tables.with_group_keys`).
+The manifest lists every other file with its SHA-256, so it doubles as the completion
 marker: a folder without `manifest.json` holds an incomplete run. A stale manifest from an
 earlier run in the same folder is removed before anything else is rewritten.
 
@@ -23,10 +25,10 @@ import pandas as pd
 
 from sim.metrics_registry import Metric, headlines, normalise_group
 from sim.outputs.atomic import atomic_unlink, atomic_write_bytes
-from sim.outputs.figures import FIGURES, close_figure, figure_png
+from sim.outputs.figures import FIGURES, Stamp, render_figures
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.report import render_report
-from sim.outputs.tables import csv_bytes, events_table, summarise, timeseries_table
+from sim.outputs.tables import csv_bytes, events_table, summarise, timeseries_table, with_group_keys
 
 
 # --------------------------------------------------------------------------- headline numbers
@@ -84,8 +86,14 @@ def write_run_outputs(
     rules: Sequence[Mapping[str, Any]],
     claims: Mapping[str, str],
     headline: Sequence[tuple[str, str]],
+    figure_formats: Sequence[str] = ("png",),
+    wide: bool = False,
 ) -> dict[str, Path]:
-    """Write every output file of a run into `out_dir`; return {relative name: path}, manifest last."""
+    """Write every output file of a run into `out_dir`; return {relative name: path}, manifest last.
+
+    `figure_formats`: any of png, svg, pdf; each figure is drawn once and saved in each. The
+    figures' footers take the scenario, replicates, bands, version and date from `manifest`.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_unlink(out_dir / MANIFEST_NAME)  # the folder is incomplete from here until the end
@@ -103,16 +111,15 @@ def write_run_outputs(
     put("timeseries.csv", csv_bytes(series))
     put("summary.csv", csv_bytes(summary))
     put("events.csv", csv_bytes(log))
+    if wide:
+        put("timeseries_wide.csv", csv_bytes(with_group_keys(series)))
+        put("summary_wide.csv", csv_bytes(with_group_keys(summary)))
     put("scenario.resolved.yaml", resolved_yaml.encode("utf-8"))
 
-    figures: dict[str, bytes] = {}
-    for name, make in FIGURES.items():
-        fig = make(summary, scenario_name)
-        try:
-            figures[name] = figure_png(fig)
-        finally:
-            close_figure(fig)
-        put(f"figures/{name}.png", figures[name])
+    makers = {name: (lambda make=make: make(summary, scenario_name)) for name, make in FIGURES.items()}
+    images, figures = render_figures(makers, figure_formats, Stamp.from_manifest(manifest))
+    for name, data in images.items():
+        put(name, data)
 
     page = render_report(
         title=scenario_name,
