@@ -199,6 +199,22 @@ def test_out_of_sample_matches_early_targets_and_predicts_later_ones(tmp_path):
     assert bad.returncode == 2 and "2024Q5" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_confirmation_reruns_the_best_sets_on_other_seeds_and_names_the_best_member(tmp_path):
+    spec = spec_file(tmp_path, samples=6, targets=two_targets(tmp_path), band_sd=3.0, discrepancy=0.0,
+                     confirm={"candidates": 2, "replicates": 3, "seed": 77})
+    result = calibrate(spec, out=tmp_path / "out")
+    assert result.ensemble_path is not None and result.confirmation is not None
+    table = result.confirmation
+    assert len(table) == min(2, result.members)
+    runs = (tmp_path / "out" / "confirm" / "runs.csv").read_text(encoding="utf-8").splitlines()
+    assert len(runs) == 1 + 3 * len(table)  # every candidate, three replicates
+    assert (tmp_path / "out" / "confirm" / "confirmation.csv").is_file()
+    ensemble = load_ensemble(result.ensemble_path)
+    assert ensemble.file.best_member == table["member"].iloc[0]  # ranked by targets held, then implausibility
+    assert list(table["targets_held"]) == sorted(table["targets_held"], reverse=True)
+    assert "seed 77" in ensemble.file.provenance["best_member_choice"]
+
+
 def test_a_rule_parameter_can_be_calibrated_and_is_skipped_where_the_rule_is_absent(tmp_path):
     from sim.calibration.ensemble import applied_values
 

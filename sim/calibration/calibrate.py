@@ -87,6 +87,7 @@ class CalibrationResult:
     base_types: dict[str, bool] = field(default_factory=dict)  # path -> whether the parameter is an integer
     interrupted_ran: int = 0  # runs finished in a wave that Ctrl-C stopped
     predictions: pd.DataFrame | None = None  # held-out targets (with `calibrate_until`), per the last wave
+    confirmation: pd.DataFrame | None = None  # the candidates re-run on fresh seeds (spec `confirm`)
 
     @property
     def runs(self) -> int:
@@ -302,6 +303,12 @@ def _calibrate_into(loaded: LoadedSpec, targets: CheckFile, prepared: Prepared, 
         result.wall_time_s = time.perf_counter() - started
         _log_invocation(out_dir, result, command_line, started_utc)
     last = result.waves[-1]
+    if loaded.spec.confirm is not None and len(last.accepted):
+        try:
+            result.confirmation = _confirm(loaded, targets, out_dir, last, workers, scheduler, progress, say,
+                                           command_line)
+        except SweepInterrupted as stop:
+            raise CalibrationInterrupted(len(result.waves) + 1, stop, out_dir) from None
     if loaded.spec.calibrate_until is not None:
         result.predictions = predictions(loaded, targets, last)
         atomic_write_text(out_dir / "predictions.csv", csv_bytes(result.predictions).decode("utf-8"))
@@ -315,6 +322,56 @@ def _calibrate_into(loaded: LoadedSpec, targets: CheckFile, prepared: Prepared, 
     elif ensemble.exists():
         ensemble.unlink()  # an ensemble from an earlier spec must not pass for this one's
     return result
+
+
+def _confirm(loaded: LoadedSpec, targets: CheckFile, out_dir: Path, last: Wave, workers: int,
+             scheduler: object | None, progress: bool, say: Report, command_line: list[str] | None) -> pd.DataFrame:
+    """Re-run the least implausible accepted sets with more replicates on other seeds (spec `confirm`);
+    rank them as `sim check` judges a scenario: most matched targets whose median over replicates lies in
+    the accept band, then the lowest implausibility. Written to OUT/confirm/confirmation.csv."""
+    spec = loaded.spec
+    assert spec.confirm is not None
+    names = list(spec.priors)
+    ranked = last.accepted.sort_values(["implausibility", "design_point"]).head(spec.confirm.candidates)
+    points = [{n: row[n] for n in names} for row in ranked.to_dict("records")]
+    ids = [f"w{last.number}-s{int(p):03d}" for p in ranked["design_point"]]
+    confirm_spec = spec.model_copy(update={"replicates": spec.confirm.replicates, "seed": spec.confirm.seed})
+    text = _experiment_text(replace(loaded, spec=confirm_spec), 0, points).replace(
+        f"{spec.name}-wave-0", f"{spec.name}-confirm", 1)
+    experiment = out_dir / "confirm.experiment.yaml"
+    atomic_write_text(experiment, text)
+    plan = make_plan(str(experiment), check_outcomes=False)
+    say(f"confirming the best {len(points)} set(s) with {spec.confirm.replicates} replicates on seed "
+        f"{spec.confirm.seed}")
+    swept = sweep(plan, out=out_dir / "confirm", workers=workers, scheduler=scheduler, progress=progress,
+                  report=say, command_line=command_line)
+    if not swept.complete:
+        raise RuntimeError(f"confirmation: {len(swept.failed)} run(s) did not finish (see {swept.out_dir}/runs.csv); "
+                           "run the same command again to retry them")
+    matched = matched_checks(loaded, targets)
+    series = swept.timeseries()
+    series = series[series["metric"].isin({c.metric for c in targets.checks})]
+    point_of = {rid: p for p, _q, _r, rid in plan.rows}
+    series = series.assign(design_point=series["run_id"].map(point_of))
+    rows = []
+    for p, member in enumerate(ids):
+        own = series[series["design_point"] == p]
+        held, scores = 0, []
+        for check in matched:
+            values = measure(own, check)
+            scores.append(implausibility(check, values, spec.discrepancy, spec.band_sd))
+            median = float(np.median(values)) if len(values) else float("nan")
+            held += int(check.accept[0] <= median <= check.accept[1])
+        rows.append({"member": member, "wave_implausibility": float(ranked["implausibility"].iloc[p]),
+                     "targets_held": held, "targets": len(matched),
+                     "implausibility": combined(scores, "max")})
+    table = pd.DataFrame(rows).sort_values(["targets_held", "implausibility", "member"],
+                                           ascending=[False, True, True]).reset_index(drop=True)
+    atomic_write_text(out_dir / "confirm" / "confirmation.csv", csv_bytes(table).decode("utf-8"))
+    best = table.iloc[0]
+    say(f"best member {best['member']}: {int(best['targets_held'])} of {int(best['targets'])} targets held by the "
+        f"median of {spec.confirm.replicates} replicates, implausibility {best['implausibility']:.2f}")
+    return table
 
 
 INVOCATIONS = "invocations.json"
@@ -391,6 +448,8 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
         members.append({"id": f"w{last.number}-s{int(row['design_point']):03d}", "values": typed,
                         "implausibility": round(float(row["implausibility"]), 4)})
     best = min(members, key=lambda m: (m["implausibility"], m["id"]))
+    if result.confirmation is not None:  # chosen on fresh seeds among the least implausible
+        best = next(m for m in members if m["id"] == result.confirmation["member"].iloc[0])
     targets_path = Path(targets.path)
     log_path = result.out_dir / INVOCATIONS
     invocations = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
@@ -400,6 +459,12 @@ def _ensemble_text(loaded: LoadedSpec, targets: CheckFile, base_values: dict[str
                   f"{spec.band_sd:g} sd, model discrepancy {spec.discrepancy:g} x observational sd, no emulator "
                   "(docs/calibration_method.md)",
         "matched_targets": [c.id for c in matched_checks(loaded, targets)],
+        "best_member_choice": (
+            "lowest implausibility in the last wave" if result.confirmation is None or spec.confirm is None else
+            f"of the {len(result.confirmation)} least implausible sets re-run with {spec.confirm.replicates} "
+            f"replicates on seed {spec.confirm.seed}, the one whose median held most matched targets, then the "
+            "lowest implausibility"),
+        "confirmation": None if result.confirmation is None else result.confirmation.to_dict("records"),
         "calibrate_until": spec.calibrate_until,
         "spec_file": _shown(loaded.path),
         "spec_sha256": _digest(loaded.path),

@@ -9,8 +9,9 @@ deterministic, so replicate r uses the same member in every scenario of a `compa
 point of a sweep (paired, like its seed), a replicate's member does not depend on how many
 replicates are run, and the members are used evenly. A member's value is applied on top of the
 scenario **unless** the scenario chose that parameter itself: when `--set` (or a sweep's factor
-or `set:`) names the path, or when the scenario's value differs from the value the calibration's
-base scenario had there (`base_values`), the scenario's own value wins. So a scenario that
+or `set:`) names the path, or when the scenario's value differs both from the value the calibration's
+base scenario had there (`base_values`) and from the best member's (`best_member`, which the
+baseline's defaults are set to), the scenario's own value wins. So a scenario that
 changes a calibrated parameter on purpose keeps its change, and the baseline gets the ensemble.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -148,11 +150,23 @@ def applied_values(ensemble: Ensemble, member: Member, scenario: Scenario, expli
         current, problem = field_at(scenario, tuple(path.split(".")))
         if problem is not None and path.startswith("rules."):
             continue  # a rule's parameter, in a scenario without that rule: nothing to apply it to
-        base = ensemble.file.base_values.get(path)
-        if problem is None and base is not None and current != base:
+        if problem is None and not _calibration_value(ensemble, path, current):
             continue  # the scenario set this parameter itself
         applied[path] = value
     return applied
+
+
+def _calibration_value(ensemble: Ensemble, path: str, current: object) -> bool:
+    """Whether `current` is a value the calibration itself put at `path`: the base scenario's when it
+    ran (`base_values`), or the best member's, which the baseline's defaults are set to afterwards
+    (to the 4 significant digits they are written with). Anything else is the scenario's own choice."""
+    if not isinstance(current, int | float) or isinstance(current, bool):
+        return False
+    known = [ensemble.file.base_values.get(path)]
+    best = next((m for m in ensemble.members if m.id == ensemble.file.best_member), None)
+    if best is not None:
+        known.append(best.values.get(path))
+    return any(v is not None and math.isclose(float(current), float(v), rel_tol=1e-3, abs_tol=1e-12) for v in known)
 
 
 def member_scenario(data: dict, values: dict[str, float]) -> Scenario:

@@ -55,6 +55,18 @@ class Prior(StrictModel):
         return self
 
 
+class Confirm(StrictModel):
+    """Choosing the best member on fresh seeds: with two replicates per set, the least implausible set of
+    the last wave is partly the luckiest (its replicates happened to fall well); re-running the few best
+    with more replicates and seeds the waves did not use picks the one that holds up."""
+
+    candidates: int = Field(8, ge=1, le=200, description="the least implausible accepted sets re-run")
+    replicates: int = Field(
+        10, ge=2, le=100, description="runs per candidate (the median is judged, as sim check does)"
+    )
+    seed: int = Field(20260202, ge=0, le=2**63 - 1, description="seeds of the confirmation runs (not the waves')")
+
+
 class CalibrationSpec(StrictModel):
     """A history-matching calibration of a base scenario's behavioural parameters."""
 
@@ -96,6 +108,10 @@ class CalibrationSpec(StrictModel):
         "matched; the later ones are measured on every set and reported as predictions (predictions.csv)",
     )
     seed: int = Field(20260101, ge=0, le=2**63 - 1, description="seeds the sampling and the replicates' seeds")
+    confirm: Confirm | None = Field(
+        None, description="re-run the least implausible accepted sets with more replicates and other seeds, and "
+        "name the best of them (the set the baseline's defaults are set to) by those runs",
+    )
 
     @model_validator(mode="after")
     def _paths_distinct(self) -> CalibrationSpec:
