@@ -423,6 +423,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
               "run the same command again to retry them", file=sys.stderr)
         return EXIT_FAULT
     extra = ", sensitivity.csv, figures/sensitivity.png" if result.sensitivity is not None else ""
+    extra += ", lever_effects.csv, figures/lever_effects.png" if result.lever_effects is not None else ""
     print(f"Wrote {result.out_dir}/ (runs.csv, timeseries/*.parquet, design.csv{extra}, manifest.json)")
     return EXIT_OK
 

@@ -47,12 +47,14 @@ class SweepInterrupted(KeyboardInterrupt):
 
 @dataclass
 class SweepResult:
-    """A sweep's runs (one row each) and, for Sobol and Morris designs, its sensitivity indices."""
+    """A sweep's runs (one row each), for Sobol and Morris designs its sensitivity indices, and with
+    levers their paired effects."""
 
     out_dir: Path
     plan: Plan
     runs: pd.DataFrame
     sensitivity: pd.DataFrame | None = None
+    lever_effects: pd.DataFrame | None = None  # with two policies or more: each against the first, paired
     notes: list[str] = field(default_factory=list)
     ran: int = 0
     reused: int = 0
@@ -204,8 +206,13 @@ def sweep(
             from sim.experiments.sensitivity import write_sensitivity
 
             result.sensitivity, result.notes = write_sensitivity(plan, runs, out_dir)
-            for note in result.notes:
-                say(note)
+        if len(plan.policies) > 1:  # the levers' paired effects, in any design
+            from sim.experiments.sensitivity import write_lever_effects
+
+            result.lever_effects, lever_notes = write_lever_effects(plan, runs, out_dir)
+            result.notes += lever_notes
+        for note in result.notes:
+            say(note)
         result.wall_time_s = time.perf_counter() - started
         _manifest(plan, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], result.wall_time_s)
     else:
