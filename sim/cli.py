@@ -45,6 +45,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 (excluded) and 1")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -178,6 +188,28 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
                        help="override a field of the base scenario in every run")
     sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
     _add_uncertainty(sweep)
+
+    discover = commands.add_parser(
+        "discover",
+        help="scenario discovery on a sweep: the boxes of inputs where an outcome is above or below a value (PRIM, "
+        "CART; needs the ema extra)",
+        description="Find the conditions (boxes of uncertainty and lever values) under which a sweep's outcome is "
+        "above or below a value, with EMA Workbench's PRIM or CART (see docs/experiments.md, \"Scenario discovery\"). "
+        "Writes boxes.csv, boxes.json, trajectory.csv and figures/ (coverage/density trade-off, one figure per box). "
+        "Needs EMA Workbench: pip install -e \".[ema]\".",
+    )
+    discover.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a sweep's output folder (runs.csv, design.csv)")
+    discover.add_argument("--outcome", required=True, help="an outcome of the sweep's experiment (a runs.csv column)")
+    side = discover.add_mutually_exclusive_group(required=True)
+    side.add_argument("--above", type=float, metavar="VALUE", help="runs of interest: outcome above VALUE")
+    side.add_argument("--below", type=float, metavar="VALUE", help="runs of interest: outcome below VALUE")
+    discover.add_argument("--method", choices=["prim", "cart"], default="prim", help="PRIM (default) or CART")
+    discover.add_argument("--threshold", type=_share, default=0.8,
+                          help="density a box must reach: share of its runs that are of interest (default 0.8)")
+    discover.add_argument("--mass-min", type=_share, default=0.05,
+                          help="smallest share of the runs a box may hold (default 0.05)")
+    discover.add_argument("--boxes", type=_positive, default=3, help="PRIM: boxes to look for at most (default 3)")
+    discover.add_argument("--out", help="output folder (default SWEEP_DIR/discover/)")
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -469,6 +501,36 @@ def _run_calibration(args: argparse.Namespace) -> int:
 
 
 COMMANDS["calibrate"] = cmd_calibrate
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from sim.ema import MissingExtraError
+
+    try:
+        from sim.experiments.discover import discover
+
+        found = discover(args.sweep_dir, args.outcome, above=args.above, below=args.below, method=args.method,
+                         out=args.out, threshold=args.threshold, mass_min=args.mass_min, boxes=args.boxes)
+    except MissingExtraError as error:
+        raise UsageError(str(error)) from None
+    for note in found.notes:
+        print(f"sim: {note}", file=sys.stderr)
+    print(f"{found.method.upper()} on {found.runs} runs, {found.cases} with {found.question}: "
+          f"{len(found.summary)} box(es) of density {args.threshold:g} or more")
+    for entry in found.summary:
+        limits = "; ".join(
+            f"{name} in {', '.join(map(str, limit['values']))}" if "values" in limit
+            else f"{limit['low']:.4g} <= {name} <= {limit['high']:.4g}"
+            for name, limit in entry["limits"].items()
+        ) or "no input restricted"
+        print(f"  box {entry['box']}: {limits} (coverage {entry['coverage']:.2f}, density {entry['density']:.2f}, "
+              f"mass {entry['mass']:.2f})")
+    figures = ", figures/tradeoff.png" + (", figures/box_*.png" if found.summary else "")
+    print(f"Wrote {found.out_dir}/ (boxes.csv, boxes.json, trajectory.csv{figures})")
+    return EXIT_OK
+
+
+COMMANDS["discover"] = cmd_discover
 
 
 def _write_crash_report(text: str | None = None) -> Path:

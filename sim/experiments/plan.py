@@ -357,21 +357,29 @@ def point_seed(replicate_seed: int, point_key: str) -> int:
     return int.from_bytes(digest[:8], "little") >> 1  # 63 bits, like replicate_seeds
 
 
-def make_plan(
-    path: str,
-    overrides: Iterable[str] = (),
-    *,
-    check_outcomes: bool = True,
-    uncertainty: str | None = "seeds",
-    ensemble: str | Ensemble | None = None,
-) -> Plan:
-    """Check an experiment file and list its runs; InputError lists every problem at its line.
+@dataclass
+class CheckedExperiment:
+    """An experiment file checked against its base scenario: factors resolved, outcomes known to exist."""
 
-    `uncertainty="ensemble"`: replicate r at every point and policy also takes member r mod N of the
-    ensemble (default the shipped one), except on paths the experiment varies or sets itself; None
-    means the default of `sim sweep` (sim.calibration.ensemble)."""
-    drawn = resolve(uncertainty, ensemble)
-    overrides = list(overrides)
+    loaded: LoadedExperiment
+    prepared: Prepared
+    uncertainties: list[FactorSpec]
+    levers: list[FactorSpec]
+
+    @property
+    def seed(self) -> int:
+        """The experiment's seed (default the base scenario's)."""
+        seed = self.loaded.experiment.seed
+        return self.prepared.scenario.seed if seed is None else seed
+
+    def seeds(self, replicates: int) -> list[int]:
+        """Replicate r's seed, from which its seed at each design point derives (`point_seed`)."""
+        return replicate_seeds(self.seed, replicates)
+
+
+def check_experiment(path: str, overrides: Iterable[str] = (), *, check_outcomes: bool = True) -> CheckedExperiment:
+    """Check an experiment file's factors, points and outcomes against its base scenario (with the
+    experiment's `set:` and `overrides`); InputError lists every problem at its line."""
     loaded = load_experiment(path)
     experiment = loaded.experiment
     if experiment.design.kind in ("latin_hypercube", "sobol", "morris"):
@@ -393,14 +401,36 @@ def make_plan(
     checker.points(experiment, uncertainties)
     if check_outcomes:
         checker.outcomes(experiment, known_series(prepared))
-    total = design_size(experiment.design, uncertainties) * len(policies(levers)) * experiment.replicates
-    if total > MAX_RUNS:
-        checker.add(("design",), f"{total:,} runs is more than {MAX_RUNS:,}; use fewer samples, levels or replicates")
     if checker.problems:
         raise InputError(checker.problems)
-    seed = prepared.scenario.seed if experiment.seed is None else experiment.seed
-    plan = Plan(loaded, prepared, uncertainties, levers, sample(experiment.design, uncertainties, seed),
-                policies(levers), replicate_seeds(seed, experiment.replicates), [], world_digest=world_digest(prepared),
+    return CheckedExperiment(loaded, prepared, uncertainties, levers)
+
+
+def make_plan(
+    path: str,
+    overrides: Iterable[str] = (),
+    *,
+    check_outcomes: bool = True,
+    uncertainty: str | None = "seeds",
+    ensemble: str | Ensemble | None = None,
+) -> Plan:
+    """Check an experiment file and list its runs; InputError lists every problem at its line.
+
+    `uncertainty="ensemble"`: replicate r at every point and policy also takes member r mod N of the
+    ensemble (default the shipped one), except on paths the experiment varies or sets itself; None
+    means the default of `sim sweep` (sim.calibration.ensemble)."""
+    drawn = resolve(uncertainty, ensemble)
+    overrides = list(overrides)
+    checked = check_experiment(path, overrides, check_outcomes=check_outcomes)
+    loaded, prepared, uncertainties, levers = checked.loaded, checked.prepared, checked.uncertainties, checked.levers
+    experiment = loaded.experiment
+    total = design_size(experiment.design, uncertainties) * len(policies(levers)) * experiment.replicates
+    if total > MAX_RUNS:
+        file, line, column = loaded.locate(("design",))
+        raise InputError([Problem(file, line, column, "design", f"{total:,} runs is more than {MAX_RUNS:,}; use "
+                                  "fewer samples, levels or replicates")])
+    plan = Plan(loaded, prepared, uncertainties, levers, sample(experiment.design, uncertainties, checked.seed),
+                policies(levers), checked.seeds(experiment.replicates), [], world_digest=world_digest(prepared),
                 ensemble=drawn, overrides=overrides)
     _expand(plan)
     return plan
