@@ -518,17 +518,36 @@ def cmd_discover(args: argparse.Namespace) -> int:
     print(f"{found.method.upper()} on {found.runs} runs, {found.cases} with {found.question}: "
           f"{len(found.summary)} box(es) of density {args.threshold:g} or more")
     for entry in found.summary:
-        limits = "; ".join(
-            f"{name} in {', '.join(map(str, limit['values']))}" if "values" in limit
-            else f"{limit['low']:.4g} <= {name} <= {limit['high']:.4g}"
-            for name, limit in entry["limits"].items()
-        ) or "no input restricted"
+        limits = _box_text(entry["limits"])
         print(f"  box {entry['box']}: {limits} (coverage {entry['coverage']:.2f}, density {entry['density']:.2f}, "
               f"mass {entry['mass']:.2f})")
     figures = ", figures/tradeoff.png" + (", figures/box_*.png" if found.summary else "")
     print(f"Wrote {found.out_dir}/ (boxes.csv, boxes.json, trajectory.csv{figures})")
     return EXIT_OK
 
+
+def _box_text(limits: dict[str, dict[str, Any]]) -> str:
+    """A box's restrictions, each end with PRIM's quasi-p value; ends as likely as not by chance listed apart."""
+    firm, weak = [], []
+    for name, limit in limits.items():
+        if "values" in limit:
+            ends = [(f"{name} in {', '.join(map(str, limit['values']))}", limit.get("qp_low"))]
+        else:
+            ends = [(f"{name} >= {limit['low']:.4g}", limit.get("qp_low")), (f"{name} <= {limit['high']:.4g}",
+                                                                          limit.get("qp_high"))]
+            ends = [(text, qp) for (text, qp), restricted in zip(ends, (limit["low"] > limit["range"][0],
+                                                                       limit["high"] < limit["range"][1]),
+                                                                  strict=True) if restricted]
+        for text, qp in ends:
+            if qp is not None and qp > QUASI_P_CHANCE:
+                weak.append(text)
+            else:
+                firm.append(text + (f" (quasi-p {qp:.2g})" if qp is not None else ""))
+    text = "; ".join(firm) or "no input restricted"
+    return text + (f"; weaker (quasi-p > {QUASI_P_CHANCE:g}): {', '.join(weak)}" if weak else "")
+
+
+QUASI_P_CHANCE = 0.05  # a restriction this likely under chance alone is not evidence (Bryant & Lempert 2010)
 
 COMMANDS["discover"] = cmd_discover
 

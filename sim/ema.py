@@ -43,8 +43,12 @@ class MissingExtraError(RuntimeError):
 
 def require_ema() -> None:
     """Import EMA Workbench, or raise MissingExtraError saying how to install it."""
+    import warnings
+
     try:
-        import ema_workbench  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "ipyparallel not installed": an evaluator we do not use
+            import ema_workbench  # noqa: F401
     except ImportError:
         raise MissingExtraError(INSTALL_HINT) from None
 

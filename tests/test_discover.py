@@ -68,7 +68,7 @@ def test_prim_finds_the_planted_box_and_writes_boxes_and_figures(tmp_path):
     assert trajectory["selected"].sum() == len(found["boxes"])
     for name in ("tradeoff.png", "box_1.png"):
         assert (folder / "discover" / "figures" / name).stat().st_size > 10_000
-    assert "box 1:" in out and "<= b <=" in out and "lever in on" in out
+    assert "box 1:" in out and "a >= 0." in out and "b <= 0." in out and "lever in on (quasi-p" in out
 
 
 def test_cart_finds_the_planted_box(tmp_path):

@@ -366,7 +366,11 @@ def box_figure(result: Discovery, number: int) -> Figure:
             ax.text(high, y + 0.32, f"{row['high']:.3g}", ha="center", fontsize=8)
         else:
             ax.text(0.5, y, "in " + ", ".join(json.loads(row["values"])), ha="center", va="center", fontsize=9)
-    ax.set_yticks(range(len(rows)), list(rows["input"])[::-1])
+    def label(row: pd.Series) -> str:
+        shown = [f"{row[k]:.2g}" for k in ("qp_low", "qp_high") if np.isfinite(row[k])]
+        return f"{row['input']}\nquasi-p {' / '.join(shown)}" if shown else str(row["input"])
+
+    ax.set_yticks(range(len(rows)), [label(row) for _i, row in rows.iterrows()][::-1])
     ax.set_xlim(0, 1)
     ax.set_xticks([0, 1], ["range low", "range high"])
     ax.set_title(f"Box {number}: {result.question} — coverage {entry['coverage']:.2f}, density "
