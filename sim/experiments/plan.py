@@ -463,7 +463,12 @@ def _expand(plan: Plan) -> None:
     members = _member_values(plan, explicit)
     builder = RunBuilder(plan.loaded, plan.prepared.loaded.data, factors, members)
     base_hash = hashlib.sha256(resolved_yaml(plan.prepared.scenario).encode()).hexdigest()
-    member_keys = [canonical(sorted(m.items())) for m in members] or [""] * len(plan.seeds)
+    base = plan.prepared.scenario
+    # A member's values that the base scenario already holds change nothing: such a run keeps the id it
+    # has without the ensemble (resume reuses it across --uncertainty seeds and ensemble).
+    changed = [sorted((path, value) for path, value in m.items()
+                      if _differs(value, field_at(base, tuple(path.split(".")))[0])) for m in members]
+    member_keys = [canonical(c) if c else "" for c in changed] or [""] * len(plan.seeds)
     uncertainty_names = [f.name for f in plan.uncertainties]
     policy_changes = [[(dotted(factors[n].path), v) for n, v in policy.items() if _differs(v, factors[n].base_value)]
                       for policy in plan.policies]
