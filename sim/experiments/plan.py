@@ -10,7 +10,8 @@ hashed once and a run's id hashes only what it changes (its factor values and en
 its seed and the world data; no run's scenario is built or kept until the sweep asks for it
 (`RunSpec.scenario`), and no probe run lists the outcomes' groups. Up to `VALIDATE_ALL`
 combinations of point and policy are validated at plan time (beyond, an even spread of that many);
-the sweep builds every other run's scenario, validated, before its first run starts.
+the sweep builds each run's scenario, validated, just before the run starts (`executors.TaskList`),
+so an invalid combination the spread missed stops the sweep there, with the finished runs kept.
 
 Seeds: replicate r at design point p uses `point_seed(replicate_seeds(seed, replicates)[r], key of
 p's uncertainty values)`: distinct points have distinct seeds (even with `replicates: 1`), every

@@ -26,6 +26,7 @@ from sim.experiments.executors import (
     DaskExecutor,
     LocalExecutor,
     RunTask,
+    TaskList,
     require,
 )
 from sim.experiments.plan import Plan, RunSpec, make_plan
@@ -175,12 +176,12 @@ def sweep(
     say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
         else f"{len(todo)} runs to run on {executor.name}")
     specs = {spec.run_id: spec for spec in todo}
-    tasks = (RunTask(s.run_id, s.scenario, s.replicate, s.seed, plan.experiment.outcomes, plan.prepared.world)
-             for s in todo)
+    tasks = TaskList(len(todo), lambda i: RunTask(todo[i].run_id, todo[i].scenario, todo[i].replicate, todo[i].seed,
+                                                  plan.experiment.outcomes, plan.prepared.world))
     bar = _bar(len(todo), progress)
     problems = 0
     try:
-        with contextlib.closing(executor.run(list(tasks))) as outputs:
+        with contextlib.closing(executor.run(tasks)) as outputs:
             for output in outputs:
                 store.record(fixed[output.run_id], output)
                 if output.status != STATUS_OK:
