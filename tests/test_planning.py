@@ -109,3 +109,21 @@ def test_outcome_groups_are_checked_without_a_run(tmp_path, monkeypatch):
     path.write_text(path.read_text(encoding="utf-8").replace("openness=open", "openness=opne"), encoding="utf-8")
     with pytest.raises(InputError, match=r"adoption_share has no group 'openness=opne'.*did you mean 'openness=open'"):
         make_plan(str(path))
+
+
+def test_a_sweep_builds_each_scenario_as_its_run_is_about_to_start(tmp_path, monkeypatch):
+    import sim
+    from sim.experiments.store import RunStore
+
+    events: list[str] = []
+    real_build, real_record = plan_module.RunBuilder.scenario, RunStore.record
+    monkeypatch.setattr(plan_module.RunBuilder, "scenario",
+                        lambda self, *args: events.append("build") or real_build(self, *args))
+    monkeypatch.setattr(RunStore, "record", lambda self, *args: events.append("record") or real_record(self, *args))
+    path = tmp_path / "lazy.yaml"
+    path.write_text(BIG.format(scenario=BASELINE, samples=8, choices="[0.0, 0.3]", replicates=1)
+                    .replace("time.end: 2024Q4", "time.end: 2023Q2"), encoding="utf-8")
+    result = sim.sweep(path, out=tmp_path / "out", workers=1)
+    assert result.complete and len(result.runs) == 16
+    # Not all sixteen scenarios up front: some are built only after the first run is stored.
+    assert "build" in events[events.index("record"):]
