@@ -45,6 +45,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a share between 0 (excluded) and 1")
+    return value
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
@@ -227,6 +237,28 @@ def _add_experiment_commands(commands: argparse._SubParsersAction) -> None:
                        help="override a field of the base scenario in every run")
     sweep.add_argument("--dry-run", action="store_true", help="check the experiment and print its plan only")
     _add_uncertainty(sweep)
+
+    discover = commands.add_parser(
+        "discover",
+        help="scenario discovery on a sweep: the boxes of inputs where an outcome is above or below a value (PRIM, "
+        "CART; needs the ema extra)",
+        description="Find the conditions (boxes of uncertainty and lever values) under which a sweep's outcome is "
+        "above or below a value, with EMA Workbench's PRIM or CART (see docs/experiments.md, \"Scenario discovery\"). "
+        "Writes boxes.csv, boxes.json, trajectory.csv and figures/ (coverage/density trade-off, one figure per box). "
+        "Needs EMA Workbench: pip install -e \".[ema]\".",
+    )
+    discover.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a sweep's output folder (runs.csv, design.csv)")
+    discover.add_argument("--outcome", required=True, help="an outcome of the sweep's experiment (a runs.csv column)")
+    side = discover.add_mutually_exclusive_group(required=True)
+    side.add_argument("--above", type=float, metavar="VALUE", help="runs of interest: outcome above VALUE")
+    side.add_argument("--below", type=float, metavar="VALUE", help="runs of interest: outcome below VALUE")
+    discover.add_argument("--method", choices=["prim", "cart"], default="prim", help="PRIM (default) or CART")
+    discover.add_argument("--threshold", type=_share, default=0.8,
+                          help="density a box must reach: share of its runs that are of interest (default 0.8)")
+    discover.add_argument("--mass-min", type=_share, default=0.05,
+                          help="smallest share of the runs a box may hold (default 0.05)")
+    discover.add_argument("--boxes", type=_positive, default=3, help="PRIM: boxes to look for at most (default 3)")
+    discover.add_argument("--out", help="output folder (default SWEEP_DIR/discover/)")
 
     calibrate = commands.add_parser(
         "calibrate",
@@ -494,6 +526,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
               "run the same command again to retry them", file=sys.stderr)
         return EXIT_FAULT
     extra = ", sensitivity.csv, figures/sensitivity.png" if result.sensitivity is not None else ""
+    extra += ", lever_effects.csv, figures/lever_effects.png" if result.lever_effects is not None else ""
     print(f"Wrote {result.out_dir}/ (runs.csv, timeseries/*.parquet, design.csv{extra}, manifest.json)")
     return EXIT_OK
 
@@ -546,6 +579,55 @@ def _run_calibration(args: argparse.Namespace) -> int:
 
 
 COMMANDS["calibrate"] = cmd_calibrate
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from sim.ema import MissingExtraError
+
+    try:
+        from sim.experiments.discover import discover
+
+        found = discover(args.sweep_dir, args.outcome, above=args.above, below=args.below, method=args.method,
+                         out=args.out, threshold=args.threshold, mass_min=args.mass_min, boxes=args.boxes)
+    except MissingExtraError as error:
+        raise UsageError(str(error)) from None
+    for note in found.notes:
+        print(f"sim: {note}", file=sys.stderr)
+    print(f"{found.method.upper()} on {found.runs} runs, {found.cases} with {found.question}: "
+          f"{len(found.summary)} box(es) of density {args.threshold:g} or more")
+    for entry in found.summary:
+        limits = _box_text(entry["limits"])
+        print(f"  box {entry['box']}: {limits} (coverage {entry['coverage']:.2f}, density {entry['density']:.2f}, "
+              f"mass {entry['mass']:.2f})")
+    figures = ", figures/tradeoff.png" + (", figures/box_*.png" if found.summary else "")
+    print(f"Wrote {found.out_dir}/ (boxes.csv, boxes.json, trajectory.csv{figures})")
+    return EXIT_OK
+
+
+def _box_text(limits: dict[str, dict[str, Any]]) -> str:
+    """A box's restrictions, each end with PRIM's quasi-p value; ends as likely as not by chance listed apart."""
+    firm, weak = [], []
+    for name, limit in limits.items():
+        if "values" in limit:
+            ends = [(f"{name} in {', '.join(map(str, limit['values']))}", limit.get("qp_low"))]
+        else:
+            ends = [(f"{name} >= {limit['low']:.4g}", limit.get("qp_low")), (f"{name} <= {limit['high']:.4g}",
+                                                                          limit.get("qp_high"))]
+            ends = [(text, qp) for (text, qp), restricted in zip(ends, (limit["low"] > limit["range"][0],
+                                                                       limit["high"] < limit["range"][1]),
+                                                                  strict=True) if restricted]
+        for text, qp in ends:
+            if qp is not None and qp > QUASI_P_CHANCE:
+                weak.append(text)
+            else:
+                firm.append(text + (f" (quasi-p {qp:.2g})" if qp is not None else ""))
+    text = "; ".join(firm) or "no input restricted"
+    return text + (f"; weaker (quasi-p > {QUASI_P_CHANCE:g}): {', '.join(weak)}" if weak else "")
+
+
+QUASI_P_CHANCE = 0.05  # a restriction this likely under chance alone is not evidence (Bryant & Lempert 2010)
+
+COMMANDS["discover"] = cmd_discover
 
 
 def _write_crash_report(text: str | None = None) -> Path:

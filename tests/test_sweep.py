@@ -201,12 +201,13 @@ def test_cli_reports_bad_experiment_without_traceback(tmp_path):
 
 
 # --------------------------------------------------------------------------- running
-def test_runs_use_common_seeds_and_stable_ids():
+def test_runs_use_distinct_seeds_per_point_common_across_policies_and_stable_ids():
     plan = make_plan(str(TINY))
-    by_replicate: dict[int, set[int]] = {}
-    for spec in plan.runs:
-        by_replicate.setdefault(spec.replicate, set()).add(spec.seed)
-    assert all(len(seeds) == 1 for seeds in by_replicate.values())  # replicate r: one seed at every point
+    seeds = {(spec.design_point, spec.policy, spec.replicate): spec.seed for spec in plan.runs}
+    # Every design point has its own seeds, even replicate 0 (replicates: 1 must not share one seed) ...
+    assert len({seeds[(p, 0, r)] for p in range(2) for r in range(2)}) == 4
+    # ... and the policies at a point share them (common random numbers: the lever's effect is paired).
+    assert all(seeds[(p, 0, r)] == seeds[(p, 1, r)] for p in range(2) for r in range(2))
     assert len({spec.run_id for spec in plan.runs}) == len(plan.runs) == 2 * 2 * 2
     assert [s.run_id for s in make_plan(str(TINY)).runs] == [s.run_id for s in plan.runs]
 

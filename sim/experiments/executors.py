@@ -11,13 +11,13 @@ memory flat whatever Mesa 3.3.1 keeps alive; outputs come in task order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import traceback
-from collections import deque
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import pandas as pd
 
@@ -59,6 +59,28 @@ class RunTask:
     seed: int
     outcomes: Mapping[str, Outcome]
     world: World | None = None  # None when the executor supplies it (Dask scatters it once)
+
+
+class TaskList(Sequence[RunTask]):
+    """Tasks made when they are taken (the worker pool looks a few ahead), not all at once: each holds
+    a scenario, and a sweep of 200,000 runs must not hold 200,000 of them."""
+
+    def __init__(self, size: int, make: Callable[[int], RunTask]):
+        self.size, self.make = size, make
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> RunTask: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RunTask]: ...
+    def __getitem__(self, index: int | slice) -> RunTask | list[RunTask]:
+        if isinstance(index, slice):
+            return [self.make(i) for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        return self.make(index % self.size)
 
 
 @dataclass
@@ -103,7 +125,7 @@ class LocalExecutor:
 
     def run(self, tasks: Iterable[RunTask]) -> Generator[RunOutput, None, None]:
         """One output per task, in task order; a dead worker's run is a `worker-died` output."""
-        tasks = list(tasks)
+        tasks = tasks if isinstance(tasks, Sequence) else list(tasks)  # a TaskList stays lazy
         if self.inline:
             for task in tasks:
                 yield execute(task)
@@ -144,12 +166,14 @@ class DaskExecutor:
         from distributed.client import FutureCancelledError
         from distributed.scheduler import KilledWorker
 
-        pending = deque(tasks)
-        if not pending:
+        pending = iter(tasks)  # taken one by one as runs finish: a TaskList stays lazy
+        first = next(pending, None)
+        if first is None:
             return
+        pending = itertools.chain([first], pending)
         client, owned = self._client()
         try:
-            world = pending[0].world
+            world = first.world
             world_future = client.scatter(world, broadcast=True, hash=False)
             threads = sum(client.nthreads().values()) or 1
             limit = max(2, threads * self.in_flight_per_thread)  # bounded, so memory stays flat
@@ -157,8 +181,10 @@ class DaskExecutor:
 
             def submit() -> list[Future]:
                 new = []
-                while pending and len(by_future) < limit:
-                    task = pending.popleft()
+                while len(by_future) < limit:
+                    task = next(pending, None)
+                    if task is None:
+                        break
                     light = RunTask(task.run_id, task.scenario, task.replicate, task.seed, task.outcomes)
                     future = client.submit(execute, light, world_future, pure=False)
                     by_future[future] = task

@@ -2,12 +2,23 @@
 
 Everything is checked before the first run starts: each factor's path against the base scenario
 (with "did you mean"), each range end and choice by validating the scenario it would give, the
-explicit points, and each outcome's metric, group and quarters. Problems point at the line of the
-experiment file that causes them.
+explicit points, and each outcome's metric, group and quarters (against the metric registry).
+Problems point at the line of the experiment file that causes them.
 
-Runs: replicate r of every design point and policy uses `replicate_seeds(seed, replicates)[r]`
-(common random numbers across points). A run's id hashes its resolved scenario, the world data
-and its seed, so the same run has the same id in every sweep: that is what resume keys on.
+Planning costs in proportion to the number of runs, and little per run: the base scenario is
+hashed once and a run's id hashes only what it changes (its factor values and ensemble member),
+its seed and the world data; no run's scenario is built or kept until the sweep asks for it
+(`RunSpec.scenario`), and no probe run lists the outcomes' groups. Up to `VALIDATE_ALL`
+combinations of point and policy are validated at plan time (beyond, an even spread of that many);
+the sweep builds each run's scenario, validated, just before the run starts (`executors.TaskList`),
+so an invalid combination the spread missed stops the sweep there, with the finished runs kept.
+
+Seeds: replicate r at design point p uses `point_seed(replicate_seeds(seed, replicates)[r], key of
+p's uncertainty values)`: distinct points have distinct seeds (even with `replicates: 1`), every
+policy at a point shares them (common random numbers: lever effects are paired).
+
+Run ids changed meaning with version 2 of this scheme (they hashed each run's whole resolved
+scenario before): a sweep folder planned by an older version runs its runs again.
 """
 
 from __future__ import annotations
@@ -15,11 +26,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
+import itertools
 import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from sim.calibration.ensemble import Ensemble, applied_values, member_scenario, override_paths, resolve
@@ -35,7 +48,8 @@ from sim.scenario.load import LoadedScenario, _set_path  # the machinery behind 
 from sim.scenario.preparation import check_references
 
 MAX_RUNS = 200_000  # beyond this a typo in `samples` is likelier than intent
-PROBE_FIRMS = 200  # firms in the probe run that lists the metrics and groups outcomes may name
+VALIDATE_ALL = 2_000  # (point, policy) combinations validated at plan time; beyond, an even spread of this many
+RUN_ID_VERSION = "run-id-v2"  # hashed into every run id: a change of scheme never reuses an old result
 FIXED_ROOTS = {
     "schema_version": "the format version",
     "name": "the scenario name",
@@ -47,9 +61,10 @@ FIXED_ROOTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunSpec:
-    """One simulation to run: a scenario and a seed, and where it sits in the design."""
+    """One simulation to run: where it sits in the design, its factor values and seed. Its scenario
+    is built when asked (`scenario`), so a plan of 200,000 runs holds no scenario."""
 
     run_id: str
     design_point: int
@@ -57,7 +72,40 @@ class RunSpec:
     values: dict[str, Any]
     replicate: int
     seed: int
-    scenario: Scenario
+    builder: RunBuilder = field(repr=False, compare=False)
+
+    @property
+    def scenario(self) -> Scenario:
+        """The base scenario with this run's factor values (and ensemble member), validated."""
+        return self.builder.scenario(self.values, self.replicate, (self.design_point, self.policy))
+
+
+class RunBuilder:
+    """Builds a run's scenario from the base scenario's data: the factor values, then the ensemble
+    member's values (except where the experiment chose its own), validated."""
+
+    def __init__(self, loaded: LoadedExperiment, data: dict[str, Any], factors: dict[str, FactorSpec],
+                 members: list[dict[str, float]]):
+        self.loaded, self.data, self.factors, self.members = loaded, data, factors, members
+
+    def scenario(self, values: dict[str, Any], replicate: int, where: tuple[int, int]) -> Scenario:
+        data = copy.deepcopy(self.data)
+        for name, value in values.items():
+            _set_path(data, self.factors[name].path, value, 0)
+        member = self.members[replicate] if self.members else {}
+        for path, value in member.items():
+            _set_path(data, tuple(path.split(".")), value, 0)
+        try:
+            return Scenario.model_validate(data)
+        except ValidationError as error:
+            found = problems_from(error, Scenario, data, lambda _p, _k: ("", 0, 0))
+            reason = "; ".join(f"{x.path}: {x.message}" if x.path else x.message for x in found)
+            what = f"design point {where[0]}, policy {where[1]} ({values})"
+            if member:
+                what += f" with ensemble member values {member}"
+            file, line, column = self.loaded.locate(("design",))
+            raise InputError([Problem(file, line, column, "design", f"{what} is not a valid scenario: {reason}")]) \
+                from None
 
 
 @dataclass
@@ -70,7 +118,7 @@ class Plan:
     levers: list[FactorSpec]
     sample: Sample
     policies: list[dict[str, Any]]
-    seeds: list[int]
+    seeds: list[int]  # replicate r's seed, from which its seed at each design point derives (point_seed)
     runs: list[RunSpec]  # unique run ids, in order of first appearance
     rows: list[tuple[int, int, int, str]] = field(default_factory=list)  # every (point, policy, replicate, id)
     world_digest: str = ""
@@ -280,17 +328,27 @@ class _Checker:
                     self.add(("outcomes", name, *key), f"{value} is outside the run ({time.start}-{time.end})")
 
 
-def _probe_series(prepared: Prepared) -> dict[str, set[str]]:
-    """Metric -> groups written by a small run of the base scenario (what outcomes may name)."""
-    from sim.runner import run_replicate
+def known_series(prepared: Prepared) -> dict[str, set[str]]:
+    """Metric -> every group a run of this scenario can write, from the metric registry (no run needed).
 
-    scenario = prepared.scenario
-    small = scenario.model_copy(update={"population": scenario.population.model_copy(
-        update={"firms": min(scenario.population.firms, PROBE_FIRMS)})})
-    frame = run_replicate(small, prepared.world, 0, scenario.seed).timeseries
+    The registry lists each metric's group families and where their values come from (fixed lists, the
+    world's families and countries, the scenario's programme rules); a group that stays empty in a run
+    gives an empty outcome, which the sweep reports rather than guessing."""
+    from sim.metrics_registry import COUNTRIES, FAMILIES, METRICS, PROGRAMME_KINDS, PROGRAMMES, group_label
+
+    world, scenario = prepared.world, prepared.scenario
+    domains: dict[str, tuple[str, ...]] = {
+        FAMILIES: tuple(str(f.id) for f in world.families),
+        COUNTRIES: tuple(world.iso3s),
+        PROGRAMMES: tuple(rid for rid, rule in scenario.rules.items() if rule.kind in PROGRAMME_KINDS),
+    }
     known: dict[str, set[str]] = {}
-    for metric, group in zip(frame["metric"], frame["group"], strict=True):
-        known.setdefault(str(metric), set()).add(str(group))
+    for metric in METRICS:
+        groups = known.setdefault(metric.name, set())
+        for family in metric.groups:
+            keys = list(family)
+            values = [domains[d] if isinstance(d, str) else d for d in family.values()]
+            groups.update(group_label(**dict(zip(keys, combo, strict=True))) for combo in itertools.product(*values))
     return known
 
 
@@ -307,9 +365,76 @@ def world_digest(prepared: Prepared) -> str:
     return digest.hexdigest()
 
 
-def run_id(resolved: str, digest: str, seed: int) -> str:
-    """The id of a run: a hash of what determines its result (resolved scenario, world data, seed)."""
-    return hashlib.sha256(f"{resolved}\n{digest}\n{seed}".encode()).hexdigest()[:16]
+def canonical(value: Any) -> str:
+    """One text per value, the same in every process: what run ids and point seeds hash."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def run_id(base_hash: str, overrides: str, member: str, digest: str, seed: int) -> str:
+    """The id of a run: a hash of what determines its result. The base scenario (after `set:` and
+    --set) is hashed once; a run adds its overrides (the factor values that differ from the base, and
+    the ensemble member's values), the world data and its seed. Two runs with the same id are the
+    same simulation, in any sweep: that is what resume keys on."""
+    text = f"{RUN_ID_VERSION}\n{base_hash}\n{overrides}\n{member}\n{digest}\n{seed}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def point_seed(replicate_seed: int, point_key: str) -> int:
+    """Replicate r's seed at one design point: distinct points get distinct seeds (even with one
+    replicate), the same point the same seed (a point Morris trajectories share runs once), and every
+    policy at a point shares it (common random numbers: a lever's effect is paired)."""
+    digest = hashlib.sha256(f"{replicate_seed}\n{point_key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1  # 63 bits, like replicate_seeds
+
+
+@dataclass
+class CheckedExperiment:
+    """An experiment file checked against its base scenario: factors resolved, outcomes known to exist."""
+
+    loaded: LoadedExperiment
+    prepared: Prepared
+    uncertainties: list[FactorSpec]
+    levers: list[FactorSpec]
+
+    @property
+    def seed(self) -> int:
+        """The experiment's seed (default the base scenario's)."""
+        seed = self.loaded.experiment.seed
+        return self.prepared.scenario.seed if seed is None else seed
+
+    def seeds(self, replicates: int) -> list[int]:
+        """Replicate r's seed, from which its seed at each design point derives (`point_seed`)."""
+        return replicate_seeds(self.seed, replicates)
+
+
+def check_experiment(path: str, overrides: Iterable[str] = (), *, check_outcomes: bool = True) -> CheckedExperiment:
+    """Check an experiment file's factors, points and outcomes against its base scenario (with the
+    experiment's `set:` and `overrides`); InputError lists every problem at its line."""
+    loaded, problems = read_experiment(path)
+    experiment = loaded.experiment
+    design = experiment.design  # None when the design itself is wrong (reported among `problems`)
+    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris"):
+        require("SALib")
+    prepared, set_problems = _prepare_base_without_bad_sets(loaded, list(overrides))
+    checker = _Checker(loaded, prepared)
+    checker.problems = [*problems, *set_problems]
+    sampled = design is None or design.kind != "explicit"
+    specs = {
+        section: [checker.factor(section, n, f, sampled) for n, f in getattr(experiment, section).items()]
+        for section in ("uncertainties", "levers")
+    }
+    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris") and not experiment.uncertainties:
+        checker.add(("design", "kind"), f"a {design.kind} design samples the uncertainties; declare some")
+    uncertainties = [spec for spec in specs["uncertainties"] if spec is not None]
+    levers = [spec for spec in specs["levers"] if spec is not None]
+    # Points naming an uncertainty that is wrong itself are not checked again.
+    declared = set(_section_names(loaded, "uncertainties")) - {spec.name for spec in uncertainties}
+    checker.points(experiment, uncertainties, skip=declared)
+    if check_outcomes:
+        checker.outcomes(experiment, known_series(prepared))
+    if checker.problems or design is None:
+        raise InputError(checker.problems)
+    return CheckedExperiment(loaded, prepared, uncertainties, levers)
 
 
 def make_plan(
@@ -327,73 +452,73 @@ def make_plan(
     means the default of `sim sweep` (sim.calibration.ensemble)."""
     drawn = resolve(uncertainty, ensemble)
     overrides = list(overrides)
-    loaded, problems = read_experiment(path)
+    checked = check_experiment(path, overrides, check_outcomes=check_outcomes)
+    loaded, prepared, uncertainties, levers = checked.loaded, checked.prepared, checked.uncertainties, checked.levers
     experiment = loaded.experiment
-    design = experiment.design  # None when the design itself is wrong (reported among `problems`)
-    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris"):
-        require("SALib")
-    prepared, set_problems = _prepare_base_without_bad_sets(loaded, overrides)
-    checker = _Checker(loaded, prepared)
-    checker.problems = [*problems, *set_problems]
-    sampled = design is None or design.kind != "explicit"
-    specs = {
-        section: [checker.factor(section, n, f, sampled) for n, f in getattr(experiment, section).items()]
-        for section in ("uncertainties", "levers")
-    }
-    if design is not None and design.kind in ("latin_hypercube", "sobol", "morris") and not experiment.uncertainties:
-        checker.add(("design", "kind"), f"a {design.kind} design samples the uncertainties; declare some")
-    uncertainties = [spec for spec in specs["uncertainties"] if spec is not None]
-    levers = [spec for spec in specs["levers"] if spec is not None]
-    # Points naming an uncertainty that is wrong itself are not checked again.
-    declared = set(_section_names(loaded, "uncertainties")) - {spec.name for spec in uncertainties}
-    checker.points(experiment, uncertainties, skip=declared)
-    if check_outcomes:
-        checker.outcomes(experiment, _probe_series(prepared))
-    if checker.problems or design is None:
-        raise InputError(checker.problems)
-    total = design_size(design, uncertainties) * len(policies(levers)) * experiment.replicates
+    total = design_size(experiment.design, uncertainties) * len(policies(levers)) * experiment.replicates
     if total > MAX_RUNS:
-        checker.add(("design",), f"{total:,} runs is more than {MAX_RUNS:,}; use fewer samples, levels or replicates")
-    if checker.problems:
-        raise InputError(checker.problems)
-    seed = prepared.scenario.seed if experiment.seed is None else experiment.seed
-    plan = Plan(loaded, prepared, uncertainties, levers, sample(experiment.design, uncertainties, seed),
-                policies(levers), replicate_seeds(seed, experiment.replicates), [], world_digest=world_digest(prepared),
+        file, line, column = loaded.locate(("design",))
+        raise InputError([Problem(file, line, column, "design", f"{total:,} runs is more than {MAX_RUNS:,}; use "
+                                  "fewer samples, levels or replicates")])
+    plan = Plan(loaded, prepared, uncertainties, levers, sample(experiment.design, uncertainties, checked.seed),
+                policies(levers), checked.seeds(experiment.replicates), [], world_digest=world_digest(prepared),
                 ensemble=drawn, overrides=overrides)
-    _expand(plan, checker)
+    _expand(plan)
     return plan
 
 
-def _expand(plan: Plan, checker: _Checker) -> None:
-    """Resolve every (point, policy) to a scenario and list the runs."""
-    seen: set[str] = set()
+def _member_values(plan: Plan, explicit: set[str]) -> list[dict[str, float]]:
+    """Per replicate, the ensemble member's values that apply (the same at every point: the paths the
+    experiment varies are in `explicit`, so the point's values never decide which apply)."""
+    if plan.ensemble is None:
+        return []
+    ensemble = plan.ensemble
+    members = [applied_values(ensemble, ensemble.member_for(r), plan.prepared.scenario, explicit)
+               for r in range(len(plan.seeds))]
+    for values in members:
+        if values:
+            member_scenario(plan.prepared.loaded.data, values)  # a member that does not fit: said once, here
+    return members
+
+
+def _differs(value: Any, base: Any) -> bool:
+    # A value equal to the base scenario's changes nothing: leaving it out keeps that run's id the base's.
+    return value != base or isinstance(value, bool) != isinstance(base, bool)
+
+
+def _expand(plan: Plan) -> None:
+    """List the runs: ids and seeds from the factor values alone (no scenario is built), and a check
+    that up to VALIDATE_ALL combinations of point and policy are valid scenarios."""
     factors = {f.name: f for f in (*plan.uncertainties, *plan.levers)}
     explicit = {dotted(f.path) for f in factors.values()} | set(plan.experiment.fixed) | override_paths(plan.overrides)
+    members = _member_values(plan, explicit)
+    builder = RunBuilder(plan.loaded, plan.prepared.loaded.data, factors, members)
+    base_hash = hashlib.sha256(resolved_yaml(plan.prepared.scenario).encode()).hexdigest()
+    base = plan.prepared.scenario
+    # A member's values that the base scenario already holds change nothing: such a run keeps the id it
+    # has without the ensemble (resume reuses it across --uncertainty seeds and ensemble).
+    changed = [sorted((path, value) for path, value in m.items()
+                      if _differs(value, field_at(base, tuple(path.split(".")))[0])) for m in members]
+    member_keys = [canonical(c) if c else "" for c in changed] or [""] * len(plan.seeds)
+    uncertainty_names = [f.name for f in plan.uncertainties]
+    policy_changes = [[(dotted(factors[n].path), v) for n, v in policy.items() if _differs(v, factors[n].base_value)]
+                      for policy in plan.policies]
+    combos = len(plan.sample.points) * len(plan.policies)
+    spread = np.linspace(0, combos - 1, min(combos, VALIDATE_ALL)) if combos else np.zeros(0)
+    checked = set(spread.round().astype(int).tolist())
+    seen: set[str] = set()
     for p, point in enumerate(plan.sample.points):
+        point_key = canonical([point[n] for n in uncertainty_names])
+        seeds = [point_seed(s, point_key) for s in plan.seeds]
+        point_changes = [(dotted(factors[n].path), v) for n, v in point.items() if _differs(v, factors[n].base_value)]
         for q, policy in enumerate(plan.policies):
             values = {**point, **policy}
-            data = copy.deepcopy(plan.prepared.loaded.data)
-            for name, value in values.items():
-                _set_path(data, factors[name].path, value, 0)
-            try:
-                scenario = Scenario.model_validate(data)
-            except ValidationError as error:
-                found = problems_from(error, Scenario, data, lambda _p, _k: ("", 0, 0))
-                reason = "; ".join(f"{x.path}: {x.message}" for x in found)
-                checker.add(("design",), f"design point {p}, policy {q} ({values}) is not a valid scenario: {reason}")
-                continue
-            resolved = resolved_yaml(scenario)
-            for r, seed in enumerate(plan.seeds):
-                run_scenario, run_text = scenario, resolved
-                if plan.ensemble is not None:  # the member's values, except where the experiment chose its own
-                    applied = applied_values(plan.ensemble, plan.ensemble.member_for(r), scenario, explicit)
-                    if applied:
-                        run_scenario = member_scenario(data, applied)
-                        run_text = resolved_yaml(run_scenario)
-                rid = run_id(run_text, plan.world_digest, seed)
+            if p * len(plan.policies) + q in checked:
+                builder.scenario(values, 0, (p, q))
+            changes = canonical(sorted(point_changes + policy_changes[q], key=lambda item: item[0]))
+            for r, seed in enumerate(seeds):
+                rid = run_id(base_hash, changes, member_keys[r], plan.world_digest, seed)
                 plan.rows.append((p, q, r, rid))
                 if rid not in seen:
                     seen.add(rid)
-                    plan.runs.append(RunSpec(rid, p, q, values, r, seed, run_scenario))
-    if checker.problems:
-        raise InputError(checker.problems[:20])
+                    plan.runs.append(RunSpec(rid, p, q, values, r, seed, builder))

@@ -26,6 +26,7 @@ from sim.experiments.executors import (
     DaskExecutor,
     LocalExecutor,
     RunTask,
+    TaskList,
     require,
 )
 from sim.experiments.plan import Plan, RunSpec, make_plan
@@ -48,12 +49,14 @@ class SweepInterrupted(KeyboardInterrupt):
 
 @dataclass
 class SweepResult:
-    """A sweep's runs (one row each) and, for Sobol and Morris designs, its sensitivity indices."""
+    """A sweep's runs (one row each), for Sobol and Morris designs its sensitivity indices, and with
+    levers their paired effects."""
 
     out_dir: Path
     plan: Plan
     runs: pd.DataFrame
     sensitivity: pd.DataFrame | None = None
+    lever_effects: pd.DataFrame | None = None  # with two policies or more: each against the first, paired
     notes: list[str] = field(default_factory=list)
     ran: int = 0
     reused: int = 0
@@ -203,12 +206,12 @@ def _sweep_into(plan: Plan, out_dir: Path, workers: int, scheduler: object | Non
     say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
         else f"{len(todo)} runs to run on {executor.name}")
     specs = {spec.run_id: spec for spec in todo}
-    tasks = (RunTask(s.run_id, s.scenario, s.replicate, s.seed, plan.experiment.outcomes, plan.prepared.world)
-             for s in todo)
+    tasks = TaskList(len(todo), lambda i: RunTask(todo[i].run_id, todo[i].scenario, todo[i].replicate, todo[i].seed,
+                                                  plan.experiment.outcomes, plan.prepared.world))
     bar = _bar(len(todo), progress)
     problems = 0
     try:
-        with contextlib.closing(executor.run(list(tasks))) as outputs:
+        with contextlib.closing(executor.run(tasks)) as outputs:
             for output in outputs:
                 with _writing(out_dir, store):
                     store.record(fixed[output.run_id], output)
@@ -237,8 +240,13 @@ def _sweep_into(plan: Plan, out_dir: Path, workers: int, scheduler: object | Non
                 from sim.experiments.sensitivity import write_sensitivity
 
                 result.sensitivity, result.notes = write_sensitivity(plan, runs, out_dir)
-                for note in result.notes:
-                    say(note)
+            if len(plan.policies) > 1:  # the levers' paired effects, in any design
+                from sim.experiments.sensitivity import write_lever_effects
+
+                result.lever_effects, lever_notes = write_lever_effects(plan, runs, out_dir)
+                result.notes += lever_notes
+            for note in result.notes:
+                say(note)
             result.wall_time_s = time.perf_counter() - started
             _manifest(plan, out_dir, command_line or [sys.argv[0], *sys.argv[1:]], result.wall_time_s)
         else:
