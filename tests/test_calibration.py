@@ -57,7 +57,7 @@ def test_bad_spec_is_reported_at_its_line_and_column(tmp_path):
         "    range: [-1.0, -4.0]\n"
         "    source: reversed\n"
         "  stray:\n"
-        "    path: rules.china-open-source-strategy.open_support\n"
+        "    path: population.firms\n"
         "    range: [0, 1]\n"
         "    source: not behavioural\n"
         "wavess: 2\n",
