@@ -30,7 +30,7 @@ from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
 from sim.scenario.errors import problems_from
-from sim.scenario.load import LoadedScenario, _set_path  # the machinery behind --set
+from sim.scenario.load import LoadedScenario, _set_path, list_index  # the machinery behind --set
 from sim.scenario.preparation import check_references
 
 MAX_RUNS = 200_000  # beyond this a typo in `samples` is likelier than intent
@@ -129,7 +129,7 @@ def field_at(scenario: Scenario, parts: tuple[str, ...]) -> tuple[Any, str | Non
                 listing = "" if hint else f"; {what} ids: {', '.join(current) or 'none'}"
                 return None, f"{where} has no {what} {part!r}{hint}{listing}"
             current = current[part]
-        elif isinstance(current, list | tuple) and part.isdigit() and int(part) < len(current):
+        elif isinstance(current, list | tuple) and list_index(part, len(current)) is not None:
             current = current[int(part)]
         else:
             return None, f"{where} is a single value ({show_value(current)}); it has no {part!r} inside"

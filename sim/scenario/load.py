@@ -23,6 +23,7 @@ from sim.resources import builtin_scenarios, data_dir, find_builtin, is_bare_nam
 from sim.scenario.errors import Path as FieldPath
 from sim.scenario.errors import model_at, problems_from
 from sim.scenario.schema import Scenario
+from sim.userfiles import file_problem, name_problem, shown_name
 from sim.yamlio import Located, load_yaml_file, load_yaml_text
 
 MAX_EXTENDS_DEPTH = 32
@@ -92,7 +93,8 @@ class LoadedScenario:
         base = (
             Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
         )
-        path = (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        # realpath, not Path.resolve: a link loop must reach the reader, which names it (resolve raises)
+        path = Path(os.path.realpath(base / value)) if not os.path.isabs(value) else Path(value)
         if not named and not path.is_file():
             return data_dir() / Path(value).name
         return path
@@ -133,14 +135,23 @@ def _shown(path: Path, like: str) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
+
+
 def _missing_parent(reference: str, base: Path, asking: Path) -> str:
     """Why `extends: reference` (relative to the folder `base`) names nothing: where it was looked for,
     and the nearest name there or among the built-in scenarios."""
     folder = Path(os.path.abspath(base / reference)).parent
     # Compare names without the shared `.yaml`, which makes every file look alike.
-    nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p.resolve() != asking} if folder.is_dir() else {}
+    # realpath: a link loop among the files there must not stop the hint (Path.resolve raises on one)
+    nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if Path(os.path.realpath(p)) != asking} \
+        if _is_dir(folder) else {}
     close = difflib.get_close_matches(Path(reference).stem, list(nearby), n=1, cutoff=0.6)
-    message = f"no such file {reference!r} (looked in {folder})"
+    message = f"no such file '{shown_name(reference)}' (looked in {shown_name(str(folder))})"
     if not is_bare_name(reference):
         return message + (f" (did you mean '{nearby[close[0]]}'?)" if close else "")
     names = list(builtin_scenarios())
@@ -176,11 +187,17 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
 
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise problem(f"expected a file name or a built-in scenario name, got {show_value(parent_ref)}")
+    reason = name_problem(parent_ref)
+    if reason:
+        raise problem(f"'{shown_name(parent_ref)}': {reason}")
     # Relative to the asking file as the user named it (a link to a folder of scenarios stays that folder).
     folder = Path(os.path.abspath(shown)).parent
     found = resolve_scenario(parent_ref, folder)
     if found is None:
         raise problem(_missing_parent(parent_ref, folder, path))
+    reason = file_problem(found)
+    if reason:  # a pipe, device or link loop: refused here, at the line that names it, before opening it
+        raise problem(f"'{shown_name(parent_ref)}': {reason}")
     parent = found.resolve()
     if parent in chain or parent == path:
         cycle = " -> ".join(str(p.name) for p in [*chain, path, parent])
@@ -236,6 +253,15 @@ def _schema_default(data: dict[str, Any], path: FieldPath) -> Any:
     return to_jsonable_python(field.get_default(call_default_factory=True), by_alias=True)
 
 
+def list_index(part: object, size: int) -> int | None:
+    """`part` as an index into a list of `size` items (ASCII digits only: `²` and `٣` are digits to
+    str.isdigit but not to int, and 5,000 digits are more than int() reads), or None."""
+    text = str(part)
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) >= size:
+        return None
+    return int(text)
+
+
 def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> None:
     target: Any = data
     for i, part in enumerate(path[:-1]):
@@ -243,16 +269,21 @@ def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> 
             if part not in target:
                 target[part] = _schema_default(data, path[: i + 1])
             target = target[part]
-        elif isinstance(target, list) and str(part).isdigit() and int(part) < len(target):
+        elif isinstance(target, list) and list_index(part, len(target)) is not None:
             target = target[int(part)]
         else:
             raise InputError.single(
                 "--set", f"cannot set {dotted(path)}: {dotted(path[: i + 1])} is not a mapping", index
             )
-    if isinstance(target, list) and str(path[-1]).isdigit() and int(path[-1]) < len(target):
+    if isinstance(target, list) and list_index(path[-1], len(target)) is not None:
         target[int(path[-1])] = value
     elif isinstance(target, dict):
         target[path[-1]] = value
+    elif isinstance(target, list):
+        where = dotted(path[:-1])
+        items = f"a list of {len(target)}: its items are {where}.0 to {where}.{len(target) - 1}" if target else \
+            "an empty list"
+        raise InputError.single("--set", f"cannot set {dotted(path)}: {where} is {items}", index)
     else:
         raise InputError.single("--set", f"cannot set {dotted(path)}: its parent is not a mapping", index)
 
@@ -353,6 +384,9 @@ def load_scenario(
     """
     shown = os.fspath(path)
     # `sim run baseline`: a built-in scenario, unless a file of that name exists (a folder does not count)
+    reason = name_problem(shown)
+    if reason:
+        raise InputError.single(shown_name(shown), reason)
     if is_bare_name(shown) and (not os.path.lexists(shown) or os.path.isdir(shown)):
         builtin = find_builtin(shown)
         if builtin is not None:
@@ -360,11 +394,18 @@ def load_scenario(
         elif not os.path.lexists(shown):
             raise InputError.single(shown, not_found(shown))
         # else a folder of that name and no built-in: reading it says it is a folder
+    reason = file_problem(shown)
+    if reason:  # before Path.resolve, which raises on a link loop, and before opening a pipe
+        raise InputError.single(shown_name(shown), reason)
     resolved = Path(shown).resolve()
     data, sources, files = _read_chain(resolved, shown, [])
     given = set()
     for index, text in enumerate(overrides, start=1):
         field_path, value = parse_override(text, index)
+        if field_path[0] == "extends":  # the chain is read before any --set: changing it now would be ignored
+            raise InputError.single("--set", "extends cannot be overridden: the files a scenario extends are read "
+                                    "before --set applies; write `extends:` in a scenario file of your own", index,
+                                    path="extends")
         _check_override_targets(data, field_path, index)
         _set_path(data, field_path, value, index)
         column = text.index("=") + 2
