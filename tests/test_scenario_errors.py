@@ -410,7 +410,7 @@ def test_extends_a_name_too_long_for_the_file_system_is_bad_input(capsys: pytest
     code, lines, _ = validate(capsys, str(mine))
     assert code == 2 and len(lines) == 1
     assert lines[0].startswith(f"{mine}:3:10: extends: 'baseline.yaml word")
-    assert "a part of the file name is too long (405 bytes; the limit is 255)" in lines[0]
+    assert "a part of the file name is too long (413 bytes; the limit is 255)" in lines[0]
 
 
 def test_a_folder_named_like_a_built_in_does_not_hide_it(
