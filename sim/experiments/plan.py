@@ -30,6 +30,7 @@ from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
 from sim.scenario.errors import problems_from
+from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import LoadedScenario, _set_path, list_index  # the machinery behind --set
 from sim.scenario.preparation import check_references
 
@@ -162,6 +163,7 @@ class _Checker:
         try:
             trial = LoadedScenario(scenario, loaded.path, loaded.files, data, loaded.sources)
             check_references(trial, self.prepared.world)
+            check_scenario_size(trial, self.prepared.world)  # a range end of 1e15 firms: here, not at run time
         except InputError as error:
             return "; ".join(p.message for p in error.problems)
         return None

@@ -33,6 +33,7 @@ from sim.experiments.store import PARTS_DIR, RunStore, read_runs
 from sim.outputs.atomic import atomic_write_bytes
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.tables import csv_bytes
+from sim.scenario.limits import usable_workers
 
 Report = Callable[[str], None]
 
@@ -166,8 +167,13 @@ def sweep(
     _write_inputs(plan, out_dir)
     done_before = store.finished()
     todo = [spec for spec in plan.runs if spec.run_id not in done_before]
+    why = ""
+    if scheduler is None:  # 150 workers on 2 cores: capped by CPUs and memory, and said so
+        workers, why = usable_workers(workers, [spec.scenario for spec in todo], plan.prepared.world)
     executor = _executor(workers, scheduler, runs_per_worker)
     say(describe_plan(plan))
+    if why:
+        say(why)
     if removed:
         say(f"removed {removed} stored result(s) of runs that are not in this design any more")
     say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
