@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -308,6 +309,70 @@ def _validate(data: dict[str, Any], sources: SourceMap) -> Scenario:
         raise InputError(problems_from(error, Scenario, data, sources.locate)) from None
 
 
+SECTORS = ("parameters", "firms", "sectors")
+
+
+def _rebalance_sectors(data: dict[str, Any], given: dict[FieldPath, int]) -> None:
+    """`--set parameters.firms.sectors.health.share=0.12`: health gets 12% and the sectors no --set names are
+    scaled to fill the rest, in the same proportions (shares must sum to 1; the user changed one of them)."""
+    named = {p[3] for p in given if len(p) == 5 and p[:3] == SECTORS and p[4] == "share"}
+    sectors: Any = data
+    for part in SECTORS:
+        sectors = sectors.get(part) if isinstance(sectors, dict) else None
+    if not named or not isinstance(sectors, dict):
+        return
+    shares = {name: s.get("share") if isinstance(s, dict) else None for name, s in sectors.items()}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in shares.values()):
+        return  # validation says what is wrong with them
+    fixed = sum(shares[name] for name in named if name in shares)
+    rest = sum(v for name, v in shares.items() if name not in named)
+    if rest <= 0 or fixed > 1:
+        return  # nothing to scale, or the --set shares alone exceed 1: validation reports the sum
+    for name in shares:
+        if name not in named:
+            sectors[name]["share"] = round(shares[name] * (1 - fixed) / rest, 12)  # 0.1173..., not 0.11733333333333332
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in re.split(r"[.\[\]]", path) if part]
+
+
+def _shared(path: FieldPath, parts: list[str]) -> int:
+    """How many leading components a --set path and a problem's path have in common."""
+    count = 0
+    for a, b in zip(path, parts, strict=False):
+        if str(a) != b:
+            break
+        count += 1
+    return count
+
+
+def _validate_overridden(data: dict[str, Any], before: dict[str, Any], sources: SourceMap,
+                         given: dict[FieldPath, int]) -> Scenario:
+    """Validate after `--set`: a problem the file alone does not have is the doing of a --set, and is
+    reported there (`--set:N:COLUMN`), at the one whose path shares most with it (the last when none does)."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        problems = problems_from(error, Scenario, data, sources.locate)
+    if given:
+        try:
+            Scenario.model_validate(before)
+            old: set[tuple[str, str]] = set()
+        except ValidationError as error:
+            old = {(p.path, p.message) for p in problems_from(error, Scenario, before, sources.locate)}
+        moved = []
+        for problem in problems:
+            if problem.file != "--set" and (problem.path, problem.message) not in old:
+                parts = _components(problem.path)
+                path = max(given, key=lambda p: (_shared(p, parts), given[p]))
+                _, line, column = sources.values[path]
+                problem = Problem("--set", line, column, problem.path, problem.message)
+            moved.append(problem)
+        problems = moved
+    raise InputError(problems)
+
+
 def _field_value(scenario: Scenario, path: FieldPath) -> Any:
     """The validated value at a dotted path (fields by name or alias, mapping keys), or None."""
     current: Any = scenario
@@ -399,7 +464,8 @@ def load_scenario(
         raise InputError.single(shown_name(shown), reason)
     resolved = Path(shown).resolve()
     data, sources, files = _read_chain(resolved, shown, [])
-    given = set()
+    before = copy.deepcopy(data) if overrides else data
+    given: dict[FieldPath, int] = {}  # path -> the index of the --set that gave it
     for index, text in enumerate(overrides, start=1):
         field_path, value = parse_override(text, index)
         if field_path[0] == "extends":  # the chain is read before any --set: changing it now would be ignored
@@ -411,8 +477,9 @@ def load_scenario(
         column = text.index("=") + 2
         sources.values[field_path] = ("--set", index, column)
         sources.keys[field_path] = ("--set", index, 1)
-        given.add(field_path)
-    scenario = _validate(data, sources)
+        given[field_path] = index
+    _rebalance_sectors(data, given)
+    scenario = _validate_overridden(data, before, sources, given)
     if scenario.uncertainties:
         data = _apply_uncertainties(scenario, data, sources, given)
         scenario = _validate(data, sources)
