@@ -486,8 +486,10 @@ APP = "sim"
 def crash_dir() -> Path:
     """Where crash reports go: `$XDG_STATE_HOME/sim`, else `~/.local/state/sim`; a folder only its owner can
     enter (0700). Not /tmp: there another user can plant a link under a name that is easy to guess."""
-    state = os.environ.get("XDG_STATE_HOME", "")
-    base = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"  # a relative one is ignored
+    state, home = os.environ.get("XDG_STATE_HOME", ""), os.path.expanduser("~")
+    if not os.path.isabs(state) and not os.path.isabs(home):  # no home: never a folder relative to the cwd
+        raise FileNotFoundError("no state folder: XDG_STATE_HOME and the home folder are unset")
+    base = Path(state) if os.path.isabs(state) else Path(home) / ".local" / "state"  # a relative one is ignored
     folder = base / APP
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     info = os.lstat(folder)

@@ -125,3 +125,18 @@ def read_user_file(path: str | os.PathLike[str], limit: int) -> tuple[bytes, int
         raise UnreadableFileError(name, f"cannot read the file: {error.strerror or error}") from None
     finally:
         os.close(fd)
+
+
+def read_user_bytes(path: str | os.PathLike[str], limit: int = 256 * 1024 * 1024) -> bytes:
+    """A whole user file already read once (to hash or copy it): safely again; InputError (exit 2) if it is
+    not a regular file any more or has grown past `limit` bytes."""
+    from sim.errors import InputError
+
+    name = os.fsdecode(path)
+    try:
+        data, size = read_user_file(path, limit)
+    except UnreadableFileError as error:
+        raise InputError.single(shown_name(name), error.reason) from None
+    if len(data) > limit:
+        raise InputError.single(shown_name(name), f"file is too big: {size:,} bytes; the limit is {limit:,} bytes")
+    return data

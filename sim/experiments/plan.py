@@ -33,6 +33,7 @@ from sim.scenario.errors import problems_from
 from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import LoadedScenario, _set_path, list_index  # the machinery behind --set
 from sim.scenario.preparation import check_references
+from sim.userfiles import read_user_bytes
 
 MAX_RUNS = 200_000  # beyond this a typo in `samples` is likelier than intent
 PROBE_FIRMS = 200  # firms in the probe run that lists the metrics and groups outcomes may name
@@ -276,7 +277,7 @@ def _probe_series(prepared: Prepared) -> dict[str, set[str]]:
 def world_digest(prepared: Prepared) -> str:
     digest = hashlib.sha256()
     for which in ("countries", "families"):
-        digest.update(prepared.loaded.world_path(which).read_bytes())
+        digest.update(read_user_bytes(prepared.loaded.world_path(which)))
     return digest.hexdigest()
 
 

@@ -34,6 +34,7 @@ from sim.outputs.atomic import atomic_write_bytes
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.tables import csv_bytes
 from sim.scenario.limits import usable_workers
+from sim.userfiles import read_user_bytes
 
 Report = Callable[[str], None]
 
@@ -91,7 +92,7 @@ def _fixed_cells(spec: RunSpec) -> dict[str, Any]:
 def _write_inputs(plan: Plan, out_dir: Path) -> None:
     from sim.api import resolved_for_output
 
-    atomic_write_bytes(out_dir / "experiment.yaml", plan.loaded.path.read_bytes())
+    atomic_write_bytes(out_dir / "experiment.yaml", read_user_bytes(plan.loaded.path))
     atomic_write_bytes(out_dir / "scenario.resolved.yaml", resolved_for_output(plan.prepared, out_dir).encode())
     design = pd.DataFrame(
         [{"design_point": p, "policy": q, **point, **policy}
