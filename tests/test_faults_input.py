@@ -84,7 +84,17 @@ def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # --------------------------------------------------------------------------- special files
-@pytest.mark.parametrize("role", ["scenario", "extends", "data", "targets", "experiment", "experiment-scenario"])
+def spec_with_targets(folder: Path, targets: str) -> Path:
+    """The shipped calibration spec, with a `targets:` line (line 12) of our own."""
+    text = (SCENARIOS / "calibration" / "baseline.yaml").read_text(encoding="utf-8")
+    file = folder / "spec.yaml"
+    file.write_text(text.replace("\nscenario: baseline\n", f"\nscenario: baseline\ntargets: {targets}\n", 1),
+                    encoding="utf-8")
+    return file
+
+
+@pytest.mark.parametrize("role", ["scenario", "extends", "data", "targets", "experiment", "experiment-scenario",
+                                  "spec-targets"])
 def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path, role: str):
     pipe = tmp_path / "pipe.yaml"
     os.mkfifo(pipe)
@@ -96,11 +106,13 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path, ro
         "targets": ["check", "--targets", "pipe.yaml", "--replicates", "1", *TINY],
         "experiment": ["sweep", "pipe.yaml", "--dry-run"],
         "experiment-scenario": ["sweep", str(experiment(tmp_path, scenario="pipe.yaml")), "--dry-run"],
+        "spec-targets": ["calibrate", str(spec_with_targets(tmp_path, "pipe.yaml")), "--out", "out"],
     }
     lines = refused(*sim(*commands[role], cwd=tmp_path)[::2])
     assert len(lines) == 1 and "is a named pipe (FIFO), not a regular file" in lines[0]
     where = {"extends": "child.yaml:3:10: extends: 'pipe.yaml'", "data": "w.yaml:4:20: world.countries",
-             "experiment-scenario": "experiment.yaml:3:11: scenario: 'pipe.yaml'"}
+             "experiment-scenario": "experiment.yaml:3:11: scenario: 'pipe.yaml'",
+             "spec-targets": "spec.yaml:12:10: targets: 'pipe.yaml'"}
     assert where.get(role, "pipe.yaml:1:1:") in lines[0]
 
 
