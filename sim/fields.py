@@ -45,8 +45,8 @@ class StrictModel(BaseModel):
             return data
         for name, field in cls.model_fields.items():
             number, numbers = _numeric_fields(cls)[name]
-            key = name if name in data else field.alias
-            value = data.get(key) if key else None
+            key = name if name in data or not field.alias else field.alias
+            value = data.get(key)
             if number and isinstance(value, bool):
                 raise FieldError(f"expected a number, got {str(value).lower()} (true/false is not a number)", key)
             if numbers and isinstance(value, list | tuple):

@@ -126,9 +126,10 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
         raise InputError.single(located.file, "a calibration spec is a mapping of fields (name:, priors:, ...)")
     spec = validate_located(located, CalibrationSpec)
     loaded = LoadedSpec(spec, Path(os.fspath(path)).resolve(), located)
-    for field, given, path in (("scenario", spec.scenario, loaded.scenario_path),
-                               ("targets", spec.targets, loaded.targets_path)):
-        reason = file_problem(path) if path is not None else None
+    named: tuple[tuple[str, str | None, Path | None], ...] = (
+        ("scenario", spec.scenario, loaded.scenario_path), ("targets", spec.targets, loaded.targets_path))
+    for field, given, where in named:
+        reason = file_problem(where) if where is not None else None
         if reason and reason != "no such file":  # a pipe, device, link loop: at the line naming it, never opened
             raise InputError.single(located.file, f"'{shown_name(str(given))}': {reason}",
                                     *located.value_mark((field,)), path=field)

@@ -10,6 +10,7 @@ import copy
 import difflib
 import os
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,9 +322,10 @@ def _rebalance_sectors(data: dict[str, Any], given: dict[FieldPath, int]) -> Non
         sectors = sectors.get(part) if isinstance(sectors, dict) else None
     if not named or not isinstance(sectors, dict):
         return
-    shares = {name: s.get("share") if isinstance(s, dict) else None for name, s in sectors.items()}
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in shares.values()):
+    raw = {name: s.get("share") if isinstance(s, dict) else None for name, s in sectors.items()}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in raw.values()):
         return  # validation says what is wrong with them
+    shares: dict[str, float] = {name: float(v) for name, v in raw.items() if isinstance(v, int | float)}
     fixed = sum(shares[name] for name in named if name in shares)
     rest = sum(v for name, v in shares.items() if name not in named)
     if rest <= 0 or fixed > 1:
@@ -408,7 +410,8 @@ def _check_ranges(scenario: Scenario, data: dict[str, Any], sources: SourceMap) 
         raise InputError(problems)
 
 
-def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap, given: set) -> dict:
+def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap,
+                         given: Collection[FieldPath]) -> dict:
     """A plain run uses each uncertainty's default at its path (unless `--set` gave that path).
 
     Problems with a default are reported at the uncertainty's `default`, not at the field it sets.
