@@ -77,6 +77,8 @@ def file_problem(path: str | os.PathLike[str]) -> str | None:
     try:
         info = os.stat(path)
     except OSError as error:
+        if error.errno == errno.ENOENT and os.path.islink(path):
+            return f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
         return _ERRORS.get(error.errno or 0, f"cannot read the file: {error.strerror or error}")
     return _kind_problem(info.st_mode)
 
