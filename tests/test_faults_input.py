@@ -213,6 +213,14 @@ def test_set_sector_shares_that_alone_exceed_one_are_refused_at_the_set():
     assert "sector shares must sum to 1" in lines[0]
 
 
+def test_a_key_holding_a_bracket_is_an_unknown_field_not_a_crash(tmp_path: Path):
+    file = scenario(tmp_path, "k.yaml", '"x[1]": 2\n')
+    lines = refused(*run_cli("validate", str(file), "--set", "[=null")[::2])
+    assert lines[0].startswith("--set:1:1: [: unknown field '['; allowed here: schema_version, name")
+    lines = refused(*run_cli("validate", str(file))[::2])
+    assert lines[0].startswith(f"{file}:3:1: x[1]: unknown field 'x[1]'; allowed here: schema_version, name")
+
+
 # --------------------------------------------------------------------------- strict values
 @pytest.mark.parametrize(("setting", "where"), [
     ("population.firms=true", "population.firms"),
@@ -342,6 +350,7 @@ _VALUES = st.one_of(
        value=st.one_of(_VALUES, st.text(max_size=20)))
 @example(path="rules.us-chips-2023-update.sources.²", value="D4.8")  # found by the attacker: int('²') raised
 @example(path="rules.us-chips-2023-update.sources." + "9" * 5000, value="D4.8")  # more digits than int() reads
+@example(path="[", value="null")  # found by this fuzz: a key with '[' was taken for a pydantic label
 def test_fuzzed_set_is_accepted_or_refused_never_crashes(path: str, value: str):
     """`sim validate baseline --set PATH=VALUE` calls prepare: anything but InputError would be exit 1."""
     try:
