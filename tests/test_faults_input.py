@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from conftest import BASELINE, SCENARIOS, run_cli
 from sim import cli
 from sim.errors import InputError
-from sim.scenario import prepare
+from sim.scenario import prepare, resolved_yaml
 from sim.scenario.schema import Scenario
 
 HANG_S = 60.0  # a command that has not answered by then is waiting on a pipe (they answer in a few seconds)
@@ -328,7 +328,17 @@ def test_crash_report_never_follows_a_link_planted_at_its_name(private_state: Pa
 
 
 # --------------------------------------------------------------------------- fuzz
+def _leaves(value: object, prefix: str = "") -> list[str]:
+    """Every dotted path to a value of the resolved baseline (lists by index), as --set would name it."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _leaves(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list) and value:
+        return [p for i, v in enumerate(value) for p in _leaves(v, f"{prefix}.{i}")]
+    return [prefix]
+
+
 _PATHS = [
+    *sorted(set(_leaves(yaml.safe_load(resolved_yaml(prepare("baseline").scenario))))),
     "population.firms", "time.start", "time.end", "seed", "name", "extends", "rules.us-chips-2023-update.strength",
     "rules.us-chips-2023-update.sources", "rules.us-chips-2023-update.sources.0", "parameters.choice.network_weight",
     "parameters.firms.sectors.health.share", "parameters.firms.sectors", "uncertainties.x.range", "world.countries",
