@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -486,11 +487,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.experiments.executors import SetupError
+def _check_scheduler(args: argparse.Namespace) -> None:
+    """--scheduler and --workers: one or the other, a well-formed address, before anything is read or started."""
+    from sim.experiments.executors import address_problem
 
     if args.scheduler and args.workers != 1:
         raise UsageError("--workers is for local runs; with --scheduler the Dask cluster's workers run them")
+    problem = address_problem(args.scheduler) if args.scheduler is not None else None
+    if problem:
+        raise UsageError(f"--scheduler: {problem}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.experiments.executors import SetupError
+
+    _check_scheduler(args)
     try:
         return _run_sweep(args)
     except SetupError as error:  # a missing optional package, or the scheduler out of reach
@@ -538,8 +549,7 @@ COMMANDS["sweep"] = cmd_sweep
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from sim.experiments.executors import SetupError
 
-    if args.scheduler and args.workers != 1:
-        raise UsageError("--workers is for local runs; with --scheduler the Dask cluster's workers run them")
+    _check_scheduler(args)
     try:
         return _run_calibration(args)
     except SetupError as error:
@@ -630,10 +640,47 @@ QUASI_P_CHANCE = 0.05  # a restriction this likely under chance alone is not evi
 COMMANDS["discover"] = cmd_discover
 
 
+APP = "sim"
+
+
+def crash_dir() -> Path:
+    """Where crash reports go: `$XDG_STATE_HOME/sim`, else `~/.local/state/sim`; a folder only its owner can
+    enter (0700). Not /tmp: there another user can plant a link under a name that is easy to guess."""
+    state, home = os.environ.get("XDG_STATE_HOME", ""), os.path.expanduser("~")
+    if not os.path.isabs(state) and not os.path.isabs(home):  # no home: never a folder relative to the cwd
+        raise FileNotFoundError("no state folder: XDG_STATE_HOME and the home folder are unset")
+    base = Path(state) if os.path.isabs(state) else Path(home) / ".local" / "state"  # a relative one is ignored
+    folder = base / APP
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+        raise PermissionError(f"{folder} is not a folder of this user's")
+    if stat.S_IMODE(info.st_mode) & 0o077:
+        os.chmod(folder, 0o700)  # made by an older version or by hand: keep tracebacks private
+    return folder
+
+
 def _write_crash_report(text: str | None = None) -> Path:
+    """Write the traceback to a new file of the user's own (0600, never an existing name, no links followed)."""
+    body = f"sim {' '.join(sys.argv[1:])}\n\n{text or traceback.format_exc()}".encode("utf-8", "replace")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = Path(tempfile.gettempdir()) / f"sim-crash-{stamp}-{os.getpid()}.txt"
-    path.write_text(f"sim {' '.join(sys.argv[1:])}\n\n{text or traceback.format_exc()}", encoding="utf-8")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        folder = crash_dir()
+        for attempt in range(100):
+            path = folder / f"{APP}-crash-{stamp}-{os.getpid()}{f'-{attempt}' if attempt else ''}.txt"
+            try:
+                fd = os.open(path, flags, 0o600)
+                break
+            except FileExistsError:
+                continue
+        else:
+            raise FileExistsError(f"no free crash report name in {folder}")
+    except OSError:  # no writable home: a fresh private file in the temporary folder (mkstemp is O_EXCL, 0600)
+        fd, name = tempfile.mkstemp(prefix=f"{APP}-crash-{stamp}-", suffix=".txt")
+        path = Path(name)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(body)
     return path
 
 

@@ -3,19 +3,58 @@
 from __future__ import annotations
 
 import json
+import types
 from functools import cache
 from importlib import resources
-from typing import Annotated, Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+
+def _numbers(tp: Any) -> tuple[bool, bool]:
+    """(whether the type is a number, whether it is a tuple or list of numbers), Annotated and Optional removed."""
+    while get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, types.UnionType):
+        members = [a for a in get_args(tp) if a is not type(None)]
+        return (all(_numbers(m)[0] for m in members), False) if members else (False, False)
+    if get_origin(tp) in (tuple, list):
+        items = [a for a in get_args(tp) if a is not Ellipsis]
+        return False, bool(items) and all(_numbers(a)[0] for a in items)
+    return tp in (int, float), False
+
+
+@cache
+def _numeric_fields(model: type[BaseModel]) -> dict[str, tuple[bool, bool]]:
+    return {name: _numbers(field.annotation) for name, field in model.model_fields.items()}
 
 
 class StrictModel(BaseModel):
-    """Every scenario section: unknown keys are errors, NaN and infinities are refused."""
+    """Every scenario section: unknown keys are errors, NaN and infinities are refused, and so are true/false
+    where a number belongs (pydantic would read `firms: true` as 1 firm)."""
 
     model_config = ConfigDict(
         extra="forbid", allow_inf_nan=False, populate_by_name=True, validate_default=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _booleans_are_not_numbers(cls, data: Any) -> Any:
+        # A model validator, not a field one: pydantic refuses "before" validators on a union's `kind` field.
+        if not isinstance(data, dict):
+            return data
+        for name, field in cls.model_fields.items():
+            number, numbers = _numeric_fields(cls)[name]
+            key = name if name in data or not field.alias else field.alias
+            value = data.get(key)
+            if number and isinstance(value, bool):
+                raise FieldError(f"expected a number, got {str(value).lower()} (true/false is not a number)", key)
+            if numbers and isinstance(value, list | tuple):
+                for i, item in enumerate(value):
+                    if isinstance(item, bool):
+                        raise FieldError(f"expected a number, got {str(item).lower()} (true/false is not a number)",
+                                         key, i)
+        return data
 
 
 class FieldError(ValueError):
@@ -29,8 +68,18 @@ class FieldError(ValueError):
         self.path = path
 
 
+# Upper bound of a behavioural parameter that gives none of its own: utilities and rates this large already
+# make every choice certain, and beyond them exp() overflows (a weight of 1e308 gave NaN and 100% US).
+MAX_PARAMETER = 100.0
+
+
 def param(default: Any, unit: str, meaning: str, **constraints: Any) -> Any:
-    """A behavioural parameter: its default, unit and one-line meaning travel into the JSON Schema."""
+    """A behavioural parameter: its default, unit and one-line meaning travel into the JSON Schema.
+
+    Without an upper bound (`le`, `lt`) of its own it gets `le=MAX_PARAMETER`, so arithmetic stays finite."""
+    numeric = isinstance(default, int | float) and not isinstance(default, bool)
+    if numeric and "le" not in constraints and "lt" not in constraints:
+        constraints["le"] = MAX_PARAMETER
     return Field(
         default,
         description=f"{meaning} [{unit}]",

@@ -63,12 +63,15 @@ def find_builtin(reference: str) -> Path | None:
 def resolve_scenario(reference: str, base: Path | None = None) -> Path | None:
     """The file a scenario reference means: an existing path (relative to `base`, else the current
     folder) first, then a built-in scenario of that name; None when it is neither."""
+    from sim.userfiles import exists, name_problem
+
     candidate = Path(base or Path.cwd()) / reference
-    try:
-        if candidate.is_file():
-            return candidate
-    except (OSError, ValueError):  # a name too long for the file system, or with a NUL: not a file
+    if name_problem(candidate):  # a name too long for the file system, or with a NUL: not a file
         return None
+    # Something there that is not a folder (a file, a pipe, a link loop) is what was meant: reading it
+    # says what is wrong with it, rather than a built-in scenario of that name being taken silently.
+    if exists(candidate) and not candidate.is_dir():
+        return candidate
     return find_builtin(reference)
 
 

@@ -14,7 +14,6 @@ from functools import cached_property
 from os import PathLike
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -373,11 +372,9 @@ def load_world(countries_path: str | PathLike[str] | None = None,
     """Read and validate the two world data files (safe YAML loader only); default the built-in ones."""
     countries_path = countries_path or data_dir() / "countries.yaml"
     families_path = families_path or data_dir() / "families.yaml"
-    with open(countries_path, encoding="utf-8") as fh:
-        countries = yaml.safe_load(fh)
-    with open(families_path, encoding="utf-8") as fh:
-        families = yaml.safe_load(fh)
-    return parse_world(countries, families)
+    from sim.yamlio import load_yaml_file  # the one safe reader of user files (no pipes, devices, loops)
+
+    return parse_world(load_yaml_file(countries_path).data, load_yaml_file(families_path).data)
 
 
 

@@ -19,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sim.errors import InputError, Problem, dotted, show_value
+from sim.userfiles import UnreadableFileError, read_user_file, shown_name
 
 MAX_BYTES = 2 * 1024 * 1024  # scenarios are a few KiB; world-data tables stay far below this
 MAX_DEPTH = 64  # nested lists/mappings; keeps PyYAML's recursive composer far from the stack limit
@@ -333,21 +334,16 @@ def load_yaml_bytes(data: bytes, file: str) -> Located:
 
 
 def load_yaml_file(path: str | os.PathLike) -> Located:
-    """Read one YAML document from a file; messages name the path as given."""
+    """Read one YAML document from a file; messages name the path as given.
+
+    Only a regular file is read (sim.userfiles): a pipe, device, link loop or impossible name is
+    refused with exit 2 before anything is opened, never waited on.
+    """
     name = os.fsdecode(path)
     try:
-        if os.path.isdir(path):
-            raise IsADirectoryError
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)  # never read a huge file whole
-            size = max(len(data), os.fstat(handle.fileno()).st_size)
-    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
-        messages: dict[type[Exception], str] = {
-            IsADirectoryError: "is a directory, not a YAML file", FileNotFoundError: "no such file",
-            PermissionError: "permission denied: cannot read the file"}
-        message = messages.get(type(exc))
-        detail = getattr(exc, "strerror", None) or exc
-        raise InputError.single(name, message or f"cannot read the file: {detail}") from None
+        data, size = read_user_file(path, MAX_BYTES)
+    except UnreadableFileError as error:
+        raise InputError.single(shown_name(name), error.reason) from None
     if len(data) > MAX_BYTES:
         raise InputError.single(name, _too_big(size))
     return load_yaml_bytes(data, name)

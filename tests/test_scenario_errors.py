@@ -409,7 +409,8 @@ def test_extends_a_name_too_long_for_the_file_system_is_bad_input(capsys: pytest
     mine = write(tmp_path, "my.yaml", "schema_version: 1\nname: mine\nextends: baseline.yaml " + "word " * 80 + "\n")
     code, lines, _ = validate(capsys, str(mine))
     assert code == 2 and len(lines) == 1
-    assert lines[0].startswith(f"{mine}:3:10: extends: no such file 'baseline.yaml word")
+    assert lines[0].startswith(f"{mine}:3:10: extends: 'baseline.yaml word")
+    assert "a part of the file name is too long (413 bytes; the limit is 255)" in lines[0]
 
 
 def test_a_folder_named_like_a_built_in_does_not_hide_it(

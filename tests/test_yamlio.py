@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sim import yamlio
 from sim.errors import InputError, dotted
+from sim.userfiles import shown_name
 from sim.yamlio import (
     MAX_BYTES,
     MAX_DEPTH,
@@ -248,20 +249,27 @@ def test_file_name_is_shown_as_given(tmp_path, monkeypatch):
     (lambda d: d, "is a directory"),
     (lambda d: d / "missing.yaml", "no such file"),
     (lambda d: d / "no-dir" / "x.yaml", "no such file"),
-    (lambda d: str(d) + "/a\0b.yaml", "cannot read the file"),
+    (lambda d: str(d) + "/a\0b.yaml", "contains a NUL character"),
 ])
 def test_unreadable_paths(tmp_path, make, words):
     path = make(tmp_path)
     err = error_of(path, None, load_yaml_file)
-    assert str(err).startswith(f"{os.fsdecode(path)}:1:1: ") and words in str(err)
+    assert str(err).startswith(f"{shown_name(os.fsdecode(path))}:1:1: ") and words in str(err)
 
 
 def test_permission_denied(tmp_path, monkeypatch):
     path = tmp_path / "secret.yaml"
     path.write_text("a: 1\n")
     if os.name == "posix" and os.geteuid() == 0:  # root reads anything: fake the refusal instead
-        monkeypatch.setattr(yamlio, "open", lambda *a: (_ for _ in ()).throw(PermissionError(13, "no")),
-                            raising=False)
+        real_open = os.open
+
+        def refuse(path: object, flags: int, *rest: object) -> int:
+            if os.fspath(path) == str(secret):  # type: ignore[arg-type]
+                raise PermissionError(13, "no")
+            return real_open(path, flags, *rest)  # type: ignore[arg-type]
+
+        secret = path
+        monkeypatch.setattr(os, "open", refuse)
     else:
         path.chmod(0)
     err = error_of(path, None, load_yaml_file)

@@ -44,6 +44,7 @@ from sim.quarters import parse_quarter, quarter_label
 from sim.scenario import Prepared, Scenario, prepare
 from sim.scenario.errors import problems_from
 from sim.scenario.load import _set_path
+from sim.userfiles import read_user_bytes
 from sim.validation import Check, CheckFile, load_targets, measure
 
 Report = Callable[[str], None]
@@ -252,7 +253,7 @@ def _shown(path: Path) -> str:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_user_bytes(path)).hexdigest()
 
 
 def calibrate(

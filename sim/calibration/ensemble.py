@@ -33,6 +33,7 @@ from sim.fields import Slug, StrictModel
 from sim.resources import data_dir
 from sim.scenario import Prepared, Scenario
 from sim.scenario.errors import problems_from, validate_located
+from sim.userfiles import read_user_bytes
 from sim.yamlio import load_yaml_file
 
 ENSEMBLE_NAME = "ensemble.yaml"
@@ -111,7 +112,7 @@ def load_ensemble(path: str | os.PathLike[str] | None = None) -> Ensemble:
             )
     located = load_yaml_file(path)
     parsed = validate_located(located, EnsembleFile)
-    raw = Path(path).read_bytes()
+    raw = read_user_bytes(path)
     return Ensemble(parsed, Path(path), hashlib.sha256(raw).hexdigest())
 
 

@@ -18,6 +18,7 @@ from sim.fields import FieldError, Slug, StrictModel
 from sim.quarters import Quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import validate_located
+from sim.userfiles import file_problem, shown_name
 from sim.yamlio import Located, load_yaml_file
 
 MAX_SAMPLES = 10_000
@@ -147,11 +148,12 @@ class LoadedSpec:
     @property
     def scenario_path(self) -> Path:
         found = resolve_scenario(self.spec.scenario, self.path.parent)
-        return (found or self.path.parent / self.spec.scenario).resolve()
+        # realpath, not Path.resolve: a link loop must reach the check in load_spec, which names it
+        return Path(os.path.realpath(found or self.path.parent / self.spec.scenario))
 
     @property
     def targets_path(self) -> Path | None:
-        return None if self.spec.targets is None else (self.path.parent / self.spec.targets).resolve()
+        return None if self.spec.targets is None else Path(os.path.realpath(self.path.parent / self.spec.targets))
 
 
 def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
@@ -162,12 +164,19 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
         raise InputError.single(located.file, "a calibration spec is a mapping of fields (name:, priors:, ...)")
     spec = validate_located(located, CalibrationSpec)
     loaded = LoadedSpec(spec, Path(os.fspath(path)).resolve(), located)
-    if not loaded.scenario_path.is_file():
+    named: tuple[tuple[str, str | None, Path | None], ...] = (
+        ("scenario", spec.scenario, loaded.scenario_path), ("targets", spec.targets, loaded.targets_path))
+    for field, given, where in named:
+        reason = file_problem(where) if where is not None else None
+        if reason and reason != "no such file":  # a pipe, device, link loop: at the line naming it, never opened
+            raise InputError.single(located.file, f"'{shown_name(str(given))}': {reason}",
+                                    *located.value_mark((field,)), path=field)
+    if file_problem(loaded.scenario_path):
         near = did_you_mean(spec.scenario.removesuffix(".yaml"), builtin_scenarios()) if is_bare_name(
             spec.scenario) else ""
         raise InputError.single(located.file, f"no such scenario file or built-in scenario {spec.scenario!r}{near}",
                                 *located.value_mark(("scenario",)), path="scenario")
-    if loaded.targets_path is not None and not loaded.targets_path.is_file():
+    if loaded.targets_path is not None and file_problem(loaded.targets_path):
         raise InputError.single(located.file, f"no such targets file {spec.targets!r} (looked in "
                                 f"{loaded.path.parent})", *located.value_mark(("targets",)), path="targets")
     return loaded

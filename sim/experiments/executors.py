@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
@@ -143,6 +144,23 @@ class LocalExecutor:
                 yield finished.result
 
 
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):([0-9]{1,5})")
+ADDRESS_EXAMPLE = "tcp://HOST:PORT, like tcp://10.0.0.5:8786"
+
+
+def address_problem(address: str) -> str | None:
+    """Why `address` is not a Dask scheduler address (scheme tcp, tls, ws or wss, a host and a port), or None.
+
+    Checked before connecting: distributed refuses a malformed address only after starting a client whose
+    clean-up then prints a traceback."""
+    match = _ADDRESS.fullmatch(address)
+    if match is None:
+        return f"{address!r} is not a scheduler address; write {ADDRESS_EXAMPLE}"
+    if not 1 <= int(match.group(2)) <= 65535:
+        return f"port {int(match.group(2))} of {address!r} is outside 1-65535"
+    return None
+
+
 class DaskExecutor:
     """Runs tasks on a Dask distributed cluster (`tcp://host:port`, or a Client or LocalCluster)."""
 
@@ -156,6 +174,9 @@ class DaskExecutor:
 
         if isinstance(self.scheduler, Client):
             return self.scheduler, False
+        problem = address_problem(self.scheduler) if isinstance(self.scheduler, str) else None
+        if problem:
+            raise SetupError(problem)
         try:
             return Client(self.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT_S), True
         except (OSError, TimeoutError, ValueError) as error:

@@ -44,8 +44,10 @@ from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
 from sim.scenario.errors import problems_from
-from sim.scenario.load import LoadedScenario, _set_path  # the machinery behind --set
+from sim.scenario.limits import check_scenario_size
+from sim.scenario.load import LoadedScenario, _set_path, list_index  # the machinery behind --set
 from sim.scenario.preparation import check_references
+from sim.userfiles import read_user_bytes
 
 MAX_RUNS = 200_000  # beyond this a typo in `samples` is likelier than intent
 VALIDATE_ALL = 2_000  # (point, policy) combinations validated at plan time; beyond, an even spread of this many
@@ -197,7 +199,7 @@ def field_at(scenario: Scenario, parts: tuple[str, ...]) -> tuple[Any, str | Non
                 listing = "" if hint else f"; {what} ids: {', '.join(current) or 'none'}"
                 return None, f"{where} has no {what} {part!r}{hint}{listing}"
             current = current[part]
-        elif isinstance(current, list | tuple) and part.isdigit() and int(part) < len(current):
+        elif isinstance(current, list | tuple) and list_index(part, len(current)) is not None:
             current = current[int(part)]
         else:
             return None, f"{where} is a single value ({show_value(current)}); it has no {part!r} inside"
@@ -230,6 +232,7 @@ class _Checker:
         try:
             trial = LoadedScenario(scenario, loaded.path, loaded.files, data, loaded.sources)
             check_references(trial, self.prepared.world)
+            check_scenario_size(trial, self.prepared.world)  # a range end of 1e15 firms: here, not at run time
         except InputError as error:
             return "; ".join(p.message for p in error.problems)
         return None
@@ -361,7 +364,7 @@ def _section_names(loaded: LoadedExperiment, section: str) -> list[str]:
 def world_digest(prepared: Prepared) -> str:
     digest = hashlib.sha256()
     for which in ("countries", "families"):
-        digest.update(prepared.loaded.world_path(which).read_bytes())
+        digest.update(read_user_bytes(prepared.loaded.world_path(which)))
     return digest.hexdigest()
 
 

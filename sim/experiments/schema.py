@@ -24,6 +24,7 @@ from sim.metrics_registry import WORLD_GROUP, normalise_group
 from sim.quarters import Quarter, parse_quarter
 from sim.resources import builtin_scenarios, is_bare_name, resolve_scenario
 from sim.scenario.errors import problems_from
+from sim.userfiles import file_problem, shown_name
 from sim.yamlio import Located, load_yaml_file
 
 DESIGN_KINDS = ("full_factorial", "latin_hypercube", "sobol", "morris", "explicit")
@@ -209,7 +210,8 @@ class LoadedExperiment:
     def scenario_path(self) -> Path:
         """The base scenario: a file relative to the experiment, else a built-in scenario of that name."""
         found = resolve_scenario(self.experiment.scenario, self.path.parent)
-        return (found or self.path.parent / self.experiment.scenario).resolve()
+        # realpath, not Path.resolve: a link loop must reach the check below, which names it (resolve raises)
+        return Path(os.path.realpath(found or self.path.parent / self.experiment.scenario))
 
     @property
     def file(self) -> str:
@@ -243,7 +245,11 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[LoadedExperiment, lis
             raise InputError(problems) from None
         experiment = partial
     loaded = LoadedExperiment(experiment, Path(os.fspath(path)).resolve(), located)
-    if not loaded.scenario_path.is_file():
+    reason = file_problem(loaded.scenario_path)
+    if reason and reason != "no such file":  # a pipe, device, link loop or impossible name: at the `scenario:` line
+        raise InputError.single(located.file, f"'{shown_name(experiment.scenario)}': {reason}",
+                                *located.value_mark(("scenario",)), path="scenario")
+    if reason:
         name = experiment.scenario.removesuffix(".yaml")
         near = did_you_mean(name, builtin_scenarios())
         builtin = f", and no built-in scenario of that name{near}" if is_bare_name(experiment.scenario) else ""

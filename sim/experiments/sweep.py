@@ -35,6 +35,8 @@ from sim.outputs.atomic import atomic_write_bytes
 from sim.outputs.folder import FOLDER_STATE, OutputWriteError, claim_resumable_folder, os_error_reason
 from sim.outputs.manifest import MANIFEST_NAME, file_entry, manifest_bytes
 from sim.outputs.tables import csv_bytes
+from sim.scenario.limits import usable_workers
+from sim.userfiles import read_user_bytes
 
 Report = Callable[[str], None]
 
@@ -94,7 +96,7 @@ def _fixed_cells(spec: RunSpec) -> dict[str, Any]:
 def _write_inputs(plan: Plan, out_dir: Path) -> None:
     from sim.api import resolved_for_output
 
-    atomic_write_bytes(out_dir / "experiment.yaml", plan.loaded.path.read_bytes())
+    atomic_write_bytes(out_dir / "experiment.yaml", read_user_bytes(plan.loaded.path))
     atomic_write_bytes(out_dir / "scenario.resolved.yaml", resolved_for_output(plan.prepared, out_dir).encode())
     design = pd.DataFrame(
         [{"design_point": p, "policy": q, **point, **policy}
@@ -197,8 +199,15 @@ def _sweep_into(plan: Plan, out_dir: Path, workers: int, scheduler: object | Non
         _write_inputs(plan, out_dir)
     done_before = store.finished()
     todo = [spec for spec in plan.runs if spec.run_id not in done_before]
+    why = ""
+    if scheduler is None and workers > 1:  # 150 workers on 2 cores: capped by CPUs and memory, and said so
+        # Scenarios are built lazily (a plan of 200,000 runs holds none): size the workers on an even sample.
+        sampled = todo[:: max(1, len(todo) // 64)]
+        workers, why = usable_workers(workers, [spec.scenario for spec in sampled], plan.prepared.world)
     executor = _executor(workers, scheduler, runs_per_worker)
     say(describe_plan(plan))
+    if why:
+        say(why)
     for note in store.notes:
         say(note)
     if removed:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import Field
 
-from sim.fields import CountryCode, LabId, Share, StrictModel
+from sim.fields import MAX_PARAMETER, CountryCode, LabId, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, offer_payoff
 from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Reference, Rule, RuleEffect, Targets
@@ -29,12 +29,16 @@ class ScriptedPartner(StrictModel):
 class Selection(StrictModel):
     """Weights of the criteria a sponsor uses to pick partners (D1.4)."""
 
-    readiness: float = Field(1.0, ge=0, description="weight of technological (digital) readiness")
+    readiness: float = Field(
+        1.0, ge=0, le=MAX_PARAMETER, description="weight of technological (digital) readiness"
+    )
     government_support: float = Field(
-        1.0, ge=0, description="weight of government support, read as affinity with the sponsor's bloc"
+        1.0, ge=0, le=MAX_PARAMETER,
+        description="weight of government support, read as affinity with the sponsor's bloc"
     )
     potential: float = Field(
-        1.0, ge=0, description="weight of potential public and private use, read as log GDP (scaled 0-1)"
+        1.0, ge=0, le=MAX_PARAMETER,
+        description="weight of potential public and private use, read as log GDP (scaled 0-1)"
     )
 
 
@@ -69,9 +73,11 @@ class Program(Rule):
         0.0, description="red line: a country less aligned with the sponsor's bloc declines whatever the offer"
     )
     price_subsidy: Share = Field(0.3, description="share of the price of the sponsor's models co-funded")
-    localisation_bonus: float = Field(0.5, ge=0, description="utility of the sponsor's models localised")
+    localisation_bonus: float = Field(
+        0.5, ge=0, le=MAX_PARAMETER, description="utility of the sponsor's models localised"
+    )
     government_bonus: float = Field(
-        1.0, ge=0, description="utility of the sponsor's models for government use"
+        1.0, ge=0, le=MAX_PARAMETER, description="utility of the sponsor's models for government use"
     )
     capacity_building: float = Field(
         0.01, ge=0, le=0.25, description="digital readiness gained per quarter by a partner [readiness units]"

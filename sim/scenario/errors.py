@@ -82,7 +82,8 @@ def _strip_tags(loc: tuple[Any, ...], data: Any) -> Path:
     for part in loc:
         if isinstance(value, dict) and "kind" in value and part == value.get("kind") and part not in value:
             continue
-        if isinstance(part, str) and "[" in part:  # pydantic's function-validator labels
+        # pydantic's function-validator labels, unless the user's key holds a '[' (`--set '[=1'` crashed)
+        if isinstance(part, str) and "[" in part and not (isinstance(value, dict) and part in value):
             continue
         path.append(part)
         try:

@@ -149,6 +149,25 @@ def run_bytes(scenario: Scenario, world: World, replicates: int, workers: int) -
     return in_flight * replicate_bytes(scenario, world) + replicates * rows_per_replicate(scenario, world) * ROW_BYTES
 
 
+def usable_workers(workers: int, scenarios: list[Scenario], world: World) -> tuple[int, str]:
+    """How many local worker processes a sweep of these runs starts, and why fewer than asked ('' if not).
+
+    At most one per CPU (more only queue for the same cores and add a process's memory each) and as many
+    as fit in memory with the largest run at once; never more than there are runs (that needs no note)."""
+    cpus = os.cpu_count() or 1
+    limit = memory_limit()
+    sizes = {(s.population.firms, s.time.quarters, len(s.rules)): s for s in scenarios}  # same size, same cost
+    largest = max((replicate_bytes(s, world) for s in sizes.values()), default=0)
+    fit = max(1, limit.bytes // largest) if largest else workers
+    usable = max(1, min(workers, cpus, fit))
+    if usable >= workers:
+        return min(workers, max(1, len(scenarios))), ""
+    why = (f"{cpus} CPU{'s' if cpus != 1 else ''}" if usable == cpus else
+           f"{fit} run(s) of up to {human_bytes(largest)} fit in the memory limit of {human_bytes(limit.bytes)} "
+           f"({limit.origin})")
+    return min(usable, max(1, len(scenarios))), f"--workers {workers}: starting {usable} worker process(es) ({why})"
+
+
 # --------------------------------------------------------------------------- the checks
 def check_scenario_size(loaded: LoadedScenario, world: World) -> None:
     """Refuse a scenario one replicate of which would not fit in memory, at `population.firms`."""

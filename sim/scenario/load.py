@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from sim.resources import builtin_scenarios, data_dir, find_builtin, is_bare_nam
 from sim.scenario.errors import Path as FieldPath
 from sim.scenario.errors import model_at, problems_from
 from sim.scenario.schema import Scenario
+from sim.userfiles import file_problem, name_problem, shown_name
 from sim.yamlio import Located, load_yaml_file, load_yaml_text
 
 MAX_EXTENDS_DEPTH = 32
@@ -92,7 +95,8 @@ class LoadedScenario:
         base = (
             Path(file).parent if file and not file.startswith("<") and not file.startswith("--") else Path()
         )
-        path = (base / value).resolve() if not os.path.isabs(value) else Path(value)
+        # realpath, not Path.resolve: a link loop must reach the reader, which names it (resolve raises)
+        path = Path(os.path.realpath(base / value)) if not os.path.isabs(value) else Path(value)
         if not named and not path.is_file():
             return data_dir() / Path(value).name
         return path
@@ -133,14 +137,23 @@ def _shown(path: Path, like: str) -> str:
     return str(path) if relative.startswith("..") else relative
 
 
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):  # a name too long, or with a NUL
+        return False
+
+
 def _missing_parent(reference: str, base: Path, asking: Path) -> str:
     """Why `extends: reference` (relative to the folder `base`) names nothing: where it was looked for,
     and the nearest name there or among the built-in scenarios."""
     folder = Path(os.path.abspath(base / reference)).parent
     # Compare names without the shared `.yaml`, which makes every file look alike.
-    nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if p.resolve() != asking} if folder.is_dir() else {}
+    # realpath: a link loop among the files there must not stop the hint (Path.resolve raises on one)
+    nearby = {p.stem: p.name for p in folder.glob("*.y*ml") if Path(os.path.realpath(p)) != asking} \
+        if _is_dir(folder) else {}
     close = difflib.get_close_matches(Path(reference).stem, list(nearby), n=1, cutoff=0.6)
-    message = f"no such file {reference!r} (looked in {folder})"
+    message = f"no such file '{shown_name(reference)}' (looked in {shown_name(str(folder))})"
     if not is_bare_name(reference):
         return message + (f" (did you mean '{nearby[close[0]]}'?)" if close else "")
     names = list(builtin_scenarios())
@@ -176,11 +189,17 @@ def _read_chain(path: Path, shown: str, chain: list[Path]) -> tuple[dict[str, An
 
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         raise problem(f"expected a file name or a built-in scenario name, got {show_value(parent_ref)}")
+    reason = name_problem(parent_ref)
+    if reason:
+        raise problem(f"'{shown_name(parent_ref)}': {reason}")
     # Relative to the asking file as the user named it (a link to a folder of scenarios stays that folder).
     folder = Path(os.path.abspath(shown)).parent
     found = resolve_scenario(parent_ref, folder)
     if found is None:
         raise problem(_missing_parent(parent_ref, folder, path))
+    reason = file_problem(found)
+    if reason:  # a pipe, device or link loop: refused here, at the line that names it, before opening it
+        raise problem(f"'{shown_name(parent_ref)}': {reason}")
     parent = found.resolve()
     if parent in chain or parent == path:
         cycle = " -> ".join(str(p.name) for p in [*chain, path, parent])
@@ -236,6 +255,15 @@ def _schema_default(data: dict[str, Any], path: FieldPath) -> Any:
     return to_jsonable_python(field.get_default(call_default_factory=True), by_alias=True)
 
 
+def list_index(part: object, size: int) -> int | None:
+    """`part` as an index into a list of `size` items (ASCII digits only: `²` and `٣` are digits to
+    str.isdigit but not to int, and 5,000 digits are more than int() reads), or None."""
+    text = str(part)
+    if not text.isascii() or not text.isdigit() or len(text) > 9 or int(text) >= size:
+        return None
+    return int(text)
+
+
 def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> None:
     target: Any = data
     for i, part in enumerate(path[:-1]):
@@ -243,16 +271,21 @@ def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> 
             if part not in target:
                 target[part] = _schema_default(data, path[: i + 1])
             target = target[part]
-        elif isinstance(target, list) and str(part).isdigit() and int(part) < len(target):
+        elif isinstance(target, list) and list_index(part, len(target)) is not None:
             target = target[int(part)]
         else:
             raise InputError.single(
                 "--set", f"cannot set {dotted(path)}: {dotted(path[: i + 1])} is not a mapping", index
             )
-    if isinstance(target, list) and str(path[-1]).isdigit() and int(path[-1]) < len(target):
+    if isinstance(target, list) and list_index(path[-1], len(target)) is not None:
         target[int(path[-1])] = value
     elif isinstance(target, dict):
         target[path[-1]] = value
+    elif isinstance(target, list):
+        where = dotted(path[:-1])
+        items = f"a list of {len(target)}: its items are {where}.0 to {where}.{len(target) - 1}" if target else \
+            "an empty list"
+        raise InputError.single("--set", f"cannot set {dotted(path)}: {where} is {items}", index)
     else:
         raise InputError.single("--set", f"cannot set {dotted(path)}: its parent is not a mapping", index)
 
@@ -284,6 +317,71 @@ class InvalidScenarioError(InputError):
     def __init__(self, error: InputError, data: dict[str, Any], sources: SourceMap, path: Path, files: list[Path]):
         super().__init__(error.problems)
         self.data, self.sources, self.path, self.files = data, sources, path, files
+
+
+SECTORS = ("parameters", "firms", "sectors")
+
+
+def _rebalance_sectors(data: dict[str, Any], given: dict[FieldPath, int]) -> None:
+    """`--set parameters.firms.sectors.health.share=0.12`: health gets 12% and the sectors no --set names are
+    scaled to fill the rest, in the same proportions (shares must sum to 1; the user changed one of them)."""
+    named = {p[3] for p in given if len(p) == 5 and p[:3] == SECTORS and p[4] == "share"}
+    sectors: Any = data
+    for part in SECTORS:
+        sectors = sectors.get(part) if isinstance(sectors, dict) else None
+    if not named or not isinstance(sectors, dict):
+        return
+    raw = {name: s.get("share") if isinstance(s, dict) else None for name, s in sectors.items()}
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1 for v in raw.values()):
+        return  # validation says what is wrong with them
+    shares: dict[str, float] = {name: float(v) for name, v in raw.items() if isinstance(v, int | float)}
+    fixed = sum(shares[name] for name in named if name in shares)
+    rest = sum(v for name, v in shares.items() if name not in named)
+    if rest <= 0 or fixed > 1:
+        return  # nothing to scale, or the --set shares alone exceed 1: validation reports the sum
+    for name in shares:
+        if name not in named:
+            sectors[name]["share"] = round(shares[name] * (1 - fixed) / rest, 12)  # 0.1173..., not 0.11733333333333332
+
+
+def _components(path: str) -> list[str]:
+    return [part for part in re.split(r"[.\[\]]", path) if part]
+
+
+def _shared(path: FieldPath, parts: list[str]) -> int:
+    """How many leading components a --set path and a problem's path have in common."""
+    count = 0
+    for a, b in zip(path, parts, strict=False):
+        if str(a) != b:
+            break
+        count += 1
+    return count
+
+
+def _validate_overridden(data: dict[str, Any], before: dict[str, Any], sources: SourceMap,
+                         given: dict[FieldPath, int]) -> Scenario:
+    """Validate after `--set`: a problem the file alone does not have is the doing of a --set, and is
+    reported there (`--set:N:COLUMN`), at the one whose path shares most with it (the last when none does)."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        problems = problems_from(error, Scenario, data, sources.locate)
+    if given:
+        try:
+            Scenario.model_validate(before)
+            old: set[tuple[str, str]] = set()
+        except ValidationError as error:
+            old = {(p.path, p.message) for p in problems_from(error, Scenario, before, sources.locate)}
+        moved = []
+        for problem in problems:
+            if problem.file != "--set" and (problem.path, problem.message) not in old:
+                parts = _components(problem.path)
+                path = max(given, key=lambda p: (_shared(p, parts), given[p]))
+                _, line, column = sources.values[path]
+                problem = Problem("--set", line, column, problem.path, problem.message)
+            moved.append(problem)
+        problems = moved
+    raise InputError(problems)
 
 
 def _field_value(scenario: Scenario, path: FieldPath) -> Any:
@@ -321,7 +419,8 @@ def _check_ranges(scenario: Scenario, data: dict[str, Any], sources: SourceMap) 
         raise InputError(problems)
 
 
-def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap, given: set) -> dict:
+def _apply_uncertainties(scenario: Scenario, data: dict[str, Any], sources: SourceMap,
+                         given: Collection[FieldPath]) -> dict:
     """A plain run uses each uncertainty's default at its path (unless `--set` gave that path).
 
     Problems with a default are reported at the uncertainty's `default`, not at the field it sets.
@@ -362,6 +461,9 @@ def load_scenario(
     """
     shown = os.fspath(path)
     # `sim run baseline`: a built-in scenario, unless a file of that name exists (a folder does not count)
+    reason = name_problem(shown)
+    if reason:
+        raise InputError.single(shown_name(shown), reason)
     if is_bare_name(shown) and (not os.path.lexists(shown) or os.path.isdir(shown)):
         builtin = find_builtin(shown)
         if builtin is not None:
@@ -369,19 +471,28 @@ def load_scenario(
         elif not os.path.lexists(shown):
             raise InputError.single(shown, not_found(shown))
         # else a folder of that name and no built-in: reading it says it is a folder
+    reason = file_problem(shown)
+    if reason:  # before Path.resolve, which raises on a link loop, and before opening a pipe
+        raise InputError.single(shown_name(shown), reason)
     resolved = Path(shown).resolve()
     data, sources, files = _read_chain(resolved, shown, [])
-    given = set()
+    before = copy.deepcopy(data) if overrides else data
+    given: dict[FieldPath, int] = {}  # path -> the index of the --set that gave it
     for index, text in enumerate(overrides, start=1):
         field_path, value = parse_override(text, index)
+        if field_path[0] == "extends":  # the chain is read before any --set: changing it now would be ignored
+            raise InputError.single("--set", "extends cannot be overridden: the files a scenario extends are read "
+                                    "before --set applies; write `extends:` in a scenario file of your own", index,
+                                    path="extends")
         _check_override_targets(data, field_path, index)
         _set_path(data, field_path, value, index)
         column = text.index("=") + 2
         sources.values[field_path] = ("--set", index, column)
         sources.keys[field_path] = ("--set", index, 1)
-        given.add(field_path)
+        given[field_path] = index
+    _rebalance_sectors(data, given)
     try:
-        scenario = _validate(data, sources)
+        scenario = _validate_overridden(data, before, sources, given)
     except InputError as error:
         raise InvalidScenarioError(error, data, sources, resolved, files) from None
     if scenario.uncertainties:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from sim.fields import StrictModel, param
+from sim.fields import MAX_PARAMETER, StrictModel, param
 from sim.quarters import Quarter
 
 
@@ -159,7 +159,8 @@ class SectorParameters(StrictModel):
     """One sector of firms: its share, how much it weighs risk, and how many of its firms would ever use AI."""
 
     share: float = Field(description="share of firms in this sector [share]", ge=0, le=1)
-    risk_sensitivity: float = Field(description="multiplier on the risk term of the choice [ratio]", ge=0)
+    risk_sensitivity: float = Field(description="multiplier on the risk term of the choice [ratio]", ge=0,
+                                    le=MAX_PARAMETER)
     adoption_ceiling: float = Field(
         0.7, gt=0, lt=1,
         description="share of the sector's firms that would ever use AI: adoption saturates here, below 100% "
@@ -209,7 +210,7 @@ class FirmParameters(StrictModel):
     large_firm_size: float = param(
         25.0, "ratio", "size (relative to the smallest firm) from which a firm counts as large for switching "
         "costs: 250 employees with the smallest at 10, Eurostat's large-enterprise class; with the default "
-        "Pareto about 3% of firms, as among EU enterprises with 10+ employees", ge=1,
+        "Pareto about 3% of firms, as among EU enterprises with 10+ employees", ge=1, le=1e6,
     )
     sectors: dict[str, SectorParameters] = Field(
         default_factory=_default_sectors, description="sectors with their share of firms and risk sensitivity"
@@ -309,7 +310,7 @@ class CollaborationParameters(StrictModel):
     """Cross-bloc research co-authorship (D3.1, D3.3, D0.7)."""
 
     papers_per_quarter: float = param(
-        1120.0, "papers", "papers in the first quarter (NeurIPS 2024: 4,497 papers a year, D3.1)", gt=0
+        1120.0, "papers", "papers in the first quarter (NeurIPS 2024: 4,497 papers a year, D3.1)", gt=0, le=1e9
     )
     papers_growth: float = param(
         0.18, "share per year", "yearly growth of the paper count (NeurIPS 4,497 -> 5,290)", ge=-0.9, le=5

@@ -18,6 +18,7 @@ from sim.scenario.limits import check_scenario_size
 from sim.scenario.load import InvalidScenarioError, LoadedScenario, load_scenario
 from sim.scenario.schema import Scenario
 from sim.scenario.suggest import reference_hint
+from sim.userfiles import file_problem
 from sim.world import World, WorldFiles, parse_world
 from sim.yamlio import load_yaml_file
 
@@ -46,9 +47,11 @@ def load_world_for(loaded: LoadedScenario) -> World:
     located = {}
     for which in ("countries", "families"):
         path = loaded.world_path(which)
-        if not path.is_file():
+        reason = file_problem(path)
+        if reason:  # at the line naming the file, before anything opens it (a pipe would block)
             file, line, column = loaded.sources.locate(("world", which))
-            raise InputError([Problem(file, line, column, f"world.{which}", f"no such data file: {path}")])
+            shown = f"no such data file: {path}" if reason == "no such file" else f"data file {path} {reason}"
+            raise InputError([Problem(file, line, column, f"world.{which}", shown)])
         located[which] = load_yaml_file(_shown(path))
     try:
         return parse_world(located["countries"].data, located["families"].data)

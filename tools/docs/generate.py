@@ -26,7 +26,7 @@ from pydantic import BaseModel, StringConstraints, WithJsonSchema
 from pydantic.fields import FieldInfo
 
 from sim.fields import claims, documents
-from sim.quarters import QUARTER_PATTERN
+from sim.quarters import QUARTER_PATTERN, YEAR_MAX, YEAR_MIN
 from sim.rules import RULE_KINDS, Rule, Targets
 from sim.scenario.schema import Scenario, Uncertainty
 from tools.docs import REPO_ROOT
@@ -190,6 +190,8 @@ def _allowed(field: FieldInfo) -> str:
             high = f"≤ {_number(item.le)}"
         elif isinstance(item, at.Lt):
             high = f"< {_number(item.lt)}"
+        elif isinstance(item, WithJsonSchema) and (item.json_schema or {}).get("pattern") == QUARTER_PATTERN:
+            parts.append(f"{YEAR_MIN}Q1 to {YEAR_MAX}Q4")
         elif isinstance(item, at.MinLen) and item.min_length:
             unit = "entry" if get_origin(field.annotation) is dict else "item"
             parts.append(f"at least {item.min_length} {unit}" + ("" if item.min_length == 1 else "s"))
@@ -429,8 +431,17 @@ sim run baseline --set 'rules.italy-blocks-deepseek.targets={{countries: [ITA, F
 
 A path into `rules` must name an existing rule id (with a "did you mean" otherwise). Levels that
 the file leaves out are filled with their defaults first, so
-`--set parameters.firms.sectors.health.share=0.12` changes one sector and keeps the others.
-Problems are reported as `--set:N:COLUMN: ...`, N being the position of that `--set`.
+`--set parameters.firms.sectors.health.share=0.12` changes one sector and keeps the others. Sector
+shares must sum to 1: the sectors no `--set` names are scaled to fill what the named ones leave, in
+their proportions (health 12% leaves 88% for the other five, which had 90%: each shrinks by 88/90;
+`sim explain` shows the shares used). `extends` cannot be set (the chain is read before `--set`
+applies). Problems are reported as `--set:N:COLUMN: ...`, N being the position of that `--set`;
+that includes a problem the `--set` causes elsewhere (`--set time.start=2031Q1` makes `time.end`
+come before it: reported at that `--set`, not at the file's `end:` line).
+
+Values are strict: `true`/`false` is not a number (`firms: true` is refused, not read as 1);
+quarters are written in ASCII digits with years 2000 to 2199; behavioural parameters without a
+bound of their own are at most 100 (larger weights only make choices certain, and overflow).
 
 ## Uncertainties
 
