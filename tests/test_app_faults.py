@@ -304,7 +304,7 @@ def test_a_presets_folder_with_lock_links_pipes_and_junk_still_lists_the_presets
     assert reasons["pipe.yaml"].startswith("not a regular file")
     assert reasons["folder.yaml"] == "a folder, not a scenario file"
     assert reasons["broken.yaml"].startswith("broken.yaml:3:")
-    assert "no such file 'pipe.yaml'" in reasons["lesson.yaml"]
+    assert "'pipe.yaml': is a named pipe (FIFO)" in reasons["lesson.yaml"]
     assert str(tmp_path) not in "".join(skipped)  # no server paths for the class to see
 
 

@@ -84,8 +84,16 @@ def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # --------------------------------------------------------------------------- special files
+def _line_of(file: Path, start: str) -> int:
+    """The 1-based number of the first line of `file` that starts with `start` (0 if none or no file)."""
+    if not file.is_file():
+        return 0
+    lines = file.read_text(encoding="utf-8").split("\n")
+    return next((i for i, text in enumerate(lines, start=1) if text.startswith(start)), 0)
+
+
 def spec_with_targets(folder: Path, targets: str) -> Path:
-    """The shipped calibration spec, with a `targets:` line (line 12) of our own."""
+    """The shipped calibration spec, with a `targets:` line of our own (after `scenario:`)."""
     text = (SCENARIOS / "calibration" / "baseline.yaml").read_text(encoding="utf-8")
     file = folder / "spec.yaml"
     file.write_text(text.replace("\nscenario: baseline\n", f"\nscenario: baseline\ntargets: {targets}\n", 1),
@@ -112,7 +120,7 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path, ro
     assert len(lines) == 1 and "is a named pipe (FIFO), not a regular file" in lines[0]
     where = {"extends": "child.yaml:3:10: extends: 'pipe.yaml'", "data": "w.yaml:4:20: world.countries",
              "experiment-scenario": "experiment.yaml:3:11: scenario: 'pipe.yaml'",
-             "spec-targets": "spec.yaml:12:10: targets: 'pipe.yaml'"}
+             "spec-targets": f"spec.yaml:{_line_of(tmp_path / 'spec.yaml', 'targets:')}:10: targets: 'pipe.yaml'"}
     assert where.get(role, "pipe.yaml:1:1:") in lines[0]
 
 
