@@ -47,7 +47,7 @@ def run_replicate(scenario: Scenario, world: World, replicate: int, seed: int) -
 
     model = GeopoliticsModel(scenario, world, seed=seed)
     model.run()
-    frame = pd.DataFrame(model.rows, columns=["step", "date", "metric", "group", "value"])
+    frame = model.rows.frame()
     frame.insert(0, "seed", seed)
     frame.insert(0, "replicate", replicate)
     frame.insert(0, "scenario", scenario.name)

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from sim.model.metric_rows import MetricRows
+
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
     from sim.model.metrics import _Layout
@@ -136,8 +138,8 @@ class ModelState(Entity):
     lab_index: dict[str, int] = declare(dict, (), dict, "row of each lab by id")
     family_index: dict[str, int] = declare(dict, (), dict, "row of each family by id")
     events: list[dict[str, object]] = declare(list, (), list, "narrated events so far (events.csv)")
-    rows: list[tuple[int, str, str, str, float]] = declare(
-        list, (), list, "metric rows so far: (step, date, metric, group, value)"
+    rows: MetricRows = declare(
+        object, (), MetricRows, "metric rows so far: (step, date, metric, group, value), as columns"
     )
     _streams: dict[str, np.random.Generator] = declare(dict, (), dict, "random stream of each purpose")
     policy: PolicyState = declare(object, (), None, "this quarter's policy state, written by the rules")
