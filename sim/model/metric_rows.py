@@ -151,21 +151,26 @@ class MetricRows(Sequence[Row]):
     def __repr__(self) -> str:
         return f"MetricRows({self.size} rows, {len(self.metrics)} metrics, {len(self.groups)} groups)"
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as a table: columns step, date, metric, group, value, in the order recorded."""
+    def frame(self, **constants: str | int) -> pd.DataFrame:
+        """The rows as a table: columns step, date, metric, group, value, in the order recorded,
+        after a column for each of `constants` (`scenario=..., replicate=..., seed=...`: the same
+        value on every row; text as strings, numbers as int64)."""
         import pandas as pd
 
         n = self.size
         steps = self._step[:n].copy()
         known = sorted(self.dates)
         date_codes = np.searchsorted(np.array(known, dtype=np.int64), steps).astype(np.int32)
-        return pd.DataFrame(
-            {
-                "step": steps,
-                "date": string_column(date_codes, [self.dates[s] for s in known]),
-                "metric": string_column(self._metric[:n], self.metrics),
-                "group": string_column(self._group[:n], self.groups),
-                "value": self._value[:n].copy(),
-            },
-            columns=ROW_COLUMNS,
+        columns: dict[str, object] = {
+            name: string_column(np.zeros(n, np.int32), [value]) if isinstance(value, str)
+            else np.full(n, value, dtype=np.int64)
+            for name, value in constants.items()
+        }
+        columns.update(
+            step=steps,
+            date=string_column(date_codes, [self.dates[s] for s in known]),
+            metric=string_column(self._metric[:n], self.metrics),
+            group=string_column(self._group[:n], self.groups),
+            value=self._value[:n].copy(),
         )
+        return pd.DataFrame(columns, columns=[*constants, *ROW_COLUMNS])
