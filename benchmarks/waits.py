@@ -184,7 +184,8 @@ def main() -> None:
         "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,
         "floor_cpu_s": min(runs.floor_s), "sim_run_cpu_s": min(runs.run_s), "sim_run_over_floor": runs.ratio,
         "help_cpu_s": min(runs.help_s), "validate_cpu_s": min(runs.validate_s),
-        "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead, "sweep_overhead_share": sweeps.share,
+        "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead,
+        "sweep_overhead_share": sweeps.share,
     }, indent=1))
 
 
