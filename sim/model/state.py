@@ -152,6 +152,9 @@ class ModelState(Entity):
     best_history: dict[str, list[float]] = declare(
         dict, (), dict, "best capability of each side of each capability gap, per quarter so far"
     )
+    utility_this_quarter: tuple[int, FloatArray, FloatArray] | None = declare(
+        object, (), None, "(quarter, utility, risk) per country x line from the governments phase, for the firms phase"
+    )
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
     country_agents: list[Country] = declare(list, (), list, "Mesa views of the countries")
     lab_agents: list[Lab] = declare(list, (), list, "Mesa views of the labs")
