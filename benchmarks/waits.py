@@ -18,16 +18,20 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 
 import reference
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tree whose `sim` this process imports (PYTHONPATH may point at another checkout, to measure it
+# the same way): child processes run there, since `python -m sim` looks in its working directory first.
+TREE = Path(find_spec("sim").origin).resolve().parents[1]  # type: ignore[arg-type, union-attr]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 FLOOR_LIBRARIES = ("numpy", "pandas", "matplotlib", "pydantic", "yaml", "mesa")
 
 
-def child_cpu(command: list[str], cwd: Path = ROOT) -> float:
+def child_cpu(command: list[str], cwd: Path = TREE) -> float:
     """CPU seconds of a child process and its waited-for descendants (it must succeed)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -181,7 +185,7 @@ def main() -> None:
     runs = run_cpu()
     sweeps = sweep_overhead(cpu.replicate)
     print(json.dumps({
-        "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,
+        "sim": str(TREE), "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,
         "floor_cpu_s": min(runs.floor_s), "sim_run_cpu_s": min(runs.run_s), "sim_run_over_floor": runs.ratio,
         "help_cpu_s": min(runs.help_s), "validate_cpu_s": min(runs.validate_s),
         "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead,
