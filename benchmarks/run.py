@@ -14,7 +14,10 @@ Prints, in one run:
 4. peak memory (the large `sim run`'s child process) and memory across a long run of replicates
    in one process;
 5. per-run overheads and sweep throughput (runs per minute at the default size, 1 and 2 workers);
-6. how cost grows with firms, countries, families and quarters.
+6. how cost grows with firms, countries, families and quarters;
+and, after 2., where users wait (benchmarks/waits.py), in CPU seconds: one default-size replicate
+against idiomatic Mesa with the same agents and steps and at the yardstick's rate, `sim run
+baseline` against the import floor of its libraries, a sweep's overhead per run, peak memory.
 Machines of this kind are noisy: compare ratios measured in the same run, not absolute times.
 """
 
@@ -37,6 +40,7 @@ BASELINE = ROOT / "scenarios" / "baseline.yaml"
 import numpy as np  # noqa: E402
 import reference  # noqa: E402
 import scaling  # noqa: E402
+import waits  # noqa: E402
 from phases import PHASES, PhaseProfile, profile_run  # noqa: E402
 
 
@@ -158,6 +162,10 @@ def replicate_throughput(firms: int, replicates: int, workers: int) -> tuple[flo
     prepared = prepare(BASELINE, [f"population.firms={firms}"])
     started, started_cpu = time.perf_counter(), cpu_seconds()
     sim.run(prepared, replicates=replicates, workers=workers)
+    if workers > 1:  # the workers are the fork server's children: their CPU counts once it is waited for
+        from multiprocessing import forkserver
+
+        forkserver._forkserver._stop()  # type: ignore[attr-defined]
     wall, cpu = time.perf_counter() - started, cpu_seconds() - started_cpu
     return 60.0 * replicates / wall, cpu / replicates
 
@@ -183,6 +191,43 @@ def sweep_throughput(workers: int, replicates: int) -> tuple[float, int] | str:
         except Exception as error:  # another engineer's work in progress: report it and go on
             return f"not timed: {type(error).__name__}: {error}"
     return 60.0 * result.ran / wall, result.ran
+
+
+def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_ratio: float, peak_gb: float,
+                     large: int) -> dict[str, object]:
+    """The issue-18 figures (benchmarks/waits.py), printed as one table against their targets."""
+    cpu = waits.replicate_cpu(replicates=6 if quick else 30, mesa_runs=2 if quick else 6)
+    agent_steps = cpu.firms * cpu.quarters
+    yardstick_s = agent_steps / ref_cpu  # the same agent-steps at the large yardstick's rate
+    runs = waits.run_cpu(repeats=1 if quick else 3)
+    sweeps = waits.sweep_overhead(cpu.replicate, repeats=1 if quick else 2, large=3 if quick else 7)
+    rows: list[list[object]] = [
+        ["CPU per default-size replicate (model + its tables)",
+         f"{1e3 * cpu.replicate:.1f} ms (median of {len(cpu.replicate_s)}; best {1e3 * min(cpu.replicate_s):.1f})",
+         "about 30 ms"],
+        [f"  idiomatic Mesa, same agents and steps ({cpu.firms:,} x {cpu.quarters})",
+         f"{1e3 * cpu.mesa:.1f} ms: ratio {cpu.ratio:.2f}x", ""],
+        [f"  at the yardstick's rate ({ref_cpu / 1e6:.2f} M agent-steps/s, {agent_steps:,} agent-steps)",
+         f"{1e3 * yardstick_s:.0f} ms: ratio {yardstick_s / cpu.replicate:.1f}x", ">= 10x"],
+        [f"marginal firm-steps per CPU second at {large:,} firms", f"{marginal / 1e6:.2f} M: {marginal_ratio:.1f}x",
+         ">= 5x"],
+        ["`sim run baseline`, CPU incl. children", f"{min(runs.run_s):.2f} s = {runs.ratio:.2f}x the import floor",
+         "<= 2x"],
+        ["  import floor (" + ", ".join(waits.FLOOR_LIBRARIES) + ")", f"{min(runs.floor_s):.2f} s", ""],
+        ["  `sim --help` / `sim validate baseline`", f"{min(runs.help_s):.2f} s / {min(runs.validate_s):.2f} s", ""],
+        [f"sweep CPU per run ({sweeps.small_runs} vs {sweeps.large_runs} runs, 1 worker, incl. workers)",
+         f"{1e3 * sweeps.per_run:.1f} ms: overhead {1e3 * sweeps.overhead:.1f} ms = {100 * sweeps.share:.0f}% "
+         "of a replicate", "<= 50%"],
+        [f"peak memory at {large:,} firms", f"{peak_gb:.2f} GB", "< 4 GB"],
+    ]
+    print_table("Where users wait, CPU seconds (user + system)", ["figure", "measured", "target"], rows)
+    return {"replicate_cpu_s": cpu.replicate_s, "mesa_same_size_cpu_s": cpu.mesa_s, "ratio_same_size": cpu.ratio,
+            "ratio_yardstick_rate": yardstick_s / cpu.replicate, "import_floor_cpu_s": runs.floor_s,
+            "sim_run_cpu_s": runs.run_s, "sim_run_over_floor": runs.ratio, "help_cpu_s": runs.help_s,
+            "validate_cpu_s": runs.validate_s, "sweep_small_cpu_s": sweeps.small_s,
+            "sweep_large_cpu_s": sweeps.large_s, "sweep_runs": [sweeps.small_runs, sweeps.large_runs],
+            "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_per_run_s": sweeps.overhead,
+            "sweep_overhead_share": sweeps.share}
 
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
@@ -251,6 +296,10 @@ def main() -> None:
     figures.update(reference=[r.__dict__ for r in references], sim_run={str(n): runs[n] for n in runs},
                    marginal_firm_steps_per_cpu_s=marginal, marginal_firm_steps_per_wall_s=marginal_wall,
                    ratio_cpu=ratio, ratio_wall=ratio_wall, peak_rss_gb=peak_gb)
+
+    # 2b. Where users wait (issue 18), in CPU seconds against the same references.
+    waited = where_users_wait(quick, ref_cpu, marginal, ratio, peak_gb, large)
+    figures["where_users_wait"] = waited
 
     # 3. The quarters by phase.
     from sim.scenario import prepare

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sim.model.streams import replicate_seeds
-from sim.outputs.tables import TIMESERIES_COLUMNS
 from sim.scenario.schema import Scenario
 from sim.workers import JobError, WorkerDiedError, processes_for, run_jobs
 from sim.world import World
@@ -47,16 +46,13 @@ def run_replicate(scenario: Scenario, world: World, replicate: int, seed: int) -
 
     model = GeopoliticsModel(scenario, world, seed=seed)
     model.run()
-    frame = pd.DataFrame(model.rows, columns=["step", "date", "metric", "group", "value"])
-    frame.insert(0, "seed", seed)
-    frame.insert(0, "replicate", replicate)
-    frame.insert(0, "scenario", scenario.name)
+    frame = model.rows.frame(scenario=scenario.name, replicate=replicate, seed=seed)
     events = pd.DataFrame(model.events, columns=EVENT_COLUMNS[3:])
     events.insert(0, "seed", seed)
     events.insert(0, "replicate", replicate)
     events.insert(0, "scenario", scenario.name)
     release_model(model)
-    return ReplicateResult(replicate, seed, frame[TIMESERIES_COLUMNS], events[EVENT_COLUMNS])
+    return ReplicateResult(replicate, seed, frame, events[EVENT_COLUMNS])
 
 
 def release_model(model: object) -> None:

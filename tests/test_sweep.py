@@ -339,7 +339,8 @@ def worker_pids(parent: int) -> list[int]:
 
 @pytest.mark.slow
 def test_dead_worker_is_reported_with_its_run_and_the_rest_complete(tmp_path):
-    path = experiment(tmp_path, small(firms=2500, end="2027Q4", levels=3, replicates=1))
+    # Runs long enough that the victim is still busy when the first row appears, however fast a run is.
+    path = experiment(tmp_path, small(firms=20_000, end="2030Q4", levels=3, replicates=1))
     out = tmp_path / "out"
     process = start_sweep(path, out, "--workers", "2")
     wait_for_rows(out, 1, process)

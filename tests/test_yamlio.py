@@ -447,3 +447,25 @@ def test_key_marks_point_at_the_key_text(data):
     lines = text.splitlines()
     for path, (line, column) in got.key_marks.items():
         assert lines[line - 1][column - 1:].startswith(path[-1] + ":"), (path, text)
+
+
+SHIPPED_YAML = sorted((Path(__file__).resolve().parents[1] / "sim" / "builtin").rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_YAML, ids=lambda p: p.name)
+def test_libyaml_and_python_composers_read_shipped_files_alike(path, monkeypatch):
+    text = path.read_text(encoding="utf-8")
+    assert yamlio._compose_with_libyaml(text) is not None  # the fast path is taken
+    fast = yamlio.load_yaml_file(path)
+    monkeypatch.setattr(yamlio, "_compose_with_libyaml", lambda _text: None)
+    slow = yamlio.load_yaml_file(path)
+    assert (fast.data, fast.value_marks, fast.key_marks) == (slow.data, slow.value_marks, slow.key_marks)
+
+
+def test_documents_with_aliases_or_deep_nesting_are_left_to_the_python_composer(monkeypatch):
+    assert yamlio._compose_with_libyaml("a: &x [1]\nb: *x\n") is None  # each alias keeps its own mark
+    assert yamlio._compose_with_libyaml("a: &x [*x]\n") is None  # a cycle
+    assert yamlio._compose_with_libyaml("note: R&D *and* AT&T\n") is not None  # & and * in text
+    monkeypatch.setattr(yamlio, "MAX_DEPTH", 3)
+    assert yamlio._compose_with_libyaml("a: [[[1]]]\n") is None
+    assert yamlio._compose_with_libyaml("a: [[1]]\n") is not None

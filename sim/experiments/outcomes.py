@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.schema import Outcome, quarter_year
-from sim.metrics_registry import normalise_group
+from sim.metrics_registry import WORLD_GROUP, normalise_group
 from sim.quarters import parse_quarter
 
 
@@ -52,8 +52,14 @@ def reduce_series(dates: list[str], values: np.ndarray, outcome: Outcome) -> flo
 def compute_outcomes(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]) -> dict[str, float]:
     """Every outcome of one run from its tidy timeseries (one replicate)."""
     result = {}
-    groups = timeseries["group"].map(normalise_group)
+    groups = timeseries["group"]
+    old_world = None  # the world total as files written before it had a name hold it ("" or missing)
     for name, outcome in outcomes.items():
-        rows = timeseries[(timeseries["metric"] == outcome.metric) & (groups == outcome.group)].sort_values("step")
+        wanted = normalise_group(outcome.group)
+        match = groups == wanted  # compared as whole columns: normalising ~50,000 labels one by one cost more
+        if wanted == WORLD_GROUP:
+            old_world = groups.isna() | (groups == "") if old_world is None else old_world
+            match |= old_world
+        rows = timeseries[(timeseries["metric"] == outcome.metric) & match].sort_values("step")
         result[name] = reduce_series(list(rows["date"].astype(str)), rows["value"].to_numpy(dtype=float), outcome)
     return result

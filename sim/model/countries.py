@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.access import blocked_share
-from sim.model.firms import base_utility
+from sim.model.firms import base_utility, quarter_utility
 from sim.quarters import parse_quarter
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ def choose_government_lines(model: GeopoliticsModel) -> None:
     firms, `access`), and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
     `government_family` is the family of its line."""
     risk = model.params.risk.government_multiplier
-    utility = base_utility(model, np.arange(model.n_countries), risk_scale=np.full(model.n_countries, risk))
+    countries = np.arange(model.n_countries)
+    utility = base_utility(model, countries, np.full(model.n_countries, risk), quarter_utility(model))
     utility = utility + model.policy.government_bonus
     utility[:, ~model.line_available] = -np.inf
     utility[model.policy.banned_government] = -np.inf

@@ -148,17 +148,37 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     return utility, risk
 
 
-def base_utility(model: GeopoliticsModel, rows: np.ndarray, risk_scale: np.ndarray) -> np.ndarray:
-    """Utility for choosers in countries `rows` whose risk counts `risk_scale` times."""
-    utility, risk = country_utility(model)
+def quarter_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
+    """`country_utility` in the governments phase, kept for the firms phase of the same quarter:
+    nothing between the two phases changes what it is computed from (the schedule runs them one
+    after the other), so the firms do not compute it again. Only the firms phase takes it back."""
+    computed = country_utility(model)
+    model.utility_this_quarter = (model.quarter, *computed)
+    return computed
+
+
+def _take_quarter_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray] | None:
+    kept, model.utility_this_quarter = model.utility_this_quarter, None
+    return kept[1:] if kept is not None and kept[0] == model.quarter else None
+
+
+def base_utility(
+    model: GeopoliticsModel,
+    rows: np.ndarray,
+    risk_scale: np.ndarray,
+    computed: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Utility for choosers in countries `rows` whose risk counts `risk_scale` times (`computed`:
+    this quarter's `country_utility`, if already at hand)."""
+    utility, risk = country_utility(model) if computed is None else computed
     return utility[rows] - model.params.choice.risk_weight * risk_scale[:, None] * risk[rows]
 
 
-def _cell_utility(model: GeopoliticsModel) -> np.ndarray:
+def _cell_utility(model: GeopoliticsModel, computed: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """(country x sector) x lines: utility without taste noise and switching cost, the same
     for every firm of a country and sector; choosers gather their row instead of each
-    recomputing it."""
-    utility, risk = country_utility(model)
+    recomputing it (`computed`: this quarter's `country_utility`, if already at hand)."""
+    utility, risk = country_utility(model) if computed is None else computed
     scale = model.sector_risk[None, :, None]
     table = utility[:, None, :] - model.params.choice.risk_weight * scale * risk[:, None, :]
     return table.reshape(-1, model.n_lines)
@@ -324,7 +344,8 @@ def step(model: GeopoliticsModel) -> None:
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
     forced = _current_unavailable(model)
-    table = _cell_utility(model)  # once a quarter: the adoption value and the choice read it
+    # once a quarter: the adoption value and the choice read it (from the governments' utility)
+    table = _cell_utility(model, _take_quarter_utility(model))
     candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
     adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,8 +40,10 @@ from sim.metrics_registry import (
     PROGRAMME_KINDS,
     SPLIT_WEIGHTS,
     group_label,
+    rows_per_quarter,
 )
 from sim.model.labs import lag_months
+from sim.model.metric_rows import MetricRows
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -52,19 +53,21 @@ Reporter = Callable[["GeopoliticsModel", "_Layout", "Put"], None]
 
 class Put:
     """Records values of one metric this quarter: `put(group, value)`, or `put.each(groups, values)`
-    for many groups at once (the per-country groups are most of a quarter's rows)."""
+    for many groups at once (the per-country groups are most of a quarter's rows). The rows go
+    into the model's preallocated columns (`sim.model.metric_rows`); `collect` stamps their step."""
 
-    def __init__(self, rows: list[tuple[int, str, str, str, float]], step: int, date: str, name: str) -> None:
-        self.rows, self.step, self.date, self.name = rows, step, date, name
+    def __init__(self, rows: MetricRows, name: str) -> None:
+        self.rows, self.name = rows, name
+        self.code = rows.metric_code(name)
 
     def __call__(self, group: str, value: float | np.ndarray) -> None:
-        self.rows.append((self.step, self.date, self.name, group, float(value)))
+        self.rows.write(self.code, self.rows.group_code(group), float(value))
 
     def each(self, groups: Sequence[str], values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         if len(groups) != values.size:
             raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
-        self.rows.extend(zip(repeat(self.step), repeat(self.date), repeat(self.name), groups, values.tolist()))
+        self.rows.write(self.code, self.rows.group_codes(groups), values.ravel())
 
 
 def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
@@ -196,8 +199,15 @@ def collect(model: GeopoliticsModel) -> None:
     layout = _layout(model)
     layout.use = _Use(model, layout)
     step = model.quarter - model.start
+    rows = model.rows
+    if not rows.size:  # the whole run's rows at once: the registry's bound per quarter x the quarters
+        programmes = sum(rule.kind in PROGRAMME_KINDS for rule in model.engine.rules.values())
+        per_quarter = rows_per_quarter(model.n_families, programmes, model.n_countries)
+        rows.reserve(per_quarter * max(model.end - model.quarter + 1, 1))
+    first = rows.size
     for metric in METRICS:
-        REPORTERS[metric.name](model, layout, Put(model.rows, step, model.date, metric.name))
+        REPORTERS[metric.name](model, layout, Put(rows, metric.name))
+    rows.stamp(first, step, model.date)
 
 
 # --------------------------------------------------------------------------- reporters

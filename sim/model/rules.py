@@ -8,9 +8,11 @@ act in the order they are written in the scenario.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from sim.quarters import parse_quarter
 from sim.rules.base import Rule, RuleEffect
 
 if TYPE_CHECKING:
@@ -27,12 +29,21 @@ class RuleEngine:
             rule_id: rule.effect(rule_id, model) for rule_id, rule in self.rules.items()
         }
         self.active: set[str] = set()
+        # Each rule's window as quarter ordinals, parsed once: the rules phase asks every quarter.
+        self.windows: dict[str, tuple[float, float]] = {
+            rule_id: (
+                parse_quarter(rule.from_) if rule.from_ is not None else -math.inf,
+                parse_quarter(rule.until) if rule.until is not None else math.inf,
+            )
+            for rule_id, rule in self.rules.items()
+        }
 
     def apply_rules(self) -> None:
         """Reset the policy state, log rules that start or end, and let each active rule write its effect."""
         model = self.model
         model.policy.reset(model.params.collaboration.tension)
-        now = {rule_id for rule_id, rule in self.rules.items() if rule.active(model.quarter)}
+        quarter = model.quarter
+        now = {rule_id for rule_id, (first, last) in self.windows.items() if first <= quarter <= last}
         for rule_id, rule in self.rules.items():
             if rule_id in now and rule_id not in self.active:
                 model.log_event(rule_id, rule, f"{rule_id} starts: {rule.describe(model.world)}")

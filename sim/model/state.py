@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
+from sim.model.metric_rows import MetricRows
+
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
     from sim.model.metrics import _Layout
@@ -136,8 +138,8 @@ class ModelState(Entity):
     lab_index: dict[str, int] = declare(dict, (), dict, "row of each lab by id")
     family_index: dict[str, int] = declare(dict, (), dict, "row of each family by id")
     events: list[dict[str, object]] = declare(list, (), list, "narrated events so far (events.csv)")
-    rows: list[tuple[int, str, str, str, float]] = declare(
-        list, (), list, "metric rows so far: (step, date, metric, group, value)"
+    rows: MetricRows = declare(
+        object, (), MetricRows, "metric rows so far: (step, date, metric, group, value), as columns"
     )
     _streams: dict[str, np.random.Generator] = declare(dict, (), dict, "random stream of each purpose")
     policy: PolicyState = declare(object, (), None, "this quarter's policy state, written by the rules")
@@ -149,6 +151,9 @@ class ModelState(Entity):
     )
     best_history: dict[str, list[float]] = declare(
         dict, (), dict, "best capability of each side of each capability gap, per quarter so far"
+    )
+    utility_this_quarter: tuple[int, FloatArray, FloatArray] | None = declare(
+        object, (), None, "(quarter, utility, risk) per country x line from the governments phase, for the firms phase"
     )
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
     country_agents: list[Country] = declare(list, (), list, "Mesa views of the countries")

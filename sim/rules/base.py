@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from sim.blocs import BLOCS, REGIONS
 from sim.fields import ClaimId, CountryCode, FieldError, StrictModel
@@ -111,6 +111,7 @@ class Targets(StrictModel):
     regions: list[str] = Field(default_factory=list, description=f"regions, any of {', '.join(REGIONS)}")
     all: bool = Field(False, description="every country")
     except_: list[CountryCode] = Field(default_factory=list, alias="except", description="countries left out")
+    _mask_cache: tuple[World, tuple[object, ...], np.ndarray] | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _known_values(self) -> Targets:
@@ -144,7 +145,30 @@ class Targets(StrictModel):
             yield (*prefix, "except", i), "country", code
 
     def mask(self, world: World) -> np.ndarray:
-        """Boolean mask over the world's countries."""
+        """Boolean mask over the world's countries (read-only).
+
+        Rules ask for it every quarter, but it depends only on the targets and the world: it is
+        computed when first asked for and kept with what it was computed from, so a changed target
+        list or another world computes it anew."""
+        key = (self.all, tuple(self.countries), tuple(self.tiers), tuple(self.blocs), tuple(self.regions),
+               tuple(self.except_))
+        cached = self._mask_cache
+        if cached is not None and cached[0] is world and cached[1] == key:
+            return cached[2]
+        mask = self._compute_mask(world)
+        mask.setflags(write=False)  # shared by every quarter and every caller
+        self._mask_cache = (world, key, mask)
+        return mask
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the cached mask: a scenario sent to a worker does not carry a world with it."""
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_mask_cache": None}
+        return state
+
+    def _compute_mask(self, world: World) -> np.ndarray:
         rows = world.countries
         chosen = np.array(
             [

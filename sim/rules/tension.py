@@ -42,9 +42,14 @@ class Tension(Rule):
                 raise FieldError(f"tension at {quarter} is {level:g}; levels go from 0 to 1", quarter)
         return dict(sorted(path.items(), key=lambda item: parse_quarter(item[0])))
 
-    def level(self, quarter: int) -> float:
+    def points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The path as (quarter ordinals, levels), in quarter order."""
         xs = np.array([parse_quarter(q) for q in self.path], dtype=float)
-        ys = np.array(list(self.path.values()), dtype=float)
+        return xs, np.array(list(self.path.values()), dtype=float)
+
+    def level(self, quarter: int, points: tuple[np.ndarray, np.ndarray] | None = None) -> float:
+        """The tension in the quarter with this ordinal (`points`: this rule's `points()`, if at hand)."""
+        xs, ys = self.points() if points is None else points
         if self.interpolation == "step":
             index = int(np.searchsorted(xs, quarter, side="right")) - 1
             return float(ys[max(index, 0)])
@@ -61,7 +66,11 @@ class Tension(Rule):
 class TensionEffect(RuleEffect[Tension]):
     """Sets this quarter's tension from the path and scales cross-bloc spillovers by it."""
 
+    def __init__(self, rule: Tension, rule_id: str, model: GeopoliticsModel) -> None:
+        super().__init__(rule, rule_id, model)
+        self.points = rule.points()  # parsed once, read every quarter
+
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule
-        policy.tension = rule.level(model.quarter)
+        policy.tension = rule.level(model.quarter, self.points)
         policy.spillover_factor *= 1.0 - rule.spillover_sensitivity * policy.tension

@@ -1,0 +1,197 @@
+"""Where users wait, in CPU seconds (user + system; on a shared machine other users' load hardly
+moves it): one default-size replicate against idiomatic Mesa with the same agents and steps, a whole
+`sim run` against the import floor of its libraries, and what a sweep adds per run on top of the
+replicate itself. `benchmarks/run.py` prints these with the rest; docs/performance.md shows them.
+
+CPU of another process is read with `resource.getrusage(RUSAGE_CHILDREN)` around it: that counts
+the child and every descendant it waited for (a sweep's fork server and workers included, as the
+sweep's process ends).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import reference
+
+ROOT = Path(__file__).resolve().parents[1]
+# The tree whose `sim` this process imports (PYTHONPATH may point at another checkout, to measure it
+# the same way): child processes run there, since `python -m sim` looks in its working directory first.
+TREE = Path(find_spec("sim").origin).resolve().parents[1]  # type: ignore[arg-type, union-attr]
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+FLOOR_LIBRARIES = ("numpy", "pandas", "matplotlib", "pydantic", "yaml", "mesa")
+
+
+def child_cpu(command: list[str], cwd: Path = TREE) -> float:
+    """CPU seconds of a child process and its waited-for descendants (it must succeed)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr}")
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+
+
+@dataclass
+class ReplicateCpu:
+    """CPU seconds of one default-size replicate (`run_replicate`: model build, quarters, its tables),
+    and of idiomatic Mesa with as many agents and steps (agents created and stepped)."""
+
+    firms: int
+    quarters: int
+    replicate_s: list[float]
+    mesa_s: list[float]
+
+    @property
+    def replicate(self) -> float:
+        return statistics.median(self.replicate_s)
+
+    @property
+    def mesa(self) -> float:
+        return statistics.median(self.mesa_s)
+
+    @property
+    def ratio(self) -> float:
+        """How many times faster than idiomatic Mesa per agent-step (medians; same agents and steps)."""
+        return self.mesa / self.replicate
+
+
+def replicate_cpu(firms: int = 4_000, replicates: int = 20, mesa_runs: int = 5) -> ReplicateCpu:
+    """Median CPU per replicate over `replicates` seeds (after two warm-ups), interleaved with the
+    Mesa yardstick so both see the same machine."""
+    from sim.quarters import parse_quarter
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(BASELINE, [f"population.firms={firms}"])
+    scenario, world = prepared.scenario, prepared.world
+    quarters = parse_quarter(scenario.time.end) - parse_quarter(scenario.time.start) + 1
+    for seed in (1, 2):
+        run_replicate(scenario, world, 0, seed)
+    reference.measure(firms, 2)
+    ours, theirs = [], []
+    for r in range(replicates):
+        started = time.process_time()
+        run_replicate(scenario, world, 0, 100 + r)
+        ours.append(time.process_time() - started)
+        if r % max(replicates // mesa_runs, 1) == 0:
+            started = time.process_time()
+            reference.measure(firms, quarters)  # creating the agents and stepping them
+            theirs.append(time.process_time() - started)
+    return ReplicateCpu(firms, quarters, ours, theirs)
+
+
+@dataclass
+class RunCpu:
+    """`sim run baseline` end to end against a process that only imports its libraries."""
+
+    floor_s: list[float]
+    run_s: list[float]
+    help_s: list[float]
+    validate_s: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return min(self.run_s) / min(self.floor_s)
+
+
+def run_cpu(repeats: int = 3) -> RunCpu:
+    """Best of `repeats` CPU seconds each: the import floor, `sim run baseline` (default size, one
+    replicate, every output written), `sim --help` and `sim validate baseline`."""
+    floor, run, help_, validate = [], [], [], []
+    python = sys.executable
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(repeats):  # interleaved: the machine's load changes
+            floor.append(child_cpu([python, "-c", "import " + ", ".join(FLOOR_LIBRARIES)]))
+            run.append(child_cpu([python, "-m", "sim", "run", "baseline", "--out", str(Path(folder) / "out"),
+                                  "--quiet"]))
+            help_.append(child_cpu([python, "-m", "sim", "--help"]))
+            validate.append(child_cpu([python, "-m", "sim", "validate", "baseline"]))
+    return RunCpu(floor, run, help_, validate)
+
+
+# Run in a child process: one sweep of the baseline at its default size over tiny.yaml's 2 x 2 design.
+_SWEEP = r"""
+import json, sys, yaml
+from pathlib import Path
+from sim.experiments.sweep import sweep
+spec_path, replicates, workers, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+spec = yaml.safe_load(Path(spec_path).read_text())
+spec.update(scenario=sys.argv[5], replicates=replicates, name="benchmark-sweep")
+spec.pop("set", None)  # the baseline's own size
+path = Path(out).with_suffix(".yaml")
+path.write_text(yaml.safe_dump(spec))
+result = sweep(path, out=Path(out), workers=workers)
+# The workers are the fork server's children: stop it and wait for it, so their CPU time (which the
+# fork server collected) reaches this process's children's usage, and so the benchmark's.
+from multiprocessing import forkserver
+forkserver._forkserver._stop()
+print(json.dumps({"ran": result.ran}))
+"""
+
+
+@dataclass
+class SweepOverhead:
+    """What a sweep costs per run on top of the replicate (planning, outcomes, Parquet, transfer)."""
+
+    small_runs: int
+    large_runs: int
+    small_s: list[float]
+    large_s: list[float]
+    replicate_s: float
+
+    @property
+    def per_run(self) -> float:
+        """Marginal CPU seconds per run: the difference of the two sweeps over their difference in runs
+        (start-up, imports and the fork server cancel)."""
+        return (min(self.large_s) - min(self.small_s)) / (self.large_runs - self.small_runs)
+
+    @property
+    def overhead(self) -> float:
+        return self.per_run - self.replicate_s
+
+    @property
+    def share(self) -> float:
+        """Overhead per run as a share of the replicate's own CPU (target: at most 0.5)."""
+        return self.overhead / self.replicate_s
+
+
+def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: int = 7,
+                   workers: int = 1) -> SweepOverhead:
+    """Sweeps of 4 x `small` and 4 x `large` runs, each in its own process, best of `repeats`."""
+    spec = ROOT / "scenarios" / "experiments" / "tiny.yaml"
+    small_s, large_s = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(repeats):
+            for replicates, into in ((small, small_s), (large, large_s)):
+                out = Path(folder) / f"sweep-{replicates}-{i}"
+                into.append(child_cpu([sys.executable, "-c", _SWEEP, str(spec), str(replicates), str(workers),
+                                       str(out), str(BASELINE)]))
+    return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s)
+
+
+def main() -> None:
+    """Print the figures of this module alone (`python benchmarks/waits.py`), as JSON."""
+    cpu = replicate_cpu()
+    runs = run_cpu()
+    sweeps = sweep_overhead(cpu.replicate)
+    print(json.dumps({
+        "sim": str(TREE), "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,
+        "floor_cpu_s": min(runs.floor_s), "sim_run_cpu_s": min(runs.run_s), "sim_run_over_floor": runs.ratio,
+        "help_cpu_s": min(runs.help_s), "validate_cpu_s": min(runs.validate_s),
+        "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead,
+        "sweep_overhead_share": sweeps.share,
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()

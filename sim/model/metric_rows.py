@@ -1,0 +1,176 @@
+"""The metric rows of one model: (step, date, metric, group, value), kept in preallocated arrays.
+
+A default-size replicate records ~50,000 rows (~1,530 a quarter, most of them per-country groups).
+As Python tuples that cost more than the quarters' arithmetic, and turning them into a table cost
+more again, so the rows are columns: the value, the step, and the metric and group as codes into
+label lists that grow as new labels appear. The capacity comes from the metric registry
+(`sim.metrics_registry.rows_per_quarter` x the run's quarters), so a run allocates once; a model
+stepped past its planned quarters grows the arrays.
+
+`MetricRows` still reads as the sequence of tuples the model used to keep (`model.rows[i]`,
+iteration, `==`), and `frame()` builds the replicate's table from the columns in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, overload
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Row = tuple[int, str, str, str, float]
+ROW_COLUMNS = ["step", "date", "metric", "group", "value"]
+
+
+def string_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """`labels[codes]` as pandas' string column (the `str` dtype a frame of Python strings gets),
+    decoded from a dictionary array: a third of the cost of converting an object array."""
+    import pandas as pd
+    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs or py.typed
+
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(labels), pa.large_string()))
+    return pd.array(dictionary.dictionary_decode(), dtype=pd.StringDtype(na_value=np.nan))
+
+
+class MetricRows(Sequence[Row]):
+    """Metric rows as columns (see the module docstring); reads as a sequence of (step, date,
+    metric, group, value) tuples."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._step = np.empty(0, np.int64)
+        self._metric = np.empty(0, np.int32)
+        self._group = np.empty(0, np.int32)
+        self._value = np.empty(0, np.float64)
+        self.metrics: list[str] = []
+        self.groups: list[str] = []
+        self.dates: dict[int, str] = {}
+        self._metric_codes: dict[str, int] = {}
+        self._group_codes: dict[str, int] = {}
+        # Label lists seen before (the metrics layout's, fixed for a run) -> their codes; the list is
+        # kept with its codes so a list freed and another allocated at its address is not mistaken for it.
+        self._list_codes: dict[int, tuple[Sequence[str], np.ndarray]] = {}
+
+    # -- writing ---------------------------------------------------------------------------------
+    def reserve(self, rows: int) -> None:
+        """Make room for `rows` more rows (doubling at least, so growing row by row stays cheap)."""
+        need = self.size + rows
+        if need <= self._value.size:
+            return
+        capacity = max(need, 2 * self._value.size)
+        for name in ("_step", "_metric", "_group", "_value"):
+            old = getattr(self, name)
+            new = np.empty(capacity, old.dtype)
+            new[: self.size] = old[: self.size]
+            setattr(self, name, new)
+
+    def metric_code(self, metric: str) -> int:
+        code = self._metric_codes.get(metric)
+        if code is None:
+            code = self._metric_codes[metric] = len(self.metrics)
+            self.metrics.append(metric)
+        return code
+
+    def group_code(self, group: str) -> int:
+        code = self._group_codes.get(group)
+        if code is None:
+            code = self._group_codes[group] = len(self.groups)
+            self.groups.append(group)
+        return code
+
+    def group_codes(self, groups: Sequence[str]) -> np.ndarray:
+        """The codes of a list of group labels; a list seen before is looked up once, not label by label."""
+        seen = self._list_codes.get(id(groups))
+        if seen is not None and seen[0] is groups and len(seen[1]) == len(groups):
+            return seen[1]
+        codes = np.fromiter((self.group_code(g) for g in groups), dtype=np.int32, count=len(groups))
+        if isinstance(groups, list):  # a tuple or a generator's list may be built anew each call
+            self._list_codes[id(groups)] = (groups, codes)
+        return codes
+
+    def write(self, metric: int, groups: np.ndarray | int, values: np.ndarray | float) -> None:
+        """Append rows of one metric: `groups` codes (one or many) and their `values`; `stamp` gives
+        them their step once the quarter's rows are all written."""
+        start = self.size
+        if isinstance(groups, np.ndarray):
+            end = start + groups.size
+            if end > self._value.size:
+                self.reserve(groups.size)
+            self._group[start:end] = groups
+            self._value[start:end] = values
+            self._metric[start:end] = metric
+        else:  # one row: scalar stores, no slices
+            end = start + 1
+            if end > self._value.size:
+                self.reserve(1)
+            self._group[start] = groups
+            self._value[start] = values
+            self._metric[start] = metric
+        self.size = end
+
+    def stamp(self, first: int, step: int, date: str) -> None:
+        """Rows `first` to the last written are the quarter `step` (labelled `date`)."""
+        self._step[first : self.size] = step
+        self.dates[step] = date
+
+    # -- reading ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        i = range(self.size)[index]  # IndexError and negative indices as a list has them
+        step = int(self._step[i])
+        return (step, self.dates[step], self.metrics[self._metric[i]], self.groups[self._group[i]],
+                float(self._value[i]))
+
+    def __iter__(self) -> Iterator[Row]:
+        n = self.size
+        steps = self._step[:n].tolist()
+        metrics, groups, dates = self.metrics, self.groups, self.dates
+        return iter(
+            [(s, dates[s], metrics[m], groups[g], v) for s, m, g, v in zip(
+                steps, self._metric[:n].tolist(), self._group[:n].tolist(), self._value[:n].tolist(), strict=True)]
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MetricRows | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"MetricRows({self.size} rows, {len(self.metrics)} metrics, {len(self.groups)} groups)"
+
+    def frame(self, **constants: str | int) -> pd.DataFrame:
+        """The rows as a table: columns step, date, metric, group, value, in the order recorded,
+        after a column for each of `constants` (`scenario=..., replicate=..., seed=...`: the same
+        value on every row; text as strings, numbers as int64)."""
+        import pandas as pd
+
+        n = self.size
+        steps = self._step[:n].copy()
+        known = sorted(self.dates)
+        date_codes = np.searchsorted(np.array(known, dtype=np.int64), steps).astype(np.int32)
+        columns: dict[str, object] = {
+            name: string_column(np.zeros(n, np.int32), [value]) if isinstance(value, str)
+            else np.full(n, value, dtype=np.int64)
+            for name, value in constants.items()
+        }
+        columns.update(
+            step=steps,
+            date=string_column(date_codes, [self.dates[s] for s in known]),
+            metric=string_column(self._metric[:n], self.metrics),
+            group=string_column(self._group[:n], self.groups),
+            value=self._value[:n].copy(),
+        )
+        return pd.DataFrame(columns, columns=[*constants, *ROW_COLUMNS])
