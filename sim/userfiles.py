@@ -26,8 +26,9 @@ class UnreadableFileError(Exception):
         self.name, self.reason = name, reason
 
 
-def shown_name(name: str, limit: int = 80) -> str:
-    """A file name as messages show it: a very long one shortened, control characters escaped."""
+def shown_name(name: str, limit: int = 200) -> str:
+    """A file name as messages show it: control characters escaped, and only an absurdly long one (beyond any
+    real path a user types) shortened, so a FILE:LINE:COLUMN prefix names the file in full."""
     text = name if name.isprintable() else repr(name)[1:-1]
     return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-(limit // 2) + 3:]} ({len(name)} characters)"
 

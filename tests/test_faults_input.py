@@ -141,8 +141,9 @@ def test_extends_a_symbolic_link_loop_is_bad_input_at_its_line(tmp_path: Path):
 def test_a_symbolic_link_loop_as_the_scenario_is_bad_input(tmp_path: Path):
     (tmp_path / "loop.yaml").symlink_to("loop.yaml")
     lines = refused(*run_cli("validate", str(tmp_path / "loop.yaml"))[::2])
-    assert lines == [f"{tmp_path / 'loop.yaml'}:1:1: symbolic link loop: the link points, through other links, "
-                     "back at itself"]
+    # The file is named as given (shortened in the middle when the name is long, as under pytest-xdist).
+    assert len(lines) == 1 and "loop.yaml" in lines[0]
+    assert lines[0].endswith(":1:1: symbolic link loop: the link points, through other links, back at itself")
 
 
 def test_a_link_loop_beside_a_missing_parent_does_not_break_the_hint(tmp_path: Path):

@@ -316,7 +316,8 @@ DEEP = [
 def test_deep_nesting_is_refused_quickly(text):
     start = time.perf_counter()
     problem = only_problem(text)
-    assert time.perf_counter() - start < 1.0
+    # A guard against a hang or exponential work, not a speed test (wall time moves with the machine's load).
+    assert time.perf_counter() - start < 10.0
     assert f"nested more than {MAX_DEPTH} levels deep" in problem.message
 
 

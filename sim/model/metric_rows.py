@@ -29,7 +29,7 @@ def string_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions
     """`labels[codes]` as pandas' string column (the `str` dtype a frame of Python strings gets),
     decoded from a dictionary array: a third of the cost of converting an object array."""
     import pandas as pd
-    import pyarrow as pa  # type: ignore[import-untyped]  # no stubs or py.typed
+    import pyarrow as pa  # no stubs or py.typed: ignored for mypy in pyproject.toml
 
     dictionary = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(list(labels), pa.large_string()))
     return pd.array(dictionary.dictionary_decode(), dtype=pd.StringDtype(na_value=np.nan))
