@@ -163,7 +163,7 @@ def test_extends_holding_a_nul_is_bad_input_at_its_line(tmp_path: Path):
 def test_extends_5000_characters_long_is_bad_input_with_the_name_shortened(tmp_path: Path):
     child = scenario(tmp_path, "child.yaml", f"extends: {'x' * 5000}\n")
     lines = refused(*run_cli("validate", str(child))[::2])
-    assert len(lines) == 1 and len(lines[0]) < 300
+    assert len(lines) == 1 and lines[0].count("x") < 300  # the 5,000-character name is shortened
     assert lines[0].startswith(f"{child}:3:10: extends: 'xxx")
     assert "(5000 characters)': the file name is too long (5,000 bytes; the limit is 4,095)" in lines[0]
 
