@@ -420,6 +420,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 0.001 or x == 0 else f"{x:.1e}"
 
 
+def _pct(share: float) -> str:
+    return "n/a" if not np.isfinite(share) else f"{100 * share:.3g}%"
+
+
 def _idx(value: float, conf: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{value:.3f} ± {conf:.3f}"
 
@@ -501,8 +505,8 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
         "## Summary",
         "",
         f"| outcome | value at the defaults | seed noise (sd) at {d['firms']:,} / {d['compare_firms']:,} firms | "
-        "noise share | sum of S1 | largest ST |",
-        "|---|---|---|---|---|---|",
+        "noise share | sum of S1 | largest ST | widest ST interval of a main factor |",
+        "|---|---|---|---|---|---|---|",
     ]
     details: list[str] = []
     warnings: list[str] = []
@@ -512,10 +516,12 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
         share = sd**2 / total if total > 0 else math.nan
         order = [i for i in np.argsort(-np.nan_to_num(r["ST"], nan=-1), kind="stable")]
         top = ", ".join(f"`{_short(factors[i].path)}` {r['ST'][i]:.2f}" for i in order[:3] if np.isfinite(r["ST"][i]))
-        lines.append(f"| {o['label']} | {_fmt(noise[0, k_out])} | {_fmt(sd)} / {_fmt(sd_fewer)} | "
-                     f"{_fmt(100 * share)}% | {_fmt(float(np.nansum(r['S1'])))} | {top or 'n/a'} |")
         main_wide, wide, outside = not_narrow(r)
         main = [i for i in order if np.isfinite(r["ST"][i]) and r["ST"][i] >= MAIN]
+        widest = max(main, key=lambda i: r["ST_conf"][i], default=None)
+        widest_text = "n/a" if widest is None else f"±{r['ST_conf'][widest]:.2f} (`{_short(factors[widest].path)}`)"
+        lines.append(f"| {o['label']} | {_fmt(noise[0, k_out])} | {_fmt(sd)} / {_fmt(sd_fewer)} | "
+                     f"{_pct(share)} | {_fmt(float(np.nansum(r['S1'])))} | {top or 'n/a'} | {widest_text} |")
         verdict = [f"**{o['label']}**: "]
         if main:
             verdict.append(f"{len(main)} main factor{'s' if len(main) > 1 else ''} (ST >= {MAIN:g}); ")
@@ -538,7 +544,7 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
             f"### {o['label']}",
             "",
             f"`{o['metric']}` ({o['group']}), mean of {o['quarters'][0]}-{o['quarters'][-1]}; at the defaults "
-            f"{_fmt(noise[0, k_out])}, seed noise {_fmt(sd)} ({_fmt(100 * share)}% of the design's variance), "
+            f"{_fmt(noise[0, k_out])}, seed noise {_fmt(sd)} ({_pct(share)} of the design's variance), "
             f"design range {_fmt(float(y[rows, k_out].min()))} to {_fmt(float(y[rows, k_out].max()))}.",
             "",
             f"| rank | factor | ST ({conf}% CI) | S1 ({conf}% CI) |",
@@ -549,7 +555,9 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
             details.append(f"| {rank} | `{factors[i].path}`{flag} | {_idx(r['ST'][i], r['ST_conf'][i])} | "
                            f"{_idx(r['S1'][i], r['S1_conf'][i])} |")
     if figure:
-        lines += ["", f"![ST with {conf}% intervals, largest factors of each outcome]({figure})"]
+        lines += ["", f"![ST with {conf}% intervals, largest factors of each outcome]({figure})", "",
+                  f"ST (bars, with {conf}% intervals cut at the panel's edge) and S1 (dots) of the 12 largest "
+                  "factors of each outcome."]
     lines += ["", "## What is not narrow", "", *[f"- {w}" for w in warnings]]
     switches = [f for f in factors if f.kind == "switch"]
     if switches:
@@ -557,20 +565,25 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
             "",
             "## Structural switches",
             "",
-            "Each cell: ST ± its interval, and the mean outcome with the Model v2 mechanism on minus off over the "
-            f"design's {len(rows):,} A and B points (± 1.96 standard errors; the other factors vary too).",
+            "Each cell: the switch's ST ± its interval, its rank among all factors by ST, and the mean outcome "
+            f"with the Model v2 mechanism on minus off over the design's {len(rows):,} A and B points (± 1.96 "
+            "standard errors; the other factors vary meanwhile). "
+            + "; ".join(f"`{_short(f.path)}`: {f.meaning}" for f in switches) + ".",
             "",
-            "| switch | " + " | ".join(o["label"] for o in outcomes) + " |",
-            "|---|" + "---|" * len(outcomes),
+            "| outcome | " + " | ".join(f"`{_short(f.path)}`" for f in switches) + " |",
+            "|---|" + "---|" * len(switches),
         ]
-        for f in switches:
-            j = factors.index(f)
+        for o, r in zip(outcomes, results, strict=True):
+            k_out = outcomes.index(o)
+            ranks = np.empty(k, dtype=int)
+            ranks[np.argsort(-np.nan_to_num(r["ST"], nan=-1), kind="stable")] = np.arange(1, k + 1)
             cells = []
-            for k_out, r in enumerate(results):
+            for f in switches:
+                j = factors.index(f)
                 effect = effects.get(f.path)
-                diff = f"; on-off {_fmt(effect[0, k_out])} ± {_fmt(effect[1, k_out])}" if effect is not None else ""
-                cells.append(f"ST {_idx(r['ST'][j], r['ST_conf'][j])}{diff}")
-            lines.append(f"| `{_short(f.path)}` | " + " | ".join(cells) + " |")
+                diff = f"; on - off {_fmt(effect[0, k_out])} ± {_fmt(effect[1, k_out])}" if effect is not None else ""
+                cells.append(f"ST {_idx(r['ST'][j], r['ST_conf'][j])} (#{ranks[j]}){diff}")
+            lines.append(f"| {o['label']} | " + " | ".join(cells) + " |")
     lines += ["", "## Indices by outcome", "", "Sorted by ST; ⚠ marks an index outside [0, 1] beyond its interval.",
               *details]
     lines += [
@@ -602,7 +615,7 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
 
 def figure_png(factors: list[Factor], outcomes: list[dict], results: list[dict[str, np.ndarray]],
                top: int = 12) -> bytes:
-    """ST with its interval (bars) and S1 (dots) for the largest factors of each outcome."""
+    """ST with its interval (bars) and S1 (dots, interval in the tables) for the largest factors of each outcome."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -616,10 +629,10 @@ def figure_png(factors: list[Factor], outcomes: list[dict], results: list[dict[s
         ys = np.arange(len(order))
         ax.barh(ys, [r["ST"][i] for i in order], xerr=[r["ST_conf"][i] for i in order], color="#4c72b0",
                 alpha=0.8, capsize=2, label="ST")
-        ax.errorbar([r["S1"][i] for i in order], ys, xerr=[r["S1_conf"][i] for i in order], fmt="o",
-                    color="#dd8452", markersize=3, capsize=2, label="S1")
+        ax.plot([r["S1"][i] for i in order], ys, "o", color="#dd8452", markersize=3, label="S1")
         ax.set_yticks(ys, [_short(factors[i].path) for i in order], fontsize=7)
         ax.axvline(0, color="grey", linewidth=0.5)
+        ax.set_xlim(-0.1, 1.1)  # indices live in [0, 1]; a wider interval runs off the panel
         ax.set_title(o["label"], fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     for ax in list(axes.flat)[len(outcomes):]:
