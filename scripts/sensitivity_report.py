@@ -397,19 +397,28 @@ def base_rows(n: int, k: int) -> np.ndarray:
 
 
 def switch_effects(factors: list[Factor], values: list[list[tuple[str, Any]]], y: np.ndarray,
-                   rows: np.ndarray) -> dict[str, np.ndarray]:
-    """Per switch: mean outcome with it on minus off over the A and B rows, and 1.96 standard errors."""
+                   n: int) -> dict[str, np.ndarray]:
+    """Per switch: the mean paired change of each outcome from off to on, 1.96 standard errors, and the pairs.
+
+    In the Saltelli design row AB_j of point i is row A_i with factor j taken from B_i: where the switch
+    differs between them, the two runs differ in the switch alone (same seed, same other factors).
+    """
+    k = len(factors)
     effects = {}
     for j, f in enumerate(factors):
         if f.kind != "switch":
             continue
-        on = np.array([values[r][j][1] for r in rows])
-        a, b = y[rows][on], y[rows][~on]
-        if len(a) < 2 or len(b) < 2:
+        diffs = []
+        for i in range(n):
+            a, ab = i * (k + 2), i * (k + 2) + 1 + j
+            on_a, on_ab = values[a][j][1], values[ab][j][1]
+            if on_a != on_ab:
+                diffs.append(y[a] - y[ab] if on_a else y[ab] - y[a])
+        if len(diffs) < 2:
             continue
-        diff = a.mean(axis=0) - b.mean(axis=0)
-        se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
-        effects[f.path] = np.stack([diff, 1.96 * se])
+        d = np.array(diffs)
+        effects[f.path] = np.stack([d.mean(axis=0), 1.96 * d.std(axis=0, ddof=1) / np.sqrt(len(d)),
+                                    np.full(d.shape[1], len(d))])
     return effects
 
 
@@ -584,11 +593,13 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
             "## Structural switches",
             "",
             "Each cell: the switch's ST ± its interval, its rank among all factors by ST, and the mean outcome "
-            f"with the Model v2 mechanism on minus off over the design's {len(rows):,} A and B points (± 1.96 "
-            "standard errors; the other factors vary meanwhile). "
+            "with the Model v2 mechanism on minus off, paired: over the design's pairs of runs that differ in "
+            "the switch alone (same seed, same other factors; ± 1.96 standard errors). "
             + "; ".join(f"`{_short(f.path)}`: {f.meaning}" for f in switches) + ".",
             "",
-            "| outcome | " + " | ".join(f"`{_short(f.path)}`" for f in switches) + " |",
+            "| outcome | " + " | ".join(
+                f"`{_short(f.path)}`" + (f" ({int(effects[f.path][2, 0])} pairs)" if f.path in effects else "")
+                for f in switches) + " |",
             "|---|" + "---|" * len(switches),
         ]
         for o, r in zip(outcomes, results, strict=True):
@@ -731,7 +742,7 @@ def main() -> None:
     cpu = [cache.seconds[2 * m:].mean(), cache.seconds[:m].mean(), cache.seconds[m: 2 * m].mean()]
     results = [analyse(problem, y[:, j], design["resamples"], design["confidence"], design["seed"])
                for j in range(len(outcomes))]
-    effects = switch_effects(factors, values, y, base_rows(n, k))
+    effects = switch_effects(factors, values, y, n)
     info = {
         "quick": args.quick, "samples": n, "settings_samples": settings["design"]["samples"],
         "arguments": "".join([" --quick"] * args.quick + [f" --samples {args.samples}"] * bool(args.samples)
