@@ -182,5 +182,6 @@ def test_quick_study_runs_end_to_end_and_reports_intervals(tmp_path: Path) -> No
     assert "| rank | factor | ST (95% CI) | S1 (95% CI) |" in text
     assert re.search(r"\| 1 \| `parameters\.[a-z_.]+` \| -?\d\.\d{3} ± \d\.\d{3} \| -?\d\.\d{3} ± \d\.\d{3} \|", text)
     assert "## Structural switches" in text and "thresholded at 0.5" in text
+    assert re.search(r"\| open share of AI users, 2030 \| ST -?\d\.\d{3} ± \d\.\d{3} \(#\d\); on - off ", text)
     assert (tmp_path / "out" / "sensitivity.png").read_bytes()[:4] == b"\x89PNG"
     assert list((tmp_path / "cache").glob("*.npz"))
