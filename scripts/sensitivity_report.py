@@ -495,7 +495,7 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
         f"`calc_second_order=False`, seed {d['design_seed']}) with N = {d['samples']}: N x (factors + 2) = "
         f"{d['design_runs']:,} runs, each of {d['firms']:,} firms with the same seed {d['seed']} (common "
         "random numbers). Firms per run: "
-        + (f"the baseline's own. Fewer would not pay: a run of {d['compare_firms']:,} firms took "
+        + (f"the baseline's own. Fewer would not pay: a run of {d['compare_firms']:,} firms took (median) "
            f"{d['cpu_per_run'][2]:.2f} CPU s against {d['cpu_per_run'][1]:.2f} s at {d['firms']:,} (the cost is "
            "in the labs, countries, rules and metrics, not the firms), and its seed noise is larger (summary "
            "table)." if d["firms"] == d["baseline_firms"] else
@@ -511,7 +511,7 @@ def report(info: dict, factors: list[Factor], settings: dict, outcomes: list[dic
         "each firm gets later in the run, so seed noise enters the design as spurious interactions and "
         "inflates ST (most visibly of the factors that matter least).",
         f"- **Cost**: {d['runs']:,} runs, {d['cpu_s'] / 60:.1f} CPU minutes in the runs "
-        f"({d['cpu_per_run'][0]:.2f} s a run), {d['wall_s'] / 60:.1f} minutes of wall time running them on "
+        f"(median {d['cpu_per_run'][0]:.2f} s a run), {d['wall_s'] / 60:.1f} minutes of wall time running them on "
         f"{d['workers']} worker processes ({d['cpus']} CPUs, shared with other work at the time)"
         + (f"; {d['cached']:,} runs came from the cache of an earlier invocation" if d["cached"] else "") + ".",
         "",
@@ -742,7 +742,8 @@ def main() -> None:
                          "run the same command again to resume") from None
     m = len(seeds)
     noise, noise_fewer, y = cache.values[:m], cache.values[m: 2 * m], cache.values[2 * m:]
-    cpu = [cache.seconds[2 * m:].mean(), cache.seconds[:m].mean(), cache.seconds[m: 2 * m].mean()]
+    # medians: a worker's first run also prepares the scenario
+    cpu = [float(np.median(part)) for part in (cache.seconds[2 * m:], cache.seconds[:m], cache.seconds[m: 2 * m])]
     results = [analyse(problem, y[:, j], design["resamples"], design["confidence"], design["seed"])
                for j in range(len(outcomes))]
     effects = switch_effects(factors, values, y, n)
