@@ -15,8 +15,8 @@ design's firm count and at the baseline's, give each outcome's noise floor. A st
 (`parameters.structure.*`) is sampled as a uniform on [0, 1] and is true from 0.5 up; a whole-number
 field takes each whole number of its range with equal probability.
 
-A run takes about 0.1 CPU s whatever the firm count, so the settings' N = 256 (95 factors: 24,832 runs)
-takes about 40 CPU minutes, some 20 minutes on 2 idle cores; `--samples 64` a quarter of that.
+A run takes about 0.08 CPU s whatever the firm count, so the settings' N = 256 (95 factors: 24,832 runs)
+takes about 35 CPU minutes, under 20 minutes on 2 idle cores; `--samples 64` a quarter of that.
 
 Finished runs are cached in runs/sensitivity/<key>.npz (the key hashes the design, the resolved
 scenario, the world data and the model's code), so an interrupted study resumes where it stopped.
