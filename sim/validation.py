@@ -547,9 +547,9 @@ which checks reject each (a check rejects a mutant when it holds on the baseline
 mutant); it exits 0 only when the baseline holds and every mutant is rejected."""
 
 SENSITIVITY_NOTE = """\
-Which parameters the headline curves depend on most is in [sensitivity.md](sensitivity.md) (a Morris
-screening over the uncertain parameters, written by `python scripts/sensitivity_report.py`): read it
-to see what a run of the baseline really assumes."""
+Which parameters the headline curves depend on most is in [sensitivity.md](sensitivity.md) (Sobol
+indices over every behavioural parameter and the structural switches, written by `python
+scripts/sensitivity_report.py`): read it to see what a run of the baseline really assumes."""
 
 
 def validation_markdown(validation: Validation, command: str) -> str:
