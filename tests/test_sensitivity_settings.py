@@ -91,7 +91,8 @@ def test_a_span_without_the_default_or_beyond_a_bound_is_reported(report, settin
     changed = copy.deepcopy(settings)
     for f in changed["factors"]:
         if f["path"] == "parameters.adoption.imitation":
-            f["range"] = [0.5, 0.6]  # default 0.38 outside
+            default = scenario.parameters.adoption.imitation
+            f["range"] = [default + 0.1, default + 0.2]  # the default outside
         if f["path"] == "parameters.alignment.security_weight":
             f["range"] = [0.2, 1.5]  # le=1
     problems = report.range_problems(report.resolve_factors(changed, scenario), scenario)
