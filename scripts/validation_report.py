@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `tools` is the checkout's, not an installed package
@@ -26,6 +29,18 @@ from tools.docs.calibration import calibration_markdown  # noqa: E402
 
 COMMAND = "python scripts/validation_report.py"
 HOLDOUT = "ensemble-until-2024Q4.yaml"  # the out-of-sample calibration's ensemble (sim calibrate --until 2024Q4)
+
+
+def _with_values(scenario: Path, values: dict[str, Any]) -> str:
+    """A scenario that extends `scenario` with the given dotted paths set (parameters.*, rules.ID.FIELD)."""
+    tree: dict[str, Any] = {}
+    for path, value in values.items():
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return yaml.safe_dump({"extends": str(scenario.resolve()), **tree}, sort_keys=False)
 
 
 def main() -> None:
@@ -50,8 +65,14 @@ def main() -> None:
         holdout = load_ensemble(holdout_path)
         provenance: Any = holdout.file.provenance
         matched = set(provenance.get("matched_targets") or [])
-        predicted = run_check(baseline, replicates=args.ensemble_replicates, workers=args.workers,
-                              uncertainty="ensemble", ensemble=holdout_path)
+        with tempfile.TemporaryDirectory() as folder:
+            # The held-out ensemble was matched on the baseline as it was before the full calibration set its
+            # defaults; a scenario's own values win over a member's (sim.calibration.ensemble), so the members
+            # are run on the baseline with those earlier values back, and every member value then applies.
+            earlier = Path(folder) / "baseline.yaml"
+            earlier.write_text(_with_values(baseline, holdout.file.base_values), encoding="utf-8")
+            predicted = run_check(earlier, replicates=args.ensemble_replicates, workers=args.workers,
+                                  uncertainty="ensemble", ensemble=holdout_path)
         predicted.scenario_path = validation.scenario_path
         held_out = [o.check.id for o in predicted.targets if o.check.id not in matched]
         holdout_part = (predicted, holdout, held_out)

@@ -43,8 +43,9 @@ def ensemble_section(ensemble: Ensemble) -> list[str]:
         "",
         f"Cost: {prov.get('runs')} runs, {cost.get('runs_computed')} computed, "
         f"{float(cost.get('wall_time_s') or 0) / 60:.1f} min of wall time with {cost.get('workers')}. "
-        f"The ensemble has **{len(members)} members**; the baseline's defaults are set to the member with the "
-        f"lowest implausibility (`{ensemble.file.best_member}`), which is what `sim check` validates.",
+        f"The ensemble has **{len(members)} members**; the baseline's defaults are set to its best member "
+        f"(`{ensemble.file.best_member}`: {prov.get('best_member_choice', 'lowest implausibility')}), which is "
+        "what `sim check` validates, on its own seeds.",
         "",
         "Where each prior ended up (the range over the members against the prior's range):",
         "",
