@@ -267,7 +267,8 @@ def test_ctrl_c_exits_130_and_the_rerun_resumes_without_recomputing(tmp_path):
 
 
 # --------------------------------------------------------------------------- --uncertainty ensemble
-OPEN_BIAS = [-8.0, -2.5, 2.0, 6.0]  # deliberately far apart: the open share must spread
+BASE_OPEN_BIAS = sim.prepare("baseline").scenario.parameters.labs.open_bias
+OPEN_BIAS = [-8.0, BASE_OPEN_BIAS, 2.0, 6.0]  # far apart (the open share must spread); m1 holds the baseline's
 
 
 @pytest.fixture
@@ -275,7 +276,7 @@ def synthetic_ensemble(tmp_path: Path) -> Path:
     path = tmp_path / "ensemble.yaml"
     path.write_text(yaml.safe_dump({
         "schema_version": 1, "name": "synthetic", "scenario": "baseline",
-        "base_values": {"parameters.labs.open_bias": -2.5},
+        "base_values": {"parameters.labs.open_bias": BASE_OPEN_BIAS},
         "members": [{"id": f"m{i}", "values": {"parameters.labs.open_bias": v}} for i, v in enumerate(OPEN_BIAS)],
         "provenance": {"note": "synthetic, for tests"},
     }), encoding="utf-8")
@@ -351,7 +352,7 @@ def test_sweep_replicates_take_members_except_on_varied_paths(synthetic_ensemble
         "outcomes:\n  open_share: {metric: adoption_share, group: openness=open}\n", encoding="utf-8")
     plan = make_plan(str(path), uncertainty="ensemble", ensemble=str(synthetic_ensemble), check_outcomes=False)
     by_replicate = {(s.design_point, s.replicate): s.scenario.parameters.labs.open_bias for s in plan.runs}
-    assert by_replicate == {(0, 0): -8.0, (0, 1): -2.5, (1, 0): -8.0, (1, 1): -2.5}
+    assert by_replicate == {(0, 0): -8.0, (0, 1): BASE_OPEN_BIAS, (1, 0): -8.0, (1, 1): BASE_OPEN_BIAS}
     seeds_plan = make_plan(str(path), uncertainty="seeds", check_outcomes=False)
     ids = {(s.design_point, s.replicate): s.run_id for s in plan.runs}
     seeds_ids = {(s.design_point, s.replicate): s.run_id for s in seeds_plan.runs}

@@ -118,5 +118,8 @@ def test_decoupling_lowers_adoption_where_it_removes_options():
         base, split = run(BASELINE, seed, overrides, 8000), run(decoupling, seed, overrides, 8000)
         cut_off = np.isin(base.country_ids, ["CHN", "HKG", "RUS", "IRN", "IRQ", "XEM"])  # tier 3
         drops.append(adoption_rate(base, cut_off) - adoption_rate(split, cut_off))
+    # Lower in every paired seed. The size depends on the calibrated outside option (no_ai_utility): with the
+    # calibrated baseline it is about 0.4 points by 2028 (about 1 point before Calibration v2), which is
+    # why no 2023-2026 target tells adoption-independent-of-access apart (docs/validation.md, mutants).
     assert min(drops) > 0, drops
-    assert np.mean(drops) > 0.01, drops
+    assert np.mean(drops) > 0.001, drops
