@@ -180,12 +180,17 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     if taken:
         raise ValueError(f"table already has column(s) {taken} named like group keys")
     columns: dict[str, Any] = {}
-    for key in keys:
-        values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
-        if categorical:
-            present = sorted(v for v in pd.unique(values) if isinstance(v, str))
-            columns[key] = pd.Categorical(values, categories=pd.Index(present, dtype="str"))
-        else:
+    if categorical:  # each key's codes from the group's: one pass over the rows, not one per key
+        codes, labels = pd.factorize(frame["group"])
+        for key in keys:
+            by_label = [parsed[label].get(key) for label in labels]
+            present = sorted({v for v in by_label if isinstance(v, str)})
+            position = {v: i for i, v in enumerate(present)}
+            key_codes = np.array([position.get(v, -1) if isinstance(v, str) else -1 for v in by_label] or [-1])
+            columns[key] = pd.Categorical.from_codes(key_codes[codes], categories=pd.Index(present, dtype="str"))
+    else:
+        for key in keys:
+            values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
             columns[key] = values.astype(object)
     at = list(frame.columns).index("group") + 1
     head, tail = list(frame.columns[:at]), list(frame.columns[at:])
