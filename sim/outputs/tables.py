@@ -182,11 +182,16 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     columns: dict[str, Any] = {}
     if categorical:  # each key's codes from the group's: one pass over the rows, not one per key
         codes, labels = pd.factorize(frame["group"])
+        found: dict[str, dict[int, str]] = {key: {} for key in keys}  # key -> {distinct label's index: value}
+        for i, label in enumerate(labels):
+            for key, value in parsed[label].items():
+                found[key][i] = value
         for key in keys:
-            by_label = [parsed[label].get(key) for label in labels]
-            present = sorted({v for v in by_label if isinstance(v, str)})
-            position = {v: i for i, v in enumerate(present)}
-            key_codes = np.array([position.get(v, -1) if isinstance(v, str) else -1 for v in by_label] or [-1])
+            values = found[key]
+            present = sorted(set(values.values()))
+            position = {v: j for j, v in enumerate(present)}
+            key_codes = np.full(max(len(labels), 1), -1, dtype=np.int64)  # -1: the label has no such key
+            key_codes[list(values)] = [position[v] for v in values.values()]
             columns[key] = pd.Categorical.from_codes(key_codes[codes], categories=pd.Index(present, dtype="str"))
     else:
         for key in keys:
