@@ -16,7 +16,11 @@ OUT/manifest.json            written last, once every run is ok
 
 Crash safety: a run's Parquet part is written atomically (temporary name, fsync, rename) before
 its row is appended to runs.csv with a single `write` of one whole line, so a row always has its
-data. A part without a row (stopped between the two) is simply run again. On opening, runs.csv
+data. The worker that ran the run writes the part itself when it sees this folder (local workers,
+a Dask worker on the same machine: `executors.PartFolder`) and returns only its sha256 and row
+count; otherwise (a Dask worker on another machine) it sends the table back and this process
+writes it. Either way the index line and the row are appended here, in that order, after the part
+is in place. A part without a row (stopped between the two) is simply run again. On opening, runs.csv
 is rewritten (atomically) with the rows to keep: finished (`ok`) runs of the current plan whose
 part verifies, one per run id; a torn last line from a power cut is dropped.
 
