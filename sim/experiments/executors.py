@@ -181,16 +181,17 @@ class LocalExecutor:
                 yield execute(task)
             return
         for finished in run_jobs(execute, tasks, self.workers, jobs_per_worker=self.runs_per_worker, keep_going=True):
+            if finished.error is None:  # its output names its run: no task rebuilt (a TaskList builds a scenario)
+                yield finished.result
+                continue
             run_id, where = tasks[finished.index].run_id, f"pid {finished.pid}"
             if isinstance(finished.error, WorkerDiedError):
                 how = describe_exit(finished.error.exitcode)
                 message = f"worker process {finished.pid} {how} while running this run"
                 yield RunOutput(run_id, STATUS_DIED, error=message, worker=where)
-            elif finished.error is not None:  # `execute` catches the model's errors; this is anything else
+            else:  # `execute` catches the model's errors; this is anything else
                 yield RunOutput(run_id, STATUS_FAILED, error=str(finished.error),
                                 traceback=finished.error.traceback_text, worker=where)
-            else:
-                yield finished.result
 
 
 _ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):([0-9]{1,5})")

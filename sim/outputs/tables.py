@@ -187,11 +187,11 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
             for key, value in parsed[label].items():
                 found[key][i] = value
         for key in keys:
-            values = found[key]
-            present = sorted(set(values.values()))
+            of_label = found[key]
+            present = sorted(set(of_label.values()))
             position = {v: j for j, v in enumerate(present)}
             key_codes = np.full(max(len(labels), 1), -1, dtype=np.int64)  # -1: the label has no such key
-            key_codes[list(values)] = [position[v] for v in values.values()]
+            key_codes[list(of_label)] = [position[v] for v in of_label.values()]
             columns[key] = pd.Categorical.from_codes(key_codes[codes], categories=pd.Index(present, dtype="str"))
     else:
         for key in keys:
