@@ -19,8 +19,10 @@ import importlib
 import signal
 from multiprocessing import spawn
 
-# mesa, numpy, pandas and the model; what replicates (sim.runner) and sweep runs (executors) need
-for _module in ("sim.model.model", "sim.runner", "sim.experiments.executors"):
+# mesa, numpy, pandas and the model; what replicates (sim.runner) and sweep runs (executors) need;
+# and what a sweep's worker stores its run's Parquet part with (store, pyarrow.parquet: ~15 ms a worker)
+for _module in ("sim.model.model", "sim.runner", "sim.experiments.executors", "sim.experiments.store",
+                "pyarrow.parquet"):
     importlib.import_module(_module)
 
 

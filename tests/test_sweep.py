@@ -233,6 +233,34 @@ def test_one_two_workers_and_dask_give_identical_runs(tmp_path):
     assert set(series["run_id"]) == set(one.runs["run_id"])
 
 
+def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_table_back(tmp_path):
+    from dataclasses import replace
+
+    from sim.experiments.executors import STATUS_OK, LocalExecutor, PartFolder, RunTask, execute
+    from sim.experiments.store import write_part
+
+    plan = make_plan(str(experiment(tmp_path, small(levels=2))))
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    parts = PartFolder.of(folder)
+    tasks = [RunTask(spec.run_id, spec.scenario, spec.replicate, spec.seed, plan.experiment.outcomes,
+                     plan.prepared.world, parts) for spec in plan.runs[:3]]
+    outputs = list(LocalExecutor(workers=2).run(tasks))
+    assert [o.status for o in outputs] == [STATUS_OK] * 3
+    # The worker processes wrote the parts; only their digests and row counts came back.
+    assert all(o.timeseries is None and o.part is not None for o in outputs)
+    assert {o.worker for o in outputs} != {f"pid {os.getpid()}"}
+    # A folder the worker does not see as the sweep's (another machine's Dask worker): the table comes back,
+    # and the sweep's process stores the very same bytes.
+    elsewhere = execute(replace(tasks[0], parts=replace(parts, inode=parts.inode + 1)))
+    assert elsewhere.part is None and elsewhere.timeseries is not None
+    assert not any(tmp_path.glob("x*.parquet"))
+    entry = write_part(tmp_path / "x.parquet", elsewhere.timeseries)
+    assert entry == outputs[0].part
+    assert (tmp_path / "x.parquet").read_bytes() == (folder / f"{tasks[0].run_id}.parquet").read_bytes()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
+
+
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
     # Enough firms and quarters that both factors move the open share (size-weighted, few users at first).
     path = experiment(tmp_path, """set: {population.firms: 1500, time.end: 2025Q2}

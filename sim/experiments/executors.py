@@ -7,6 +7,12 @@ The local executor runs on the one worker pool (`sim.workers`, also used for rep
 that dies (killed, out of memory) becomes a `worker-died` output naming that run, the worker is
 replaced and the other runs go on; workers are recycled every `runs_per_worker` runs, which keeps
 memory flat whatever Mesa 3.3.1 keeps alive; outputs come in task order.
+
+A task may name the sweep's folder of parts (`PartFolder`): a worker that sees that very folder
+(same host, device and inode) stores the run's Parquet part there itself and returns its sha256 and
+row count, so the ~7 MB table is neither pickled back nor encoded by the sweep's one process. A
+Dask worker on another machine, even one with a shared file system, does not recognise it and sends
+the table back as before.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import socket
 import time
 import traceback
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import pandas as pd
 
@@ -52,6 +59,34 @@ def require(*modules: str) -> None:
             ) from None
 
 
+@dataclass(frozen=True)
+class PartFolder:
+    """The sweep's folder of Parquet parts, where a worker may store a run's part itself.
+
+    A worker writes there only when it sees the very folder the sweep opened (same host, same device
+    and inode): a Dask worker on another machine, or one whose path names another folder, sends the
+    timeseries back instead and the sweep's process stores it."""
+
+    path: str
+    host: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str]) -> PartFolder:
+        """The folder at `path` (which must exist), as this process sees it."""
+        stat = os.stat(path)
+        return cls(os.fspath(path), socket.gethostname(), stat.st_dev, stat.st_ino)
+
+    def reachable(self) -> bool:
+        """Whether this process sees the same folder (so a part written here is where the sweep looks)."""
+        try:
+            stat = os.stat(self.path)
+        except OSError:
+            return False
+        return socket.gethostname() == self.host and (stat.st_dev, stat.st_ino) == (self.device, self.inode)
+
+
 @dataclass
 class RunTask:
     run_id: str
@@ -60,6 +95,7 @@ class RunTask:
     seed: int
     outcomes: Mapping[str, Outcome]
     world: World | None = None  # None when the executor supplies it (Dask scatters it once)
+    parts: PartFolder | None = None  # where the worker stores the run's part itself (None: send it back)
 
 
 class TaskList(Sequence[RunTask]):
@@ -89,7 +125,8 @@ class RunOutput:
     run_id: str
     status: str
     outcomes: dict[str, float] = field(default_factory=dict)
-    timeseries: pd.DataFrame | None = None
+    timeseries: pd.DataFrame | None = None  # sent back when the worker did not store the part itself
+    part: dict[str, Any] | None = None  # {"sha256", "rows"} of the part the worker stored in `RunTask.parts`
     error: str = ""
     traceback: str = ""
     seconds: float = 0.0
@@ -114,6 +151,18 @@ def execute(task: RunTask, world: World | None = None) -> RunOutput:
                          traceback=traceback.format_exc(), seconds=time.perf_counter() - started, worker=where)
     series = result.timeseries
     series.insert(0, "run_id", task.run_id)
+    if task.parts is not None and task.parts.reachable():
+        # Stored here, the ~7 MB table is neither pickled to the sweep's process nor written by it (which
+        # would serialise every run's Parquet encoding in one process); the sweep records the index line.
+        from sim.experiments.store import write_part
+
+        try:
+            entry = write_part(os.path.join(task.parts.path, f"{task.run_id}.parquet"), series)
+        except OSError:  # e.g. a full disk: sent back, the sweep's process writes it and reports the error
+            entry = None
+        if entry is not None:
+            return RunOutput(task.run_id, STATUS_OK, outcomes, part=entry,
+                             seconds=time.perf_counter() - started, worker=where)
     return RunOutput(task.run_id, STATUS_OK, outcomes, series, seconds=time.perf_counter() - started, worker=where)
 
 
@@ -132,16 +181,17 @@ class LocalExecutor:
                 yield execute(task)
             return
         for finished in run_jobs(execute, tasks, self.workers, jobs_per_worker=self.runs_per_worker, keep_going=True):
+            if finished.error is None:  # its output names its run: no task rebuilt (a TaskList builds a scenario)
+                yield finished.result
+                continue
             run_id, where = tasks[finished.index].run_id, f"pid {finished.pid}"
             if isinstance(finished.error, WorkerDiedError):
                 how = describe_exit(finished.error.exitcode)
                 message = f"worker process {finished.pid} {how} while running this run"
                 yield RunOutput(run_id, STATUS_DIED, error=message, worker=where)
-            elif finished.error is not None:  # `execute` catches the model's errors; this is anything else
+            else:  # `execute` catches the model's errors; this is anything else
                 yield RunOutput(run_id, STATUS_FAILED, error=str(finished.error),
                                 traceback=finished.error.traceback_text, worker=where)
-            else:
-                yield finished.result
 
 
 _ADDRESS = re.compile(r"(?:(?:tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):([0-9]{1,5})")
@@ -206,7 +256,8 @@ class DaskExecutor:
                     task = next(pending, None)
                     if task is None:
                         break
-                    light = RunTask(task.run_id, task.scenario, task.replicate, task.seed, task.outcomes)
+                    light = RunTask(task.run_id, task.scenario, task.replicate, task.seed, task.outcomes,
+                                    parts=task.parts)
                     future = client.submit(execute, light, world_future, pure=False)
                     by_future[future] = task
                     new.append(future)

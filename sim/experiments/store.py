@@ -16,7 +16,11 @@ OUT/manifest.json            written last, once every run is ok
 
 Crash safety: a run's Parquet part is written atomically (temporary name, fsync, rename) before
 its row is appended to runs.csv with a single `write` of one whole line, so a row always has its
-data. A part without a row (stopped between the two) is simply run again. On opening, runs.csv
+data. The worker that ran the run writes the part itself when it sees this folder (local workers,
+a Dask worker on the same machine: `executors.PartFolder`) and returns only its sha256 and row
+count; otherwise (a Dask worker on another machine) it sends the table back and this process
+writes it. Either way the index line and the row are appended here, in that order, after the part
+is in place. A part without a row (stopped between the two) is simply run again. On opening, runs.csv
 is rewritten (atomically) with the rows to keep: finished (`ok`) runs of the current plan whose
 part verifies, one per run id; a torn last line from a power cut is dropped.
 
@@ -74,6 +78,17 @@ def _part_rows(path: Path, run_id: str | None = None) -> int | None:
     except Exception:  # pyarrow raises many kinds for a damaged file; all mean "damaged"
         return None
     return rows if ids in ([run_id], []) else None
+
+
+def write_part(path: str | os.PathLike[str], timeseries: pd.DataFrame) -> dict[str, Any]:
+    """Store one run's timeseries (with its run_id column) atomically at `path`; return its sha256 and rows.
+
+    Called by the worker that ran the run when it sees the sweep's folder, else by the sweep's process:
+    the same bytes either way."""
+    with atomic_path(path) as tmp:
+        with_group_keys(timeseries, categorical=True).to_parquet(tmp, index=False)
+        entry = {"sha256": _sha256(tmp), "rows": len(timeseries)}
+    return entry
 
 
 def _is_number(text: str) -> bool:
@@ -268,11 +283,15 @@ class RunStore:
         atomic_write_bytes(self.runs_path, data)
 
     def record(self, fixed: dict[str, Any], output: RunOutput) -> None:
-        """Store a finished run: its Parquet part (atomically), then its row (one append)."""
-        if output.status == STATUS_OK and output.timeseries is not None:
-            with atomic_path(self.part_path(output.run_id)) as tmp:
-                with_group_keys(output.timeseries, categorical=True).to_parquet(tmp, index=False)
-                entry = {"run_id": output.run_id, "sha256": _sha256(tmp), "rows": len(output.timeseries)}
+        """Store a finished run: its Parquet part (atomically; already in place when the worker stored it),
+        then its index line, then its row (one append each)."""
+        if output.status == STATUS_OK and (output.part is not None or output.timeseries is not None):
+            if output.part is None:
+                assert output.timeseries is not None
+                stored = write_part(self.part_path(output.run_id), output.timeseries)
+            else:
+                stored = output.part
+            entry = {"run_id": output.run_id, "sha256": stored["sha256"], "rows": stored["rows"]}
             assert self._index_fd is not None, "store not opened"
             os.write(self._index_fd, _index_line(entry))  # after the part is in place, before its row
             os.fsync(self._index_fd)

@@ -25,6 +25,7 @@ from sim.experiments.executors import (
     STATUS_OK,
     DaskExecutor,
     LocalExecutor,
+    PartFolder,
     RunTask,
     TaskList,
     require,
@@ -215,8 +216,9 @@ def _sweep_into(plan: Plan, out_dir: Path, workers: int, scheduler: object | Non
     say(f"{len(done_before)} run(s) already done, {len(todo)} to run on {executor.name}" if done_before
         else f"{len(todo)} runs to run on {executor.name}")
     specs = {spec.run_id: spec for spec in todo}
+    parts = PartFolder.of(out_dir / PARTS_DIR)  # workers that see this folder store their parts there
     tasks = TaskList(len(todo), lambda i: RunTask(todo[i].run_id, todo[i].scenario, todo[i].replicate, todo[i].seed,
-                                                  plan.experiment.outcomes, plan.prepared.world))
+                                                  plan.experiment.outcomes, plan.prepared.world, parts))
     bar = _bar(len(todo), progress)
     problems = 0
     try:

@@ -25,6 +25,7 @@ reporter reads it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
 
 Reporter = Callable[["GeopoliticsModel", "_Layout", "Put"], None]
+# The ~1,000 labels of a layout are the same for every model of a world: built once per process, not
+# once per replicate (a label is a sort and a join of its parts, checked for `,` and `=`).
+_label = functools.lru_cache(maxsize=1 << 16)(group_label)
 
 
 class Put:
@@ -107,37 +111,37 @@ class _Layout:
         for _, extra in self.regions:
             self.adoption.append(
                 _RegionLabels(
-                    rate=group_label(**extra),
-                    openness=[group_label(openness=o, **extra) for o in OPENNESS],
-                    origin=[group_label(origin=b, **extra) for b in BLOCS],
-                    cross=[[group_label(openness=o, origin=b, **extra) for o in OPENNESS] for b in BLOCS],
-                    family=[group_label(family=str(f), **extra) for f in model.family_ids],
+                    rate=_label(**extra),
+                    openness=[_label(openness=o, **extra) for o in OPENNESS],
+                    origin=[_label(origin=b, **extra) for b in BLOCS],
+                    cross=[[_label(openness=o, origin=b, **extra) for o in OPENNESS] for b in BLOCS],
+                    family=[_label(family=str(f), **extra) for f in model.family_ids],
                 )
             )
         self.adoption_shares = [labels.shares for labels in self.adoption]
         countries = [str(c) for c in model.country_ids]
-        self.country = [group_label(country=c) for c in countries]
+        self.country = [_label(country=c) for c in countries]
         self.user_blocs = [model.country_bloc == u for u in BLOCS]
-        self.user_bloc = [group_label(user_bloc=u) for u in BLOCS]
+        self.user_bloc = [_label(user_bloc=u) for u in BLOCS]
         # Country x bloc (x openness) labels flattened row-major, as `ravel()` orders the values.
-        self.country_origin = [group_label(country=c, origin=b) for c in countries for b in BLOCS]
-        self.country_openness = [group_label(country=c, openness=o) for c in countries for o in OPENNESS]
-        self.origin_user = [[group_label(origin=b, user_bloc=u) for b in BLOCS] for u in BLOCS]
-        self.openness_user = [[group_label(openness=o, user_bloc=u) for o in OPENNESS] for u in BLOCS]
+        self.country_origin = [_label(country=c, origin=b) for c in countries for b in BLOCS]
+        self.country_openness = [_label(country=c, openness=o) for c in countries for o in OPENNESS]
+        self.origin_user = [[_label(origin=b, user_bloc=u) for b in BLOCS] for u in BLOCS]
+        self.openness_user = [[_label(openness=o, user_bloc=u) for o in OPENNESS] for u in BLOCS]
         self.class_user = [[*by_origin, *by_openness] for by_origin, by_openness in zip(
             self.origin_user, self.openness_user, strict=True)]
-        self.origin = [group_label(origin=b) for b in BLOCS]
-        self.labs_of_bloc = [(group_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
+        self.origin = [_label(origin=b) for b in BLOCS]
+        self.labs_of_bloc = [(_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
-        self.countries_of_bloc = [(group_label(bloc=b), model.country_bloc == b) for b in BLOCS]
-        self.capability = [group_label(family=str(f)) for f in model.family_ids]
-        self.gaps = [(group_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
-        self.coauthorship = group_label(pair=COAUTHORSHIP_PAIR)
+        self.countries_of_bloc = [(_label(bloc=b), model.country_bloc == b) for b in BLOCS]
+        self.capability = [_label(family=str(f)) for f in model.family_ids]
+        self.gaps = [(_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
+        self.coauthorship = _label(pair=COAUTHORSHIP_PAIR)
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
-            (group_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
+            (_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
-        self.influence = {w: [group_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
-        self.bloc_country = [group_label(bloc=b, country=c) for c in countries for b in BLOCS]
+        self.influence = {w: [_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
+        self.bloc_country = [_label(bloc=b, country=c) for c in countries for b in BLOCS]
         self.alignment = [label for labels in model.alignment_labels for label in labels]  # country x bloc
         rows = model.world.countries
         population = np.array([c.population_m for c in rows], dtype=float)
@@ -327,7 +331,7 @@ def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> No
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     for rule_id, effect in model.engine.effects.items():
         if effect.rule.kind in PROGRAMME_KINDS:
-            put(group_label(program=rule_id), effect.partner_count())
+            put(_label(program=rule_id), effect.partner_count())
 
 
 def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:

@@ -268,6 +268,9 @@ def draw_panel(
                         alpha=0.18 if line.style == "-" else 0.10, linewidth=0)
         ax.plot(x, _scaled(line, "median", scale), color=line.colour, linewidth=2 if line.style == "-" else 1.8,
                 linestyle=line.style, label=_full_label(line))
+    # About five y ticks (0, 20, ... 80%) instead of matplotlib's ten: each tick is a dozen objects to build
+    # and a label to draw, and ten grid lines on a 2.45-inch panel add nothing the eye needs.
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     if unit is not None and unit.kind == "share" and not difference:
         low, high = ax.get_ylim()
         ax.set_ylim(0.0 if low >= -5.0 else low, min(high, 102.0))  # shares start at zero
@@ -621,9 +624,38 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
         raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FIGURE_FORMATS)}")
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)  # a figure made elsewhere (pyplot): render it with Agg too
+    if fmt == "png":
+        return _png(fig, dpi)
     buffer = io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": "sim-figure", "svg.fonttype": "none"}):
         fig.savefig(buffer, format=fmt, dpi=dpi, facecolor="white", metadata=_METADATA[fmt])
+    return buffer.getvalue()
+
+
+PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) costs ~40% more time for a file ~3% smaller
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    """The figure drawn on a white background as an RGB PNG (no alpha: the background is opaque).
+
+    What `savefig` does, less its costs: it encodes RGBA, at zlib level 6; a figure's PNG is then
+    ~30% cheaper to encode and about as large."""
+    from PIL import Image
+
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
+    saved_dpi, face = fig.dpi, fig.get_facecolor()
+    fig.dpi = dpi
+    fig.set_facecolor("white")
+    try:
+        canvas.draw()
+        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        image = image.convert("RGB")
+    finally:
+        fig.dpi = saved_dpi
+        fig.set_facecolor(face)
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
@@ -635,9 +667,11 @@ def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
 def close_figure(fig: Figure) -> None:
     """Release a figure (also from pyplot's registry if pyplot is in use)."""
     pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
+    if pyplot is not None and pyplot.fignum_exists(getattr(fig, "number", -1)):
         pyplot.close(fig)
-    fig.clear()
+        fig.clear()
+    # A figure of ours (not in pyplot's registry) is freed with its last reference: clearing it first
+    # would only cost time (~10 ms a figure).
 
 
 def render_figures(

@@ -180,12 +180,22 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     if taken:
         raise ValueError(f"table already has column(s) {taken} named like group keys")
     columns: dict[str, Any] = {}
-    for key in keys:
-        values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
-        if categorical:
-            present = sorted(v for v in pd.unique(values) if isinstance(v, str))
-            columns[key] = pd.Categorical(values, categories=pd.Index(present, dtype="str"))
-        else:
+    if categorical:  # each key's codes from the group's: one pass over the rows, not one per key
+        codes, labels = pd.factorize(frame["group"])
+        found: dict[str, dict[int, str]] = {key: {} for key in keys}  # key -> {distinct label's index: value}
+        for i, label in enumerate(labels):
+            for key, value in parsed[label].items():
+                found[key][i] = value
+        for key in keys:
+            of_label = found[key]
+            present = sorted(set(of_label.values()))
+            position = {v: j for j, v in enumerate(present)}
+            key_codes = np.full(max(len(labels), 1), -1, dtype=np.int64)  # -1: the label has no such key
+            key_codes[list(of_label)] = [position[v] for v in of_label.values()]
+            columns[key] = pd.Categorical.from_codes(key_codes[codes], categories=pd.Index(present, dtype="str"))
+    else:
+        for key in keys:
+            values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
             columns[key] = values.astype(object)
     at = list(frame.columns).index("group") + 1
     head, tail = list(frame.columns[:at]), list(frame.columns[at:])

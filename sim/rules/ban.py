@@ -103,18 +103,30 @@ class BanEffect(RuleEffect[Ban]):
     def __init__(self, rule: Ban, rule_id: str, model: GeopoliticsModel) -> None:
         super().__init__(rule, rule_id, model)
         self.banning = np.zeros(model.n_countries, bool)  # endogenous: countries whose ban is in force
+        self._lines: tuple[tuple[tuple[str, ...], str | None], np.ndarray] | None = None
+
+    def _line_mask(self, model: GeopoliticsModel) -> np.ndarray:
+        """`Ban.family_mask`, computed again only when the rule's families or origin change: a model's
+        release lines are fixed, and the string comparison costs more than the rest of the ban."""
+        key = (tuple(self.rule.families), self.rule.origin)
+        if self._lines is None or self._lines[0] != key:
+            mask = self.rule.family_mask(model)
+            mask.setflags(write=False)  # shared by every quarter: nobody may change it in place
+            self._lines = (key, mask)
+        return self._lines[1]
 
     def _banning(self, model: GeopoliticsModel) -> np.ndarray:
         return self.rule.targets.mask(model.world) if self.rule.mode == "scripted" else self.banning
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
-        self._write(policy, self._banning(model), self.rule.family_mask(model))
+        self._write(policy, self._banning(model), self._line_mask(model))
 
     def _write(self, policy: PolicyState, countries: np.ndarray, families: np.ndarray) -> None:
-        cells = np.ix_(countries, families)
-        policy.banned_government[cells] = True
+        # Both masks are boolean: their outer "and" marks the same cells as indexing with np.ix_, cheaper.
+        cells = countries[:, None] & families[None, :]
+        np.logical_or(policy.banned_government, cells, out=policy.banned_government)
         if self.rule.scope == "all":
-            policy.banned_all[cells] = True
+            np.logical_or(policy.banned_all, cells, out=policy.banned_all)
 
     def act(self, model: GeopoliticsModel) -> None:
         """Endogenous bans: raise where privacy x distrust exceeds the threshold, lift below it less
@@ -123,7 +135,7 @@ class BanEffect(RuleEffect[Ban]):
         if rule.mode != "endogenous":
             return
         banning = self.banning
-        families = rule.family_mask(model)
+        families = self._line_mask(model)
         if not families.any():
             return
         incidents = model.policy.extra_risk[:, families]  # trust lost to incidents and data sharing
@@ -132,7 +144,7 @@ class BanEffect(RuleEffect[Ban]):
         candidates = rule.targets.mask(model.world)
         raise_ = candidates & ~banning & (score > rule.threshold)
         lift = banning & (score < rule.threshold - rule.hysteresis)
-        what = rule.banned_text(model)
+        what = rule.banned_text(model) if raise_.any() or lift.any() else ""  # words only when logged
         for c in np.flatnonzero(raise_):
             self.log(model, f"{model.country_names[c]} bans {what} ({rule.scope} use)", model.country_ids[c])
         for c in np.flatnonzero(lift):
