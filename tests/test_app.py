@@ -129,7 +129,8 @@ def test_eu_privacy_lever_adds_a_regulation_rule_on_the_eu_bloc(default_rows: li
 def test_open_source_lever_scales_the_push_or_adds_one_where_there_is_none(tmp_path: Path) -> None:
     scenario = prepare(BASELINE).scenario
     scaled = lever_overrides(scenario, LeverSettings(open_source_push=2.0))
-    assert "rules.china-open-source-strategy.open_support=1.6" in scaled
+    support = scenario.rules["china-open-source-strategy"].open_support
+    assert f"rules.china-open-source-strategy.open_support={2.0 * support:g}" in scaled
     without = tmp_path / "no-push.yaml"
     without.write_text(
         f"schema_version: 1\nname: no-push\nextends: {BASELINE}\nrules: {{china-open-source-strategy: null}}\n"

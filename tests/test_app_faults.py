@@ -13,6 +13,7 @@ browser files (a few small files in a temporary folder), so no test can damage t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -25,9 +26,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psutil
 import pytest
@@ -45,6 +47,17 @@ pytestmark = pytest.mark.xdist_group("app_faults")  # each module server holds t
 READY_S = 90  # server start on a busy 2-core machine
 MAX_SESSIONS = 10
 IDLE_EXPIRY_S = 2
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: a test run before this one in the same process (Playwright's
+    sync API in the browser tests) can leave an event loop running in the main thread, where asyncio.run
+    refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def _free_port() -> int:
@@ -157,11 +170,11 @@ def get(url: str, headers: dict[str, str] | None = None, method: str = "GET") ->
 
 def test_a_websocket_from_another_web_site_is_refused_before_a_session_exists(app: App) -> None:
     before = app.sessions()
-    assert asyncio.run(open_and_drop(ws_url(app), "http://evil.example")) == 403
-    assert asyncio.run(open_and_drop(ws_url(app), "null")) == 403  # a sandboxed frame or a file:// page
-    assert asyncio.run(open_and_drop(ws_url(app), None)) == 403  # every browser sends an Origin
+    assert run_async(open_and_drop(ws_url(app), "http://evil.example")) == 403
+    assert run_async(open_and_drop(ws_url(app), "null")) == 403  # a sandboxed frame or a file:// page
+    assert run_async(open_and_drop(ws_url(app), None)) == 403  # every browser sends an Origin
     assert app.sessions() == before  # refused before solara made a session
-    assert asyncio.run(open_and_drop(ws_url(app), f"http://localhost:{app.port}")) == 101  # the page itself
+    assert run_async(open_and_drop(ws_url(app), f"http://localhost:{app.port}")) == 101  # the page itself
     # Plain HTTP: a foreign page's request (closing a session), and a foreign name for this machine.
     status, body = get(app.url + f"/_solara/api/close/{uuid.uuid4().hex}", {"Origin": "http://evil.example"}, "POST")
     assert status == 403 and b"--allow-origin" in body
@@ -186,7 +199,7 @@ def test_allow_origin_widens_the_check_to_the_address_students_use() -> None:
 
     def websocket(gate: Gate, origin: str, host: str = "192.168.1.20:8765") -> None:
         scope = {"type": "websocket", "path": "/x", "headers": [(b"origin", origin.encode()), (b"host", host.encode())]}
-        asyncio.run(gate(scope, receive, send))
+        run_async(gate(scope, receive, send))
 
     lan = Gate(solara, allowed_origins=["HTTP://192.168.1.20:8765/"], sessions=dict)
     websocket(lan, "http://192.168.1.20:8765")
@@ -225,7 +238,7 @@ def test_a_flood_of_websockets_keeps_sessions_and_threads_bounded_and_releases_t
 
     peak_sessions: list[int] = []
     peak_threads: list[int] = []
-    statuses = asyncio.run(flood())
+    statuses = run_async(flood())
     assert max(peak_sessions) <= MAX_SESSIONS, peak_sessions
     # one thread per open session, plus the thread pool that closes sessions (anyio: at most 40)
     assert max(peak_threads) <= idle_threads + MAX_SESSIONS + 40, peak_threads
@@ -254,7 +267,7 @@ def test_a_full_page_tells_a_new_visitor_so(app: App) -> None:
             for ws in held:
                 await ws.close()
 
-    _, one_more, (status, body) = asyncio.run(hold_all_then_visit())
+    _, one_more, (status, body) = run_async(hold_all_then_visit())
     assert one_more == 403
     assert status == 503 and b"The classroom page is full" in body and b"--max-sessions" in body
     deadline = time.monotonic() + 20
@@ -332,7 +345,7 @@ def test_a_stop_signal_stops_sim_app_and_its_server_with_a_student_connected(ser
             os.kill(app.process.pid, signum)  # to `sim app` alone, as `kill` or a service manager does
             await asyncio.to_thread(app.process.wait, 25)
 
-    asyncio.run(connected_student_then_signal())
+    run_async(connected_student_then_signal())
     assert app.process.returncode == code
     assert not app.server.is_running()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", app.port), timeout=2):
