@@ -189,13 +189,17 @@ def _experiment_text(loaded: LoadedSpec, wave: int, points: list[dict]) -> str:
     return yaml.safe_dump(experiment, sort_keys=False)
 
 
+def _series_by_point(targets: CheckFile, plan: Any, swept: Any) -> pd.DataFrame:
+    """A sweep's stored time series of the targets' metrics, each row tagged with its design point."""
+    series = swept.timeseries()
+    series = series[series["metric"].isin({c.metric for c in targets.checks})]
+    point_of = {rid: p for p, _q, _r, rid in plan.rows}
+    return series.assign(design_point=series["run_id"].map(point_of))
+
+
 def _measure_wave(loaded: LoadedSpec, targets: CheckFile, plan: Any, result: Any, points: list[dict],
                   wave: int) -> pd.DataFrame:
-    metrics = sorted({c.metric for c in targets.checks})
-    series = result.timeseries()
-    series = series[series["metric"].isin(metrics)]
-    point_of = {rid: p for p, _q, _r, rid in plan.rows}
-    series = series.assign(design_point=series["run_id"].map(point_of))
+    series = _series_by_point(targets, plan, result)
     spec = loaded.spec
     matched = {c.id for c in matched_checks(loaded, targets)}
     rows = []
@@ -350,10 +354,7 @@ def _confirm(loaded: LoadedSpec, targets: CheckFile, out_dir: Path, last: Wave, 
         raise RuntimeError(f"confirmation: {len(swept.failed)} run(s) did not finish (see {swept.out_dir}/runs.csv); "
                            "run the same command again to retry them")
     matched = matched_checks(loaded, targets)
-    series = swept.timeseries()
-    series = series[series["metric"].isin({c.metric for c in targets.checks})]
-    point_of = {rid: p for p, _q, _r, rid in plan.rows}
-    series = series.assign(design_point=series["run_id"].map(point_of))
+    series = _series_by_point(targets, plan, swept)
     rows = []
     for p, member in enumerate(ids):
         own = series[series["design_point"] == p]

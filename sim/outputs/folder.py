@@ -153,19 +153,27 @@ def _replace_hint(force_option: str | None) -> str:
         "choose another --out, or move its contents away"
 
 
+def _folder_entries(target: Path, shown: str) -> list[str] | None:
+    """What an existing output folder holds (sorted), None when there is nothing there; a file or an
+    unreadable folder is refused."""
+    if not target.exists() and not target.is_symlink():
+        return None
+    if not target.is_dir():
+        raise OutputFolderError(f"{shown} exists and is not a folder; choose another --out")
+    try:
+        return sorted(os.listdir(target))
+    except OSError as error:
+        raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
+
+
 def _check_existing(
     target: Path, shown: str, scenario_name: str, force: bool, force_option: str | None = "--force"
 ) -> None:
     """Refuse to replace what is not a run of this scenario, unless forced."""
     hint = _replace_hint(force_option)
-    if not target.exists() and not target.is_symlink():
+    entries = _folder_entries(target, shown)
+    if entries is None:
         return
-    if not target.is_dir():
-        raise OutputFolderError(f"{shown} exists and is not a folder; choose another --out")
-    try:
-        entries = sorted(os.listdir(target))
-    except OSError as error:
-        raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
     if not entries or force:
         return
     resumable = _read_folder_state(target)
@@ -457,14 +465,9 @@ def _legacy_sweep(target: Path, name: str, file: str) -> bool:
 
 def _check_resumable(target: Path, shown: str, state: dict, force: bool, force_option: str | None) -> None:
     """Let through an empty folder or one of the same sweep (calibration); refuse anything else."""
-    if not target.exists() and not target.is_symlink():
+    entries = _folder_entries(target, shown)
+    if entries is None:
         return
-    if not target.is_dir():
-        raise OutputFolderError(f"{shown} exists and is not a folder; choose another --out")
-    try:
-        entries = sorted(os.listdir(target))
-    except OSError as error:
-        raise OutputFolderError(f"cannot read the output folder {shown}: {_reason(error)}") from None
     if not entries or (force and force_option):
         return
     found = _read_folder_state(target)
