@@ -45,6 +45,8 @@ def _with_values(scenario: Path, values: dict[str, Any]) -> str:
 
 def _mutants_md(test: Any) -> str:
     """docs/validation.md's section on `sim check --mutants`, from the run just made."""
+    from sim.mutation import largest_moves
+
     lines = [
         "",
         "## Checks against broken models (`sim check --mutants`)",
@@ -54,12 +56,19 @@ def _mutants_md(test: Any) -> str:
         "the baseline and fails on the mutant; a mutant no check rejects is a finding about the checks (the data "
         "of 2023-2026 cannot tell that mechanism from its alternative), reported, never hidden by moving a band.",
         "",
-        "| mutant | what it breaks | rejected by |",
-        "|---|---|---|",
+        "The last column gives, for a mutant no check rejects, the three checks it moved most, each as baseline "
+        "median -> mutant median and the change in units of the baseline's 10-90% range over replicates (what "
+        "chance alone moves): a small multiple means the mechanism is invisible in that check; a large one inside "
+        "the band means the band, written from the measurement, is wider than the mechanism's effect; a move "
+        "towards a band the baseline fails means the fact favours the mutant.",
+        "",
+        "| mutant | what it breaks | rejected by | moved most (not rejected) |",
+        "|---|---|---|---|",
     ]
     for m in test.mutants:
         by = ", ".join(m.rejected_by) if m.rejected else "**no check**"
-        lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} |")
+        closest = "" if m.rejected else largest_moves(m)
+        lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {closest} |")
     lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants.", ""]
     return "\n".join(lines)
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import Field
 
 from sim.errors import InputError
@@ -61,6 +62,23 @@ def load_mutants(path: str | os.PathLike[str] | None = None) -> list[Mutant]:
     return parsed.mutants
 
 
+@dataclass(frozen=True)
+class Move:
+    """How far a mutant moved one check: the change of its median, against the baseline's seed spread."""
+
+    check: str  # id, with " (pattern)" for an untuned pattern
+    baseline: float
+    mutant: float
+    spread: float  # the baseline's 10-90% range over replicates (chance alone)
+    holds_on_mutant: bool
+
+    @property
+    def signal(self) -> float:
+        """|mutant - baseline| in units of the baseline's 10-90% range (inf when the range is 0)."""
+        change = abs(self.mutant - self.baseline)
+        return change / self.spread if self.spread > 0 else (float("inf") if change > 0 else 0.0)
+
+
 @dataclass
 class MutantOutcome:
     """One mutant's run and the checks that reject it."""
@@ -69,6 +87,7 @@ class MutantOutcome:
     validation: Validation
     rejected_by: list[str]  # checks that hold on the baseline and fail on the mutant
     fails_with_baseline: list[str]  # checks that fail on both (no evidence either way)
+    moves: list[Move] = field(default_factory=list)  # every check, the largest move against chance first
 
     @property
     def rejected(self) -> bool:
@@ -109,7 +128,33 @@ def judge(baseline: Validation, mutant: Mutant, validation: Validation) -> Mutan
         if o.held:
             continue
         (rejected_by if held.get(o.check.id, False) else both).append(_label(o.check.id, o.tuned))
-    return MutantOutcome(mutant, validation, rejected_by, both)
+    return MutantOutcome(mutant, validation, rejected_by, both, moves(baseline, validation))
+
+
+def moves(baseline: Validation, mutated: Validation) -> list[Move]:
+    """Every check's move from the baseline to the mutant, the largest against chance first.
+
+    For a mutant no check rejects this says how close the data come to telling it apart: a move
+    smaller than the seed spread is invisible to any band; a large move inside a wide band is a band
+    the data cannot narrow (or a fact that favours the mutant, when the baseline fails the check).
+    """
+    base = {o.check.id: o for o in baseline.outcomes}
+    out = []
+    for o in mutated.outcomes:
+        b = base.get(o.check.id)
+        if b is None or not (np.isfinite(b.median) and np.isfinite(o.median)):
+            continue
+        out.append(Move(_label(o.check.id, o.tuned), b.median, o.median, b.q90 - b.q10, o.held))
+    return sorted(out, key=lambda m: -m.signal)
+
+
+def largest_moves(outcome: MutantOutcome, count: int = 3) -> str:
+    """The checks a mutant moved most, like `open-lag-2026 3.05 -> 7.30 (x9.8 the seed spread)`."""
+    parts = []
+    for m in outcome.moves[:count]:
+        times = "no seed spread" if not np.isfinite(m.signal) else f"x{m.signal:.1f} the seed spread"
+        parts.append(f"{m.check} {m.baseline:.3g} -> {m.mutant:.3g} ({times})")
+    return "; ".join(parts) if parts else "no check measured"
 
 
 def run_mutants(
@@ -164,6 +209,8 @@ def mutation_report(test: MutationTest) -> str:
         lines.append(f"        rejected by: {', '.join(m.rejected_by) if m.rejected_by else 'no check'}")
         if m.fails_with_baseline:
             lines.append(f"        also fails (as the baseline does): {', '.join(m.fails_with_baseline)}")
+        if not m.rejected:
+            lines.append(f"        moved most: {largest_moves(m)}")
     lines += ["", f"rejected {test.rejected}/{len(test.mutants)} mutants"]
     reasons = []
     if not test.baseline_holds:

@@ -146,3 +146,19 @@ def test_a_failing_baseline_exits_1_even_when_every_mutant_is_rejected(tmp_path:
     assert code == EXIT_FAILED
     assert "REJECTED  many-papers" in printed and "rejected 1/1 mutants" in printed
     assert "Exit 1: the baseline fails calibration targets." in printed
+
+
+def test_a_mutant_inside_a_wide_band_is_reported_with_how_far_it_moved_the_check(tmp_path: Path, capsys):
+    # The band [0, 1] holds whatever the co-authored share: the mutant moves it tenfold and is not rejected;
+    # the report says which check it moved and by how much against chance, so the reader sees why.
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 1.0], [BREAKS_PAPERS, HARMLESS])])
+    printed = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    moved = [line for line in printed.splitlines() if "moved most:" in line]
+    assert len(moved) == 2, printed  # one line per mutant not rejected
+    papers, harmless = moved
+    first = papers.split("moved most:")[1].split(";")[0].strip()
+    assert first.startswith("coauthorship-0 0.03") and "-> 0.29" in first, papers  # base_share 0.3
+    assert float(first.split("(x")[1].split(" ")[0]) > 10, papers  # far beyond chance, inside the band
+    untouched = [part for part in harmless.split(";") if "coauthorship-0" in part]
+    assert untouched and "(x0.0 the seed spread)" in untouched[0], harmless  # alignment leaves papers alone
