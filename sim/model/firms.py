@@ -27,6 +27,8 @@ utility of line j (of family f) for firm i in country c:
                                             both x the programme's co-funding factor (D1.2)
   + network_weight * peers on f + ecosystem_weight * peers on f's origin   (D2.4)
   + alignment_weight * (2 * alignment(c, origin_j) - 1)                   (D1.5, D4.4; see `alignment`)
+        x open_alignment_factor if j is open: downloaded weights tie their users to the origin
+        bloc less than a closed service does (D2.1, D2.3)
   - risk_weight * sector_sensitivity_i * (privacy_base + privacy_c) * risk_cj   (D2.5, D4.10)
   + open_local_adaptation if j is open and c in the Global South          (D4.11, D4.12)
   + rule bonuses (localisation, alliances) + switching_cost if j is in use (Arthur 1989)
@@ -137,7 +139,9 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
         - c.cost_weight * np.log10(cost)
         + c.network_weight * peers[:, of_family]
         + c.ecosystem_weight * origin_peers[:, of_family]
-        + c.alignment_weight * (2.0 * model.line_alignment - 1.0)
+        # Self-hosted open weights carry less political weight than a closed service (D2.1, D2.3).
+        + c.alignment_weight * np.where(is_open, c.open_alignment_factor, 1.0)[None, :]
+        * (2.0 * model.line_alignment - 1.0)
         + c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
         + policy.utility_bonus
     )

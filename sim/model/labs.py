@@ -14,13 +14,18 @@ frontier advances 12 months a year, so gaps between models read directly as mont
   falls behind by ln(1 + compute_growth) x 4.6 = 3.2 months a year.
 - **know-how months**: algorithms, data and skills. It grows with the lab's own research
   (ln(algorithmic_efficiency_growth) x 4.6 months a year at talent 1, more for open releasers with
-  a community: D2.4, D4.2) and catches up on the know-how in releases the lab can reach (D3.2, D3.3):
+  a community: D2.4, D4.2, and more for labs whose countries are denied chips, by
+  `constraint_innovation` x the share of a free chip market they lack: efficiency work forced by
+  controls, D4.4, D4.6; DeepSeek-V3 matched Llama 3.1 405B with about a tenth of its GPU hours,
+  2.79M H800 hours against 30.8M H100 hours by the two model cards, Dec and Jul 2024) and
+  catches up on the know-how in releases the lab can reach (D3.2, D3.3):
   a share `open_spillover` (open weights: fine-tuning, distillation) or `closed_spillover` (closed
   APIs: papers, distillation) of the gap each quarter, times `spillover_factor` across blocs
   (tension, D0.7, D3.5) and times the share of the lab's country not blocked from the line by a
   weight or API control. Catch-up closes know-how gaps, not compute gaps, so a compute deficit
   persists while a know-how deficit closes: the size of an export control's effect is the compute
-  it denies (months per e-fold above) less the substitution that replaces it.
+  it denies (months per e-fold above) less the substitution that replaces it and the efficiency
+  work it forces.
 
 Releases keep their openness. A family's `capability` is its lab's newest model; what users run
 is a *release line*: the family's open weights or its closed API. A lab's release policy applies
@@ -42,6 +47,7 @@ import numpy as np
 
 from sim.blocs import OPENNESS
 from sim.metrics_registry import GAP_PAIRS
+from sim.model.countries import chip_supply
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -148,8 +154,9 @@ def follow_current_lines(model: GeopoliticsModel) -> None:
 def _grow(model: GeopoliticsModel) -> None:
     """Capability = compute months + know-how months (see the module docstring; D3.2, D4.2, D4.3, D4.6).
 
-    Know-how grows by the lab's own research (algorithmic progress scaled by talent, and by the
-    community of an open releaser: D2.4) and catches up on the know-how of the lines the lab can
+    Know-how grows by the lab's own research (algorithmic progress scaled by talent, by the
+    community of an open releaser: D2.4, and by the efficiency work of a lab denied chips: D4.4,
+    D4.6) and catches up on the know-how of the lines the lab can
     reach; an alliance's `growth_factor` adds its share of the lab's own growth (compute and
     research, D0.4).
     """
@@ -160,10 +167,12 @@ def _grow(model: GeopoliticsModel) -> None:
     model.compute_months = compute_months(model)
     research = months_per_efold(model) * np.log(p.algorithmic_efficiency_growth) / 4.0
     open_share = model.world_open_share
+    denied = 1.0 - chip_supply(model)[model.lab_country]  # share of a free chip market the lab lacks
     research = (
         research
         * model.lab_talent[lab] ** p.talent_elasticity
         * (1 + p.community_boost * model.lab_open[lab] * open_share)
+        * (1 + p.constraint_innovation * denied[lab])
     )
     own = research + model.compute_months[lab] - before[lab]
     gain = research + (policy.growth_factor[lab] - 1.0) * np.maximum(own, 0.0)

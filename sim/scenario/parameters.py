@@ -86,6 +86,10 @@ class ChoiceParameters(StrictModel):
         "of the choice, data-transfer risk depends only on whether the provider is foreign",
         ge=0,
     )
+    open_alignment_factor: float = param(
+        1.0, "ratio", "share of the alignment term that applies to self-hosted open weights: a closed service "
+        "ties its users to the provider's bloc, downloaded weights much less (D2.1, D2.3)", ge=0, le=1
+    )
     risk_weight: float = param(
         1.2, "utility per unit risk", "disutility of data-transfer, security and poisoning risk (D2.5)", ge=0
     )
@@ -251,6 +255,10 @@ class LabParameters(StrictModel):
         0.05407, "share of gap per quarter", "share of its know-how gap to the best closed model it can reach "
         "(its API not blocked to the lab's country) closed by papers, distillation and talent flows (D3.2, "
         "D3.3)", ge=0, le=1,
+    )
+    constraint_innovation: float = param(
+        0.0, "ratio", "extra algorithmic progress of a lab whose country is denied all chips, in proportion to the "
+        "share denied net of domestic substitution: efficiency work forced by chip controls (D4.4, D4.6)", ge=0, le=3
     )
     community_boost: float = param(
         0.25, "ratio", "extra algorithmic progress of an open-releasing lab at 100% open adoption share (D2.4, "
