@@ -164,6 +164,20 @@ def group_keys() -> list[str]:
     return keys
 
 
+# A sweep's worker parses the same ~1,600 labels for every run: each label once per process.
+_PARSED: dict[str, dict[str, str]] = {}
+
+
+def _parsed_group(label: str) -> dict[str, str]:
+    """`parse_group(label)`, remembered (the dict is shared: read it, do not change it)."""
+    pairs = _PARSED.get(label)
+    if pairs is None:
+        pairs = parse_group(label)
+        if len(_PARSED) < 1 << 16:  # bounded: labels of other worlds or files do not pile up
+            _PARSED[label] = pairs
+    return pairs
+
+
 def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.DataFrame:
     """`frame` with one text column per group key (`group_keys()`), right after `group`, parsed from it.
 
@@ -174,7 +188,9 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     """
     _require(frame, ["group"], "table")
     frame = _clean_group(frame)
-    parsed = {label: parse_group(label) for label in pd.unique(frame["group"])}  # each distinct label once
+    codes, distinct = pd.factorize(frame["group"])  # each distinct label parsed once
+    labels = distinct.tolist()
+    parsed = {label: _parsed_group(label) for label in labels}
     keys = group_keys()
     keys += sorted({k for pairs in parsed.values() for k in pairs} - set(keys))
     taken = [k for k in keys if k in frame.columns and k != "group"]
@@ -182,7 +198,6 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
         raise ValueError(f"table already has column(s) {taken} named like group keys")
     columns: dict[str, Any] = {}
     if categorical:  # each key's codes from the group's: one pass over the rows, not one per key
-        codes, labels = pd.factorize(frame["group"])
         found: dict[str, dict[int, str]] = {key: {} for key in keys}  # key -> {distinct label's index: value}
         for i, label in enumerate(labels):
             for key, value in parsed[label].items():
@@ -193,7 +208,9 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
             position = {v: j for j, v in enumerate(present)}
             key_codes = np.full(max(len(labels), 1), -1, dtype=np.int64)  # -1: the label has no such key
             key_codes[list(of_label)] = [position[v] for v in of_label.values()]
-            columns[key] = pd.Categorical.from_codes(key_codes[codes], categories=pd.Index(present, dtype="str"))
+            dtype = pd.CategoricalDtype(pd.Index(present, dtype="str"))
+            # Codes built here are in range: pandas need not check the ~50,000 rows' codes again.
+            columns[key] = pd.Categorical.from_codes(key_codes[codes], dtype=dtype, validate=False)
     else:
         for key in keys:
             values = frame["group"].map({label: pairs.get(key) for label, pairs in parsed.items()})
