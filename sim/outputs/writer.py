@@ -57,19 +57,20 @@ def headline_numbers(summary: pd.DataFrame) -> list[tuple[str, str]]:
     if summary.empty:
         return []
     out: list[tuple[str, str]] = []
+    wanted = {(metric.name, headline.group) for metric, headline in headlines()}
     scenarios = sorted(summary["scenario"].unique())
     for scenario in scenarios:
         rows = summary[summary["scenario"] == scenario]
         last = rows[rows["step"] == rows["step"].max()]
-        by_key = {
-            (m, normalise_group(g)): r for (m, g), r in last.set_index(["metric", "group"]).iterrows()
-        }
+        # Only the headline rows are looked at: the last quarter has ~1,600 groups (per country).
+        keys = zip(last["metric"].tolist(), map(normalise_group, last["group"].tolist()), strict=True)
+        position = {key: i for i, key in enumerate(keys) if key in wanted}  # the last row of a key, as before
         prefix = f"{scenario}: " if len(scenarios) > 1 else ""
         out.append((f"{prefix}Horizon", str(last["date"].iloc[0])))
         for metric, headline in headlines():
-            row = by_key.get((metric.name, headline.group))
-            if row is not None:
-                out.append((prefix + headline.label, _with_band(row, metric)))
+            at = position.get((metric.name, headline.group))
+            if at is not None:
+                out.append((prefix + headline.label, _with_band(last.iloc[at], metric)))
     return out
 
 
