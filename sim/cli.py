@@ -309,9 +309,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if _OWN_PROCESS:
         from sim.frozen_imports import import_frozen
 
-        # Everything a run imports, the writer and its figures' matplotlib included, before any model or
+        # Everything a run imports (the model and Mesa, the writer and its figures' matplotlib) before any model or
         # table exists: imported and frozen so, the collector never walks them (sim/frozen_imports.py).
-        import_frozen("sim.api", "sim.outputs.writer")
+        import_frozen("sim.api", "sim.model.model", "sim.outputs.writer")
     from sim.api import run
     from sim.outputs import headline_numbers
 
