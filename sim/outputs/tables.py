@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.metrics_registry import METRICS, WORLD_GROUP, parse_group
+from sim.metrics_registry import METRICS, WORLD_GROUP, parsed_group
 
 TIMESERIES_COLUMNS: list[str] = ["scenario", "replicate", "seed", "step", "date", "metric", "group", "value"]
 SUMMARY_KEYS: list[str] = ["scenario", "step", "date", "metric", "group"]
@@ -164,20 +164,6 @@ def group_keys() -> list[str]:
     return keys
 
 
-# A sweep's worker parses the same ~1,600 labels for every run: each label once per process.
-_PARSED: dict[str, dict[str, str]] = {}
-
-
-def _parsed_group(label: str) -> dict[str, str]:
-    """`parse_group(label)`, remembered (the dict is shared: read it, do not change it)."""
-    pairs = _PARSED.get(label)
-    if pairs is None:
-        pairs = parse_group(label)
-        if len(_PARSED) < 1 << 16:  # bounded: labels of other worlds or files do not pile up
-            _PARSED[label] = pairs
-    return pairs
-
-
 def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.DataFrame:
     """`frame` with one text column per group key (`group_keys()`), right after `group`, parsed from it.
 
@@ -190,7 +176,7 @@ def with_group_keys(frame: pd.DataFrame, *, categorical: bool = False) -> pd.Dat
     frame = _clean_group(frame)
     codes, distinct = pd.factorize(frame["group"])  # each distinct label parsed once
     labels = distinct.tolist()
-    parsed = {label: _parsed_group(label) for label in labels}
+    parsed = {label: parsed_group(label) for label in labels}
     keys = group_keys()
     keys += sorted({k for pairs in parsed.values() for k in pairs} - set(keys))
     taken = [k for k in keys if k in frame.columns and k != "group"]

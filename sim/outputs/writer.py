@@ -86,7 +86,7 @@ def write_run_outputs(
     manifest: Mapping[str, Any],
     rules: Sequence[Mapping[str, Any]],
     claims: Mapping[str, str],
-    headline: Sequence[tuple[str, str]],
+    headline: Sequence[tuple[str, str]] | None = None,
     figure_formats: Sequence[str] = ("png",),
     wide: bool = False,
 ) -> dict[str, Path]:
@@ -94,6 +94,7 @@ def write_run_outputs(
 
     `figure_formats`: any of png, svg, pdf; each figure is drawn once and saved in each. The
     figures' footers take the scenario, replicates, bands, version and date from `manifest`.
+    `headline`: the report's headline numbers, by default `headline_numbers` of the summary written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -131,7 +132,7 @@ def write_run_outputs(
         claims=claims,
         manifest=manifest,
         figures=figures,
-        headline=headline,
+        headline=headline_numbers(summary) if headline is None else headline,
     )
     put("report.html", page.encode("utf-8"))
 
