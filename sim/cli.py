@@ -292,10 +292,12 @@ def _add_uncertainty(parser: argparse.ArgumentParser) -> None:
                         "shipped scenarios/data/ensemble.yaml; `sim calibrate` writes one)")
 
 
-def _progress_bar(total: int) -> Callable[[int, int], None]:
+def _progress_bar(total: int) -> Callable[[int, int], None] | None:
+    if total <= 1:  # nothing to show: tqdm would still make a multiprocessing lock (and its tracker's imports)
+        return None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1, leave=False)
+    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, leave=False)
 
     def update(done: int, _total: int) -> None:
         bar.update(done - bar.n)

@@ -232,7 +232,7 @@ def _float_texts(column: pd.Series) -> list[str]:
     values = column.to_numpy(dtype=np.float64)
     distinct, where = np.unique(values.view(np.int64), return_inverse=True)
     texts = np.array([FLOAT_FORMAT % v if v == v else "" for v in distinct.view(np.float64).tolist()], dtype=object)
-    return texts[where].tolist()  # type: ignore[no-any-return]
+    return texts[where].tolist()
 
 
 def _csv_cells(texts: Sequence[str]) -> list[str]:
