@@ -42,6 +42,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parsed_group
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.fonts import MemoryFontCanvas
 from sim.outputs.formats import FIGURE_FORMATS
 from sim.outputs.units import Quantity, quantity
 
@@ -375,7 +376,7 @@ def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
     """A figure of `panels` stacked panels in the fixed geometry, with its title; on the Agg canvas."""
     height = TOP + panels * PANEL + (panels - 1) * GAP + BOTTOM
     fig = Figure(figsize=(WIDTH, height), dpi=DPI)
-    FigureCanvasAgg(fig)
+    MemoryFontCanvas(fig)  # Agg, its fonts read from memory (sim/outputs/fonts.py)
     fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height, bottom=BOTTOM / height,
                         hspace=GAP / PANEL)
     axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
@@ -627,7 +628,7 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FIGURE_FORMATS)}")
     if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)  # a figure made elsewhere (pyplot): render it with Agg too
+        MemoryFontCanvas(fig)  # a figure made elsewhere (pyplot): render it with Agg too
     if fmt == "png":
         return _png(fig, dpi)
     buffer = io.BytesIO()
