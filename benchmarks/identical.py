@@ -7,9 +7,11 @@ code at BASE_REV and by the code in this working tree, must be byte-identical.
 BASE_REV is checked out into a temporary `git worktree` (removed at the end); each side runs in its
 own Python process with PYTHONPATH pointing at its tree, and writes, per scenario and seed, the
 CSV bytes of one replicate's raw timeseries and events frames (row order as produced), of the
-sorted tables `sim run` writes (`timeseries_table`, `events_table`), the column dtypes, and the
-Parquet bytes a sweep stores. The same scenario files (this tree's) feed both sides. Exit status
-0 when every file is identical, 1 otherwise.
+tables `sim run` writes (`timeseries_table`, its `summarise`, `events_table`, the wide timeseries of
+`--wide`), the column dtypes, the replicate's timeseries as Parquet and the Parquet part a sweep
+stores for it (run_id first, the group's keys as categories: `sim.experiments.store.write_part`).
+The same scenario files (this tree's) feed both sides. Exit status 0 when every file is identical,
+1 otherwise.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 import sim
 from sim.scenario import prepare
 from sim.runner import run_replicate
-from sim.outputs.tables import csv_bytes, events_table, timeseries_table
+from sim.outputs.tables import csv_bytes, events_table, summarise, timeseries_table, with_group_keys
 
 scenarios, seeds, firms, out = json.loads(sys.argv[1])
 digests = {"sim": sim.__file__}
@@ -45,14 +47,21 @@ for path in scenarios:
         key = f"{Path(path).stem}/seed={seed}"
         parquet = io.BytesIO()
         result.timeseries.to_parquet(parquet, index=False)
+        part = io.BytesIO()  # what a sweep stores for a run (sim.experiments.store.write_part)
+        with_group_keys(result.timeseries.assign(run_id="0123456789abcdef")[["run_id", *result.timeseries.columns]],
+                        categorical=True).to_parquet(part, index=False)
+        table = timeseries_table(result.timeseries)
         files = {
             "timeseries.raw.csv": csv_bytes(result.timeseries),
             "events.raw.csv": csv_bytes(result.events),
-            "timeseries.csv": csv_bytes(timeseries_table(result.timeseries)),
+            "timeseries.csv": csv_bytes(table),
+            "summary.csv": csv_bytes(summarise(table)),
+            "timeseries_wide.csv": csv_bytes(with_group_keys(table)),
             "events.csv": csv_bytes(events_table(result.events)),
             "dtypes": repr([(c, str(t)) for c, t in result.timeseries.dtypes.items()]
                            + [(c, str(t)) for c, t in result.events.dtypes.items()]).encode(),
             "timeseries.parquet": parquet.getvalue(),
+            "sweep part.parquet": part.getvalue(),
         }
         for name, data in files.items():
             digests[f"{key}/{name}"] = hashlib.sha256(data).hexdigest()

@@ -176,7 +176,7 @@ def _write_into(folder: RunFolder, result: RunResult, command_line: list[str],
 
 def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: list[str],
                  figure_formats: Sequence[str], wide: bool) -> dict[str, Path]:
-    from sim.outputs import headline_numbers, write_run_outputs
+    from sim.outputs import write_run_outputs
     from sim.outputs.manifest import build_manifest, scenario_hash
 
     prepared = result.prepared
@@ -191,7 +191,6 @@ def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: 
         extra={"scenario_files": [str(p) for p in prepared.loaded.files], "bands": result.bands,
                "uncertainty": manifest_entry(result.ensemble, result.members_used)},
     )
-    summary = result.summary
     return write_run_outputs(
         staging,
         scenario_name=result.name,
@@ -202,7 +201,7 @@ def _write_files(result: RunResult, staging: Path, out_dir: Path, command_line: 
         manifest=manifest,
         rules=rules_timeline(prepared),
         claims=claims(),
-        headline=headline_numbers(summary),
+        headline=None,  # the writer's, from the summary it writes (computing it here would summarise twice)
         figure_formats=figure_formats,
         wide=wide,
     )

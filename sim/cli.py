@@ -292,10 +292,12 @@ def _add_uncertainty(parser: argparse.ArgumentParser) -> None:
                         "shipped scenarios/data/ensemble.yaml; `sim calibrate` writes one)")
 
 
-def _progress_bar(total: int) -> Callable[[int, int], None]:
+def _progress_bar(total: int) -> Callable[[int, int], None] | None:
+    if total <= 1:  # nothing to show: tqdm would still make a multiprocessing lock (and its tracker's imports)
+        return None
     from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, disable=total <= 1, leave=False)
+    bar = tqdm(total=total, unit="replicate", delay=2.0, file=sys.stderr, leave=False)
 
     def update(done: int, _total: int) -> None:
         bar.update(done - bar.n)
@@ -306,6 +308,12 @@ def _progress_bar(total: int) -> Callable[[int, int], None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if _OWN_PROCESS:
+        from sim.frozen_imports import import_frozen
+
+        # Everything a run imports (the model and Mesa, the writer and its figures' matplotlib) before any model or
+        # table exists: imported and frozen so, the collector never walks them (sim/frozen_imports.py).
+        import_frozen("sim.api", "sim.model.model", "sim.outputs.writer")
     from sim.api import run
     from sim.outputs import headline_numbers
 
@@ -784,7 +792,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signum, handler)
 
 
+# True in the `sim` command's own process (`entry`), where the garbage collector's settings are ours to
+# change; False when `main` is called from other code (tests, notebooks).
+_OWN_PROCESS = False
+
+
 def entry() -> None:
+    """The `sim` command (console script and `python -m sim`): this process is the command's own."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     sys.exit(main())
 
 

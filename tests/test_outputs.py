@@ -222,6 +222,33 @@ def test_csv_bytes_deterministic_and_order_free() -> None:
     assert first.startswith(b"scenario,replicate,seed,step,date,metric,group,value\n")
 
 
+def _pandas_csv(frame: pd.DataFrame) -> bytes:
+    """What csv_bytes promises, written by pandas itself: `%.10g` floats, LF, no index."""
+    floats = {c: [f"{v:.10g}" if v == v else "" for v in frame[c].tolist()] for c in frame.columns
+              if pd.api.types.is_float_dtype(frame[c].dtype)}
+    return frame.assign(**floats).to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("text_dtype", ["str", object])
+def test_csv_bytes_write_awkward_cells_as_pandas_does(text_dtype: object) -> None:
+    # Commas and quotes in labels, line breaks, missing text, -0, NaN, infinities, booleans, large
+    # unsigned integers, a repeated value: the fast writer must quote and format each like pandas.
+    frame = pd.DataFrame({
+        "group": pd.Series(["openness=open,origin=CN", 'say "hi"', None, "", "two\nlines", "ü", "world", "world"],
+                           dtype=text_dtype),
+        "value": [1.0, float("nan"), -0.0, 0.0, 1e-300, float("inf"), -float("inf"), 1 / 3],
+        "flag": [True, False, True, True, False, False, True, True],
+        "seed": np.array([2**64 - 1, 0, 1, 2, 3, 4, 5, 5], dtype=np.uint64),
+        "step": np.arange(8),
+    })
+    assert csv_bytes(frame) == _pandas_csv(frame)
+    assert csv_bytes(frame.iloc[:0]) == _pandas_csv(frame.iloc[:0])
+    with_numbers = frame.assign(group=pd.Series(["a", 1.5, 2, None, "b", "c", "d", "e"], dtype=object))
+    assert csv_bytes(with_numbers) == _pandas_csv(with_numbers)  # left to pandas' own formatting
+    ts = synthetic_timeseries(replicates=2, steps=5)
+    assert csv_bytes(timeseries_table(ts)) == _pandas_csv(timeseries_table(ts))
+
+
 def test_csv_round_trip_keeps_world_total_group(tmp_path: Path) -> None:
     ts = synthetic_timeseries(replicates=1, steps=2)
     path = tmp_path / "ts.csv"

@@ -142,7 +142,7 @@ def _value_at(data: dict, path: str) -> object:
 
 def applied_values(ensemble: Ensemble, member: Member, scenario: Scenario, explicit: set[str]) -> dict[str, float]:
     """The member's values that apply to this scenario (the scenario's own choices win; module docstring)."""
-    from sim.experiments.plan import field_at
+    from sim.scenario.load import field_at
 
     applied = {}
     for path, value in member.values.items():

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from sim.calibration.ensemble import Ensemble, applied_values, member_scenario, override_paths, resolve
 from sim.errors import InputError, Problem, did_you_mean, dotted, show_value
@@ -45,7 +45,7 @@ from sim.quarters import parse_quarter
 from sim.scenario import Prepared, Scenario, prepare, resolved_yaml
 from sim.scenario.errors import problems_from
 from sim.scenario.limits import check_scenario_size
-from sim.scenario.load import LoadedScenario, _set_path, list_index  # the machinery behind --set
+from sim.scenario.load import LoadedScenario, _set_path, field_at  # the machinery behind --set
 from sim.scenario.preparation import check_references
 from sim.userfiles import read_user_bytes
 
@@ -177,35 +177,6 @@ def _prepare_base_without_bad_sets(loaded: LoadedExperiment, overrides: list[str
         return prepare_base(trimmed, overrides), problems
     except InputError as error:
         raise InputError([*problems, *error.problems]) from None
-
-
-def field_at(scenario: Scenario, parts: tuple[str, ...]) -> tuple[Any, str | None]:
-    """The base scenario's value at a dotted path, or a message saying what is wrong with the path."""
-    current: Any = scenario
-    for i, part in enumerate(parts):
-        where = dotted(parts[:i]) or "the scenario"
-        if isinstance(current, BaseModel):
-            fields = type(current).model_fields
-            names = {(f.alias or n): n for n, f in fields.items()} | {n: n for n in fields}
-            if part not in names:
-                shown = [f.alias or n for n, f in fields.items()]
-                hint = did_you_mean(part, shown)
-                return None, f"{where} has no field {part!r}{hint}{'' if hint else '; fields: ' + ', '.join(shown)}"
-            current = getattr(current, names[part])
-        elif isinstance(current, dict):
-            if part not in current:
-                what = "rule" if parts[:i] == ("rules",) else "entry"
-                hint = did_you_mean(part, list(current))
-                listing = "" if hint else f"; {what} ids: {', '.join(current) or 'none'}"
-                return None, f"{where} has no {what} {part!r}{hint}{listing}"
-            current = current[part]
-        elif isinstance(current, list | tuple) and list_index(part, len(current)) is not None:
-            current = current[int(part)]
-        else:
-            return None, f"{where} is a single value ({show_value(current)}); it has no {part!r} inside"
-    if isinstance(current, BaseModel | dict):
-        return None, f"{dotted(parts)} is a whole section; name one value inside it"
-    return current, None
 
 
 class _Checker:

@@ -40,8 +40,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
-from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parse_group
+from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parsed_group
 from sim.outputs.atomic import atomic_write_bytes
+from sim.outputs.fonts import MemoryFontCanvas
 from sim.outputs.formats import FIGURE_FORMATS
 from sim.outputs.units import Quantity, quantity
 
@@ -152,19 +153,23 @@ def select_lines(
     """
     fixed = fixed or {}
     rows = _metric_rows(summary, metric)
-    chosen: dict[str, str] = {}
-    for group in rows["group"].unique():
-        pairs = parse_group(group)
+    # Rows are picked by group code, not by comparing labels: a metric with per-country groups has
+    # ~20,000 rows and each line would compare all of them.
+    codes, labels = pd.factorize(rows["group"])
+    chosen: dict[int, str] = {}  # the code of each group drawn -> its value of `key`
+    for code, group in enumerate(labels):
+        pairs = parsed_group(group)
         if set(pairs) == {key, *fixed} and all(pairs.get(k) == v for k, v in fixed.items()):
-            chosen[group] = pairs[key]
+            chosen[code] = pairs[key]
     values = _order(list(set(chosen.values())), preferred)
     lines = []
     scenarios = _scenarios(rows)
     for index, scenario in enumerate(scenarios):
         in_scenario = rows if scenario is None else rows[rows["scenario"] == scenario]
+        in_codes = codes if scenario is None else codes[(rows["scenario"] == scenario).to_numpy()]
         for value in values:
-            groups = [g for g, v in chosen.items() if v == value]
-            data = in_scenario[in_scenario["group"].isin(groups)].sort_values("step")
+            groups = [c for c, v in chosen.items() if v == value]
+            data = in_scenario.iloc[np.flatnonzero(np.isin(in_codes, groups))].sort_values("step")
             if data.empty:
                 continue
             lines.append(Line(label(value), _colour(value, palette or {}, values), data,
@@ -371,7 +376,7 @@ def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
     """A figure of `panels` stacked panels in the fixed geometry, with its title; on the Agg canvas."""
     height = TOP + panels * PANEL + (panels - 1) * GAP + BOTTOM
     fig = Figure(figsize=(WIDTH, height), dpi=DPI)
-    FigureCanvasAgg(fig)
+    MemoryFontCanvas(fig)  # Agg, its fonts read from memory (sim/outputs/fonts.py)
     fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height, bottom=BOTTOM / height,
                         hspace=GAP / PANEL)
     axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
@@ -623,7 +628,7 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"unknown figure format {fmt!r}; choose from {', '.join(FIGURE_FORMATS)}")
     if not isinstance(fig.canvas, FigureCanvasAgg):
-        FigureCanvasAgg(fig)  # a figure made elsewhere (pyplot): render it with Agg too
+        MemoryFontCanvas(fig)  # a figure made elsewhere (pyplot): render it with Agg too
     if fmt == "png":
         return _png(fig, dpi)
     buffer = io.BytesIO()

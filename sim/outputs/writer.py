@@ -57,19 +57,20 @@ def headline_numbers(summary: pd.DataFrame) -> list[tuple[str, str]]:
     if summary.empty:
         return []
     out: list[tuple[str, str]] = []
+    wanted = {(metric.name, headline.group) for metric, headline in headlines()}
     scenarios = sorted(summary["scenario"].unique())
     for scenario in scenarios:
         rows = summary[summary["scenario"] == scenario]
         last = rows[rows["step"] == rows["step"].max()]
-        by_key = {
-            (m, normalise_group(g)): r for (m, g), r in last.set_index(["metric", "group"]).iterrows()
-        }
+        # Only the headline rows are looked at: the last quarter has ~1,600 groups (per country).
+        keys = zip(last["metric"].tolist(), map(normalise_group, last["group"].tolist()), strict=True)
+        position = {key: i for i, key in enumerate(keys) if key in wanted}  # the last row of a key, as before
         prefix = f"{scenario}: " if len(scenarios) > 1 else ""
         out.append((f"{prefix}Horizon", str(last["date"].iloc[0])))
         for metric, headline in headlines():
-            row = by_key.get((metric.name, headline.group))
-            if row is not None:
-                out.append((prefix + headline.label, _with_band(row, metric)))
+            at = position.get((metric.name, headline.group))
+            if at is not None:
+                out.append((prefix + headline.label, _with_band(last.iloc[at], metric)))
     return out
 
 
@@ -85,7 +86,7 @@ def write_run_outputs(
     manifest: Mapping[str, Any],
     rules: Sequence[Mapping[str, Any]],
     claims: Mapping[str, str],
-    headline: Sequence[tuple[str, str]],
+    headline: Sequence[tuple[str, str]] | None = None,
     figure_formats: Sequence[str] = ("png",),
     wide: bool = False,
 ) -> dict[str, Path]:
@@ -93,6 +94,7 @@ def write_run_outputs(
 
     `figure_formats`: any of png, svg, pdf; each figure is drawn once and saved in each. The
     figures' footers take the scenario, replicates, bands, version and date from `manifest`.
+    `headline`: the report's headline numbers, by default `headline_numbers` of the summary written.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -130,7 +132,7 @@ def write_run_outputs(
         claims=claims,
         manifest=manifest,
         figures=figures,
-        headline=headline,
+        headline=headline_numbers(summary) if headline is None else headline,
     )
     put("report.html", page.encode("utf-8"))
 

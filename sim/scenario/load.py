@@ -264,6 +264,37 @@ def list_index(part: object, size: int) -> int | None:
     return int(text)
 
 
+def field_at(scenario: Scenario, parts: tuple[str, ...]) -> tuple[Any, str | None]:
+    """The base scenario's value at a dotted path, or a message saying what is wrong with the path.
+
+    (Here, next to `--set`'s machinery, so reading a value does not import the experiments package.)"""
+    current: Any = scenario
+    for i, part in enumerate(parts):
+        where = dotted(parts[:i]) or "the scenario"
+        if isinstance(current, BaseModel):
+            fields = type(current).model_fields
+            names = {(f.alias or n): n for n, f in fields.items()} | {n: n for n in fields}
+            if part not in names:
+                shown = [f.alias or n for n, f in fields.items()]
+                hint = did_you_mean(part, shown)
+                return None, f"{where} has no field {part!r}{hint}{'' if hint else '; fields: ' + ', '.join(shown)}"
+            current = getattr(current, names[part])
+        elif isinstance(current, dict):
+            if part not in current:
+                what = "rule" if parts[:i] == ("rules",) else "entry"
+                hint = did_you_mean(part, list(current))
+                listing = "" if hint else f"; {what} ids: {', '.join(current) or 'none'}"
+                return None, f"{where} has no {what} {part!r}{hint}{listing}"
+            current = current[part]
+        elif isinstance(current, list | tuple) and list_index(part, len(current)) is not None:
+            current = current[int(part)]
+        else:
+            return None, f"{where} is a single value ({show_value(current)}); it has no {part!r} inside"
+    if isinstance(current, BaseModel | dict):
+        return None, f"{dotted(parts)} is a whole section; name one value inside it"
+    return current, None
+
+
 def _set_path(data: dict[str, Any], path: FieldPath, value: Any, index: int) -> None:
     target: Any = data
     for i, part in enumerate(path[:-1]):
