@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import ipyvuetify as rv
 import solara
 import solara.lab
+from solara import v as rv
 
 from sim.app.charts import FONT_PX
 from sim.app.levers import LEVERS, Lever, LeverSettings, lever_summary
@@ -33,8 +33,8 @@ from sim.app.views import (
     Playback,
     adoption_options,
     china_options,
-    country_option,
     countries_csv,
+    country_option,
     date_label,
     feed,
     influence_options,
@@ -49,12 +49,12 @@ log = logging.getLogger(__name__)
 
 TITLE = "AI geopolitics: open vs closed models"
 STORIES = MANY_STORIES  # story numbers offered: 0..11, each a different roll of chance
-CHART_STYLE = "height: 430px; width: 100%;"
+CHART_STYLE = "height: 400px; width: 100%;"
 MAP_STYLE = "height: 520px; width: 100%;"
 TABS = ("Adoption", "Influence", "China", "Countries", "What happened", "Info", "Export")
 
 CSS = f"""
-.sim-page {{ font-size: {FONT_PX}px; line-height: 1.45; color: #222; }}
+.sim-page {{ font-size: {FONT_PX}px; line-height: 1.45; color: #222; padding: 8px 20px; }}
 .sim-page .v-label, .sim-page .v-btn, .sim-page .v-select__selection, .sim-page .v-tab,
 .sim-page input, .sim-page .v-messages, .v-menu__content .v-list-item__title {{ font-size: {FONT_PX}px !important; }}
 .sim-page .v-btn {{ text-transform: none; letter-spacing: 0; }}
@@ -87,14 +87,18 @@ CSS = f"""
 
 def claim_text(claim_id: str) -> str | None:
     """What a claim id (`D4.8`) says, from the lessons module."""
-    from sim.app.lessons import claim_text as text
-
+    try:
+        from sim.app.lessons import claim_text as text
+    except ImportError:  # a checkout without the lessons: ids only
+        return None
     return text(claim_id)
 
 
 def lesson_for(preset: str) -> Any:
-    from sim.app.lessons import lesson_for as find
-
+    try:
+        from sim.app.lessons import lesson_for as find
+    except ImportError:  # a checkout without the lessons: the preset's question only
+        return None
     return find(preset)
 
 
@@ -142,10 +146,12 @@ def Echart(option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], Non
 
 
 @solara.component
-def Charts(options: list[dict]) -> None:
+def Charts(options: list[dict], started: bool) -> None:
     with solara.Div(classes=["sim-charts"]):
-        for option in options:
-            Echart(option)
+        for i, option in enumerate(options):
+            # ECharts 5.4.0 fails to redraw a line first drawn with no values at all (LineView.render reads
+            # the previous coordinate system, never set): a chart gets a fresh widget once the story starts.
+            Echart(option).key(f"chart-{i}-{started}")
 
 
 @solara.component
@@ -204,6 +210,13 @@ def Info(preset: Preset, story: Story) -> None:
     solara.HTML(tag="pre", unsafe_innerHTML=html.escape(story.command), classes=["sim-command"])
 
 
+def _world() -> dict | str:
+    try:
+        return world_geojson()
+    except MapUnavailable as error:
+        return str(error)
+
+
 @solara.component
 def Countries(curves: Curves, story: Story, shown: int) -> None:
     """The world map; a click on a country shows its curves below."""
@@ -214,12 +227,11 @@ def Countries(curves: Curves, story: Story, shown: int) -> None:
         if name in story.countries:
             selected.set(name)
 
-    try:
-        maps = {WORLD_MAP: solara.use_memo(world_geojson, [])}
-    except MapUnavailable as error:
-        solara.Warning(f"The world map is not available: {error}")
-        maps = None
-    if maps is not None:
+    geojson = solara.use_memo(_world, [])
+    if isinstance(geojson, str):
+        solara.Warning(f"The world map is not available: {geojson}")
+    else:
+        maps = {WORLD_MAP: geojson}
         Echart(world_option(story, shown, selected.value or None), MAP_STYLE, on_click=clicked, maps=maps)
     names = dict(zip(story.country_names, story.countries, strict=True))
     chosen = selected.value or None
@@ -230,7 +242,7 @@ def Countries(curves: Curves, story: Story, shown: int) -> None:
         on_value=lambda name: selected.set(names[name]) if name else None,
     )
     if chosen:
-        Echart(country_option(curves, story, shown, chosen))
+        Echart(country_option(curves, story, shown, chosen)).key(f"country-{shown > 0}")
 
 
 @solara.component
@@ -282,7 +294,13 @@ def Page() -> None:
     solara.Title(TITLE)
     if not presets:
         solara.Error(f"No scenario in {scenarios_dir()} could be loaded. " + " ".join(skipped))
-        return
+    else:
+        Classroom(presets, skipped)
+
+
+@solara.component
+def Classroom(presets: list[Preset], skipped: list[str]) -> None:
+    """The page for a non-empty list of presets; every hook of the session's state lives here."""
     by_name = {p.name: p for p in presets}
     preset_name = solara.use_reactive(presets[0].name)
     settings = solara.use_reactive(LeverSettings())
@@ -345,33 +363,39 @@ def Page() -> None:
                     solara.Info(notice.value)
                 if isinstance(loaded, str):
                     solara.Error(loaded)
-                    return
-                story = loaded
-                shown = min(playback.value.shown, story.total)
-                if story.notice:
-                    solara.Warning(story.notice)
-                if mode.value != "one" and ensemble is None:
-                    if ensemble_task.error:
-                        solara.Error(f"The {STORIES} stories could not be computed: {ensemble_task.exception}")
-                    else:
-                        solara.Info(f"Computing {STORIES} stories for the bands… (one story shown meanwhile)")
-                curves = Curves.of(story, ensemble, mode.value)
-                _html("div", headline(story, shown), ["sim-headline"])
-                with solara.lab.Tabs(value=tab.value, on_value=tab.set, lazy=True):
-                    with solara.lab.Tab(TABS[0]):
-                        Charts(adoption_options(curves, story, shown))
-                    with solara.lab.Tab(TABS[1]):
-                        Charts(influence_options(curves, story, shown))
-                    with solara.lab.Tab(TABS[2]):
-                        Charts(china_options(curves, story, shown))
-                    with solara.lab.Tab(TABS[3]):
-                        Countries(curves, story, shown)
-                    with solara.lab.Tab(TABS[4]):
-                        Feed(story, shown)
-                    with solara.lab.Tab(TABS[5]):
-                        Info(preset, story)
-                    with solara.lab.Tab(TABS[6]):
-                        Export(curves, story, shown)
+                else:
+                    Views(loaded, preset, mode.value, min(playback.value.shown, loaded.total), tab, ensemble,
+                          ensemble_task)  # fmt: skip
+
+
+@solara.component
+def Views(story: Story, preset: Preset, mode: str, shown: int, tab: solara.Reactive[int],
+          ensemble: Ensemble | None, ensemble_task: Any) -> None:  # fmt: skip
+    """The views of the revealed quarters, in tabs (only the open tab is drawn)."""
+    if story.notice:
+        solara.Warning(story.notice)
+    if mode != "one" and ensemble is None:
+        if ensemble_task.error:
+            solara.Error(f"The {STORIES} stories could not be computed: {ensemble_task.exception}")
+        else:
+            solara.Info(f"Computing {STORIES} stories for the bands… (one story shown meanwhile)")
+    curves = Curves.of(story, ensemble, mode)
+    _html("div", headline(story, shown), ["sim-headline"])
+    with solara.lab.Tabs(value=tab.value, on_value=tab.set, lazy=True):
+        with solara.lab.Tab(TABS[0]):
+            Charts(adoption_options(curves, story, shown), shown > 0)
+        with solara.lab.Tab(TABS[1]):
+            Charts(influence_options(curves, story, shown), shown > 0)
+        with solara.lab.Tab(TABS[2]):
+            Charts(china_options(curves, story, shown), shown > 0)
+        with solara.lab.Tab(TABS[3]):
+            Countries(curves, story, shown)
+        with solara.lab.Tab(TABS[4]):
+            Feed(story, shown)
+        with solara.lab.Tab(TABS[5]):
+            Info(preset, story)
+        with solara.lab.Tab(TABS[6]):
+            Export(curves, story, shown)
 
 
 @solara.component
