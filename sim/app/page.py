@@ -23,7 +23,7 @@ import solara.lab
 from solara import v as rv
 
 from sim.app.charts import FONT_PX
-from sim.app.levers import LEVERS, Lever, LeverSettings, lever_summary
+from sim.app.levers import LEVERS, Lever, LeverSettings
 from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.app.stories import MANY_STORIES, Ensemble, Story, StoryError, get_ensemble, get_story
 from sim.app.views import (
@@ -39,6 +39,7 @@ from sim.app.views import (
     feed,
     influence_options,
     lever_value_text,
+    levers_for_new_preset,
     series_csv,
     world_option,
 )
@@ -319,9 +320,7 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
     def choose(name: str | None = None, levers: LeverSettings | None = None, story: int | None = None) -> None:
         message = ""
         if name is not None and name != preset_name.value:
-            if settings.value != LeverSettings():
-                message = f"New preset: the levers are back to neutral (they were: {lever_summary(settings.value)})."
-            levers = LeverSettings()
+            levers, message = levers_for_new_preset(settings.value)
             preset_name.set(name)
         if levers is not None:
             settings.set(levers)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from sim.app.charts import Line, curves_option
+from sim.app.levers import LeverSettings, lever_summary
 from sim.app.stories import Ensemble, Story, StoryEvent, country_key
 from sim.app.worldmap import NO_USE_COLOUR, map_option
 from sim.blocs import BLOC_ADJECTIVES, BLOC_COLOURS, BLOCS, OPENNESS_COLOURS, OTHER
@@ -70,6 +71,14 @@ class Playback:
     def reset(self, total: int | None = None) -> Playback:
         """Back to the start, paused (for a new story: its number of quarters)."""
         return Playback(self.total if total is None else total)
+
+
+def levers_for_new_preset(current: LeverSettings) -> tuple[LeverSettings, str]:
+    """A new preset starts from neutral levers (a lever set for one lesson must not carry over
+    silently); the message says so when levers had been moved."""
+    if current == LeverSettings():
+        return current, ""
+    return LeverSettings(), f"New preset: the levers are back to neutral (they were: {lever_summary(current)})."
 
 
 def date_label(story: Story, shown: int) -> str:
