@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.app.levers import EU_STANCES, LEVERS, REACH_OPTIONS, LeverSettings
-from sim.errors import InputError, Problem, did_you_mean
+from sim.errors import InputError, Problem, did_you_mean, dotted
 from sim.fields import claims, documents
 from sim.resources import builtin_dir, builtin_scenarios
 from sim.yamlio import Located, load_yaml_file
@@ -179,7 +179,9 @@ def _placeholder_problem(name: str, preset: str, tries: dict[str, Any]) -> str |
 
 def _texts(entry: dict[str, Any]) -> list[tuple[tuple, str]]:
     """(field path, text) of every text of a lesson entry, for placeholder and jargon checks."""
-    out = [((key,), entry[key]) for key in TEXT_FIELDS if isinstance(entry.get(key), str)]
+    out: list[tuple[tuple[str | int, ...], str]] = [
+        ((key,), entry[key]) for key in TEXT_FIELDS if isinstance(entry.get(key), str)
+    ]
     for key in LIST_FIELDS:
         items = entry.get(key)
         if isinstance(items, list):
@@ -187,7 +189,7 @@ def _texts(entry: dict[str, Any]) -> list[tuple[tuple, str]]:
     return out
 
 
-def _check_entry(located: Located, preset: str, entry: Any) -> list[Problem]:
+def _check_entry(located: Located, lines: list[str], preset: str, entry: Any) -> list[Problem]:
     """Problems with one preset's lesson entry."""
     at = ("lessons", preset)
     if not isinstance(entry, dict):
@@ -224,13 +226,24 @@ def _check_entry(located: Located, preset: str, entry: Any) -> list[Problem]:
         for match in _PLACEHOLDER.finditer(text):
             problem = _placeholder_problem(match.group(1), preset, tries)
             if problem:
-                problems.append(located.problem((*at, *path), problem, at_value=True))
+                problems.append(_at_text(located, lines, (*at, *path), match.group(0), problem))
     return problems
 
 
-def _read(path: Path) -> tuple[Located, dict[str, Any]]:
+def _at_text(located: Located, lines: list[str], path: tuple, needle: str, message: str) -> Problem:
+    """A problem at `needle` inside a (folded, multi-line) text value: its own line, not the value's first."""
+    line, column = located.value_mark(path)
+    for number in range(line, len(lines) + 1):
+        found = lines[number - 1].find(needle)
+        if found >= 0:
+            return Problem(located.file, number, found + 1, dotted(path), message)
+    return Problem(located.file, line, column, dotted(path), message)
+
+
+def _read(path: Path) -> tuple[Located, dict[str, Any], list[str]]:
     """The lesson file, read and checked: every problem at once, as FILE:LINE:COLUMN lines."""
     located = load_yaml_file(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
     data = located.data
     if not isinstance(data, dict) or not isinstance(data.get("lessons"), dict):
         raise InputError.single(located.file, "the file is a mapping with one key, `lessons:`, of preset names")
@@ -242,15 +255,15 @@ def _read(path: Path) -> tuple[Located, dict[str, Any]]:
             message = f"no built-in preset {preset!r}{did_you_mean(preset, presets)}; presets: {', '.join(presets)}"
             problems.append(located.problem(("lessons", preset), message))
             continue
-        problems += _check_entry(located, preset, entry)
+        problems += _check_entry(located, lines, preset, entry)
     if problems:
         raise InputError(problems)
-    return located, data["lessons"]
+    return located, data["lessons"], lines
 
 
 def lesson_plans(path: Path | None = None) -> dict[str, LessonPlan]:
     """The spotlight country and lever tries of every lesson (what the numbers are computed for)."""
-    _, lessons = _read(path or lessons_dir() / LESSONS_FILE)
+    _, lessons, _ = _read(path or lessons_dir() / LESSONS_FILE)
     return {
         preset: LessonPlan(preset, entry["spotlight"], {k: dict(v) for k, v in (entry.get("tries") or {}).items()})
         for preset, entry in lessons.items()
@@ -282,7 +295,7 @@ def _range(stats: dict[str, float], kind: str, signed: bool) -> str:
     return f"{low.removesuffix(unit)} to {high}" if unit else f"{low} to {high}"
 
 
-def _verdict(stats: dict[str, float], base_spread: float, kind: str) -> str:
+def _verdict(stats: dict[str, float], base_spread: float) -> str:
     """In how many stories a difference goes which way; "within chance" when they disagree."""
     n, higher, lower = int(stats["stories"]), int(stats["higher"]), int(stats["lower"])
     if higher == lower == 0:
@@ -330,8 +343,18 @@ def _fill_one(name: str, preset: str, numbers: dict[str, Any]) -> str:
     if field == "range":
         return _range(stats, kind, signed)
     if field == "verdict":
-        return _verdict(stats, _spread(base_values, quantity), kind)
+        return _verdict(stats, _spread(base_values, quantity))
     return _number(stats["median"], kind, signed)
+
+
+def _stale(text: str, preset: str, numbers: dict[str, Any]) -> str:
+    """The first placeholder of `text` the numbers cannot fill ('' when all can)."""
+    for match in _PLACEHOLDER.finditer(text):
+        try:
+            _fill_one(match.group(1), preset, numbers)
+        except KeyError:
+            return match.group(0)
+    return ""
 
 
 def fill(text: str, preset: str, numbers: dict[str, Any]) -> str:
@@ -357,7 +380,7 @@ def load_lessons(path: Path | None = None, numbers_path: Path | None = None) -> 
     and for a number the numbers file lacks (then it is stale: rerun scripts/lesson_numbers.py).
     """
     path = path or lessons_dir() / LESSONS_FILE
-    located, lessons = _read(path)
+    located, lessons, lines = _read(path)
     numbers = _read_numbers(numbers_path or path.parent / NUMBERS_FILE)
     out, problems = {}, []
     for preset, entry in lessons.items():
@@ -371,7 +394,7 @@ def load_lessons(path: Path | None = None, numbers_path: Path | None = None) -> 
                 except KeyError as missing:
                     where = ("lessons", preset, key) if key in TEXT_FIELDS else ("lessons", preset, key, i)
                     message = f"no generated number {missing} for this lesson: run scripts/lesson_numbers.py"
-                    problems.append(located.problem(where, message, at_value=True))
+                    problems.append(_at_text(located, lines, where, _stale(text, preset, numbers), message))
             filled[key] = texts[0] if key in TEXT_FIELDS and texts else tuple(texts)
         if not problems:
             out[preset] = LessonInfo(preset=preset, claims=tuple(entry["claims"]), **filled)
