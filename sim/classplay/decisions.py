@@ -85,7 +85,7 @@ def options_for(actor: Actor, scenario: Scenario, world: World, state: WorldStat
         for openness, words in (("open", "open weights"), ("closed", "closed models only")):
             now = " (as now)" if current is not None and current == (openness == "open") else ""
             options.append(Option(f"release:{openness}", "release",
-                                  f"Release our next models as {words}{now}", ("D4.4", "D4.6")))
+                                  f"Release the next models as {words}{now}", ("D4.4", "D4.6")))
         return options
     code, bloc = actor.code, actor.bloc
     index = {c.iso3: i for i, c in enumerate(world.countries)}[code]
