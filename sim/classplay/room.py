@@ -348,6 +348,8 @@ class ClassRoom:
                                                 "its own course continues"))
             self._feed.extend(model_entries(state.events, first, last, k))
             self._states.append(state)
+            if len(self._states) > 2:  # pages read the last two worlds only; older ones go (memory)
+                self._states[-3] = None
             self._timings.append(timing)
             self._round = k + 1
             self._deadline = None

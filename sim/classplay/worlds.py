@@ -39,12 +39,19 @@ class WorldState:
         """The last simulated quarter, like `2025Q4`."""
         return quarter_label(self.quarter_ordinal - 1)
 
+    _by_quarter: dict[str, dict[tuple[str, str], float]] = field(default_factory=dict, repr=False)
+
     def value(self, metric: str, group: str, quarter: str | None = None) -> float | None:
         """One series' value at `quarter` (default the last simulated); None when not there."""
-        ts = self.timeseries
         date = quarter or self.last_quarter
-        hit = ts.loc[(ts["metric"] == metric) & (ts["group"] == group) & (ts["date"] == date), "value"]
-        return float(hit.iloc[0]) if len(hit) else None
+        values = self._by_quarter.get(date)
+        if values is None:  # one quarter's rows, indexed once: every student's page reads a dozen a round
+            ts = self.timeseries
+            rows = ts[ts["date"] == date]
+            values = dict(zip(zip(rows["metric"], rows["group"], strict=True), rows["value"], strict=True))
+            self._by_quarter[date] = values
+        found = values.get((metric, group))
+        return None if found is None else float(found)
 
 
 def model_seed(seed: int) -> int:
