@@ -177,6 +177,7 @@ def test_thirty_students_deciding_at_once_play_eight_rounds_then_the_replay(base
     room = ClassRoom(baseline, round_quarters=4, rounds=8, clock=lambda: clock[0])
     tokens = [student(room, f"student {i}") for i in range(30)]
     assert room.admits(room.join_code.lower()) and room.admits(room.class_token) and not room.admits("nope")
+    assert room.is_teacher(room.teacher_token) and not room.is_teacher(room.class_token)
     failures: list[str] = []
 
     def play(i: int, round_: int, barrier: threading.Barrier) -> None:

@@ -215,6 +215,10 @@ class ClassRoom:
         """Whether `key` (the join link's token, or the join code typed by hand) opens this class."""
         return secrets.compare_digest(str(key), self.class_token) or str(key).strip().upper() == self.join_code
 
+    def is_teacher(self, token: str) -> bool:
+        """Whether `token` is the teacher's (only the teacher's page holds `teacher_token`)."""
+        return secrets.compare_digest(str(token), self.teacher_token)
+
     def actors(self) -> list[tuple[Actor, bool]]:
         """Every playable actor and whether it is free."""
         with self._lock:
