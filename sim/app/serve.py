@@ -22,12 +22,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 PAGE = Path(__file__).resolve().parent / "page.py"
-# The packages solara 1.64.1's page template loads (solara/server/templates/solara.html.j2).
+# The packages solara 1.64.1's page template loads (solara/server/templates/solara.html.j2), the
+# ECharts its FigureEcharts loads (solara/components/echarts.vue), and the world map's country shapes
+# (read by sim/app/worldmap.py). scripts/fetch_solara_assets.sh fetches exactly these.
 BROWSER_PACKAGES = (
     "@widgetti/solara-vuetify-app@10.1.1",
     "@widgetti/vue-grid-layout@2.3.13-alpha.2",
     "font-awesome@4.5.0",
     "requirejs@2.3.6",
+    "echarts@5.4.0",
+    "world-atlas@2.0.2",
 )
 OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage reports to solara's servers
