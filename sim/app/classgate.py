@@ -27,7 +27,7 @@ REFUSED = {
 
 def refusal(room: ClassRoom, query: str) -> str | None:
     """Why a page with this query string is refused (None: it may open)."""
-    values = {k: v[-1] for k, v in parse_qs(query).items()}
+    values = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
     if "teacher" in values and not room.is_teacher(values["teacher"]):
         return REFUSED["teacher"]
     if "join" in values and not room.admits(values["join"]):

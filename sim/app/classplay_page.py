@@ -178,7 +178,7 @@ def Routed() -> None:
         log.exception("the class could not be opened")
         room = f"The class could not be opened: {error}"
     router = solara.use_router()
-    query = {k: v[-1] for k, v in parse_qs(router.search or "").items()}
+    query = {k: v[-1] for k, v in parse_qs(router.search or "", keep_blank_values=True).items()}
     with solara.Div(classes=["cp-page"]):
         if room is None:
             solara.Error("This server has no class: start it with `sim app --class`.")
