@@ -290,7 +290,7 @@ def Student(room: ClassRoom, token: str, leave: Callable[[], None]) -> None:
                 StudentDebrief(room, actor.label)
             else:
                 Decisions(view, decide)
-                if said.value and said.value[0] == view.round:  # last round's message is stale
+                if said.value and said.value[0] == view.round and not said.value[1].ok:  # "Decided:" is above
                     _show(said.value[1])
             with solara.Div(classes=["cp-card"]):
                 _html("h3", "What the last round did" if view.round > 1 else "Before the first round")
@@ -446,9 +446,14 @@ def Roster(room: ClassRoom, status: Any, roster: tuple, said: solara.Reactive) -
     """Who has decided this round, and the teacher's kick and reassign."""
     decided = status.decided
     undecided = status.undecided
-    _html("div", f"Decided: {len(decided)} of {len(decided) + len(undecided)} students", ["cp-topic"])
-    items = "".join(f'<li class="cp-decided">✓ {esc(name)} · {esc(label)}</li>' for _, name, label in decided)
-    items += "".join(f'<li class="cp-undecided">… {esc(name)} · {esc(label)}</li>' for _, name, label in undecided)
+    if status.finished:
+        _html("div", f"{len(undecided)} students played", ["cp-topic"])
+        items = "".join(f"<li>{esc(name)} · {esc(label)}</li>" for _, name, label in undecided)
+    else:
+        _html("div", f"Decided: {len(decided)} of {len(decided) + len(undecided)} students", ["cp-topic"])
+        items = "".join(f'<li class="cp-decided">✓ {esc(name)} · {esc(label)}</li>' for _, name, label in decided)
+        items += "".join(f'<li class="cp-undecided">… {esc(name)} · {esc(label)}</li>'
+                         for _, name, label in undecided)  # fmt: skip
     _raw("ul", items or "<li>No student has joined yet.</li>", ["cp-list"])
     who = solara.use_reactive(None)
     to = solara.use_reactive(None)

@@ -79,22 +79,24 @@ def actor_lines(room: ClassRoom, actor: Actor, world: WorldState | None, replay:
     for bloc in ORIGINS:
         group = f"country={actor.code},origin={bloc}"
         both(bloc_name(bloc), BLOC_COLOURS[bloc], lambda s, g=group: series(s, "adoption_share", g, quarters))
-    return f"{actor.name}: whose AI models its firms and government use", lines
+    return f"{actor.name}: whose AI models it uses", lines
 
 
 def quiet_dashed(option: dict) -> dict:
-    """Only the solid lines (the class's world) get an end label; the dashed twins (without the class)
-    are named in the tooltip. Eight end labels would take half the chart's width."""
+    """A key below the chart names the solid lines (the class's world) instead of end labels, and the
+    dashed twins (without the class) are named in the tooltip: eight end labels would take half the
+    width of a chart that shares the screen with the decisions."""
     solid = []
     for entry in option["series"]:
         if entry.get("type") != "line" or "endLabel" not in entry:
             continue
-        if entry["lineStyle"].get("type") == "dashed":
-            entry["endLabel"] = {**entry["endLabel"], "show": False}
-        else:
+        entry["endLabel"] = {**entry["endLabel"], "show": False}
+        if entry["lineStyle"].get("type") != "dashed":
             solid.append(entry["name"])
-    if solid:
-        option["grid"]["right"] = max(int(0.58 * FONT_PX * len(f"{n}: 100.0%")) + 16 for n in solid)
+    option["grid"]["right"] = FONT_PX * 2
+    option["grid"]["bottom"] = FONT_PX * 4
+    option["legend"] = {"data": solid, "bottom": 0, "left": "center", "textStyle": {"fontSize": FONT_PX},
+                        "itemWidth": 28, "itemHeight": 6, "selectedMode": False}  # fmt: skip
     return option
 
 
