@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -336,8 +337,12 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
 
     # -- the ticker: one task per session; it reads the latest playback at every tick --
     async def ticker() -> None:
+        interval = SPEEDS.get(speed.value, SPEEDS["normal"])
+        due = time.monotonic() + interval
         while playback.value.playing:
-            await asyncio.sleep(SPEEDS.get(speed.value, SPEEDS["normal"]))
+            # A steady beat: the time a quarter takes to show is taken out of the wait for the next one.
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = max(due + interval, time.monotonic() + interval / 2)
             playback.set(playback.value.tick())
 
     solara.lab.use_task(ticker, dependencies=[playback.value.playing, speed.value, preset.name, settings.value,
