@@ -127,6 +127,7 @@ def test_students_rejoin_and_the_teacher_kicks_and_reassigns(baseline):
         (lambda room, token: room.kick("s99"), "no student"),
         (lambda room, token: room.reassign("s1", "lab:nobody"), "unknown actor"),
         (lambda room, token: room.start_timer(-5), "1 second to an hour"),
+        (lambda room, token: room.undo(token, "capacity:invest"), "has not decided"),
     ],
 )
 def test_bad_requests_are_refused_in_plain_words(baseline, call, words):
@@ -169,6 +170,24 @@ def test_a_class_that_cannot_be_opened_says_why(baseline):
         ClassRoom(baseline, round_quarters=4, rounds=9)
     with pytest.raises(ClassError, match="preset cannot be opened"):
         ClassRoom("no-such-preset")
+    with pytest.raises(ClassError, match="whole number"):
+        ClassRoom(baseline, seed="7")
+
+
+def test_a_choice_taken_back_or_replaced_is_not_a_decision(baseline):
+    room = ClassRoom(baseline, round_quarters=1, rounds=1, first_quarter="2026Q1")
+    ana = student(room, "Ana", "country:IDN")
+    assert room.decide(ana, "privacy:stricter").ok and room.decide(ana, "privacy:looser").ok
+    assert room.decide(ana, "capacity:invest").ok
+    assert [o.id for o in room.view(ana).chosen] == ["privacy:looser", "capacity:invest"]
+    assert room.undo(ana, "capacity:invest").ok
+    assert room.decide(ana, "keep").ok and [o.id for o in room.view(ana).chosen] == ["keep"]
+    assert room.decide(ana, "privacy:stricter").ok and [o.id for o in room.view(ana).chosen] == ["privacy:stricter"]
+    assert room.advance().ok
+    rows = list(csv.DictReader(io.StringIO(room.decisions_csv())))
+    assert [(r["option"], r["rule_id"], r["quarter"]) for r in rows] == [
+        ("privacy:stricter", "class-r1-idn-privacy-stricter", "2026Q1")]
+    assert "class-r1-idn-privacy-stricter" in room.world().events["rule_id"].tolist()
 
 
 def test_thirty_students_deciding_at_once_play_eight_rounds_then_the_replay(baseline):

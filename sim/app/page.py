@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -52,13 +53,14 @@ TITLE = "AI geopolitics: open vs closed models"
 STORIES = MANY_STORIES  # story numbers offered: 0..11, each a different roll of chance
 CHART_STYLE = "height: 400px; width: 100%;"
 MAP_STYLE = "height: 520px; width: 100%;"
-TABS = ("Adoption", "Influence", "China", "Countries", "What happened", "Info", "Export")
+TABS = ("Adoption", "Influence", "China", "Countries", "Events", "Info", "Export")
 
 CSS = f"""
 .sim-page {{ font-size: {FONT_PX}px; line-height: 1.45; color: #222; padding: 8px 20px; }}
 .sim-page .v-label, .sim-page .v-btn, .sim-page .v-select__selection, .sim-page .v-tab,
 .sim-page input, .sim-page .v-messages, .v-menu__content .v-list-item__title {{ font-size: {FONT_PX}px !important; }}
-.sim-page .v-btn {{ text-transform: none; letter-spacing: 0; }}
+.sim-page .v-btn, .sim-page .v-tab {{ text-transform: none; letter-spacing: 0; }}
+.sim-page .v-tab {{ padding: 0 12px; min-width: 0; }}
 .sim-layout {{ display: grid; grid-template-columns: minmax(300px, 360px) minmax(0, 1fr); gap: 20px;
                align-items: start; }}
 @media (max-width: 1100px) {{ .sim-layout {{ grid-template-columns: minmax(0, 1fr); }} }}
@@ -88,18 +90,18 @@ CSS = f"""
 
 def claim_text(claim_id: str) -> str | None:
     """What a claim id (`D4.8`) says, from the lessons module."""
+    from sim.app.lessons import claim_text as text
+
     try:
-        from sim.app.lessons import claim_text as text
-    except ImportError:  # a checkout without the lessons: ids only
+        return text(claim_id)
+    except Exception:  # the claim texts are an aid; the feed works without them
+        log.exception("could not look up claim %s", claim_id)
         return None
-    return text(claim_id)
 
 
 def lesson_for(preset: str) -> Any:
-    try:
-        from sim.app.lessons import lesson_for as find
-    except ImportError:  # a checkout without the lessons: the preset's question only
-        return None
+    from sim.app.lessons import lesson_for as find
+
     return find(preset)
 
 
@@ -116,7 +118,7 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
     (Vuetify's `change`), so Reset or a story change never sees an in-between position."""
     hint = "×" if lever.label.endswith("×") else "±" if lever.label.endswith("±") else ""
     label = lever.label.rstrip(" ×±")
-    with solara.Column(gap="0px"):
+    with solara.Column(gap="0px", classes=[f"sim-lever-{lever.name}"]):
         solara.HTML(
             tag="div",
             unsafe_innerHTML=f"{html.escape(label)}: "
@@ -156,8 +158,9 @@ def Charts(options: list[dict], started: bool) -> None:
 
 
 @solara.component
-def Feed(story: Story, shown: int) -> None:
+def Feed(story: Story, playback: solara.Reactive[Playback]) -> None:
     """The narrated events of the revealed quarters, newest first, with their claims and what they say."""
+    shown = revealed(story, playback)
     events = feed(story, shown)
     if not events:
         _html("p", "Nothing has happened yet: press Play or Step.")
@@ -219,8 +222,9 @@ def _world() -> dict | str:
 
 
 @solara.component
-def Countries(curves: Curves, story: Story, shown: int) -> None:
+def Countries(curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
     """The world map; a click on a country shows its curves below."""
+    shown = revealed(story, playback)
     selected = solara.use_reactive("")
 
     def clicked(data: Any) -> None:
@@ -247,8 +251,9 @@ def Countries(curves: Curves, story: Story, shown: int) -> None:
 
 
 @solara.component
-def Export(curves: Curves, story: Story, shown: int) -> None:
+def Export(curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
     """CSV of the revealed quarters (world series; per country); each chart saves itself as PNG."""
+    shown = revealed(story, playback)
     if shown == 0:
         _html("p", "Play or step the story first: the files hold the quarters shown so far.")
         return
@@ -259,6 +264,60 @@ def Export(curves: Curves, story: Story, shown: int) -> None:
                         label="Download the curves (CSV)", mime_type="text/csv")  # fmt: skip
     solara.FileDownload(lambda: countries_csv(story, shown), filename=f"{base}-countries.csv",
                         label="Download every country (CSV)", mime_type="text/csv")  # fmt: skip
+
+
+def revealed(story: Story, playback: solara.Reactive[Playback]) -> int:
+    """Quarters revealed. Only the components that call this re-render at each quarter (solara
+    re-renders the readers of a reactive value), so a quarter redraws the date, the numbers and the
+    open tab, not the controls."""
+    return min(playback.value.shown, story.total)
+
+
+CHARTS = {"adoption": adoption_options, "influence": influence_options, "china": china_options}
+
+
+@solara.component
+def ChartsTab(kind: str, curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
+    shown = revealed(story, playback)
+    Charts(CHARTS[kind](curves, story, shown), shown > 0)
+
+
+@solara.component
+def DateCounter(story: Story, playback: solara.Reactive[Playback]) -> None:
+    _html("div", date_label(story, revealed(story, playback)), ["sim-date"])
+
+
+@solara.component
+def Headline(story: Story, playback: solara.Reactive[Playback]) -> None:
+    _html("div", headline(story, revealed(story, playback)), ["sim-headline"])
+
+
+@solara.component
+def Ticker(playback: solara.Reactive[Playback], interval: float, key: Any) -> None:
+    """Reveals the next quarter every `interval` seconds while playing: one task per session, restarted
+    (the old one cancelled) when play starts or stops, the speed or the story changes; it reads the
+    latest playback at every tick, so a fast play-pause-play cannot leave it stale."""
+    playing = playback.value.playing
+
+    async def ticker() -> None:
+        due = time.monotonic() + interval
+        while playback.value.playing:
+            # A steady beat: the time a quarter takes to show is taken out of the wait for the next one.
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = max(due + interval, time.monotonic() + interval / 2)
+            playback.set(playback.value.tick())
+
+    solara.lab.use_task(ticker, dependencies=[playing, interval, key])
+
+
+@solara.component
+def PlayButtons(playback: solara.Reactive[Playback]) -> None:
+    playing = playback.value.playing
+    with solara.Row(gap="6px", style={"flex-wrap": "wrap"}):
+        solara.Button("Pause" if playing else "Play", icon_name="mdi-pause" if playing else "mdi-play",
+                      color="primary", on_click=lambda: playback.set(playback.value.toggle()))  # fmt: skip
+        solara.Button("Step", icon_name="mdi-step-forward", on_click=lambda: playback.set(playback.value.step()))
+        solara.Button("Reset", icon_name="mdi-restart", on_click=lambda: playback.set(playback.value.reset()))
 
 
 def headline(story: Story, shown: int) -> str:
@@ -333,15 +392,6 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
     def set_lever(name: str) -> Callable[[Any], None]:
         return lambda value: choose(levers=replace(settings.value, **{name: value}))
 
-    # -- the ticker: one task per session; it reads the latest playback at every tick --
-    async def ticker() -> None:
-        while playback.value.playing:
-            await asyncio.sleep(SPEEDS.get(speed.value, SPEEDS["normal"]))
-            playback.set(playback.value.tick())
-
-    solara.lab.use_task(ticker, dependencies=[playback.value.playing, speed.value, preset.name, settings.value,
-                                              number.value])  # fmt: skip
-
     ensemble_task = solara.lab.use_task(
         lambda: get_ensemble(preset.name, preset.path, settings.value, STORIES) if mode.value != "one" else None,
         dependencies=[mode.value, preset.name, settings.value],
@@ -352,7 +402,8 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
         with solara.Row(justify="space-between", style={"align-items": "baseline", "flex-wrap": "wrap"}):
             _html("h1", TITLE, ["sim-title"])
             if isinstance(loaded, Story):
-                _html("div", date_label(loaded, min(playback.value.shown, loaded.total)), ["sim-date"])
+                DateCounter(loaded, playback)
+                Ticker(playback, SPEEDS.get(speed.value, SPEEDS["normal"]), (preset.name, settings.value, number.value))
         with solara.Div(classes=["sim-layout"]):
             with solara.Div(classes=["sim-controls"]):
                 Controls(presets, preset, settings.value, number.value, mode, speed, playback, choose, set_lever,
@@ -363,12 +414,11 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
                 if isinstance(loaded, str):
                     solara.Error(loaded)
                 else:
-                    Views(loaded, preset, mode.value, min(playback.value.shown, loaded.total), tab, ensemble,
-                          ensemble_task)  # fmt: skip
+                    Views(loaded, preset, mode.value, playback, tab, ensemble, ensemble_task)
 
 
 @solara.component
-def Views(story: Story, preset: Preset, mode: str, shown: int, tab: solara.Reactive[int],
+def Views(story: Story, preset: Preset, mode: str, playback: solara.Reactive[Playback], tab: solara.Reactive[int],
           ensemble: Ensemble | None, ensemble_task: Any) -> None:  # fmt: skip
     """The views of the revealed quarters, in tabs (only the open tab is drawn)."""
     if story.notice:
@@ -379,22 +429,22 @@ def Views(story: Story, preset: Preset, mode: str, shown: int, tab: solara.React
         else:
             solara.Info(f"Computing {STORIES} stories for the bands… (one story shown meanwhile)")
     curves = Curves.of(story, ensemble, mode)
-    _html("div", headline(story, shown), ["sim-headline"])
+    Headline(story, playback)
     with solara.lab.Tabs(value=tab.value, on_value=tab.set, lazy=True):
         with solara.lab.Tab(TABS[0]):
-            Charts(adoption_options(curves, story, shown), shown > 0)
+            ChartsTab("adoption", curves, story, playback)
         with solara.lab.Tab(TABS[1]):
-            Charts(influence_options(curves, story, shown), shown > 0)
+            ChartsTab("influence", curves, story, playback)
         with solara.lab.Tab(TABS[2]):
-            Charts(china_options(curves, story, shown), shown > 0)
+            ChartsTab("china", curves, story, playback)
         with solara.lab.Tab(TABS[3]):
-            Countries(curves, story, shown)
+            Countries(curves, story, playback)
         with solara.lab.Tab(TABS[4]):
-            Feed(story, shown)
+            Feed(story, playback)
         with solara.lab.Tab(TABS[5]):
             Info(preset, story)
         with solara.lab.Tab(TABS[6]):
-            Export(curves, story, shown)
+            Export(curves, story, playback)
 
 
 @solara.component
@@ -412,15 +462,15 @@ def Controls(
 ) -> None:
     """Lesson controls only: preset and its question, playback, how many stories, levers."""
     solara.Select(label="Preset", values=[p.name for p in presets], value=preset.name,
-                  on_value=lambda name: choose(name=name))  # fmt: skip
-    question = (preset.question or "").split("\n\n")[0]
+                  on_value=lambda name: choose(name=name), classes=["sim-preset"])  # fmt: skip
+    try:
+        lesson = lesson_for(preset.name)
+    except Exception:  # the lessons are an aid: the preset's own question otherwise
+        log.exception("could not read the lesson of %s", preset.name)
+        lesson = None
+    question = lesson.question if lesson is not None else (preset.question or "").split("\n\n")[0]
     _html("p", question, ["sim-question"])
-    state = playback.value
-    with solara.Row(gap="6px", style={"flex-wrap": "wrap"}):
-        solara.Button("Pause" if state.playing else "Play", icon_name="mdi-pause" if state.playing else "mdi-play",
-                      color="primary", on_click=lambda: playback.set(playback.value.toggle()))  # fmt: skip
-        solara.Button("Step", icon_name="mdi-step-forward", on_click=lambda: playback.set(playback.value.step()))
-        solara.Button("Reset", icon_name="mdi-restart", on_click=lambda: playback.set(playback.value.reset()))
+    PlayButtons(playback)
     _html("div", "Speed", ["sim-lever-name"])
     solara.ToggleButtonsSingle(value=speed.value, values=list(SPEEDS), on_value=speed.set)
     _html("div", "What the charts show", ["sim-lever-name"])

@@ -26,8 +26,8 @@ from sim.blocs import BLOC_ADJECTIVES, BLOC_COLOURS, BLOCS, OPENNESS_COLOURS, OT
 SPEEDS = {"slow": 1.5, "normal": 0.8, "fast": 0.35}  # seconds between quarters while playing
 MODES = {
     "one": "One story",
-    "many": "Many stories (bands)",
-    "difference": "Difference from neutral levers",
+    "many": "Many stories",
+    "difference": "Difference from baseline (same preset, neutral levers)",
 }
 MAX_FEED_EVENTS = 80
 

@@ -140,7 +140,9 @@ class ClassRoom:
                 raise ClassError(f"unknown actors {', '.join(unknown)}; actors look like country:IDN or lab:meta")
             every = [known[a] for a in actors]
         self.scenario = scenario
-        self.seed = scenario.seed if seed is None else int(seed)
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63):
+            raise ClassError(f"a seed is a whole number from 0 to 2^63-1, not {seed!r}")
+        self.seed = scenario.seed if seed is None else seed
         self.round_quarters, self.rounds, self.first = round_quarters, rounds, first
         self.class_token = secrets.token_urlsafe(16)  # in the join link
         self.teacher_token = secrets.token_urlsafe(16)  # the teacher's page only
@@ -272,6 +274,19 @@ class ClassRoom:
             self._decisions.append(Decision(self._round, first, student.name, student.id, student.actor,
                                             option, self._clock()))
             return Outcome(True, f"Decided: {option.label}")
+        return self._guard(go)
+
+    def undo(self, token: str, option_id: str) -> Outcome:
+        """A student takes back one of this round's choices (their actor then keeps course on that topic)."""
+        def go() -> Outcome:
+            student = self._roster.by_token(token)
+            if self._simulating or self.finished:
+                return Outcome(False, "this round's decisions are closed")
+            mine = [d for d in self._round_decisions(student.actor.id) if d.option.id == option_id]
+            if not mine:
+                return Outcome(False, f"{student.actor.label} has not decided {option_id!r} this round")
+            self._decisions = [d for d in self._decisions if d not in mine]
+            return Outcome(True, f"Taken back: {mine[0].option.label}")
         return self._guard(go)
 
     # -- teacher -----------------------------------------------------------------------------------
