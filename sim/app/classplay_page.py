@@ -271,7 +271,10 @@ def Student(room: ClassRoom, token: str, leave: Callable[[], None]) -> None:
     world_quarter = view.last_quarter if view.round > 1 else None
 
     def decide(option_id: str) -> None:
-        said.set((round_, room.decide(token, option_id)))
+        """Take an option; taking a chosen one again takes it back (the actor keeps course on that topic)."""
+        chosen = {o.id for o in view.chosen} if isinstance(view, StudentView) else set()
+        act = room.undo if option_id in chosen else room.decide
+        said.set((round_, act(token, option_id)))
 
     with solara.Row(justify="space-between", style={"align-items": "baseline", "flex-wrap": "wrap"}):
         _html("h1", f"You govern {actor.label}", ["cp-actor"])
@@ -320,7 +323,8 @@ def Decisions(view: StudentView, decide: Callable[[str], None]) -> None:
         _html("h3", "Your decisions this round")
         if chosen:
             labels = "; ".join(o.label for o in view.chosen)
-            _html("p", f"Decided: {labels}. You can still change until the teacher ends the round.", ["cp-decided"])
+            _html("p", f"Decided: {labels}. Until the teacher ends the round you can change it (click a chosen "
+                       "option again to take it back).", ["cp-decided"])  # fmt: skip
         else:
             _html("p", f"Not decided yet. If you do not decide, {view.actor.name} follows its own course "
                        "(the model's rules).", ["cp-undecided"])  # fmt: skip
@@ -355,7 +359,8 @@ def OptionPicker(options: list[Any], chosen: set[str], decide: Callable[[str], N
             solara.Select(label="Choose", values=list(by_label), value=picked)
         option = by_label.get(picked.value or "")
         done = current is not None and current == picked.value
-        solara.Button("✓ decided" if done else "Decide this", color="primary", disabled=option is None or done,
+        solara.Button("✓ decided (click to take back)" if done else "Decide this", color="primary",
+                      outlined=done, disabled=option is None,
                       on_click=lambda: decide(option.id) if option else None)  # fmt: skip
     if option is not None and option.claims:
         _html("div", "Claims: " + " ".join(option.claims), ["cp-claims"])
