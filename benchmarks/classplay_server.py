@@ -49,6 +49,15 @@ def rss_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
+def cpu_s(process: psutil.Process) -> float:
+    """CPU seconds (user + system) of `sim app` and its server process so far."""
+    total = sum(process.cpu_times()[:2])
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += sum(child.cpu_times()[:2])
+    return total
+
+
 def wait_round(page, pattern: str, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     locator = page.locator(".cp-round")
@@ -115,20 +124,25 @@ def main() -> None:
                     if (i + k) % 2 == 0:
                         student.get_by_role("button", name=re.compile(r"^Keep course")).click()
                 time.sleep(1.5)
-                clicked = time.perf_counter()
+                clicked, cpu = time.perf_counter(), cpu_s(process)
                 teacher.get_by_role("button", name=re.compile(rf"^End (round {k}|the last round) and simulate")).click()
                 after = f"All {args.rounds} rounds played" if k == args.rounds else f"Round {k + 1} of"
                 for student in students:
                     wait_round(student, after)
                 latency = time.perf_counter() - clicked
-                result["rounds"].append({"round": k, "latency_s": latency, "rss_mb": rss_mb(process)})
+                server_cpu = cpu_s(process) - cpu
+                result["rounds"].append({"round": k, "latency_s": latency, "server_cpu_s": server_cpu,
+                                         "rss_mb": rss_mb(process)})  # fmt: skip
                 if not args.json:
-                    print(f"round {k}: click to {args.pages} pages showing the next round {latency:.2f} s, "
-                          f"server RSS {result['rounds'][-1]['rss_mb']:.0f} MB", flush=True)  # fmt: skip
+                    print(f"round {k}: click to {args.pages} pages showing the next round {latency:.2f} s "
+                          f"(server CPU meanwhile {server_cpu:.2f} s), server RSS "
+                          f"{result['rounds'][-1]['rss_mb']:.0f} MB", flush=True)  # fmt: skip
             clicked = time.perf_counter()
             teacher.get_by_text("Debrief: the class's world").wait_for()
             result["debrief_s"] = time.perf_counter() - clicked
             result["rss_mb_end"] = rss_mb(process)
+            result["rss_mb_end_server_process"] = process.children()[0].memory_info().rss / 2**20
+            result["rss_mb_end_sim_app_parent"] = process.memory_info().rss / 2**20
             result["peak_rss_mb"] = max(r["rss_mb"] for r in result["rounds"])
             browser.close()
     finally:
@@ -142,7 +156,9 @@ def main() -> None:
               f"{result['pages_joined_s']:.1f} s; latency mean {sum(latencies) / len(latencies):.2f} s, "
               f"max {max(latencies):.2f} s; RSS idle {result['rss_mb_idle']:.0f} MB, joined "
               f"{result['rss_mb_joined']:.0f} MB, end {result['rss_mb_end']:.0f} MB; debrief shown "
-              f"{result['debrief_s']:.2f} s after the last round")  # fmt: skip
+              f"{result['debrief_s']:.2f} s after the last round; at the end the server process holds "
+              f"{result['rss_mb_end_server_process']:.0f} MB, the `sim app` parent "
+              f"{result['rss_mb_end_sim_app_parent']:.0f} MB")  # fmt: skip
 
 
 if __name__ == "__main__":
