@@ -56,8 +56,13 @@ T = TypeVar("T")
 CSS = f"""
 .cp-page {{ font-size: {FONT_PX}px; line-height: 1.45; color: #222; padding: 8px 20px; max-width: 1800px; }}
 .cp-page .v-label, .cp-page .v-btn, .cp-page .v-select__selection, .cp-page input, .cp-page .v-messages,
-.v-menu__content .v-list-item__title, .cp-page .v-alert {{ font-size: {FONT_PX}px !important; }}
+.v-menu__content .v-list-item__title, .cp-page .v-alert, .cp-page .v-expansion-panel-header {{
+    font-size: {FONT_PX}px !important; }}
 .cp-page .v-btn {{ text-transform: none; letter-spacing: 0; }}
+.cp-page .v-label--active {{ transform: translateY(-26px) scale(1) !important; }}  /* floated labels stay 18 px */
+.cp-page .v-text-field {{ padding-top: 22px; }}
+.cp-form {{ max-width: 760px; }}
+.cp-gap {{ margin-top: 16px !important; }}
 .cp-page .cp-option.v-btn {{ white-space: normal; height: auto !important; min-height: 44px; padding: 8px 14px;
                              text-align: left; justify-content: flex-start; max-width: 100%; }}
 .cp-page .cp-option .v-btn__content {{ white-space: normal; flex: 1 1 auto; line-height: 1.3; }}
@@ -213,10 +218,11 @@ def Code(room: ClassRoom, admitted: Callable[[], None]) -> None:
 
     _html("h1", TITLE, ["cp-title"])
     _html("p", "Type the class code your teacher shows (six letters and digits).")
-    solara.InputText("Class code", value=code, continuous_update=True)
-    solara.Button("Enter the class", color="primary", on_click=check)
-    if wrong.value:
-        solara.Error("That is not this class's code. Check the teacher's screen and try again.")
+    with solara.Div(classes=["cp-form"]):
+        solara.InputText("Class code", value=code, continuous_update=True)
+        solara.Button("Enter the class", color="primary", on_click=check)
+        if wrong.value:
+            solara.Error("That is not this class's code. Check the teacher's screen and try again.")
 
 
 @solara.component
@@ -236,13 +242,18 @@ def Join(room: ClassRoom, joined: Callable[[str], None]) -> None:
             refused.set(outcome.message)
 
     _html("h1", TITLE, ["cp-title"])
-    _html("p", "You will govern one country (or run one AI lab) in the class's shared world. Each round you "
-               "take its decisions; the teacher ends the round and the world moves on.")  # fmt: skip
-    solara.InputText("Your name (the teacher sees it)", value=name, continuous_update=True)
-    solara.Select(label="Country or AI lab", values=["Assign me one", *labels], value=wanted)
-    solara.Button("Join the class", color="primary", on_click=join, disabled=not name.value.strip())
-    if refused.value:
-        solara.Error(refused.value)
+    length = "a year" if room.round_quarters == 4 else "a quarter"
+    first, last = room.round_quarters_of(1)[0], room.round_quarters_of(room.rounds)[1]
+    _html("p", f"You will govern one country (or run one AI lab) in the class's shared world: {room.rounds} "
+               f"rounds of {length}, {first} to {last}. Each round you take its decisions; the teacher ends the "
+               "round and the world moves on.")  # fmt: skip
+    with solara.Div(classes=["cp-form"]):
+        solara.InputText("Your name (the teacher sees it)", value=name, continuous_update=True)
+        solara.Select(label="Country or AI lab (free ones; largest economies first)",
+                      values=["Assign me one", *labels], value=wanted)  # fmt: skip
+        solara.Button("Join the class", color="primary", on_click=join, disabled=not name.value.strip())
+        if refused.value:
+            solara.Error(refused.value)
 
 
 # -- the student's page -------------------------------------------------------------------------------
@@ -295,14 +306,14 @@ def Student(room: ClassRoom, token: str, leave: Callable[[], None]) -> None:
                 Decisions(view, decide)
                 if said.value and said.value[0] == view.round and not said.value[1].ok:  # "Decided:" is above
                     _show(said.value[1])
-            with solara.Div(classes=["cp-card"]):
+        with solara.Div():
+            with solara.Div(classes=["cp-card"]):  # beside the decisions: what the last ones did
                 _html("h3", "What the last round did" if view.round > 1 else "Before the first round")
                 if view.consequences:
                     items = "".join(f"<li>{esc(line)}</li>" for line in view.consequences)
                     _raw("ul", items, ["cp-consequences"])
                 else:
                     _html("p", "Nothing played yet: your first decisions act from the first round's first quarter.")
-        with solara.Div():
             Echart(chart).key(f"actor-{actor.id}-{world_quarter}-{replay is not None}")
             _html("p", "Solid lines: the class's world. Dashed lines of the same colour: the same world without "
                        "the class's moves (same seeds; hover for the numbers).")  # fmt: skip
@@ -412,8 +423,7 @@ def Teacher(room: ClassRoom) -> None:
             options = class_options()
             where = options.join_url if options and options.join_url else "the join link"
             _html("div", f"at {where.split('?')[0]} (or open the join link: {where})", ["cp-link"])
-        with solara.Div(classes=["cp-card"]):
-            _html("h3", "This round")
+            _html("h3", "This round", ["cp-gap"])
             if status.finished:
                 _html("p", "Every round has been played: the debrief is below.")
             else:
@@ -428,6 +438,7 @@ def Teacher(room: ClassRoom) -> None:
                 if status.simulating:
                     solara.Info("Simulating the round…")
             _show(said.value)
+        with solara.Div(classes=["cp-card"]):
             Roster(room, status, roster, said)
     with solara.Div(classes=["cp-grid"]):
         Map(world_map).key(f"map-{quarter}")
