@@ -245,13 +245,22 @@ def test_a_class_of_30_joins_decides_and_plays_8_rounds_then_the_replay(server: 
         latencies.append(time.perf_counter() - started)
         if k == 1:
             # the consequences of the round, in words, for Ana's country
-            assert ana.locator(".cp-consequences li").count() >= 1
+            ana.locator(".cp-consequences li").first.wait_for()  # widgets update one by one: wait for it
             assert f"{actors['Ana']}'s" in ana.locator(".cp-consequences").inner_text()
             shoot(ana, "classplay-student-round2")
             ana.reload()  # a closed tab or a reload comes back to the same country
             ana.locator(".cp-actor").wait_for()
             assert ana.locator(".cp-actor").inner_text() == f"You govern {actors['Ana']}"
             assert "Round 2 of 8" in round_shown(ana)
+            # Caro closes her tab and opens the join link again in the same browser: one click back
+            context = caro.context
+            caro.close()
+            caro = context.new_page()
+            caro.set_default_timeout(PAGE_S * 1000)
+            caro.goto(server.join)
+            caro.get_by_role("button", name="Continue as Caro").click()
+            caro.locator(".cp-actor").wait_for()
+            assert caro.locator(".cp-actor").inner_text() == f"You govern {actors['Caro']}"
     wait_text(teacher, ".cp-round", "All 8 rounds played")
 
     # The debrief: both worlds side by side and the differences, on the teacher's page and the students'.

@@ -29,7 +29,7 @@ import solara
 import solara.lab
 
 from sim.app.charts import FONT_PX
-from sim.app.classplay_state import class_options, replay_if_ready, the_class
+from sim.app.classplay_state import class_options, remember_browser, replay_if_ready, the_class, token_of_browser
 from sim.app.classplay_views import (
     actor_option,
     class_map_option,
@@ -233,10 +233,14 @@ def Join(room: ClassRoom, joined: Callable[[str], None]) -> None:
     refused = solara.use_reactive("")
     actors = use_poll(lambda: [(a.id, a.label) for a, free in room.actors() if free])
     labels = {label: actor_id for actor_id, label in actors}
+    browser = solara.get_session_id()  # solara's cookie: the same browser, whatever the tab
+    earlier = token_of_browser(browser)
+    before = room.view(earlier) if earlier else None
 
     def join() -> None:
         outcome = room.join(name.value, labels.get(wanted.value))
         if outcome.ok:
+            remember_browser(browser, outcome.value)
             joined(outcome.value)
         else:
             refused.set(outcome.message)
@@ -247,6 +251,11 @@ def Join(room: ClassRoom, joined: Callable[[str], None]) -> None:
     _html("p", f"You will govern one country (or run one AI lab) in the class's shared world: {room.rounds} "
                f"rounds of {length}, {first} to {last}. Each round you take its decisions; the teacher ends the "
                "round and the world moves on.")  # fmt: skip
+    if isinstance(before, StudentView):  # the tab was closed: back to the same country with one click
+        with solara.Div(classes=["cp-card", "cp-form"]):
+            _html("p", f"This browser joined as {before.name}, governing {before.actor.label}.")
+            solara.Button(f"Continue as {before.name}", color="primary", on_click=lambda: joined(earlier))
+            _html("p", "Someone else on this computer? Join below with your own name.")
     with solara.Div(classes=["cp-form"]):
         solara.InputText("Your name (the teacher sees it)", value=name, continuous_update=True)
         solara.Select(label="Country or AI lab (free ones; largest economies first)",

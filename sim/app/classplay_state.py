@@ -136,6 +136,24 @@ def replay_if_ready() -> WorldState | None:
     return _replay
 
 
+# -- which browser joined as whom ---------------------------------------------------------------------
+
+_browsers: dict[str, str] = {}  # solara's browser session id (a cookie) -> the student token it joined with
+_browsers_lock = threading.Lock()
+
+
+def remember_browser(browser: str, token: str) -> None:
+    """This browser joined with this student token (a tab closed and the join link opened again finds it)."""
+    with _browsers_lock:
+        _browsers[browser] = token
+
+
+def token_of_browser(browser: str) -> str | None:
+    """The student token this browser joined with, if any."""
+    with _browsers_lock:
+        return _browsers.get(browser)
+
+
 # -- simulated students -----------------------------------------------------------------------------
 
 
