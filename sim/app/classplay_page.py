@@ -148,10 +148,14 @@ def Map(option: dict) -> None:
         Echart(option, MAP_STYLE, maps={WORLD_MAP: geojson})
 
 
+def _whole(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds)
+
+
 @solara.component
 def Clock(room: ClassRoom) -> None:
     """The round timer, redrawn alone every second."""
-    seconds = use_poll(lambda: None if room.status().seconds_left is None else round(room.status().seconds_left))
+    seconds = use_poll(lambda: _whole(room.status().seconds_left))
     _html("div", clock(seconds), ["cp-clock"])
 
 
@@ -275,8 +279,8 @@ def _student_key(view: StudentView | Outcome) -> Any:
 
 @solara.component
 def Student(room: ClassRoom, token: str, leave: Callable[[], None]) -> None:
-    view = use_poll(lambda: _student_key(room.view(token)), key=token)
-    feed_count = use_poll(lambda: len(room.feed()))
+    # one poll for both: a new round changes the view and the feed at once, and is then drawn once
+    view, feed_count = use_poll(lambda: (_student_key(room.view(token)), len(room.feed())), key=token)
     said = solara.use_reactive(None)
     replay = replay_if_ready()
     actor = view.actor if isinstance(view, StudentView) else None
