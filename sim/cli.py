@@ -201,6 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a session whose browser has gone (laptop asleep, network lost) is kept for it to come back "
         "(default 600)",
     )
+    play = app.add_argument_group("class play (students govern countries in one shared world; docs/classplay.md)")
+    play.add_argument("--class", dest="class_play", action="store_true",
+                      help="open one shared world for a class: prints the teacher's link and the students' join "
+                      "link and code; the class lives as long as the server")  # fmt: skip
+    play.add_argument("--preset", default="baseline", help="the class's scenario: a built-in name or a YAML file "
+                      "(default baseline)")  # fmt: skip
+    play.add_argument("--round", dest="round_length", choices=["quarters", "year"], default="year",
+                      help="how long a round is: a quarter or a year (default year)")  # fmt: skip
+    play.add_argument("--rounds", type=int, metavar="N",
+                      help="how many rounds (default as many as fit before the preset ends, at most 8)")  # fmt: skip
+    play.add_argument("--simulated-students", type=int, default=0, metavar="N",
+                      help="also fill the class with N simulated students who decide at random each round "
+                      "(a rehearsal before the lesson; default 0)")  # fmt: skip
     _add_experiment_commands(commands)
     return parser
 
@@ -455,6 +468,22 @@ COMMANDS["check"] = cmd_check
 def cmd_app(args: argparse.Namespace) -> int:
     from sim.app.serve import ServeError, serve
 
+    class_play = None
+    class_only = [flag for flag, value, default in (
+        ("--preset", args.preset, "baseline"), ("--round", args.round_length, "year"), ("--rounds", args.rounds, None),
+        ("--simulated-students", args.simulated_students, 0)) if value != default]  # fmt: skip
+    if args.class_play:
+        from sim.app.classplay_state import new_options
+        from sim.classplay import ClassError
+
+        if args.scenarios:
+            raise UsageError("--class plays one --preset; --scenarios is for the classroom page without --class")
+        try:
+            class_play = new_options(args.preset, args.round_length, args.rounds, args.simulated_students)
+        except ClassError as error:
+            raise UsageError(str(error)) from None
+    elif class_only:
+        raise UsageError(f"{', '.join(class_only)} only apply with --class")
     try:
         return serve(
             args.host,
@@ -463,6 +492,7 @@ def cmd_app(args: argparse.Namespace) -> int:
             allow_origins=args.allow_origins,
             max_sessions=args.max_sessions,
             idle_expiry_s=args.idle_expiry,
+            class_play=class_play,
         )
     except ServeError as error:
         raise UsageError(str(error)) from None

@@ -1,13 +1,21 @@
-"""The classroom page's logic without a browser: presets, levers, the per-session model, the views, serving."""
+"""The classroom page's logic without a browser: presets, levers, the model, the stories engine and its cache,
+playback, the views' data and exports, serving."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
+import re
 import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import mesa
+import numpy as np
 import pytest
 
 from sim.app import presets as presets_mod
@@ -23,7 +31,21 @@ from sim.app.levers import (
 )
 from sim.app.presets import header_question, list_presets
 from sim.app.serve import BROWSER_PACKAGES, ServeError, check_address, missing_browser_packages
-from sim.app.views import date_label, feed_html, narrate, world_html
+from sim.app.stories import SERIES, Story, StoryCache, StoryError, compute_story, get_ensemble, get_story
+from sim.app.views import (
+    Curves,
+    Playback,
+    adoption_options,
+    china_options,
+    countries_csv,
+    country_option,
+    date_label,
+    influence_options,
+    levers_for_new_preset,
+    series_csv,
+    world_option,
+)
+from sim.blocs import BLOC_COLOURS
 from sim.cli import main
 from sim.model.streams import replicate_seeds
 from sim.runner import run_replicate
@@ -200,37 +222,6 @@ def test_retire_releases_the_model_and_stops_it() -> None:
     assert model.quarter == model.start and not model.running
 
 
-def test_date_label_names_the_last_simulated_quarter() -> None:
-    model = ClassroomModel()
-    assert date_label(model) == "2023Q1 · not started (0 of 32 quarters)"
-    for _ in range(11):
-        model.step()
-    assert date_label(model) == "2025Q3 · quarter 11 of 32"
-    model.retire()
-
-
-def test_feed_narrates_events_with_date_sources_and_the_real_world_note() -> None:
-    model = ClassroomModel()
-    for _ in range(9):
-        model.step()
-    italy = next(e for e in model.events if e["rule_id"] == "italy-blocks-deepseek")
-    line, note = narrate(model, italy)
-    assert line == "2025Q1 — Italy bans DeepSeek for all users (D4.8, D0.5)"
-    assert note.startswith("Italian data-protection authority blocks the DeepSeek app")
-    feed = feed_html(model)
-    assert feed.index("2025Q1") < feed.index("2023Q1")  # newest first
-    model.retire()
-
-
-def test_world_view_colours_each_country_by_the_bloc_it_mostly_uses() -> None:
-    model = ClassroomModel()
-    model.step()
-    page = world_html(model)
-    assert page.count('class="sim-tile"') == model.n_countries
-    assert 'title="China: mostly Chinese models' in page and 'title="United States: mostly US models' in page
-    model.retire()
-
-
 def test_browser_files_check_names_what_is_missing(tmp_path: Path) -> None:
     assert missing_browser_packages(tmp_path) == list(BROWSER_PACKAGES)
     for name in BROWSER_PACKAGES:
@@ -255,3 +246,212 @@ def test_app_refuses_a_port_in_use_or_out_of_range(capsys) -> None:
 def test_scenarios_folder_comes_from_the_environment(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv(presets_mod.SCENARIOS_ENV, str(tmp_path))
     assert presets_mod.scenarios_dir() == tmp_path
+
+
+# -- the stories engine (sim/app/stories.py) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cache() -> StoryCache:
+    return StoryCache()
+
+
+@pytest.fixture(scope="module")
+def story(cache: StoryCache) -> Story:
+    return get_story("baseline", BASELINE, LeverSettings(), 0, cache)
+
+
+def test_a_story_is_computed_whole_and_is_sim_runs_replicate(story: Story) -> None:
+    prepared = prepare(BASELINE)
+    seed = replicate_seeds(prepared.scenario.seed, 2)[1]
+    other = get_story("baseline", BASELINE, LeverSettings(), 1, StoryCache())
+    expected = run_replicate(prepared.scenario, prepared.world, 1, seed).timeseries
+    for name, (metric, group) in SERIES.items():
+        rows = expected[(expected["metric"] == metric) & (expected["group"] == group)]
+        assert other.series[name].tolist() == pytest.approx(rows["value"].tolist(), rel=1e-5, abs=1e-6), name
+    assert story.total == 32 and story.quarter(10) == "2025Q3"
+    assert len(story.countries) == len(prepared.world.countries)
+    assert story.command == "sim run baseline --uncertainty seeds"
+    assert other.command.endswith("--replicates 2  # story 1 = replicate 1")
+
+
+def test_a_story_tells_events_in_plain_words_with_their_claims_and_the_real_world(story: Story) -> None:
+    italy = next(e for e in story.events if e.text.startswith("Italy bans DeepSeek"))
+    assert (italy.date, italy.step, italy.claims) == ("2025Q1", 8, ("D4.8", "D0.5"))
+    assert italy.note.startswith("Italian data-protection authority blocks the DeepSeek app")
+    push = next(e for e in story.events if "open release" in e.text)
+    assert push.text.startswith("The Chinese state backs open release (its labs are pushed to release openly)")
+    texts = " ".join(e.text for e in story.events)
+    assert "log-odds" not in texts and "utility" not in texts and "[2 countries]" not in texts
+    assert [e.step for e in story.events_until(9)] == [e.step for e in story.events if e.step <= 8]
+
+
+def test_every_presets_events_are_free_of_model_jargon() -> None:
+    presets, _ = list_presets()
+    for preset in presets:
+        story = get_story(preset.name, preset.path, LeverSettings(open_source_push=2.0,
+                          eu_privacy="audits of all non-EU models"), 0, StoryCache())  # fmt: skip
+        for event in story.events:
+            assert not re.search(r"log-odds|utility|\bCN\b state", event.text), (preset.name, event.text)
+
+
+def test_the_map_colours_each_country_by_the_bloc_it_mostly_uses(story: Story) -> None:
+    dominant = story.dominant(0)
+    assert dominant["CHN"][0] == "CN" and dominant["USA"][0] == "US"
+    assert all(0 < share <= 1 for _, share in dominant.values())
+    option = world_option(story, 1, selected="DEU")
+    data = {item["name"]: item for item in option["series"][0]["data"]}
+    assert data["CHN"]["itemStyle"]["areaColor"] == BLOC_COLOURS["CN"]
+    assert data["DEU"]["itemStyle"]["borderWidth"] == 3  # the selected country is outlined
+    assert "Germany: mostly US models" in data["DEU"]["tooltip"]["formatter"]
+
+
+def test_the_cache_computes_a_key_once_for_thirty_sessions_at_once() -> None:
+    cache: StoryCache[object] = StoryCache()
+    calls = []
+    gate = threading.Event()
+
+    def slow() -> object:
+        calls.append(1)
+        gate.wait(5)
+        return object()
+
+    with ThreadPoolExecutor(30) as pool:
+        futures = [pool.submit(cache.get, "key", slow, lambda _: 10) for _ in range(30)]
+        time.sleep(0.3)
+        gate.set()
+        results = [f.result() for f in futures]
+    assert len(calls) == 1 and cache.computed == 1
+    assert all(r is results[0] for r in results)
+
+
+def test_the_cache_is_bounded_by_count_and_by_bytes_and_keeps_the_recently_used() -> None:
+    cache: StoryCache[int] = StoryCache(max_items=3, max_bytes=1000)
+    for key in "abc":
+        cache.get(key, lambda: 1, lambda _: 100)
+    cache.get("a", lambda: 2, lambda _: 100)  # a hit: "a" is now the most recently used
+    cache.get("d", lambda: 1, lambda _: 100)
+    assert "b" not in cache and {"a", "c", "d"} <= {k for k in "abcd" if k in cache}
+    cache.get("big", lambda: 1, lambda _: 900)
+    assert len(cache) <= 2 and cache.bytes <= 1000 and "big" in cache
+
+
+def test_a_failed_computation_is_not_kept_and_every_waiter_hears_of_it() -> None:
+    cache: StoryCache[int] = StoryCache()
+    gate = threading.Event()
+
+    def broken() -> int:
+        gate.wait(5)
+        raise StoryError("The simulation stopped at 2024Q1: ZeroDivisionError: division by zero")
+
+    with ThreadPoolExecutor(5) as pool:
+        futures = [pool.submit(cache.get, "k", broken, lambda _: 1) for _ in range(5)]
+        time.sleep(0.2)
+        gate.set()
+        errors = [f.exception() for f in futures]
+    assert all(isinstance(e, StoryError) for e in errors)
+    assert "k" not in cache and cache.get("k", lambda: 7, lambda _: 1) == 7  # retried, not remembered
+
+
+def test_a_failing_run_is_a_plain_message_not_a_traceback(monkeypatch) -> None:
+    from sim.model import schedule
+
+    def broken(model):
+        if model.quarter - model.start == 3:
+            raise ZeroDivisionError("division by zero")
+
+    phases = tuple(dataclasses.replace(p, function=broken) if p.name == "firms" else p for p in schedule.PHASES)
+    monkeypatch.setattr(schedule, "PHASES", phases)
+    with pytest.raises(StoryError, match=r"^The simulation stopped at 2023Q4: ZeroDivisionError: division by zero$"):
+        compute_story("baseline", BASELINE, LeverSettings(), 0)
+    assert not [m for m in mesa.Agent._ids if getattr(m, "scenario", None) is not None and m.quarter == m.start + 3]
+
+
+def test_stories_are_shared_and_a_computed_story_keeps_no_model_alive(cache: StoryCache, story: Story) -> None:
+    models_before = len(mesa.Agent._ids)
+    again = get_story("baseline", BASELINE, LeverSettings(), 0, cache)
+    assert again is story
+    get_story("baseline", BASELINE, LeverSettings(tension=0.2), 0, cache)
+    assert len(mesa.Agent._ids) == models_before  # released after the run
+
+
+def test_many_stories_band_the_levels_and_the_paired_difference(cache: StoryCache) -> None:
+    neutral = get_ensemble("baseline", BASELINE, LeverSettings(), 4, cache)
+    for name, values in neutral.difference.median.items():
+        finite = values[np.isfinite(values)]
+        assert not finite.any(), name  # neutral levers against themselves: exactly zero
+    open_share = neutral.levels
+    assert (open_share.low["adoption.open"] <= open_share.median["adoption.open"]).all()
+    assert (open_share.median["adoption.open"] <= open_share.high["adoption.open"]).all()
+    lifted = get_ensemble("baseline", BASELINE, LeverSettings(export_strength=0.0), 4, cache)
+    assert lifted.count == 4
+    assert lifted.difference.median["compute.CN"][-1] > 0.01  # lifting chip controls raises China's compute
+    stories = [get_story("baseline", BASELINE, LeverSettings(export_strength=0.0), k, cache) for k in range(4)]
+    bases = [get_story("baseline", BASELINE, LeverSettings(), k, cache) for k in range(4)]
+    paired = [s.series["compute.CN"][-1] - b.series["compute.CN"][-1] for s, b in zip(stories, bases, strict=True)]
+    assert lifted.difference.median["compute.CN"][-1] == pytest.approx(np.median(paired), rel=1e-5)
+
+
+# -- playback and the page's data (sim/app/views.py) -------------------------------------------------
+
+
+def test_playback_is_one_state_so_a_fast_play_pause_play_keeps_playing() -> None:
+    state = Playback(32)
+    state = state.play().pause().play()  # within one tick
+    assert state.playing and state.shown == 0
+    for _ in range(5):
+        state = state.tick()
+    assert state.shown == 5 and state.playing
+    paused = state.pause()
+    assert paused.tick() == paused  # a ticker left over from before the pause moves nothing
+    assert paused.step() == Playback(32, 6, False)
+    assert paused.reset() == Playback(32)
+
+
+def test_playback_stops_at_the_end_and_play_then_starts_again() -> None:
+    state = Playback(3).play()
+    for _ in range(10):
+        state = state.tick()
+    assert state == Playback(3, 3, False)
+    assert state.play() == Playback(3, 0, True)
+    assert Playback(3, 3).step() == Playback(3, 3, False)
+
+
+def test_a_new_preset_sets_the_levers_back_to_neutral_and_says_so() -> None:
+    moved = LeverSettings(export_strength=1.5, partners=4)
+    levers, message = levers_for_new_preset(moved)
+    assert levers == LeverSettings()
+    assert message.startswith("New preset: the levers are back to neutral") and "strength × = 1.5" in message
+    assert levers_for_new_preset(LeverSettings()) == (LeverSettings(), "")
+
+
+def test_date_label_names_the_last_revealed_quarter(story: Story) -> None:
+    assert date_label(story, 0) == "2023Q1 · not started (0 of 32 quarters)"
+    assert date_label(story, 11) == "2025Q3 · quarter 11 of 32"
+
+
+def test_charts_reveal_only_the_shown_quarters_and_stay_small(story: Story) -> None:
+    curves = Curves.of(story, None, "one")
+    options = adoption_options(curves, story, 11) + influence_options(curves, story, 11)
+    options += [*china_options(curves, story, 11), world_option(story, 11), country_option(curves, story, 11, "IND")]
+    for option in options:
+        assert len(json.dumps(option)) < 40_000  # a quarter's update: a chart a few kB, the map ~32 kB; no images
+    values = options[0]["series"][0]["data"]
+    assert all(v != "-" for v in values[:11]) and all(v == "-" for v in values[11:])
+    assert values[10] == pytest.approx(100 * float(story.series["adoption.open"][10]), abs=0.06)
+
+
+def test_csv_exports_hold_the_revealed_quarters(story: Story, cache: StoryCache) -> None:
+    curves = Curves.of(story, None, "one")
+    rows = list(csv.reader(io.StringIO(series_csv(curves, story, 5))))
+    assert rows[0][0] == "quarter" and [r[0] for r in rows[1:]] == ["2023Q1", "2023Q2", "2023Q3", "2023Q4", "2024Q1"]
+    assert float(rows[3][rows[0].index("open models (share of AI-using firms)")]) == pytest.approx(
+        float(story.series["adoption.open"][2]), rel=1e-5
+    )
+    countries = list(csv.reader(io.StringIO(countries_csv(story, 2))))
+    assert len(countries) == 1 + 2 * len(story.countries)
+    china = next(r for r in countries if r[1] == "CHN")
+    assert china[3] == "Chinese models"
+    bands = Curves.of(story, get_ensemble("baseline", BASELINE, LeverSettings(), 4, cache), "many")
+    header = next(csv.reader(io.StringIO(series_csv(bands, story, 1))))
+    assert "open models (share of AI-using firms) (10th percentile)" in header

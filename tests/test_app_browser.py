@@ -1,10 +1,12 @@
-"""The classroom page in headless Chromium (Debian's /usr/bin/chromium), served by `sim app`.
+"""The classroom page in headless Chromium (Debian's /usr/bin/chromium), served by `sim app` once for the module.
 
 Screenshots go to tests/artifacts/ (gitignored) for a person to look at.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import signal
@@ -28,6 +30,12 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 READY_S = 90  # server start plus first render on a busy 2-core machine
 DATE = re.compile(r"^(\d{4}Q[1-4]) · (?:not started|quarter (\d+) of (\d+))")
+MESA_CONTROLS = ("Play Interval", "Render Interval", "Use Threads", "PAGE 0", "Model Parameters")
+# The ECharts instance behind a chart's element, from the module the page loaded (require.js).
+ECHARTS = """(el) => {
+    const name = Object.keys(requirejs.s.contexts._.defined).find(k => k.includes('echarts@'));
+    return require(name).getInstanceByDom(el);
+}"""
 
 if not Path(CHROMIUM).exists():  # `make test` installs it; a bare `pytest` elsewhere says why it skips
     pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium)", allow_module_level=True)
@@ -39,9 +47,9 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def app_url():
-    """`sim app` on a free port, for the whole session; stopped (its own process group) at the end."""
+    """`sim app` on a free port, for this module; stopped (its own process group) at the end."""
     from sim.app.serve import missing_browser_packages
 
     missing = missing_browser_packages()
@@ -72,6 +80,7 @@ def app_url():
         os.killpg(server.pid, signal.SIGKILL)
         server.wait()
     log.close()
+    assert "Traceback" not in (ARTIFACTS / "server.log").read_text()
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +90,7 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}, "accept_downloads": True}
 
 
 def shoot(page, name: str) -> None:
@@ -92,22 +101,23 @@ def shoot(page, name: str) -> None:
 def open_page(page, url: str) -> None:
     page.set_default_timeout(READY_S * 1000)
     page.goto(url)
-    page.get_by_role("button", name="Step", exact=True).wait_for()
     page.locator(".sim-date").wait_for()
+    page.get_by_role("button", name="Play").wait_for()
 
 
 def date_of(page) -> tuple[str, int]:
-    """(last simulated quarter, quarters done) from the date counter."""
-    match = DATE.match(page.locator(".sim-date").inner_text())
-    assert match, page.locator(".sim-date").inner_text()
+    """(last revealed quarter, quarters revealed) from the date counter."""
+    text = page.locator(".sim-date").inner_text()
+    match = DATE.match(text)
+    assert match, text
     return match.group(1), int(match.group(2) or 0)
 
 
-def wait_for_quarters(page, at_least: int, timeout_s: float = 60) -> int:
+def wait_for_quarters(page, at_least: int, timeout_s: float = 30) -> int:
     deadline = time.monotonic() + timeout_s
     while (done := date_of(page)[1]) < at_least:
         assert time.monotonic() < deadline, f"stuck at {done} quarters"
-        time.sleep(0.2)
+        time.sleep(0.1)
     return done
 
 
@@ -119,99 +129,137 @@ def step(page, times: int = 1) -> None:
         wait_for_quarters(page, before + 1)
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick an option of one of SolaraViz's Select inputs (a Vuetify v-select)."""
-    page.locator(".v-select").filter(has_text=label).click()
-    page.locator(".menuable__content__active .v-list-item").filter(has_text=option).first.click()
-    page.locator(".menuable__content__active").wait_for(state="detached")
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
 
 
-def reset(page) -> None:
-    page.get_by_role("button", name="Reset", exact=True).click()
-    page.get_by_text(re.compile(r"· not started \(0 of \d+ quarters\)")).first.wait_for()
-
-
-def curves(page) -> bytes:
-    return page.locator("img").first.screenshot()
-
-
-def test_page_loads_with_the_lesson_question_and_a_date_instead_of_a_step_counter(page, app_url) -> None:
+def test_the_page_shows_lesson_controls_only_with_the_date_and_lever_values(page, app_url) -> None:
     open_page(page, app_url)
     assert date_of(page) == ("2023Q1", 0)
-    assert page.get_by_text(re.compile(r"^Step: \d+$")).count() == 0
-    page.get_by_text("Question: where does the world's AI use go").wait_for()
-    for label in ("Preset scenario", "Chip controls: strength", "EU privacy stance", "US-China tension"):
-        page.get_by_text(label).first.wait_for()
+    page.get_by_text("Where does the world's AI use go by 2030").first.wait_for()
+    for text in ("Chip controls: strength: 1×", "US-China tension: +0.00", "OpenAI partners: extra: +0",
+                 "EU privacy stance: as in the scenario"):  # fmt: skip
+        page.get_by_text(text, exact=True).wait_for()
+    body = page.locator("body").inner_text()
+    for internal in MESA_CONTROLS:
+        assert internal.lower() not in body.lower(), internal
+    assert not re.search(r"^Step: \d+$", body, re.M)
     shoot(page, "01_loaded")
 
 
-def test_choosing_a_preset_and_pressing_step_advances_the_date(page, app_url) -> None:
+def test_play_pause_play_at_once_keeps_playing_and_the_feed_fills(page, app_url) -> None:
+    open_page(page, app_url)
+    page.get_by_role("button", name="Play").click()
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_role("button", name="Play").click()  # within about 0.15 s of the first click
+    started = time.monotonic()
+    wait_for_quarters(page, 4, timeout_s=15)  # normal speed: 0.8 s a quarter
+    page.get_by_role("button", name="Pause").click()
+    paused_at = date_of(page)[1]
+    time.sleep(2)
+    assert date_of(page)[1] <= paused_at + 1  # a tick already under way may land; then nothing
+    assert time.monotonic() - started < 15
+    tab(page, "Events")
+    page.get_by_text(re.compile(r"US restricts chips to China, Hong Kong \(50% of a full denial\)")).wait_for()
+    claim = page.locator(".sim-claim", has_text="D4.3").first
+    assert (claim.get_attribute("title") or "").startswith("D4.3: US models are more closed")
+    assert "log-odds" not in page.locator(".sim-feed").inner_text()
+    shoot(page, "02_feed")
+
+
+def test_the_world_map_renders_and_a_click_on_a_country_shows_its_curves(page, app_url) -> None:
+    open_page(page, app_url)
+    step(page, 2)
+    tab(page, "Countries")
+    chart = page.locator("[_echarts_instance_]").first
+    chart.wait_for()
+    deadline = time.monotonic() + 20
+    while not chart.evaluate(
+        f"(el) => {{ const c = ({ECHARTS})(el); return !!c && c.getOption().series[0].type === 'map'; }}"
+    ):
+        assert time.monotonic() < deadline, "the map was not drawn"
+        time.sleep(0.2)
+    # Brazil's middle, as the map projects it, then a real mouse click there.
+    x, y = chart.evaluate(f"(el) => ({ECHARTS})(el).convertToPixel({{seriesIndex: 0}}, [-51.9, -10.0])")
+    box = chart.bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.locator(".v-select").filter(has_text="Brazil").wait_for()  # the country picker follows the click
+    curves = page.locator("[_echarts_instance_]").nth(1)
+    curves.wait_for()
+    deadline = time.monotonic() + 20
+    title = ""
+    while not title.startswith("Brazil: whose models it uses"):
+        assert time.monotonic() < deadline, title
+        time.sleep(0.2)
+        title = curves.evaluate(
+            f"(el) => {{ const c = ({ECHARTS})(el); return c ? c.getOption().title[0].text : ''; }}"
+        )
+    lines = curves.evaluate(f"(el) => ({ECHARTS})(el).getOption().series.map(s => s.name)")
+    assert lines[:5] == ["US models", "Chinese models", "EU models", "other origins", "firms using AI"]
+    shoot(page, "03_country")
+
+
+def test_csv_export_downloads_the_revealed_quarters(page, app_url) -> None:
+    open_page(page, app_url)
+    step(page, 3)
+    tab(page, "Export")
+    with page.expect_download() as info:
+        page.get_by_text("Download the curves (CSV)").click()
+    download = info.value
+    assert download.suggested_filename == "baseline-story0-to-2023Q3.csv"
+    rows = list(csv.reader(io.StringIO(Path(download.path()).read_text())))
+    assert [r[0] for r in rows] == ["quarter", "2023Q1", "2023Q2", "2023Q3"]
+    with page.expect_download() as info:
+        page.get_by_text("Download every country (CSV)").click()
+    assert info.value.suggested_filename == "baseline-story0-to-2023Q3-countries.csv"
+
+
+def test_text_is_at_least_18_px_at_1920_by_1080(browser, app_url) -> None:
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        page = context.new_page()
+        open_page(page, app_url)
+        step(page, 4)
+        chart = page.locator("[_echarts_instance_]").first
+        chart.wait_for()
+        deadline = time.monotonic() + 20
+        while not chart.evaluate(f"(el) => !!({ECHARTS})(el)"):
+            assert time.monotonic() < deadline, "no chart drawn"
+            time.sleep(0.2)
+        sizes = chart.evaluate(
+            f"""(el) => {{ const o = ({ECHARTS})(el).getOption();
+                return [o.title[0].textStyle.fontSize, o.yAxis[0].axisLabel.fontSize,
+                        o.xAxis[1].axisLabel.fontSize, o.series[0].endLabel.fontSize]; }}"""
+        )
+        assert min(sizes) >= 18, sizes
+        for selector in (".sim-question", ".sim-lever-name", ".sim-headline", ".v-tab", ".v-btn"):
+            size = page.locator(selector).first.evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)")
+            assert size >= 18, (selector, size)
+        tab(page, "Info")
+        page.get_by_text("Things to try").wait_for()
+        for selector in ("h4 + p", "li"):
+            size = page.locator(f".sim-main {selector}").first.evaluate(
+                "(el) => parseFloat(getComputedStyle(el).fontSize)"
+            )
+            assert size >= 18, (selector, size)
+        shoot(page, "05_1920_info")
+    finally:
+        context.close()
+
+
+def test_a_new_preset_sets_the_levers_back_to_neutral_and_says_so(page, app_url) -> None:
     from sim.app.presets import list_presets
 
     open_page(page, app_url)
-    presets = [p.name for p in list_presets()[0]]
-    chosen = presets[-1]  # another preset when there is one
-    choose(page, "Preset scenario", chosen)
-    reset(page)
-    page.get_by_text(re.compile(rf"^{re.escape(chosen)} · ")).wait_for()
-    step(page)
-    assert date_of(page)[1] == 1
-    step(page)
-    assert date_of(page)[1] == 2
-    shoot(page, "02_preset_stepped")
-
-
-def test_play_moves_the_curves_and_events_appear_in_the_feed(page, app_url) -> None:
-    open_page(page, app_url)
-    step(page)
-    before = curves(page)
-    page.get_by_role("button", name="▶", exact=True).click()
-    wait_for_quarters(page, 9, timeout_s=120)  # Italy's DeepSeek block is in 2025Q1, quarter 9
-    page.get_by_role("button", name="❚❚", exact=True).click()
-    page.get_by_text(re.compile(r"2025Q1 — Italy bans DeepSeek for all users \(D4\.8")).wait_for()
-    page.get_by_text("Real world: Italian data-protection authority").wait_for()
-    assert curves(page) != before
-    page.locator(".sim-feed").scroll_into_view_if_needed()
-    shoot(page, "03_played")
-
-
-def test_a_lever_change_and_reset_change_the_run(page, app_url) -> None:
-    open_page(page, app_url)
-    step(page, 4)
-    default = curves(page)
-    choose(page, "Chip controls: reach", "tiers 2 and 3")
-    choose(page, "EU privacy stance", "audits of Chinese models")
-    reset(page)
-    page.get_by_text("Levers: Chip controls: reach: tiers 2 and 3").wait_for()
-    step(page, 4)
-    page.get_by_text(re.compile(r"US restricts chips to tier 2 and 3 countries")).first.wait_for()
-    assert curves(page) != default
-    shoot(page, "04_levers")
-    # Back to the scenario as written: Reset replays the default story exactly.
-    choose(page, "Chip controls: reach", "as in the scenario")
-    choose(page, "EU privacy stance", "as in the scenario")
-    reset(page)
-    step(page, 4)
-    assert curves(page) == default
-
-
-def test_two_browser_sessions_have_independent_models(browser, app_url) -> None:
-    first, second = browser.new_context(), browser.new_context()
-    try:
-        a, b = first.new_page(), second.new_page()
-        open_page(a, app_url)
-        open_page(b, app_url)
-        step(a, 3)
-        b.reload()
-        open_page(b, app_url)
-        assert date_of(b)[1] == 0
-        step(b)
-        assert date_of(a)[1] == 3 and date_of(b)[1] == 1
-        shoot(a, "05_session_a")
-        shoot(b, "05_session_b")
-    finally:
-        first.close()
-        second.close()
+    page.locator(".sim-lever-eu_privacy .v-select").click()
+    page.locator(".menuable__content__active .v-list-item").filter(has_text="audits of Chinese models").first.click()
+    page.get_by_text("EU privacy stance: audits of Chinese models", exact=True).wait_for()
+    chosen = [p.name for p in list_presets()[0]][-1]
+    page.locator(".v-select.sim-preset").click()
+    page.locator(".menuable__content__active .v-list-item").filter(has_text=chosen).first.click()
+    page.get_by_text(re.compile(r"^New preset: the levers are back to neutral")).wait_for()
+    page.get_by_text("EU privacy stance: as in the scenario", exact=True).wait_for()
+    assert date_of(page)[1] == 0
 
 
 def test_server_serves_no_files_of_the_project(app_url) -> None:
@@ -223,4 +271,3 @@ def test_server_serves_no_files_of_the_project(app_url) -> None:
             assert error.code == 404
             continue
         assert b"ClassroomModel" not in body
-

@@ -244,6 +244,45 @@ def test_scripted_ban_empties_the_family_in_the_banning_countries(tmp_path):
     assert (free > 0.0).sum() >= 2  # the ban removes use that exists without it
 
 
+def test_release_policy_opens_a_closed_labs_next_releases_from_its_quarter_only(tmp_path):
+    rule = {"kind": "release_policy", "sources": ["D4.4", "D4.6"], "labs": ["openai"], "openness": "open",
+            "from": "2025Q2"}
+    with_ = scenario_file(tmp_path, {"openai-opens": rule}, name="with")
+    without = scenario_file(tmp_path, {}, name="without")
+    for seed in SEEDS[:2]:
+        before = finished(with_, seed, until="2025Q2"), finished(without, seed, until="2025Q2")
+        assert before[0].rows == before[1].rows  # nothing changes before the decision's quarter
+        opened, own = finished(with_, seed), finished(without, seed)
+        lab = opened.lab_index["openai"]
+        assert opened.lab_open[lab] and not own.lab_open[lab]
+        gpt_open = opened.line_family == opened.family_index["gpt"]
+        # the new release line is open weights; the closed API stays released, frozen at its last model
+        assert opened.line_current[gpt_open & opened.line_open].all()
+        assert opened.line_released[gpt_open & ~opened.line_open].all()
+        assert any("OpenAI switches to open weights" in e["event"] for e in opened.events if e["date"] == "2025Q2")
+
+
+def test_announced_programme_decisions_override_the_payoff(tmp_path):
+    program = yaml.safe_load(BASELINE.read_text())["rules"]["openai-for-countries"]
+    program["partners"] = [*program["partners"], {"country": "CHN", "from": "2025Q3", "decision": "accept"},
+                           {"country": "IND", "from": "2025Q2", "decision": "decline"}]
+    path = scenario_file(tmp_path, {"openai-for-countries": program}, name="decided")
+    model = finished(path, 3)
+    effect = model.engine.effects["openai-for-countries"]
+    assert effect.partners[model.country_index["CHN"]]  # far from the US stack, it joins because it decided to
+    assert not effect.partners[model.country_index["IND"]] and effect.declined[model.country_index["IND"]]
+
+
+def test_alliance_announced_member_joins_at_its_quarter(tmp_path):
+    rule = {"kind": "alliance", "sources": ["D0.1"], "members": {"blocs": ["EU"]}, "lead": "EU",
+            "announced": [{"country": "BRA", "from": "2025Q1"}], "from": "2024Q1"}
+    path = scenario_file(tmp_path, {"eu-club": rule}, name="club")
+    early, late = finished(path, 3, until="2025Q1"), finished(path, 3)
+    brazil = late.country_index["BRA"]
+    assert not early.engine.effects["eu-club"].members[brazil]
+    assert late.engine.effects["eu-club"].members[brazil]
+
+
 # -- every kind's effect is lifted when its window ends -----------------------------------------------
 
 WINDOWED = {
@@ -257,6 +296,7 @@ WINDOWED = {
     "collaboration": {"base_share": 0.1, "tension_sensitivity": 3.0, "spillover_strength": 2.0},
     "tension": {"path": {"2023Q1": 1.0}},
     "open_source_push": {"bloc": "CN", "open_support": 2.0, "outreach_bonus": 1.0, "norm_bonus": 0.5},
+    "release_policy": {"labs": ["meta", "openai"], "openness": "closed"},
     "capacity_building": {"sponsor": "US", "targets": {"regions": ["south"]}, "readiness_per_year": 0.1,
                           "compute_per_year": 0.01, "goodwill_bonus": 0.5},
 }

@@ -19,7 +19,8 @@ from sim.scenario import prepare
 
 SMALL = ["population.firms=300", "time.end=2025Q4"]
 # Between them these use every rule kind, scripted and endogenous bans, and incidents.
-COVERING = ["baseline", "china-open-source-push", "cooperative-standards", "eu-bans-chinese-models", "decoupling"]
+COVERING = ["baseline", "china-open-source-push", "cooperative-standards", "eu-bans-chinese-models", "decoupling",
+            "us-labs-open-up"]
 MESA_OWN = frozenset(vars(mesa.Model(seed=1)))
 
 

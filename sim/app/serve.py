@@ -20,14 +20,23 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.app.classplay_state import ClassOptions
 
 PAGE = Path(__file__).resolve().parent / "page.py"
-# The packages solara 1.64.1's page template loads (solara/server/templates/solara.html.j2).
+CLASS_PAGE = Path(__file__).resolve().parent / "classplay_page.py"  # `sim app --class`
+# The packages solara 1.64.1's page template loads (solara/server/templates/solara.html.j2), the
+# ECharts its FigureEcharts loads (solara/components/echarts.vue), and the world map's country shapes
+# (read by sim/app/worldmap.py). scripts/fetch_solara_assets.sh fetches exactly these.
 BROWSER_PACKAGES = (
     "@widgetti/solara-vuetify-app@10.1.1",
     "@widgetti/vue-grid-layout@2.3.13-alpha.2",
     "font-awesome@4.5.0",
     "requirejs@2.3.6",
+    "echarts@5.4.0",
+    "world-atlas@2.0.2",
 )
 OFFLINE_ENV = {
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",  # no usage reports to solara's servers
@@ -83,13 +92,19 @@ def server_command(host: str, port: int, max_sessions: int = MAX_SESSIONS, origi
 
 
 def server_env(
-    scenarios: Path | None = None, max_sessions: int = MAX_SESSIONS, idle_expiry_s: float = IDLE_EXPIRY_S
+    scenarios: Path | None = None, max_sessions: int = MAX_SESSIONS, idle_expiry_s: float = IDLE_EXPIRY_S,
+    class_play: ClassOptions | None = None,
 ) -> dict[str, str]:
-    """The child's environment: solara's settings (offline, production, session limits) and the presets folder."""
+    """The child's environment: solara's settings (offline, production, session limits) and the presets
+    folder, or with `class_play` the class's options and tokens (sim/app/classplay_state.py)."""
+    from sim.app.classplay_state import CLASS_ENV
     from sim.app.presets import SCENARIOS_ENV
 
     env = {**os.environ, **OFFLINE_ENV}
-    env["SOLARA_APP"] = str(PAGE)
+    env.pop(CLASS_ENV, None)
+    env["SOLARA_APP"] = str(PAGE if class_play is None else CLASS_PAGE)
+    if class_play is not None:
+        env[CLASS_ENV] = class_play.to_env()
     env["SOLARA_ASSETS_PROXY_CACHE_DIR"] = str(assets_dir())
     # Solara keeps a session whose websocket closed for this long (default 24 h), so a page reload
     # or a network blip can resume it; the gate releases the oldest of them early when the page is full.
@@ -108,6 +123,28 @@ def check_origins(origins: Sequence[str]) -> list[str]:
         return [normalize_origin(o) for o in origins]
     except OriginError as error:
         raise ServeError(str(error)) from None
+
+
+def open_class_for(options: ClassOptions, host: str, port: int) -> ClassOptions:
+    """Check that the class opens (ServeError saying why not), print its links, and return the options
+    with the join link the teacher's page shows."""
+    from dataclasses import replace
+
+    from sim.app.classplay_state import ClassError, links, open_class
+
+    try:
+        room = open_class(options)
+    except ClassError as error:
+        raise ServeError(f"--class: {error}") from None
+    teacher, join = links(host, port, options)
+    length = "a year" if room.round_quarters == 4 else "a quarter"
+    first, last = room.round_quarters_of(1)[0], room.round_quarters_of(room.rounds)[1]
+    print(f"Class play on {options.preset}: {room.rounds} rounds of {length}, {first} to {last} "
+          "(Ctrl-C ends the class)", flush=True)  # fmt: skip
+    print(f"  Teacher (keep it to yourself): {teacher}", flush=True)
+    print(f"  Students join at:              {join}", flush=True)
+    print(f"  or at http://{host}:{port}/ with the code {options.join_code}", flush=True)
+    return replace(options, join_url=join)
 
 
 def stop(server: subprocess.Popen, signum: int = signal.SIGTERM) -> None:
@@ -129,8 +166,12 @@ def serve(
     allow_origins: Sequence[str] = (),
     max_sessions: int = MAX_SESSIONS,
     idle_expiry_s: float = IDLE_EXPIRY_S,
+    class_play: ClassOptions | None = None,
 ) -> int:
     """Run the page until interrupted (Ctrl-C: exit 0); the server's exit code.
+
+    With `class_play` (`sim app --class`) the server holds one class for its lifetime and serves the
+    class-play pages; the teacher's link and the students' join link and code are printed first.
 
     SIGTERM or SIGHUP stop the server too, then propagate (sim.cli turns them into exit 128 + signal).
     """
@@ -148,7 +189,10 @@ def serve(
         raise ServeError(f"--idle-expiry {idle_expiry_s:g}: give a number of seconds above 0, like 600")
     origins = check_origins(allow_origins)
     check_address(host, port)
-    print(f"Classroom page on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+    if class_play is not None:
+        class_play = open_class_for(class_play, host, port)
+    else:
+        print(f"Classroom page on http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
     from sim.app.guard import is_loopback_host
 
     if not is_loopback_host(host) and not origins:
@@ -158,7 +202,8 @@ def serve(
             flush=True,
         )
     server = subprocess.Popen(
-        server_command(host, port, max_sessions, origins), env=server_env(scenarios, max_sessions, idle_expiry_s)
+        server_command(host, port, max_sessions, origins),
+        env=server_env(scenarios, max_sessions, idle_expiry_s, class_play),
     )
     try:
         code = server.wait()

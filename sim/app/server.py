@@ -1,6 +1,9 @@
 """The classroom page's server process, started by `sim app` (sim/app/serve.py) as
 `python -m sim.app.server HOST PORT MAX_SESSIONS [ORIGIN ...]`.
 
+With `sim app --class` the server first opens the class ($SIM_APP_CLASS, sim/app/classplay_state.py) and
+checks the links' tokens (sim/app/classgate.py) inside the gate.
+
 What `solara run` does, with three differences: solara's app sits behind the gate (sim/app/guard.py),
 uvicorn's graceful shutdown is bounded (by default it waits for every websocket, so a SIGTERM with a
 student connected never ended the server), and nothing contacts the internet (`solara run` asks PyPI
@@ -46,10 +49,16 @@ def main(argv: list[str]) -> int:
     from solara.server import settings as solara_settings
     from solara.server import starlette as solara_starlette
 
+    from sim.app.classplay_state import the_class
     from sim.app.guard import Gate
 
+    app = solara_starlette.app
+    if the_class() is not None:  # `sim app --class`: the class exists before the first page asks for it
+        from sim.app.classgate import ClassGate
+
+        app = ClassGate(app, the_class)
     gate = Gate(
-        solara_starlette.app,
+        app,
         allowed_origins=origins,
         max_sessions=int(max_sessions),
         cdn_dir=solara_settings.assets.proxy_cache_dir,

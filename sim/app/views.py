@@ -1,252 +1,299 @@
-"""What the class watches: adoption and influence curves, a world view, the narrated event feed.
+"""What the class watches, as plain data built from a computed story: chart options (ECharts dicts), the
+world map's colours, the narrated feed, the CSV exports, and the playback state machine.
 
-Each view is a Solara component of the model; it re-renders when Mesa's SolaraViz steps the model
-(`update_counter`). Curves are drawn with matplotlib into PNGs and the world view is plain HTML, so
-the page needs nothing from the network.
+Nothing here simulates or draws: a quarter of playback only changes how many quarters are *revealed*
+(`Playback.shown`), and the builders slice the precomputed arrays of `sim.app.stories`. The page
+(sim/app/page.py) renders the results with solara.
 """
-
-# ruff: noqa: N802  (Solara components are named like classes, as in Mesa and Solara)
 
 from __future__ import annotations
 
-import html
-import re
-from typing import TYPE_CHECKING
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
-import solara
-from matplotlib.figure import Figure
-from mesa.visualization.utils import update_counter
+import numpy as np
 
-from sim.app.levers import lever_summary
-from sim.blocs import BLOC_ADJECTIVES, BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, OTHER
-from sim.model.metrics import use_by_origin
-from sim.quarters import quarter_label
+from sim.app.charts import Line, curves_option
+from sim.app.levers import LeverSettings, lever_summary
+from sim.app.stories import Ensemble, Story, StoryEvent, country_key
+from sim.app.worldmap import NO_USE_COLOUR, map_option
+from sim.blocs import BLOC_ADJECTIVES, BLOC_COLOURS, BLOCS, OPENNESS_COLOURS, OTHER
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from mesa import Model
-
-    from sim.app.classroom import ClassroomModel
-
-WORLD_GROUPS = (  # (heading, own bloc, region or None) in the order shown
-    ("United States", "US", None),
-    ("China", "CN", None),
-    ("European Union", "EU", None),
-    ("Other Global North", OTHER, "north"),
-    ("Global South", OTHER, "south"),
-)
-MAX_FEED_EVENTS = 60  # newest first; older ones stay in the model and in `sim run`'s events.csv
+SPEEDS = {"slow": 1.5, "normal": 0.8, "fast": 0.35}  # seconds between quarters while playing
+MODES = {
+    "one": "One story",
+    "many": "Many stories",
+    "difference": "Difference from baseline (same preset, neutral levers)",
+}
+MAX_FEED_EVENTS = 80
 
 
-def quarters_done(model: ClassroomModel) -> int:
-    return model.quarter - model.start
+# -- playback ---------------------------------------------------------------------------------------
 
 
-def date_label(model: ClassroomModel) -> str:
-    """The last simulated quarter, like `2025Q3 · quarter 11 of 32` (or the start, before any step)."""
-    done = quarters_done(model)
-    if done == 0:
-        return f"{quarter_label(model.start)} · not started (0 of {model.total_steps} quarters)"
-    return f"{quarter_label(model.quarter - 1)} · quarter {done} of {model.total_steps}"
+@dataclass(frozen=True)
+class Playback:
+    """How far the story is revealed and whether it is playing: one state, so controls cannot race.
+
+    Every control returns a new state from the current one; the page keeps one reactive `Playback`
+    per session and the ticker only ever calls `tick()` on the latest value.
+    """
+
+    total: int
+    shown: int = 0
+    playing: bool = False
+
+    def play(self) -> Playback:
+        """Start (from the beginning again when the story has been shown to the end)."""
+        return replace(self, shown=0 if self.shown >= self.total else self.shown, playing=True)
+
+    def pause(self) -> Playback:
+        return replace(self, playing=False)
+
+    def toggle(self) -> Playback:
+        return self.pause() if self.playing else self.play()
+
+    def step(self) -> Playback:
+        """One quarter more, paused."""
+        return replace(self, shown=min(self.shown + 1, self.total), playing=False)
+
+    def tick(self) -> Playback:
+        """One quarter more while playing; stops at the end. A paused state does not move."""
+        if not self.playing:
+            return self
+        shown = min(self.shown + 1, self.total)
+        return replace(self, shown=shown, playing=shown < self.total)
+
+    def reset(self, total: int | None = None) -> Playback:
+        """Back to the start, paused (for a new story: its number of quarters)."""
+        return Playback(self.total if total is None else total)
 
 
-@solara.component
-def DateCounter(model: Model) -> None:
-    """Replaces SolaraViz's `Step: N` with the quarter the story has reached."""
-    update_counter.get()
-    if hasattr(model, "total_steps"):
-        solara.Text(date_label(model), classes=["sim-date"])
-    else:  # any other Mesa model keeps Mesa's own counter
-        solara.Text(f"Step: {model.steps}")
+def levers_for_new_preset(current: LeverSettings) -> tuple[LeverSettings, str]:
+    """A new preset starts from neutral levers (a lever set for one lesson must not carry over
+    silently); the message says so when levers had been moved."""
+    if current == LeverSettings():
+        return current, ""
+    return LeverSettings(), f"New preset: the levers are back to neutral (they were: {lever_summary(current)})."
 
 
-def series(model: ClassroomModel, metric: str, groups: list[str]) -> dict[str, tuple[list[int], list[float]]]:
-    """Steps and values of each group of a metric recorded so far."""
-    out: dict[str, tuple[list[int], list[float]]] = {g: ([], []) for g in groups}
-    for step, _date, name, grp, value in model.rows:
-        if name == metric and grp in out:
-            out[grp][0].append(step)
-            out[grp][1].append(value)
-    return out
+def date_label(story: Story, shown: int) -> str:
+    """The last revealed quarter, like `2025Q3 · quarter 11 of 32` (or the start, before any)."""
+    if shown <= 0:
+        return f"{story.quarter(0)} · not started (0 of {story.total} quarters)"
+    return f"{story.quarter(shown - 1)} · quarter {shown} of {story.total}"
 
 
-def _axis_dates(ax: Axes, model: ClassroomModel) -> None:
-    # The whole period is on the axis from the start, so the class sees how far the story has come.
-    total = model.total_steps
-    ticks = [s for s in range(total) if (model.start + s) % 4 == 0] or [0]
-    ax.set_xlim(-0.5, total - 0.5)
-    ax.set_xticks(ticks, [quarter_label(model.start + s)[:4] for s in ticks])
-    ax.set_ylim(0, 1)
-    ax.grid(alpha=0.3)
+# -- curves -----------------------------------------------------------------------------------------
 
 
-def _panel(ax: Axes, model: ClassroomModel, metric: str, lines: dict[str, tuple[str, str]], title: str) -> None:
-    data = series(model, metric, list(lines))
-    for grp, (label, colour) in lines.items():
-        steps, values = data[grp]
-        ax.plot(steps, values, color=colour, label=label, linewidth=2)
-    _axis_dates(ax, model)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+@dataclass(frozen=True)
+class Curves:
+    """The series a chart draws: one story's values, or the median and 10-90% band over many stories
+    (of the levels, or of the paired difference from neutral levers)."""
+
+    values: dict[str, np.ndarray]
+    low: dict[str, np.ndarray] | None = None
+    high: dict[str, np.ndarray] | None = None
+    difference: bool = False
+    stories: int = 1
+
+    @classmethod
+    def of(cls, story: Story, ensemble: Ensemble | None, mode: str) -> Curves:
+        """The curves of the chosen mode (one story when the bands are not ready)."""
+        if mode == "one" or ensemble is None:
+            return cls(story.series)
+        bands = ensemble.difference if mode == "difference" else ensemble.levels
+        return cls(bands.median, bands.low, bands.high, mode == "difference", ensemble.count)
+
+    def line(self, key: str, name: str, colour: str, dashed: bool = False) -> Line:
+        values = _plain_list(self.values[key])
+        band = None
+        if self.low is not None and self.high is not None:
+            band = (_plain_list(self.low[key]), _plain_list(self.high[key]))
+        return Line(name, values, colour, dashed=dashed, band=band)
+
+    def subtitle(self) -> str:
+        if self.difference:
+            return f" · lever effect: median difference and 10-90% band over {self.stories} paired stories"
+        if self.low is not None:
+            return f" · median and 10-90% band over {self.stories} stories"
+        return ""
 
 
-def _figure(model: ClassroomModel, left: tuple, right: tuple, title: str) -> Figure:
-    fig = Figure(figsize=(8, 3.2), layout="constrained")
-    axes = fig.subplots(1, 2, sharey=True)
-    _panel(axes[0], model, *left)
-    _panel(axes[1], model, *right)
-    fig.suptitle(title, fontsize=11)
-    return fig
+def _plain_list(values: np.ndarray) -> list[float | None]:
+    return [None if not math.isfinite(v) else round(float(v), 4) for v in values]
 
 
-@solara.component
-def AdoptionCurves(model: ClassroomModel) -> None:
-    """Share of AI-using firms on open vs closed models, and by the models' origin."""
-    update_counter.get()
-    openness = {f"openness={o}": (f"{o} models", OPENNESS_COLOURS[o]) for o in OPENNESS}
-    origin = {f"origin={b}": (f"{BLOC_ADJECTIVES[b]} models", BLOC_COLOURS[b]) for b in BLOCS}
-    fig = _figure(
-        model,
-        ("adoption_share", openness, "open vs closed"),
-        ("adoption_share", origin, "by origin of the model"),
-        f"Adoption: share of AI-using firms, {date_label(model)}",
-    )
-    solara.FigureMatplotlib(fig, format="png", dependencies=[id(model), model.quarter])
+def _chart(curves: Curves, story: Story, shown: int, title: str, lines: list[Line], **kw: Any) -> dict[str, Any]:
+    quarters = [story.quarter(i) for i in range(story.total)]
+    if curves.difference:
+        kw.setdefault("y_name", "difference")
+        kw["y_min"], kw["y_max"] = None, None
+    return curves_option(title + curves.subtitle(), quarters, lines, shown=shown, **kw)
 
 
-@solara.component
-def InfluenceCurves(model: ClassroomModel) -> None:
-    """Each bloc's influence: the share of AI use on its models, by GDP and one country one vote."""
-    update_counter.get()
-    lines = {b: (BLOC_ADJECTIVES[b] if b != OTHER else "other origins", BLOC_COLOURS[b]) for b in BLOCS}
-    by_gdp = {f"bloc={b},weight=gdp": lines[b] for b in BLOCS}
-    by_country = {f"bloc={b},weight=countries": lines[b] for b in BLOCS}
-    fig = _figure(
-        model,
-        ("influence", by_gdp, "weighted by GDP"),
-        ("influence", by_country, "one country, one vote"),
-        f"Influence: share of AI use on each bloc's models, {date_label(model)}",
-    )
-    solara.FigureMatplotlib(fig, format="png", dependencies=[id(model), model.quarter])
+def bloc_name(bloc: str) -> str:
+    return "other origins" if bloc == OTHER else f"{BLOC_ADJECTIVES[bloc]} models"
 
 
-def world_html(model: ClassroomModel) -> str:
-    """Countries as tiles coloured by the bloc whose models they mostly use (shade: how much)."""
-    use = use_by_origin(model)
-    parts = ['<div class="sim-world">']
-    for heading, bloc, region in WORLD_GROUPS:
-        members = [
-            i
-            for i in range(model.n_countries)
-            if model.country_bloc[i] == bloc and (region is None or model.country_region[i] == region)
-        ]
-        if not members:
-            continue
-        parts.append(f'<div class="sim-world-group"><b>{html.escape(heading)}</b><div class="sim-tiles">')
-        for i in sorted(members, key=lambda c: -model.gdp[c]):
-            total = use[i].sum()
-            if total <= 0:
-                colour, share, who = "#ffffff", 0.0, "no AI use yet"
-            else:
-                top = int(use[i].argmax())
-                colour, share = BLOC_COLOURS[BLOCS[top]], float(use[i, top] / total)
-                who = f"mostly {BLOC_ADJECTIVES[BLOCS[top]]} models ({share:.0%})"
-            opacity = 0.25 + 0.75 * share
-            title = html.escape(f"{model.country_names[i]}: {who}")
-            parts.append(
-                f'<div class="sim-tile" title="{title}" style="background:{colour};opacity:{opacity:.2f}">'
-                f"{html.escape(str(model.country_ids[i]))}</div>"
-            )
-        parts.append("</div></div>")
-    legend = " ".join(
-        f'<span class="sim-key" style="background:{BLOC_COLOURS[b]}"></span>{BLOC_ADJECTIVES[b]} models' for b in BLOCS
-    )
-    parts.append(f'<div class="sim-legend">{legend} · paler = a smaller majority; hover a tile for the name</div>')
-    parts.append("</div>")
-    return "".join(parts)
+def adoption_options(curves: Curves, story: Story, shown: int) -> list[dict[str, Any]]:
+    """Two charts: open vs closed models, and by the models' origin (shares of AI-using firms)."""
+    openness = [
+        curves.line("adoption.open", "open models", OPENNESS_COLOURS["open"]),
+        curves.line("adoption.closed", "closed models", OPENNESS_COLOURS["closed"]),
+    ]
+    origin = [curves.line(f"adoption.{b}", bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS]
+    name = _file(story)
+    return [
+        _chart(curves, story, shown, "AI-using firms: open or closed models", openness, unit="",
+               file_name=f"{name}-open-closed"),
+        _chart(curves, story, shown, "AI-using firms: whose models", origin, unit="", file_name=f"{name}-origin"),
+    ]  # fmt: skip
 
 
-WORLD_CSS = """
-.sim-world { font-size: 12px; max-height: 330px; overflow-y: auto; }
-.sim-world-group { display: flex; margin-bottom: 4px; }
-.sim-world-group b { flex: 0 0 92px; font-weight: 600; font-size: 11px; }
-.sim-tiles { display: flex; flex-wrap: wrap; gap: 2px; }
-.sim-tile { width: 34px; height: 18px; line-height: 18px; text-align: center; color: #fff; font-weight: 600;
-            border-radius: 2px; font-size: 10px; text-shadow: 0 0 2px #000; }
-.sim-legend { margin-top: 6px; color: #444; }
-.sim-key { display: inline-block; width: 12px; height: 12px; margin: 0 3px 0 8px; vertical-align: middle; }
-.sim-command { white-space: pre-wrap; font-size: 11px; max-height: 120px; overflow-y: auto; }
-.sim-feed { max-height: 420px; overflow-y: auto; font-size: 13px; }
-.sim-event { padding: 3px 0; border-bottom: 1px solid #eee; }
-.sim-event .sim-real { color: #666; font-style: italic; font-size: 12px; }
-"""
+def influence_options(curves: Curves, story: Story, shown: int) -> list[dict[str, Any]]:
+    """Each bloc's share of the world's AI use: weighted by GDP, and one country one vote."""
+    gdp = [curves.line(f"influence.gdp.{b}", bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS]
+    votes = [curves.line(f"influence.countries.{b}", bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS]
+    name = _file(story)
+    return [
+        _chart(curves, story, shown, "Influence, counted by money (GDP)", gdp, unit="",
+               file_name=f"{name}-influence-gdp"),
+        _chart(curves, story, shown, "Influence, one country one vote", votes, unit="",
+               file_name=f"{name}-influence-countries"),
+    ]  # fmt: skip
 
 
-@solara.component
-def WorldView(model: ClassroomModel) -> None:
-    update_counter.get()
-    with solara.Column():
-        solara.HTML(
-            tag="div", unsafe_innerHTML="<b>The world: whose models each country mostly uses</b> (firms and government)"
-        )
-        solara.HTML(tag="div", unsafe_innerHTML=world_html(model))
+def china_options(curves: Curves, story: Story, shown: int) -> list[dict[str, Any]]:
+    """China's share of the world's AI compute, and how many months Chinese models trail US ones."""
+    compute = [curves.line("compute.CN", "China's compute", BLOC_COLOURS["CN"])]
+    gap = [
+        curves.line("gap.CN-US", "China behind the US", BLOC_COLOURS["CN"]),
+        curves.line("gap.open-closed", "open behind closed", OPENNESS_COLOURS["open"], dashed=True),
+    ]
+    name = _file(story)
+    return [
+        _chart(curves, story, shown, "China's share of the world's AI computing power", compute, unit="",
+               y_max=None, file_name=f"{name}-china-compute"),
+        _chart(curves, story, shown, "How far behind: months of progress", gap, unit="months", percent=False,
+               y_min=None if curves.difference else 0.0, y_max=None, y_name="months",
+               file_name=f"{name}-capability-gap"),
+    ]  # fmt: skip
 
 
-def narrate(model: ClassroomModel, event: dict) -> tuple[str, str]:
-    """An event as the feed says it (`2025Q1 — Italy bans DeepSeek ... (D4.8)`) and its real-world note."""
-    text = str(event["event"])
-    rule_id = str(event["rule_id"])
-    if rule_id and text.startswith(f"{rule_id} starts: "):
-        text = text[len(rule_id) + len(" starts: ") :]
-    elif rule_id and text.startswith(f"{rule_id} ends"):
-        text = f"rule {text}"
-    text = re.sub(r" \[\d+ countr(?:y|ies)\]", "", text)
-    sources = ", ".join(str(event["sources"]).split())
-    line = f"{event['date']} — {text}" + (f" ({sources})" if sources else "")
-    rule = model.scenario.rules.get(rule_id)
-    starts = rule is not None and str(event["event"]).startswith(f"{rule_id} starts")
-    return line, (rule.note if rule is not None and starts and rule.note else "")
+def country_option(curves: Curves, story: Story, shown: int, iso3: str) -> dict[str, Any]:
+    """One country: the share of its AI use on each bloc's models, and of its firms using AI."""
+    name = story.country_names[story.countries.index(iso3)]
+    lines = [curves.line(country_key(iso3, f"use.{b}"), bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS]
+    lines.append(curves.line(country_key(iso3, "rate"), "firms using AI", "#555555", dashed=True))
+    return _chart(curves, story, shown, f"{name}: whose models it uses", lines, unit="",
+                  file_name=f"{_file(story)}-{iso3}")  # fmt: skip
 
 
-def feed_html(model: ClassroomModel) -> str:
-    items = []
-    for event in reversed(model.events[-MAX_FEED_EVENTS:]):
-        line, note = narrate(model, event)
-        real = f'<div class="sim-real">Real world: {html.escape(note)}</div>' if note else ""
-        items.append(f'<div class="sim-event">{html.escape(line)}{real}</div>')
-    if not items:
-        items.append('<div class="sim-event">Nothing has happened yet: press Step or ▶.</div>')
-    return f'<div class="sim-feed">{"".join(items)}</div>'
+def _file(story: Story) -> str:
+    return f"{story.preset}-story{story.number}"
 
 
-@solara.component
-def EventFeed(model: ClassroomModel) -> None:
-    """The narrated events, newest first."""
-    update_counter.get()
-    with solara.Column():
-        solara.HTML(tag="div", unsafe_innerHTML="<b>What happened</b> (newest first; claim ids in brackets)")
-        solara.HTML(tag="div", unsafe_innerHTML=feed_html(model))
+# -- the world map ----------------------------------------------------------------------------------
+
+MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("no AI use yet", NO_USE_COLOUR)]
 
 
-@solara.component
-def Lesson(model: ClassroomModel) -> None:
-    """The lesson's question (the preset's header comment), what the levers changed, and how to rerun it."""
-    update_counter.get()
-    with solara.Column():
-        # Plain HTML, not solara.Markdown: its widget fetches mermaid from a CDN, and the page is offline.
-        solara.HTML(tag="h3", unsafe_innerHTML=html.escape(f"{model.preset.name} · {date_label(model)}"))
-        question = model.preset.question or model.scenario.description
-        paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in question.split("\n\n"))
-        solara.HTML(tag="div", unsafe_innerHTML=paragraphs)
-        if model.notice:
-            solara.Warning(model.notice)
-        if model.error:
-            solara.Error(model.error)
-        facts = (
-            f"Levers: {lever_summary(model.settings)} ({len(model.overrides)} scenario values changed). "
-            f"{model.n_firms:,} firms, {model.n_countries} countries, {model.total_steps} quarters; "
-            f"story {model.story} (a fixed seed: Reset replays it)."
-        )
-        solara.HTML(tag="p", unsafe_innerHTML=html.escape(facts))
-        with solara.Details("Rerun this story from the command line"):
-            solara.HTML(tag="pre", unsafe_innerHTML=html.escape(model.command), classes=["sim-command"])
+def world_option(story: Story, shown: int, selected: str | None = None) -> dict[str, Any]:
+    """The world map at the last revealed quarter: each country in the colour of the bloc whose models
+    it mostly uses (firms and government); hover for the share, click for the country's curves."""
+    fills: dict[str, str] = {}
+    tips: dict[str, str] = {}
+    if shown > 0:
+        for iso3, (bloc, share) in story.dominant(shown - 1).items():
+            name = story.country_names[story.countries.index(iso3)]
+            fills[iso3] = BLOC_COLOURS[bloc]
+            tips[iso3] = f"{name}: mostly {bloc_name(bloc)} ({share:.0%} of its AI use)\nclick for its curves"
+    title = "Whose models each country mostly uses" + (f", {story.quarter(shown - 1)}" if shown else " (press play)")
+    return map_option(fills, tips, MAP_LEGEND, title=title, selected=selected)
+
+
+# -- the feed ---------------------------------------------------------------------------------------
+
+
+def feed(story: Story, shown: int) -> list[StoryEvent]:
+    """The events of the revealed quarters, newest first."""
+    return list(reversed(story.events_until(shown)))[:MAX_FEED_EVENTS]
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+CSV_SERIES: dict[str, str] = {  # column -> series
+    "firms using AI (share of all firms)": "adoption.world",
+    "open models (share of AI-using firms)": "adoption.open",
+    "closed models (share of AI-using firms)": "adoption.closed",
+    **{f"{bloc_name(b)} (share of AI-using firms)": f"adoption.{b}" for b in BLOCS},
+    **{f"influence by GDP: {bloc_name(b)}": f"influence.gdp.{b}" for b in BLOCS},
+    **{f"influence one country one vote: {bloc_name(b)}": f"influence.countries.{b}" for b in BLOCS},
+    "China's share of AI compute": "compute.CN",
+    "months China trails the US": "gap.CN-US",
+    "months open models trail closed ones": "gap.open-closed",
+}
+
+
+def _number(value: float) -> str:
+    return "" if not math.isfinite(value) else f"{value:.6g}"
+
+
+def series_csv(curves: Curves, story: Story, shown: int) -> str:
+    """The revealed quarters of the world series as CSV (with the band's columns in many-stories mode)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    columns: list[tuple[str, dict[str, np.ndarray], str]] = []
+    what = "difference from neutral levers, median" if curves.difference else "median" if curves.low else ""
+    for column, key in CSV_SERIES.items():
+        columns.append((f"{column}{' (' + what + ')' if what else ''}", curves.values, key))
+        if curves.low is not None and curves.high is not None:
+            columns.append((f"{column} (10th percentile)", curves.low, key))
+            columns.append((f"{column} (90th percentile)", curves.high, key))
+    writer.writerow(["quarter", *(c[0] for c in columns)])
+    for i in range(shown):
+        writer.writerow([story.quarter(i), *(_number(float(arrays[key][i])) for _, arrays, key in columns)])
+    return out.getvalue()
+
+
+def countries_csv(story: Story, shown: int) -> str:
+    """One row per revealed quarter and country: its use by origin, firms using AI, open share."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        ["quarter", "iso3", "country", "mostly uses", *(f"share of AI use on {bloc_name(b)}" for b in BLOCS),
+         "firms using AI", "share on open models"]
+    )  # fmt: skip
+    for i in range(shown):
+        dominant = story.dominant(i)
+        for iso3, name in zip(story.countries, story.country_names, strict=True):
+            top = dominant.get(iso3)
+            writer.writerow(
+                [story.quarter(i), iso3, name, bloc_name(top[0]) if top else "no AI use yet",
+                 *(_number(float(story.series[country_key(iso3, f"use.{b}")][i])) for b in BLOCS),
+                 _number(float(story.series[country_key(iso3, "rate")][i])),
+                 _number(float(story.series[country_key(iso3, "open")][i]))]
+            )  # fmt: skip
+    return out.getvalue()
+
+
+def lever_value_text(value: Any, unit_hint: str = "") -> str:
+    """A lever's value as shown beside it: `1.5×`, `+0.20`, `+3`, or the option's words."""
+    if isinstance(value, str):
+        return value
+    if unit_hint == "×":
+        return f"{value:g}×"
+    if unit_hint == "±":
+        return f"{value:+.2f}"
+    return f"{value:+d}" if isinstance(value, int) else f"{value:g}"
+
+
+def shares_text(values: Sequence[tuple[str, float]]) -> str:
+    """`US models 77%, Chinese models 18%` for the page's number lines."""
+    return ", ".join(f"{name} {value:.0%}" for name, value in values)

@@ -209,9 +209,17 @@ def _choose_openness(model: GeopoliticsModel) -> None:
     (community, reach); leaders earn more from closed. Log-odds of an open release:
     open_bias + open_gap_weight x (years behind the frontier) + open_compute_weight x (compute
     shortfall against the largest lab) + open_support (rules) +/- openness_inertia.
+
+    A lab under a `release_policy` rule (its own decision, as a player makes it in class play) does not
+    draw: it switches to the rule's openness in the rule's first quarter and keeps it while the rule acts.
     """
     p = model.params.labs
-    draws = model.stream("labs.release").random(model.n_labs)
+    draws = model.stream("labs.release").random(model.n_labs)  # drawn every quarter: common random numbers
+    forced = model.policy.release_openness
+    for lab in np.flatnonzero(forced >= 0):
+        opens = bool(forced[lab])
+        if opens != bool(model.lab_open[lab]):
+            _announce_switch(model, int(lab), opens, "by its own decision")
     if (model.quarter - model.start) % p.release_interval != 0 or model.quarter == model.start:
         return
     frontier = _frontier(model)
@@ -219,7 +227,7 @@ def _choose_openness(model: GeopoliticsModel) -> None:
     shortfall = 1.0 - compute / max(compute.max(), 1e-12)
     for lab in range(model.n_labs):
         fams = (model.family_lab == lab) & model.released
-        if not fams.any():
+        if not fams.any() or forced[lab] >= 0:  # a release_policy rule decides for the lab (above)
             continue
         behind = frontier - float(np.nanmax(model.capability[fams]))
         currently_open = bool(model.lab_open[lab])
@@ -232,17 +240,22 @@ def _choose_openness(model: GeopoliticsModel) -> None:
         )
         opens = bool(draws[lab] < 1.0 / (1.0 + np.exp(-logit)))
         if opens != currently_open:
-            model.lab_open[lab] = opens
-            _switch_lines(model, lab, opens)
-            what = "open weights" if opens else "closed models only"
-            model.log_event(
-                "",
-                None,
-                f"{model.lab_names[lab]} switches to {what}",
-                str(model.lab_ids[lab]),
-                kind="release",
-                sources=["D4.4", "D4.6"],
-            )
+            _announce_switch(model, lab, opens)
+
+
+def _announce_switch(model: GeopoliticsModel, lab: int, opens: bool, why: str = "") -> None:
+    """The lab's next releases go on the other line (`_switch_lines`); the switch is narrated."""
+    model.lab_open[lab] = opens
+    _switch_lines(model, lab, opens)
+    what = "open weights" if opens else "closed models only"
+    model.log_event(
+        "",
+        None,
+        f"{model.lab_names[lab]} switches to {what}" + (f" {why}" if why else ""),
+        str(model.lab_ids[lab]),
+        kind="release",
+        sources=["D4.4", "D4.6"],
+    )
 
 
 def _switch_lines(model: GeopoliticsModel, lab: int, opens: bool) -> None:

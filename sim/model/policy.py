@@ -36,6 +36,9 @@ class PolicyState:
     compute_boost: np.ndarray = field(init=False)
     # Support to open release per lab, in log-odds (state-backed open source, D4.3).
     open_support: np.ndarray = field(init=False)
+    # Openness a lab's next releases are held to (release_policy rules): 1 open, 0 closed, -1 the lab's
+    # own choice (D4.4, D4.6).
+    release_openness: np.ndarray = field(init=False)
     # Multiplier on lab capability growth (shared compute in alliances, D0.4).
     growth_factor: np.ndarray = field(init=False)
     # Country x (US, CN, EU), see `alignment`: summed strength of the controls each bloc imposes on the
@@ -69,6 +72,7 @@ class PolicyState:
         self.compute_boost = np.zeros(c)
         self.open_support = np.zeros(labs)
         self.growth_factor = np.ones(labs)
+        self.release_openness = np.full(labs, -1, dtype=np.int8)
         self.privacy_shift = np.zeros(c)
         self.alignment_push = np.zeros((c, 3))
         self.alignment_pull = np.zeros((c, 3))

@@ -19,6 +19,7 @@ from sim.rules.incident import Incident
 from sim.rules.open_source_push import OpenSourcePush
 from sim.rules.program import Program
 from sim.rules.regulation import Regulation
+from sim.rules.release_policy import ReleasePolicy
 from sim.rules.tension import Tension
 
 # The one list of kinds: a tagged union that pydantic validates by `kind` and a type checker reads.
@@ -32,7 +33,8 @@ AnyRule = Annotated[
     | Regulation
     | Incident
     | Collaboration
-    | CapacityBuilding,
+    | CapacityBuilding
+    | ReleasePolicy,
     Field(discriminator="kind"),
 ]
 
@@ -52,6 +54,7 @@ __all__ = [
     "OpenSourcePush",
     "Program",
     "Regulation",
+    "ReleasePolicy",
     "Rule",
     "Targets",
     "Tension",

@@ -9,14 +9,23 @@ import numpy as np
 from pydantic import Field
 
 from sim.blocs import Bloc
-from sim.fields import Share
+from sim.fields import CountryCode, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, alignment_cost, reachable_lines, stack_alignment
+from sim.quarters import Quarter, parse_quarter
 from sim.rules.base import Reference, Rule, RuleEffect, Targets
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
     from sim.model.policy import PolicyState
     from sim.world import World
+
+
+class AnnouncedMember(StrictModel):
+    """A country that joins at a known quarter whatever the payoff: its government has decided (a
+    player's decision in class play, or an announced accession)."""
+
+    country: CountryCode = Field(description="the joining country")
+    from_: Quarter = Field(alias="from", description="quarter it joins (the alliance's window permitting)")
 
 
 class Alliance(Rule):
@@ -30,7 +39,8 @@ class Alliance(Rule):
     with the rival declines. At most `joins_per_quarter` join a quarter, best payoff first; one that
     declines may join later as the alliance, its alignment or what it can reach changes.
     `join_threshold` is an optional red line: a candidate less aligned with the stack declines
-    whatever the payoff. While the alliance acts:
+    whatever the payoff. `announced` countries join at their quarter whatever the payoff (a
+    government's own decision). While the alliance acts:
     - labs based in member countries grow faster by `shared_compute` (shared data centres and
       supercomputers, D0.4);
     - member firms and governments gain `trust_bonus` utility for families made in member countries
@@ -59,6 +69,10 @@ class Alliance(Rule):
         "the payoff (0: the payoff alone decides)",
     )
     joins_per_quarter: int = Field(1, ge=0, le=50, description="candidates admitted per quarter at most")
+    announced: list[AnnouncedMember] = Field(
+        default_factory=list,
+        description="countries that join at their quarter whatever the payoff (their government's decision)",
+    )
     shared_compute: float = Field(
         0.1, ge=0, le=2, description="extra capability growth of member-country labs [share of their growth]"
     )
@@ -74,6 +88,8 @@ class Alliance(Rule):
 
     def references(self) -> Iterator[Reference]:
         yield from self.members.references(("members",))
+        for i, member in enumerate(self.announced):
+            yield ("announced", i, "country"), "country", member.country
         if self.candidates is not None:
             yield from self.candidates.references(("candidates",))
 
@@ -81,7 +97,7 @@ class Alliance(Rule):
         return AllianceEffect(self, rule_id, model)
 
     def acts_in_countries_phase(self) -> bool:
-        return self.candidates is not None and self.joins_per_quarter > 0
+        return bool(self.announced) or (self.candidates is not None and self.joins_per_quarter > 0)
 
     def describe(self, world: World) -> str:
         text = f"alliance of {self.members.describe(world)}"
@@ -151,9 +167,15 @@ class AllianceEffect(RuleEffect[Alliance]):
         """Candidates for whom joining pays join, best payoff first, at most `joins_per_quarter`
         (D0.1, D0.9); the others stay out this quarter."""
         rule = self.rule
+        members = self.members
+        for member in rule.announced:  # governments that decided to join (D0.1, D0.9)
+            c = model.country_index[member.country]
+            if not members[c] and parse_quarter(member.from_) <= model.quarter:
+                members[c] = True
+                self.log(model, f"{model.country_names[c]} joins {self.rule_id} (its government's decision)",
+                         model.country_ids[c])
         if rule.candidates is None or rule.joins_per_quarter == 0:
             return
-        members = self.members
         open_ = rule.candidates.mask(model.world) & ~members
         if not open_.any():
             return

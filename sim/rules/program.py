@@ -24,6 +24,11 @@ class ScriptedPartner(StrictModel):
 
     country: CountryCode = Field(description="the partner country")
     from_: Quarter = Field(alias="from", description="quarter the partnership is announced")
+    decision: Literal["payoff", "accept", "decline"] = Field(
+        "payoff",
+        description="payoff: the country weighs the offer (D1.5); accept or decline: its government has "
+        "decided (a player's decision in class play): it joins, even after declining, or declines for good",
+    )
 
 
 class Selection(StrictModel):
@@ -155,7 +160,15 @@ class ProgramEffect(RuleEffect[Program]):
         payoff: np.ndarray | None = None
         for partner in rule.partners:
             c = model.country_index[partner.country]
-            if not partners[c] and not declined[c] and parse_quarter(partner.from_) <= model.quarter:
+            if partners[c] or parse_quarter(partner.from_) > model.quarter:
+                continue
+            if partner.decision == "accept":  # the government's own decision, whatever the payoff
+                self._join(model, c, "its government's decision")
+            elif declined[c]:
+                continue
+            elif partner.decision == "decline":
+                self._decline(model, c, "the programme (its government's decision)")
+            else:
                 payoff = rule.payoff(model) if payoff is None else payoff
                 if payoff[c] > 0:
                     self._join(model, c, "announced deal")

@@ -1,0 +1,233 @@
+"""A class on the classroom page: N simulated students in one headless Chromium against one `sim app`.
+
+    python benchmarks/classroom.py                  # 30 students, normal speed (~2 minutes on 2 cores)
+    python benchmarks/classroom.py --students 5     # a quick check
+    python benchmarks/classroom.py --json out.json  # also write the figures to a file
+
+Each student is a browser context of its own (its own solara session): it opens the page, picks a
+preset (round robin over the presets), presses Play and watches to the end of the story. Measured:
+- time to a usable page: from `goto` until the date counter and the Play button are shown;
+- per-quarter latency: the time between successive changes of the date counter, measured in the
+  browser (a MutationObserver with `performance.now()`), over every student's every quarter while
+  all of them play; the page's speed sets the pause between quarters (normal: 0.8 s), so anything
+  above it is delay;
+- server memory (RSS of the process that serves the page, psutil): cold (just started), idle (after one
+  student per preset has played and left: imports and first computations are paid once), peak while
+  the class plays, and after every student has closed their tab and the sessions have expired.
+
+The students' browser shares the machine's cores with the server: on 2 cores the page's drawing in 30
+tabs competes with the server, so the figures are an upper bound for a class of 30 separate machines.
+Needs Debian's chromium (/usr/bin/chromium) and solara's browser files (`make app-assets`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+]  # fmt: skip
+IDLE_EXPIRY_S = 5
+WATCH = """() => {
+    window.__quarters = [];
+    const el = document.querySelector('.sim-date');
+    const note = () => window.__quarters.push([performance.now(), el.textContent]);
+    new MutationObserver(note).observe(el, {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """`sim app` on a free port, its serving process, and an RSS sampler."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = open(os.devnull, "w")  # noqa: SIM115  (closed in stop())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "app", "--port", str(self.port), "--max-sessions", str(max_sessions),
+             "--idle-expiry", str(IDLE_EXPIRY_S)],
+            stdout=self.log, stderr=self.log, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(self.url + "readyz", timeout=5):
+                    break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("sim app did not start") from None
+                time.sleep(0.3)
+        self.server = psutil.Process(self.process.pid).children()[0]
+        self.peak = 0
+        self._sampling = True
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+
+    def rss_mb(self) -> float:
+        return self.server.memory_info().rss / 2**20
+
+    def _sample(self) -> None:
+        while self._sampling:
+            self.peak = max(self.peak, self.server.memory_info().rss)
+            time.sleep(0.25)
+
+    def sessions(self) -> int:
+        with urllib.request.urlopen(self.url + "resourcez", timeout=10) as response:
+            return int(json.loads(response.read())["kernels"]["total"])
+
+    def stop(self) -> None:
+        self._sampling = False
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.log.close()
+
+
+async def student(browser, url: str, preset: str, speed: str, index: int, results: list[dict]) -> None:
+    """One student: open, pick the preset, play, watch to the end."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    page.set_default_timeout(300_000)
+    started = time.monotonic()
+    await page.goto(url)
+    await page.locator(".sim-date").wait_for()
+    await page.get_by_role("button", name="Play").wait_for()
+    usable = time.monotonic() - started
+    if preset != "baseline":
+        await page.locator(".v-select.sim-preset").click()
+        await page.locator(".menuable__content__active .v-list-item").filter(has_text=preset).first.click()
+        await page.get_by_text(f"{preset}", exact=True).first.wait_for()
+    if speed != "normal":
+        await page.get_by_role("button", name=speed, exact=True).click()
+    await page.evaluate(WATCH)
+    await page.get_by_role("button", name="Play").click()
+    await page.get_by_text(" · quarter 32 of 32").wait_for(timeout=600_000)
+    quarters = await page.evaluate("() => window.__quarters")
+    results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters})
+    await context.close()
+
+
+async def run_class(url: str, presets: list[str], students: int, speed: str) -> tuple[list[dict], float]:
+    from playwright.async_api import async_playwright
+
+    results: list[dict] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        started = time.monotonic()
+        await asyncio.gather(*(student(browser, url, presets[i % len(presets)], speed, i, results)
+                               for i in range(students)))  # fmt: skip
+        wall = time.monotonic() - started
+        await browser.close()
+    return results, wall
+
+
+def wait_closed(server: Server) -> None:
+    """Until every closed tab's session has expired (and a little longer for the clean-up)."""
+    deadline = time.monotonic() + IDLE_EXPIRY_S + 60
+    while server.sessions() and time.monotonic() < deadline:
+        time.sleep(1)
+    time.sleep(3)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, default=30, help="browser sessions at once (default 30)")
+    parser.add_argument("--speed", choices=["slow", "normal", "fast"], default="normal", help="playing speed")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
+        return 2
+    from sim.app.presets import list_presets
+    from sim.app.views import SPEEDS
+
+    presets = [p.name for p in list_presets()[0]]
+    server = Server(max_sessions=max(60, args.students + 5))
+    try:
+        time.sleep(2)
+        cold = server.rss_mb()
+        # One student plays every preset once first: the page's imports and the stories' first
+        # computations are paid once per server, not per class; "idle" is measured after it.
+        asyncio.run(run_class(server.url, presets, len(presets), "fast"))
+        wait_closed(server)
+        idle = server.rss_mb()
+        server.peak = 0
+        cpu_before = sum(server.server.cpu_times()[:2])
+        results, wall = asyncio.run(run_class(server.url, presets, args.students, args.speed))
+        server_cpu = sum(server.server.cpu_times()[:2]) - cpu_before
+        peak = server.peak / 2**20
+        wait_closed(server)
+        after = server.rss_mb()
+        left = server.sessions()
+    finally:
+        server.stop()
+    gaps = [
+        (b[0] - a[0]) / 1000
+        for r in results
+        for a, b in zip(r["quarters"], r["quarters"][1:], strict=False)
+        if a[1] != b[1] and "quarter" in b[1] and "not started" not in a[1]
+    ]
+    usable = [r["usable_s"] for r in results]
+    figures = {
+        "students": args.students,
+        "speed": args.speed,
+        "seconds_between_quarters_as_set": SPEEDS[args.speed],
+        "quarter_gap_median_s": statistics.median(gaps),
+        "quarter_gap_p95_s": _percentile(gaps, 95),
+        "quarter_gap_max_s": max(gaps),
+        "quarter_gaps_over_1s": sum(g > 1.0 for g in gaps),
+        "quarter_gaps_counted": len(gaps),
+        "usable_median_s": statistics.median(usable),
+        "usable_max_s": max(usable),
+        "class_wall_s": wall,
+        "server_cpu_s": server_cpu,  # the rest of the machine's 2 cores x wall went to the browser and others
+        "server_rss_cold_mb": cold,
+        "server_rss_idle_mb": idle,
+        "server_rss_peak_mb": peak,
+        "server_rss_after_close_mb": after,
+        "sessions_left_after_close": left,
+    }
+    width = max(map(len, figures))
+    for name, value in figures.items():
+        print(f"{name:<{width}}  {value:.3f}" if isinstance(value, float) else f"{name:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

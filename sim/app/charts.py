@@ -1,0 +1,329 @@
+"""The classroom page's charts as ECharts options, drawn in the browser by `solara.FigureEcharts`.
+
+Pure builders: plain dicts of JSON values (no numpy, no NaN: gaps are "-", which ECharts leaves out),
+so the server sends data, not images, and a quarter's update costs a few kilobytes per session.
+ECharts takes no JavaScript functions here, so every formatter is an ECharts string template built
+in Python, and values are rounded before they are sent (the tooltip shows them as they are).
+
+Every text is `FONT_PX` pixels or larger: the page is projected in a classroom.
+solara replaces the whole option on each update (`setOption(option, notMerge=True)`), which would
+replay ECharts' entry animation every quarter; animation is therefore off.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+FONT_PX = 18  # the one text size of every chart and map (labels, titles, tooltips, keys)
+TEXT_COLOUR = "#222222"
+GRID_COLOUR = "#E0E0E0"
+BAND_OPACITY = 0.18
+QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$")
+DAY_MS = 86_400_000
+YEAR_MS = 365.25 * DAY_MS
+GAP = "-"  # ECharts' "no value here": the line breaks, the tooltip shows "-"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One curve: its name (also its end label), values per quarter (None = no value), colour.
+
+    `band` = (lower, upper) per quarter, e.g. the 10-90% range over stories, drawn as a shaded area.
+    """
+
+    name: str
+    values: Sequence[float | None]
+    colour: str
+    dashed: bool = False
+    band: tuple[Sequence[float], Sequence[float]] | None = None
+
+
+def _text(size: int = FONT_PX, **extra: Any) -> dict[str, Any]:
+    return {"fontSize": size, "color": TEXT_COLOUR, **extra}
+
+
+def _plain(text: str) -> str:
+    """Text for an HTML tooltip template: markup escaped, no template braces."""
+    return html.escape(str(text)).replace("{", "(").replace("}", ")")
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _decimals(values: Sequence[Any]) -> int:
+    """Decimals that keep about three significant digits of the largest value (0-4)."""
+    biggest = max((abs(float(v)) for v in values if _finite(v)), default=0.0)
+    if biggest == 0:
+        return 2
+    return max(0, min(4, 2 - math.floor(math.log10(biggest))))
+
+
+def _series_values(values: Sequence[Any], shown: int, length: int, scale: float, decimals: int) -> list[Any]:
+    """Values as sent: scaled, rounded, gaps as "-", nothing past `shown`, padded to the axis length.
+
+    Padding with gaps (rather than a shorter list) keeps every line in the axis tooltip at every
+    quarter, so the template's {c0}, {c1}, ... always refer to the same lines.
+    """
+    out: list[Any] = []
+    for i in range(length):
+        v = values[i] if i < len(values) and i < shown else None
+        out.append(round(float(v) * scale, decimals) if _finite(v) else GAP)
+    return out
+
+
+def _start_ms(quarter: str) -> int | None:
+    """The first day of a quarter "YYYYQn", in milliseconds since 1970 (UTC), as ECharts' time axis counts."""
+    match = QUARTER.match(quarter.strip())
+    if not match:
+        return None
+    year, q = int(match.group(1)), int(match.group(2))
+    return int(datetime(year, 3 * q - 2, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def _x_axes(quarters: Sequence[str]) -> list[dict[str, Any]]:
+    """The quarters' axis, labelled by year: a category axis without labels that the lines and the tooltip
+    use, and on top of it a time axis over the same span that draws a tick and a label at each 1 January.
+    (A value axis in years would print "2,026": ECharts groups the digits of its numbers.)"""
+    category = {
+        "type": "category", "data": list(quarters), "boundaryGap": False,
+        "axisTick": {"show": False}, "axisLabel": {"show": False},
+        "axisLine": {"lineStyle": {"color": "#888888"}}, "axisPointer": {"label": {"show": False}},
+    }  # fmt: skip
+    starts = [_start_ms(q) for q in quarters]
+    if len(quarters) < 2 or None in starts:
+        category["axisLabel"] = _text(hideOverlap=True)  # quarters that are not "YYYYQn": label them as they are
+        return [category]
+    first, last = int(starts[0]), int(starts[-1])  # type: ignore[arg-type]
+    years = (last - first) / YEAR_MS
+    step = next(s for s in (1, 2, 5, 10, 25, 50, 100) if years / s <= 12)  # at most ~12 labels
+    return [
+        category,
+        {
+            "type": "time", "position": "bottom", "min": first, "max": last,
+            "minInterval": step * 365 * DAY_MS, "maxInterval": step * 366 * DAY_MS,
+            # the ends are quarters, not years: no year label there unless the quarter is a Q1
+            "axisLabel": _text(formatter="{yyyy}", showMinLabel=quarters[0].endswith("Q1"),
+                               showMaxLabel=quarters[-1].endswith("Q1")),
+            "axisTick": {"show": True}, "axisLine": {"show": False},
+            "splitLine": {"show": True, "lineStyle": {"color": GRID_COLOUR}},
+            "axisPointer": {"show": False}, "silent": True,
+        },
+    ]  # fmt: skip
+
+
+def _label_px(text: str) -> int:
+    return int(0.58 * FONT_PX * len(text)) + 16
+
+
+def curves_option(
+    title: str,
+    quarters: Sequence[str],
+    lines: Sequence[Line],
+    *,
+    unit: str,
+    shown: int | None = None,
+    y_min: float | None = 0.0,
+    y_max: float | None = 1.0,
+    percent: bool = True,
+    y_name: str = "",
+    file_name: str = "chart",
+) -> dict[str, Any]:
+    """An ECharts option: one line per `Line` over the whole period `quarters` (x axis labelled by year).
+
+    - `shown`: how many quarters are revealed (None = all); the axis still spans the whole period.
+    - `percent`: values are fractions shown as % (0.62 -> 62%; `y_min`/`y_max` are fractions too);
+      otherwise values are shown as they are, followed by `unit`.
+    - Each line ends in a label "name: value" in its colour; a band is shaded in the line's colour.
+    - The toolbox saves the chart as a PNG named `file_name` (twice the screen's resolution).
+    """
+    length = len(quarters)
+    shown = length if shown is None else max(0, min(int(shown), length))
+    scale = 100.0 if percent else 1.0
+    suffix = "%" if percent else (f" {unit}" if unit else "")
+    everything = [v for line in lines for v in line.values] + [
+        v for line in lines if line.band for side in line.band for v in side
+    ]
+    decimals = 1 if percent else _decimals(everything)
+    series: list[dict[str, Any]] = []
+    rows = []
+    for index, line in enumerate(lines):
+        rows.append(f'<span style="color:{line.colour}">\u25cf</span> {_plain(line.name)}: {{c{index}}}{suffix}')
+        series.append(
+            {
+                "type": "line",
+                "name": line.name,
+                "data": _series_values(line.values, shown, length, scale, decimals),
+                "xAxisIndex": 0,
+                "showSymbol": False,
+                "symbolSize": 8,
+                "connectNulls": False,
+                "z": 3,
+                "lineStyle": {"color": line.colour, "width": 3, "type": "dashed" if line.dashed else "solid"},
+                "itemStyle": {"color": line.colour},
+                "endLabel": _text(show=True, formatter=f"{{a}}: {{c}}{suffix}", color=line.colour, fontWeight="bold"),
+                "labelLayout": {"moveOverlap": "shiftY"},  # end labels of close lines move apart, not on top
+                "emphasis": {"focus": "none"},
+            }
+        )
+    for line in lines:  # bands after the lines: the tooltip template counts the lines only
+        if line.band is None:
+            continue
+        lower, upper = line.band
+        low = _series_values(lower, shown, length, scale, decimals)
+        high = _series_values(upper, shown, length, scale, decimals)
+        # stacked: an invisible lower edge, then the width of the band, shaded
+        width = [GAP if GAP in (a, b) else round(b - a, decimals) for a, b in zip(low, high, strict=True)]
+        quiet = {
+            "type": "line",
+            "stack": f"band {line.name}",
+            "xAxisIndex": 0,
+            "showSymbol": False,
+            "silent": True,
+            "tooltip": {"show": False},
+            "lineStyle": {"opacity": 0},
+            "z": 1,
+            "emphasis": {"disabled": True},
+        }
+        series.append({**quiet, "name": f"{line.name} lower", "data": low})
+        series.append(
+            {
+                **quiet,
+                "name": f"{line.name} range",
+                "data": width,
+                "areaStyle": {"color": line.colour, "opacity": BAND_OPACITY},
+            }
+        )
+    y_axis: dict[str, Any] = {
+        "type": "value",
+        "name": y_name,
+        "nameLocation": "middle",
+        "nameGap": FONT_PX * 3,
+        "nameTextStyle": _text(),
+        "axisLabel": _text(formatter=f"{{value}}{'%' if percent else ''}"),
+        "splitLine": {"lineStyle": {"color": GRID_COLOUR}},
+    }
+    if y_min is not None:
+        y_axis["min"] = round(y_min * scale, 6)
+    if y_max is not None:
+        y_axis["max"] = round(y_max * scale, 6)
+    longest = max((_label_px(f"{line.name}: 100.0{suffix}") for line in lines), default=40)
+    return {
+        "animation": False,
+        "useUTC": True,  # the year ticks fall on 1 January wherever the browser is
+        "backgroundColor": "#FFFFFF",  # also the saved PNG's background
+        "textStyle": _text(),
+        "title": {"text": title, "left": 8, "top": 4, "textStyle": _text(FONT_PX + 2, fontWeight="bold")},
+        "grid": {
+            "left": FONT_PX * (5 if y_name else 3),
+            "right": longest,
+            "top": FONT_PX * 3,
+            "bottom": FONT_PX * 2,
+            "containLabel": True,
+        },
+        "tooltip": {
+            "trigger": "axis",
+            "textStyle": _text(),
+            "confine": True,
+            "formatter": "<b>{b0}</b><br/>" + "<br/>".join(rows),
+            "axisPointer": {"type": "line", "lineStyle": {"color": "#999999"}},
+        },
+        "toolbox": _toolbox(file_name),
+        "xAxis": _x_axes(quarters),
+        "yAxis": y_axis,
+        "series": series,
+    }
+
+
+def _toolbox(file_name: str) -> dict[str, Any]:
+    return {
+        "right": 8,
+        "top": 0,
+        "itemSize": FONT_PX + 4,
+        "feature": {
+            "saveAsImage": {"name": file_name, "pixelRatio": 2, "title": "save as PNG", "backgroundColor": "#FFFFFF"}
+        },
+        "emphasis": {"iconStyle": {"textPosition": "left", "textFill": TEXT_COLOUR}},
+    }
+
+
+def bars_option(
+    title: str,
+    names: Sequence[str],
+    values: Sequence[float | None],
+    colours: Sequence[str] | str,
+    *,
+    unit: str = "",
+    percent: bool = True,
+    x_max: float | None = None,
+    selected: str | None = None,
+    file_name: str = "chart",
+) -> dict[str, Any]:
+    """An ECharts option: horizontal bars, the first name at the top (e.g. the top countries by a metric).
+
+    `colours` is one colour or one per bar; each bar ends in its value; `selected` (a name) is outlined.
+    Values are fractions shown as % when `percent`; a None or NaN value is an empty row.
+    """
+    if len(names) != len(values):
+        raise ValueError(f"bars_option: {len(names)} names but {len(values)} values")
+    colour_of = [colours] * len(names) if isinstance(colours, str) else list(colours)
+    if len(colour_of) != len(names):
+        raise ValueError(f"bars_option: {len(names)} names but {len(colour_of)} colours")
+    scale = 100.0 if percent else 1.0
+    suffix = "%" if percent else (f" {unit}" if unit else "")
+    decimals = 1 if percent else _decimals(values)
+    data = []
+    for name, value, colour in zip(names, values, colour_of, strict=True):
+        style: dict[str, Any] = {"color": colour}
+        if name == selected:
+            style.update(borderColor="#000000", borderWidth=3)
+        data.append({"value": round(float(value) * scale, decimals) if _finite(value) else GAP, "itemStyle": style})
+    x_axis: dict[str, Any] = {
+        "type": "value",
+        "min": 0,
+        "axisLabel": _text(formatter=f"{{value}}{'%' if percent else ''}"),
+        "splitLine": {"lineStyle": {"color": GRID_COLOUR}},
+    }
+    if x_max is not None:
+        x_axis["max"] = round(x_max * scale, 6)
+    widest = max((_label_px(n) for n in names), default=40)
+    return {
+        "animation": False,
+        "backgroundColor": "#FFFFFF",
+        "textStyle": _text(),
+        "title": {"text": title, "left": 8, "top": 4, "textStyle": _text(FONT_PX + 2, fontWeight="bold")},
+        "grid": {
+            "left": min(widest, 320),
+            "right": _label_px(f"100.0{suffix}"),
+            "top": FONT_PX * 3,
+            "bottom": FONT_PX * 2,
+        },
+        "tooltip": {"trigger": "item", "textStyle": _text(), "confine": True, "formatter": f"{{b}}: {{c}}{suffix}"},
+        "toolbox": _toolbox(file_name),
+        "xAxis": x_axis,
+        "yAxis": {
+            "type": "category",
+            "data": list(names),
+            "inverse": True,
+            "axisLabel": _text(),
+            "axisTick": {"show": False},
+        },
+        "series": [
+            {
+                "type": "bar",
+                "name": title,
+                "data": data,
+                "barMaxWidth": FONT_PX * 2,
+                "label": _text(show=True, position="right", formatter=f"{{c}}{suffix}"),
+            }
+        ],
+    }
