@@ -12,8 +12,12 @@ server a small dict per quarter and no model. Per session the page keeps only it
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import html
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -83,6 +87,40 @@ CSS = f"""
 .sim-claims dt {{ font-weight: 700; }} .sim-claims dd {{ margin: 0 0 8px 16px; }}
 .sim-command {{ white-space: pre-wrap; font-size: 15px; }}
 """
+
+
+# -- memory: a closed session's state is freed, and the freed memory goes back to the system ---------
+
+_trim_lock = threading.Lock()
+_trim_timer: threading.Timer | None = None
+TRIM_DELAY_S = 5.0  # after the last session closed in a burst: its widgets are gone by then
+
+
+def _give_back_memory() -> None:
+    """Collect the closed sessions' cycles, then hand the freed heap back to the system (glibc keeps it
+    for reuse otherwise, so the server's RSS would stay at its peak after a class)."""
+    global _trim_timer
+    with _trim_lock:
+        _trim_timer = None
+    gc.collect()
+    # Not glibc: no trim; the memory is reused by the next sessions instead.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _session_started() -> Callable[[], None]:
+    def closed() -> None:
+        global _trim_timer
+        with _trim_lock:
+            if _trim_timer is None:  # one clean-up for a burst of closes
+                _trim_timer = threading.Timer(TRIM_DELAY_S, _give_back_memory)
+                _trim_timer.daemon = True
+                _trim_timer.start()
+
+    return closed
+
+
+solara.lab.on_kernel_start(_session_started)
 
 
 # -- lessons (sim/app/lessons.py, another part of issue 17) -----------------------------------------
