@@ -10,7 +10,8 @@ preset (round robin over the presets), presses Play and watches to the end of th
 - per-quarter latency: the time between successive changes of the date counter, measured in the
   browser (a MutationObserver with `performance.now()`), over every student's every quarter while
   all of them play; the page's speed sets the pause between quarters (normal: 0.8 s), so anything
-  above it is delay;
+  above it is delay. Also the same gaps "on the wire": when the websocket frame carrying each new
+  date reached the browser (before its renderer, starved when 30 tabs share 2 cores, draws it);
 - server memory (RSS of the process that serves the page, psutil): cold (just started), idle (after one
   student per preset has played and left: imports and first computations are paid once), peak while
   the class plays, and after every student has closed their tab and the sessions have expired.
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -48,6 +50,7 @@ CHROMIUM_ARGS = [
     "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
 ]  # fmt: skip
 IDLE_EXPIRY_S = 5
+QUARTER_IN_FRAME = re.compile(r"quarter (\d+) of \d+")  # the date counter (its "·" may be escaped)
 WATCH = """() => {
     window.__quarters = [];
     const el = document.querySelector('.sim-date');
@@ -116,6 +119,17 @@ async def student(browser, url: str, preset: str, speed: str, index: int, result
     """One student: open, pick the preset, play, watch to the end."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
+    arrived: dict[int, float] = {}  # quarter -> when its date reached the browser's network side
+
+    def frames(ws) -> None:
+        def received(payload) -> None:
+            text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+            for match in QUARTER_IN_FRAME.finditer(text):
+                arrived.setdefault(int(match.group(1)), time.monotonic())
+
+        ws.on("framereceived", received)
+
+    page.on("websocket", frames)
     page.set_default_timeout(300_000)
     started = time.monotonic()
     await page.goto(url)
@@ -132,7 +146,8 @@ async def student(browser, url: str, preset: str, speed: str, index: int, result
     await page.get_by_role("button", name="Play").click()
     await page.get_by_text(" · quarter 32 of 32").wait_for(timeout=600_000)
     quarters = await page.evaluate("() => window.__quarters")
-    results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters})
+    results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters,
+                    "arrived": [arrived[q] for q in sorted(arrived)]})  # fmt: skip
     await context.close()
 
 
@@ -208,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         for a, b in zip(r["quarters"], r["quarters"][1:], strict=False)
         if a[1] != b[1] and "quarter" in b[1] and "not started" not in a[1]
     ]
+    sent = [b - a for r in results for a, b in zip(r["arrived"], r["arrived"][1:], strict=False)]
     usable = [r["usable_s"] for r in results]
     figures = {
         "students": args.students,
@@ -218,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         "quarter_gap_max_s": max(gaps),
         "quarter_gaps_over_1s": sum(g > 1.0 for g in gaps),
         "quarter_gaps_counted": len(gaps),
+        # the same gaps as the frames carrying the date arrive over the websocket (Playwright's view
+        # of the network, before the page's renderer draws them): the server's beat
+        "quarter_gap_on_the_wire_median_s": statistics.median(sent) if sent else float("nan"),
+        "quarter_gap_on_the_wire_p95_s": _percentile(sent, 95) if sent else float("nan"),
         "usable_median_s": statistics.median(usable),
         "usable_max_s": max(usable),
         "class_wall_s": wall,
