@@ -55,8 +55,8 @@ log = logging.getLogger(__name__)
 
 TITLE = "AI geopolitics: open vs closed models"
 STORIES = MANY_STORIES  # story numbers offered: 0..11, each a different roll of chance
-CHART_STYLE = "height: 400px; width: 100%;"
-MAP_STYLE = "height: 520px; width: 100%;"
+CHART_STYLE = "height: min(680px, max(340px, calc(100vh - 290px))); width: 100%;"  # a chart fills the screen
+MAP_STYLE = "height: min(720px, max(400px, calc(100vh - 290px))); width: 100%;"
 TABS = ("Adoption", "Influence", "China", "Countries", "Events", "Info", "Export")
 
 CSS = f"""
@@ -65,9 +65,10 @@ CSS = f"""
 .sim-page input, .sim-page .v-messages, .v-menu__content .v-list-item__title {{ font-size: {FONT_PX}px !important; }}
 .sim-page .v-btn, .sim-page .v-tab {{ text-transform: none; letter-spacing: 0; }}
 .sim-page .v-tab {{ padding: 0 12px; min-width: 0; }}
-.sim-layout {{ display: grid; grid-template-columns: minmax(300px, 360px) minmax(0, 1fr); gap: 20px;
+.sim-layout {{ display: grid; grid-template-columns: minmax(260px, 340px) minmax(0, 1fr); gap: 20px;
                align-items: start; }}
-@media (max-width: 1100px) {{ .sim-layout {{ grid-template-columns: minmax(0, 1fr); }} }}
+@media (max-width: 1100px) {{ .sim-layout {{ grid-template-columns: 270px minmax(0, 1fr); }} }}
+@media (max-width: 860px) {{ .sim-layout {{ grid-template-columns: minmax(0, 1fr); }} }}
 .sim-controls {{ min-width: 0; }}
 .sim-main {{ min-width: 0; }}
 .sim-charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }}
@@ -135,6 +136,12 @@ def claim_text(claim_id: str) -> str | None:
     except Exception:  # the claim texts are an aid; the feed works without them
         log.exception("could not look up claim %s", claim_id)
         return None
+
+
+def _claim_body(claim_id: str) -> str:
+    """A claim's text without its id in front (the id is shown beside it)."""
+    text = claim_text(claim_id) or "claim text not found"
+    return text[len(claim_id) + 2 :] if text.startswith(f"{claim_id}: ") else text
 
 
 def lesson_for(preset: str) -> Any:
@@ -217,7 +224,7 @@ def Feed(story: Story, playback: solara.Reactive[Playback]) -> None:
         )
     solara.HTML(tag="div", unsafe_innerHTML="".join(items), classes=["sim-feed"])
     with solara.Details("What the cited claims say"):
-        rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(t)}</dd>" for c, t in sorted(cited.items()))
+        rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(_claim_body(c))}</dd>" for c in sorted(cited))
         solara.HTML(tag="dl", unsafe_innerHTML=rows, classes=["sim-claims"])
 
 
@@ -243,10 +250,7 @@ def Info(preset: Preset, story: Story) -> None:
             solara.HTML(tag="ul", unsafe_innerHTML="".join(f"<li>{html.escape(i)}</li>" for i in items))
         if lesson.claims:
             _html("h4", "The claims it rests on")
-            rows = "".join(
-                f"<dt>{html.escape(c)}</dt><dd>{html.escape(claim_text(c) or 'claim text not found')}</dd>"
-                for c in lesson.claims
-            )
+            rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(_claim_body(c))}</dd>" for c in lesson.claims)
             solara.HTML(tag="dl", unsafe_innerHTML=rows, classes=["sim-claims"])
     _html("h4", "Rerun this story from the command line")
     solara.HTML(tag="pre", unsafe_innerHTML=html.escape(story.command), classes=["sim-command"])
@@ -326,8 +330,8 @@ def DateCounter(story: Story, playback: solara.Reactive[Playback]) -> None:
 
 
 @solara.component
-def Headline(story: Story, playback: solara.Reactive[Playback]) -> None:
-    _html("div", headline(story, revealed(story, playback)), ["sim-headline"])
+def Headline(curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
+    _html("div", headline(curves, story, revealed(story, playback)), ["sim-headline"])
 
 
 @solara.component
@@ -358,18 +362,27 @@ def PlayButtons(playback: solara.Reactive[Playback]) -> None:
         solara.Button("Reset", icon_name="mdi-restart", on_click=lambda: playback.set(playback.value.reset()))
 
 
-def headline(story: Story, shown: int) -> str:
-    """The numbers of the last revealed quarter, in one line for the back of the room."""
+def headline(curves: Curves, story: Story, shown: int) -> str:
+    """The numbers of the last revealed quarter, in one line for the back of the room (the median in
+    "many stories", the lever's effect in "difference")."""
     if shown == 0:
         return "Press Play to start the story."
     i = shown - 1
-    s = story.series
+    s = curves.values
+    if curves.difference:
+        parts = [
+            f"open models {100 * s['adoption.open'][i]:+.1f} points",
+            "whose models: " + ", ".join(f"{b} {100 * s[f'adoption.{b}'][i]:+.1f}" for b in BLOCS if b != "other"),
+            f"China's lag {s['gap.CN-US'][i]:+.1f} months",
+        ]
+        return f"Lever effect (median of {curves.stories} paired stories): " + " · ".join(parts)
     parts = [
         f"open models {s['adoption.open'][i]:.0%} of AI-using firms",
         "whose models: " + ", ".join(f"{b} {s[f'adoption.{b}'][i]:.0%}" for b in BLOCS if b != "other"),
         f"China trails the US by {s['gap.CN-US'][i]:.0f} months",
     ]
-    return " · ".join(parts)
+    prefix = f"Median of {curves.stories} stories: " if curves.low is not None else ""
+    return prefix + " · ".join(parts)
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -467,7 +480,7 @@ def Views(story: Story, preset: Preset, mode: str, playback: solara.Reactive[Pla
         else:
             solara.Info(f"Computing {STORIES} stories for the bands… (one story shown meanwhile)")
     curves = Curves.of(story, ensemble, mode)
-    Headline(story, playback)
+    Headline(curves, story, playback)
     with solara.lab.Tabs(value=tab.value, on_value=tab.set, lazy=True):
         with solara.lab.Tab(TABS[0]):
             ChartsTab("adoption", curves, story, playback)

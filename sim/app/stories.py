@@ -164,7 +164,8 @@ def narrate(event: dict[str, Any], rules: dict[str, Any]) -> StoryEvent:
     elif rule_id and text.startswith(f"{rule_id} ends"):
         text = f"The rule “{rule_id}” ends" + text[len(rule_id) + len(" ends") :]
     text = plain_words(text)
-    text = text[:1].upper() + text[1:]
+    if text.startswith("the "):  # not `.capitalize()`: names like iFlytek keep their case
+        text = "The" + text[3:]
     note = rule.note if rule is not None and starts and getattr(rule, "note", "") else ""
     return StoryEvent(int(event["step"]), str(event["date"]), text, tuple(str(event["sources"]).split()), note)
 

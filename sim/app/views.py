@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.app.charts import Line, curves_option
+from sim.app.charts import FONT_PX, Line, curves_option
 from sim.app.levers import LeverSettings, lever_summary
 from sim.app.stories import Ensemble, Story, StoryEvent, country_key
 from sim.app.worldmap import NO_USE_COLOUR, map_option
@@ -119,9 +119,9 @@ class Curves:
 
     def subtitle(self) -> str:
         if self.difference:
-            return f" · lever effect: median difference and 10-90% band over {self.stories} paired stories"
+            return f"lever effect: median difference, band 10-90%, {self.stories} paired stories"
         if self.low is not None:
-            return f" · median and 10-90% band over {self.stories} stories"
+            return f"median of {self.stories} stories, band 10-90%"
         return ""
 
 
@@ -134,7 +134,15 @@ def _chart(curves: Curves, story: Story, shown: int, title: str, lines: list[Lin
     if curves.difference:
         kw.setdefault("y_name", "difference")
         kw["y_min"], kw["y_max"] = None, None
-    return curves_option(title + curves.subtitle(), quarters, lines, shown=shown, **kw)
+    option = curves_option(title, quarters, lines, shown=shown, **kw)
+    for axis in option["xAxis"]:  # on a narrow screen the years would run into each other: drop some
+        axis.setdefault("axisLabel", {})["hideOverlap"] = True
+    subtitle = curves.subtitle()
+    if subtitle:  # under the title, so a long title and what the lines mean both fit (also in the saved PNG)
+        option["title"]["subtext"] = subtitle
+        option["title"]["subtextStyle"] = {"fontSize": FONT_PX, "color": "#444444"}
+        option["grid"]["top"] = option["grid"]["top"] + FONT_PX + 12
+    return option
 
 
 def bloc_name(bloc: str) -> str:
