@@ -113,8 +113,8 @@ def quickstart() -> list:
             ".set_index('replicate')['value']\n"
             "meta = result.events[result.events['kind'].eq('release') & result.events['event'].str.contains('Meta')]\n"
             "closes = meta.groupby('replicate')['date'].first()\n"
-            "pd.DataFrame({'open share at the end': open_end.round(2), 'Meta closes Llama in': closes})"
-            ".fillna({'Meta closes Llama in': 'never'})"
+            "table = pd.DataFrame({'open share at the end': open_end.round(2), 'Meta closes Llama in': closes})\n"
+            "table.fillna({'Meta closes Llama in': 'never'})"
         ),
         new_markdown_cell("## 3. Whose models? Adoption by the model's origin"),
         new_code_cell(
