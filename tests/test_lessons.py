@@ -202,3 +202,14 @@ def test_notebooks_are_committed_run_and_as_built(path):
         f"{path.name} is not committed run top to bottom: run notebooks/build_notebooks.py --execute")
     assert all(not any(o.get("output_type") == "error" for o in cell.outputs) for cell in code)
     assert sum(bool(cell.outputs) for cell in code) >= len(code) - 2  # most cells print or draw something
+
+
+def test_an_installed_package_ships_the_lessons_and_their_numbers():
+    import fnmatch
+    import tomllib
+
+    shipped = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = shipped["tool"]["setuptools"]["package-data"]["sim"]
+    for name in (LESSONS_FILE, NUMBERS_FILE):
+        relative = f"builtin/lessons/{name}"
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
