@@ -74,6 +74,9 @@ QUANTITIES: dict[str, Quantity] = {
     "cn_influence_votes": Quantity(
         "influence", "bloc=CN,weight=countries", "share", "Chinese influence, one country one vote"
     ),
+    "eu_users_cn": Quantity(
+        "adoption_share", "origin=CN,user_bloc=EU", "share", "EU firms' AI use on Chinese models"
+    ),
     "cn_gov": Quantity("government_use", "origin=CN", "share", "governments whose AI runs on Chinese models"),
     "cn_gap_months": Quantity("capability_gap_months", "pair=CN-US", "months", "months China's best model trails"),
     "open_gap_months": Quantity(
