@@ -53,16 +53,24 @@ def _plain(text: str) -> str:
     return html.escape(str(text)).replace("{", "(").replace("}", ")")
 
 
-def _finite(value: Any) -> bool:
+def _number(value: Any) -> float | None:
+    """A plain float (numpy's too), or None for None, NaN, infinities and anything not a number."""
     try:
-        return value is not None and math.isfinite(float(value))
+        number = float(value)
     except (TypeError, ValueError):
-        return False
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _sent(value: Any, scale: float, decimals: int) -> float | str:
+    """A value as the browser gets it: scaled and rounded, or the gap marker."""
+    number = _number(value)
+    return GAP if number is None else round(number * scale, decimals)
 
 
 def _decimals(values: Sequence[Any]) -> int:
     """Decimals that keep about three significant digits of the largest value (0-4)."""
-    biggest = max((abs(float(v)) for v in values if _finite(v)), default=0.0)
+    biggest = max((abs(n) for n in map(_number, values) if n is not None), default=0.0)
     if biggest == 0:
         return 2
     return max(0, min(4, 2 - math.floor(math.log10(biggest))))
@@ -77,7 +85,7 @@ def _series_values(values: Sequence[Any], shown: int, length: int, scale: float,
     out: list[Any] = []
     for i in range(length):
         v = values[i] if i < len(values) and i < shown else None
-        out.append(round(float(v) * scale, decimals) if _finite(v) else GAP)
+        out.append(_sent(v, scale, decimals))
     return out
 
 
@@ -286,7 +294,7 @@ def bars_option(
         style: dict[str, Any] = {"color": colour}
         if name == selected:
             style.update(borderColor="#000000", borderWidth=3)
-        data.append({"value": round(float(value) * scale, decimals) if _finite(value) else GAP, "itemStyle": style})
+        data.append({"value": _sent(value, scale, decimals), "itemStyle": style})
     x_axis: dict[str, Any] = {
         "type": "value",
         "min": 0,
