@@ -186,11 +186,14 @@ def test_curves_reveal_values_only_up_to_the_quarter_shown() -> None:
     assert category["data"] == QUARTERS  # the whole period from the start, whatever is shown
     us, cn = option["series"]
     assert us["data"][:5] == [round(100 * v, 1) for v in ramp()[:5]]  # percent
-    assert us["data"][5:] == [GAP] * (len(QUARTERS) - 5) and cn["data"][5:] == [GAP] * (len(QUARTERS) - 5)
-    assert len(us["data"]) == len(QUARTERS)  # padded: the tooltip's {c0}, {c1} keep pointing at US, CN
+    # nothing past the quarter shown (so no tooltip there either), and every line as long
+    assert len(us["data"]) == len(cn["data"]) == 5
+    short = adoption(shown=5, US=ramp()[:3], CN=ramp())["series"]  # a line with fewer values: padded with gaps
+    assert short[0]["data"][3:] == [GAP, GAP] and len(short[1]["data"]) == 5
     everything = adoption(US=ramp())["series"][0]["data"]
-    assert GAP not in everything and everything[-1] == round(100 * ramp()[-1], 1)
-    assert adoption(shown=0, US=ramp())["series"][0]["data"] == [GAP] * len(QUARTERS)
+    assert len(everything) == len(QUARTERS) and GAP not in everything
+    assert everything[-1] == round(100 * ramp()[-1], 1)
+    assert adoption(shown=0, US=ramp())["series"][0]["data"] == []
 
 
 def test_curves_end_in_a_label_with_name_and_value_instead_of_a_legend() -> None:
@@ -246,7 +249,7 @@ def test_curves_band_is_a_shaded_area_between_lower_and_upper() -> None:
     assert low["stack"] == width["stack"] and "areaStyle" not in low and width["areaStyle"]["color"] == "#0072B2"
     assert low["data"][:8] == [round(100 * v, 1) for v in lower[:8]]
     assert width["data"][7] == pytest.approx(100 * (upper[7] - lower[7]), abs=0.11)
-    assert width["data"][8:] == [GAP] * (len(QUARTERS) - 8)
+    assert len(width["data"]) == len(low["data"]) == 8
     assert low["tooltip"] == {"show": False} and width["tooltip"] == {"show": False}  # no tooltip noise
     assert "band" not in json.dumps(adoption(US=ramp()))
 

@@ -94,10 +94,11 @@ def chart_ready(page, selector: str) -> None:
     page.wait_for_function(f"() => {{ const c = ({CHART})('{selector}'); return c && c.getOption(); }}")
 
 
-def count_pixels(page, selector: str, rgb: tuple[int, int, int]) -> int:
-    """Pixels of the chart's canvas within a few units of a colour."""
-    return page.evaluate(
-        """([selector, rgb]) => {
+def wait_for_pixels(page, selector: str, rgb: tuple[int, int, int], at_least: int) -> None:
+    """Wait until the chart's canvas has that many pixels within a few units of a colour (ECharts draws
+    on the next animation frame after it gets an option)."""
+    page.wait_for_function(
+        """([selector, rgb, atLeast]) => {
             const canvas = document.querySelector(selector + ' canvas');
             const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
             let n = 0;
@@ -106,9 +107,11 @@ def count_pixels(page, selector: str, rgb: tuple[int, int, int]) -> int:
                     + Math.abs(data[i + 2] - rgb[2]);
                 if (off < 12) n++;
             }
-            return n;
+            return n >= atLeast;
         }""",
-        [selector, list(rgb)],
+        arg=[selector, list(rgb), at_least],
+        polling=200,
+        timeout=15_000,
     )
 
 
@@ -119,8 +122,8 @@ def test_map_draws_offline_and_a_click_reports_the_country_to_python(page, demo_
     page.goto(demo_url)
     chart_ready(page, ".demo-map")
     chart_ready(page, ".demo-curves")
-    assert count_pixels(page, ".demo-map", BLUE) > 2000  # the US bloc's countries are filled
-    assert count_pixels(page, ".demo-map", (0xD9, 0xD9, 0xD9)) > 2000  # the rest light grey
+    wait_for_pixels(page, ".demo-map", BLUE, 2000)  # the US bloc's countries are filled
+    wait_for_pixels(page, ".demo-map", (0xD9, 0xD9, 0xD9), 2000)  # the rest light grey
 
     # A real mouse click where ECharts draws Brazil (its projection: longitude, latitude -> pixel).
     x, y = page.evaluate(f"() => ({CHART})('.demo-map').convertToPixel({{seriesIndex: 0}}, [-52, -10])")
@@ -128,12 +131,15 @@ def test_map_draws_offline_and_a_click_reports_the_country_to_python(page, demo_
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.get_by_text("clicked: BRA").wait_for(timeout=15_000)
 
-    # The selection is outlined: the option the browser now has marks BRA with a thick border.
-    width = page.evaluate(
-        f"""() => ({CHART})('.demo-map').getOption().series[0].data
-                 .find((d) => d.name === 'BRA').itemStyle.borderWidth"""
+    # The selection is outlined: the map's new option (it may arrive after the text) marks BRA with a thick border.
+    page.wait_for_function(
+        f"""() => {{
+            const data = ({CHART})('.demo-map').getOption().series[0].data;
+            const brazil = data.find((d) => d.name === 'BRA');
+            return brazil && brazil.itemStyle && brazil.itemStyle.borderWidth >= 2;
+        }}""",
+        timeout=15_000,
     )
-    assert width >= 2
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "charts-demo.png"))
 

@@ -76,17 +76,14 @@ def _decimals(values: Sequence[Any]) -> int:
     return max(0, min(4, 2 - math.floor(math.log10(biggest))))
 
 
-def _series_values(values: Sequence[Any], shown: int, length: int, scale: float, decimals: int) -> list[Any]:
-    """Values as sent: scaled, rounded, gaps as "-", nothing past `shown`, padded to the axis length.
+def _series_values(values: Sequence[Any], shown: int, scale: float, decimals: int) -> list[Any]:
+    """Values as sent: the first `shown` quarters, scaled and rounded, gaps as "-".
 
-    Padding with gaps (rather than a shorter list) keeps every line in the axis tooltip at every
-    quarter, so the template's {c0}, {c1}, ... always refer to the same lines.
+    Every line gets exactly `shown` items (a short list is padded with gaps), so at each revealed quarter
+    the axis tooltip lists every line and its template's {c0}, {c1}, ... keep pointing at the same lines;
+    past `shown` no line has an item, and ECharts shows no tooltip there (rather than "-%" for each).
     """
-    out: list[Any] = []
-    for i in range(length):
-        v = values[i] if i < len(values) and i < shown else None
-        out.append(_sent(v, scale, decimals))
-    return out
+    return [_sent(values[i] if i < len(values) else None, scale, decimals) for i in range(shown)]
 
 
 def _start_ms(quarter: str) -> int | None:
@@ -170,7 +167,7 @@ def curves_option(
             {
                 "type": "line",
                 "name": line.name,
-                "data": _series_values(line.values, shown, length, scale, decimals),
+                "data": _series_values(line.values, shown, scale, decimals),
                 "xAxisIndex": 0,
                 "showSymbol": False,
                 "symbolSize": 8,
@@ -187,8 +184,8 @@ def curves_option(
         if line.band is None:
             continue
         lower, upper = line.band
-        low = _series_values(lower, shown, length, scale, decimals)
-        high = _series_values(upper, shown, length, scale, decimals)
+        low = _series_values(lower, shown, scale, decimals)
+        high = _series_values(upper, shown, scale, decimals)
         # stacked: an invisible lower edge, then the width of the band, shaded
         width = [GAP if GAP in (a, b) else round(b - a, decimals) for a, b in zip(low, high, strict=True)]
         quiet = {
