@@ -149,6 +149,8 @@ def test_map_colours_the_given_countries_and_greys_the_rest_with_borders() -> No
     assert items["CHN"]["itemStyle"]["borderWidth"] >= 2 and "borderWidth" not in items["USA"]["itemStyle"]
     assert items["USA"]["tooltip"]["formatter"] == "United States<br/>62% of firms use AI"
     assert items["FRA"]["tooltip"]["formatter"] == "France"  # a name, not a code
+    assert set(option["toolbox"]["feature"]) == {"restore", "saveAsImage"}  # reset zoom, save as PNG
+    assert map_option({}, {}, [], file_name="map-2027Q1")["toolbox"]["feature"]["saveAsImage"]["name"] == "map-2027Q1"
     json.dumps(option, allow_nan=False)
 
 
@@ -220,8 +222,8 @@ def test_curves_text_is_never_smaller_than_font_px() -> None:
         unit="share", y_name="firms", shown=6,
     )  # fmt: skip
     found = dict(texts(option))
-    for where in (".title.textStyle", ".tooltip.textStyle", ".yAxis.axisLabel", ".yAxis.nameTextStyle",
-                  ".xAxis[1].axisLabel", ".series[0].endLabel"):  # fmt: skip
+    for where in (".title.textStyle", ".tooltip.textStyle", ".toolbox.tooltip.textStyle", ".yAxis.axisLabel",
+                  ".yAxis.nameTextStyle", ".xAxis[1].axisLabel", ".series[0].endLabel"):  # fmt: skip
         assert where in found, f"{where} has no text style"
     small = {where: style.get("fontSize") for where, style in found.items() if style.get("fontSize", 0) < 18}
     assert not small

@@ -242,22 +242,29 @@ def curves_option(
             "formatter": "<b>{b0}</b><br/>" + "<br/>".join(rows),
             "axisPointer": {"type": "line", "lineStyle": {"color": "#999999"}},
         },
-        "toolbox": _toolbox(file_name),
+        "toolbox": toolbox(file_name),
         "xAxis": _x_axes(quarters),
         "yAxis": y_axis,
         "series": series,
     }
 
 
-def _toolbox(file_name: str) -> dict[str, Any]:
+def toolbox(file_name: str, *, reset_zoom: bool = False) -> dict[str, Any]:
+    """The corner buttons: save as PNG (twice the screen's resolution, named `file_name`), and for a map
+    "reset zoom". Their names show in a tooltip in the page's font size (ECharts' own hover titles are
+    12 px and cannot be enlarged)."""
+    feature: dict[str, Any] = {}
+    if reset_zoom:
+        feature["restore"] = {"title": "reset zoom"}
+    feature["saveAsImage"] = {"name": file_name, "pixelRatio": 2, "title": "save as PNG", "backgroundColor": "#FFFFFF"}
     return {
         "right": 8,
         "top": 0,
         "itemSize": FONT_PX + 4,
-        "feature": {
-            "saveAsImage": {"name": file_name, "pixelRatio": 2, "title": "save as PNG", "backgroundColor": "#FFFFFF"}
-        },
-        "emphasis": {"iconStyle": {"textPosition": "left", "textFill": TEXT_COLOUR}},
+        "showTitle": False,
+        # a toolbox tooltip's template gets the button's name as {a} and its title as {b}
+        "tooltip": {"show": True, "formatter": "{b}", "textStyle": _text()},
+        "feature": feature,
     }
 
 
@@ -313,7 +320,7 @@ def bars_option(
             "bottom": FONT_PX * 2,
         },
         "tooltip": {"trigger": "item", "textStyle": _text(), "confine": True, "formatter": f"{{b}}: {{c}}{suffix}"},
-        "toolbox": _toolbox(file_name),
+        "toolbox": toolbox(file_name),
         "xAxis": x_axis,
         "yAxis": {
             "type": "category",
