@@ -307,17 +307,17 @@ def bars_option(
     }
     if x_max is not None:
         x_axis["max"] = round(x_max * scale, 6)
-    widest = max((_label_px(n) for n in names), default=40)
     return {
         "animation": False,
         "backgroundColor": "#FFFFFF",
         "textStyle": _text(),
         "title": {"text": title, "left": 8, "top": 4, "textStyle": _text(FONT_PX + 2, fontWeight="bold")},
         "grid": {
-            "left": min(widest, 320),
+            "left": 12,
             "right": _label_px(f"100.0{suffix}"),
             "top": FONT_PX * 3,
             "bottom": FONT_PX * 2,
+            "containLabel": True,  # the names, however long, stay inside the chart
         },
         "tooltip": {"trigger": "item", "textStyle": _text(), "confine": True, "formatter": f"{{b}}: {{c}}{suffix}"},
         "toolbox": toolbox(file_name),
