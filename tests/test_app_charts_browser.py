@@ -115,6 +115,24 @@ def wait_for_pixels(page, selector: str, rgb: tuple[int, int, int], at_least: in
     )
 
 
+def icon_centre(page, selector: str, title: str) -> tuple[float, float]:
+    """Where a toolbox button is drawn in a chart (ECharts names each button's shape by its title)."""
+    found = page.evaluate(
+        f"""() => {{
+            const found = [];
+            ({CHART})('{selector}').getZr().storage.getDisplayList().forEach((el) => {{
+                if (el.__title === '{title}') {{
+                    const r = el.getBoundingRect(); const m = el.transform || [1, 0, 0, 1, 0, 0];
+                    found.push([m[4] + (r.x + r.width / 2) * m[0], m[5] + (r.y + r.height / 2) * m[3]]);
+                }}
+            }});
+            return found[0] || null;
+        }}"""
+    )
+    assert found, f"no {title!r} button in the toolbox of {selector}"
+    return found[0], found[1]
+
+
 def test_map_draws_offline_and_a_click_reports_the_country_to_python(page, demo_url) -> None:
     page.set_default_timeout(READY_S * 1000)
     failed: list[str] = []
@@ -125,18 +143,42 @@ def test_map_draws_offline_and_a_click_reports_the_country_to_python(page, demo_
     wait_for_pixels(page, ".demo-map", BLUE, 2000)  # the US bloc's countries are filled
     wait_for_pixels(page, ".demo-map", (0xD9, 0xD9, 0xD9), 2000)  # the rest light grey
 
-    # A real mouse click where ECharts draws Brazil (its projection: longitude, latitude -> pixel).
+    # Zoom in with the mouse wheel over Brazil (ECharts zooms around the cursor), as a student would.
+    map_box = page.locator(".demo-map").bounding_box()
     x, y = page.evaluate(f"() => ({CHART})('.demo-map').convertToPixel({{seriesIndex: 0}}, [-52, -10])")
-    box = page.locator(".demo-map").bounding_box()
-    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.mouse.move(map_box["x"] + x, map_box["y"] + y)
+    for _ in range(3):
+        page.mouse.wheel(0, -200)
+        time.sleep(0.1)
+    page.wait_for_function(f"() => ({CHART})('.demo-map').getOption().series[0].zoom > 1.2", timeout=15_000)
+
+    # A real click where ECharts now draws Brazil (its projection: longitude, latitude -> pixel).
+    x, y = page.evaluate(f"() => ({CHART})('.demo-map').convertToPixel({{seriesIndex: 0}}, [-52, -10])")
+    page.mouse.click(map_box["x"] + x, map_box["y"] + y)
     page.get_by_text("clicked: BRA").wait_for(timeout=15_000)
 
-    # The selection is outlined: the map's new option (it may arrive after the text) marks BRA with a thick border.
+    # The selection is outlined: the map's new option (it may arrive after the text) marks BRA with a thick
+    # border, and the zoom survived the new option (sim/app/figure.py).
     page.wait_for_function(
         f"""() => {{
             const data = ({CHART})('.demo-map').getOption().series[0].data;
             const brazil = data.find((d) => d.name === 'BRA');
             return brazil && brazil.itemStyle && brazil.itemStyle.borderWidth >= 2;
+        }}""",
+        timeout=15_000,
+    )
+    assert page.evaluate(f"() => ({CHART})('.demo-map').getOption().series[0].zoom") > 1.2
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "charts-demo-zoomed.png"))
+
+    # "reset zoom" shows the whole world again, the selection kept.
+    reset = icon_centre(page, ".demo-map", "reset zoom")
+    page.mouse.click(map_box["x"] + reset[0], map_box["y"] + reset[1])
+    page.wait_for_function(
+        f"""() => {{
+            const s = ({CHART})('.demo-map').getOption().series[0];
+            const brazil = s.data.find((d) => d.name === 'BRA');
+            return (s.zoom === undefined || s.zoom === 1) && brazil.itemStyle.borderWidth >= 2;
         }}""",
         timeout=15_000,
     )
@@ -146,20 +188,7 @@ def test_map_draws_offline_and_a_click_reports_the_country_to_python(page, demo_
     # The toolbox's "save as PNG" on the curves: a download of a PNG named as the caller asked.
     chart = page.locator(".demo-curves")
     box = chart.bounding_box()
-    icon = page.evaluate(
-        f"""() => {{
-            const c = ({CHART})('.demo-curves');
-            const found = [];
-            c.getZr().storage.getDisplayList().forEach((el) => {{
-                if (el.__title === 'save as PNG' || (el.parent && el.parent.__title === 'save as PNG')) {{
-                    const r = el.getBoundingRect(); const m = el.transform || [1, 0, 0, 1, 0, 0];
-                    found.push([m[4] + (r.x + r.width / 2) * m[0], m[5] + (r.y + r.height / 2) * m[3]]);
-                }}
-            }});
-            return found[0] || null;
-        }}"""
-    )
-    assert icon, "no save-as-PNG icon in the curves' toolbox"
+    icon = icon_centre(page, ".demo-curves", "save as PNG")
     with page.expect_download(timeout=15_000) as download_info:
         page.mouse.click(box["x"] + icon[0], box["y"] + icon[1])
     download = download_info.value

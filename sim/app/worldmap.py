@@ -278,7 +278,15 @@ def map_option(
     return {
         "animation": False,  # each quarter's update recolours; nothing should fly in
         "backgroundColor": SEA_COLOUR,
-        "title": {"text": title, "left": "center", "top": 4, "textStyle": {**text_style, "fontWeight": "bold"}},
+        # a zoomed map runs under the title: a white box keeps it readable
+        "title": {
+            "text": title,
+            "left": "center",
+            "top": 4,
+            "backgroundColor": "rgba(255,255,255,0.85)",
+            "borderRadius": 4,
+            "textStyle": {**text_style, "fontWeight": "bold"},
+        },
         "tooltip": {"trigger": "item", "textStyle": text_style, "confine": True},
         "toolbox": toolbox(file_name, reset_zoom=True),
         "graphic": _legend_graphic(legend),
