@@ -318,3 +318,18 @@ def test_required_echarts_is_the_version_solara_loads() -> None:
     vue = (Path(solara.components.__file__).parent / "echarts.vue").read_text()
     version = re.search(r'const version = "([^"]+)"', vue)
     assert version and f"echarts@{version.group(1)}" in BROWSER_PACKAGES
+
+
+def test_keep_view_figure_is_solaras_echarts_template_plus_the_kept_view() -> None:
+    """sim/app/figure.py's template is a copy of solara's: when a solara upgrade changes solara's, this says so."""
+    import solara.components
+
+    from sim.app.figure import KeepViewEchartsWidget
+
+    folder, name = Path(KeepViewEchartsWidget.template_file[0]).parent, KeepViewEchartsWidget.template_file[1]
+    ours = (folder / name).read_text().splitlines()
+    theirs = (Path(solara.components.__file__).parent / "echarts.vue").read_text().splitlines()
+    changed = ["        this.chart.setOption(this.option, true);", '<style id="solara-markdown-editor">']
+    assert [line for line in theirs if line not in ours] == changed  # the watcher's update, the style's id
+    assert "        this.chart.setOption(this.keepView(this.option), true);" in ours
+    assert '"app/*.vue"' in (ROOT / "pyproject.toml").read_text()  # shipped with the package
