@@ -28,6 +28,7 @@ import solara.lab
 from solara import v as rv
 
 from sim.app.charts import FONT_PX
+from sim.app.figure import FigureEcharts
 from sim.app.levers import LEVERS, Lever, LeverSettings
 from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.app.stories import MANY_STORIES, Ensemble, Story, StoryError, get_ensemble, get_story
@@ -187,10 +188,11 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
 
 
 @solara.component
-def Echart(option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None,
-           maps: dict | None = None) -> None:  # fmt: skip
-    solara.FigureEcharts(option=option, maps=maps or {}, on_click=on_click, attributes={"style": style},
-                         responsive=True)  # fmt: skip
+def Echart(
+    option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None, maps: dict | None = None
+) -> None:
+    # sim/app/figure.py: solara's FigureEcharts, except that a map keeps the student's zoom across quarters
+    FigureEcharts(option=option, maps=maps or {}, on_click=on_click, attributes={"style": style}, responsive=True)
 
 
 @solara.component
