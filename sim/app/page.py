@@ -55,6 +55,7 @@ from sim.blocs import BLOCS
 log = logging.getLogger(__name__)
 
 TITLE = "AI geopolitics: open vs closed models"
+BASELINE = "baseline"  # the preset "difference from baseline" compares with (the same preset when absent)
 STORIES = MANY_STORIES  # story numbers offered: 0..11, each a different roll of chance
 CHART_STYLE = "height: min(680px, max(340px, calc(100vh - 290px))); width: 100%;"  # a chart fills the screen
 MAP_STYLE = "height: min(720px, max(400px, calc(100vh - 290px))); width: 100%;"
@@ -176,7 +177,8 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
         else:
             cast = int if lever.kind == "SliderInt" else float
             slider = rv.Slider(
-                v_model=value, min=lever.min, max=lever.max, step=lever.step, thumb_label=True, hide_details=True,
+                v_model=value, min=lever.min or 0.0, max=lever.max or 0.0, step=lever.step or 1.0, thumb_label=True,
+                hide_details=True,
                 class_="sim-slider",
             )  # fmt: skip
 
@@ -377,7 +379,8 @@ def headline(curves: Curves, story: Story, shown: int) -> str:
             "whose models: " + ", ".join(f"{b} {100 * s[f'adoption.{b}'][i]:+.1f}" for b in BLOCS if b != "other"),
             f"China's lag {s['gap.CN-US'][i]:+.1f} months",
         ]
-        return f"Lever effect (median of {curves.stories} paired stories): " + " · ".join(parts)
+        what = "Lever effect" if curves.mode == "levers" else f"Difference from {curves.reference}"
+        return f"{what} (median of {curves.stories} paired stories): " + " · ".join(parts)
     parts = [
         f"open models {s['adoption.open'][i]:.0%} of AI-using firms",
         "whose models: " + ", ".join(f"{b} {s[f'adoption.{b}'][i]:.0%}" for b in BLOCS if b != "other"),
@@ -445,10 +448,15 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
     def set_lever(name: str) -> Callable[[Any], None]:
         return lambda value: choose(levers=replace(settings.value, **{name: value}))
 
-    ensemble_task = solara.lab.use_task(
-        lambda: get_ensemble(preset.name, preset.path, settings.value, STORIES) if mode.value != "one" else None,
-        dependencies=[mode.value, preset.name, settings.value],
-    )
+    baseline = by_name.get(BASELINE)
+
+    def bands() -> Ensemble | None:
+        if mode.value == "one":
+            return None
+        reference = (baseline.name, baseline.path) if mode.value == "difference" and baseline else None
+        return get_ensemble(preset.name, preset.path, settings.value, STORIES, reference=reference)
+
+    ensemble_task = solara.lab.use_task(bands, dependencies=[mode.value, preset.name, settings.value])
     ensemble: Ensemble | None = ensemble_task.value if ensemble_task.finished else None
 
     with solara.Div(classes=["sim-page"]):
