@@ -137,8 +137,7 @@ def _plain_list(values: np.ndarray) -> list[Any]:
 
 def _chart(curves: Curves, story: Story, shown: int, title: str, lines: list[Line], **kw: Any) -> dict[str, Any]:
     quarters = [story.quarter(i) for i in range(story.total)]
-    if curves.difference:
-        kw.setdefault("y_name", "difference")
+    if curves.difference:  # around zero, either way; the subtitle says it is a difference
         kw["y_min"], kw["y_max"] = None, None
     option = curves_option(title, quarters, lines, shown=shown, **kw)
     for axis in option["xAxis"]:  # on a narrow screen the years would run into each other: drop some
