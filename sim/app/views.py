@@ -215,7 +215,7 @@ def _file(story: Story) -> str:
 
 # -- the world map ----------------------------------------------------------------------------------
 
-MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("no AI use yet", NO_USE_COLOUR)]
+MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("not in the model, or no AI use yet", NO_USE_COLOUR)]
 
 
 def world_option(story: Story, shown: int, selected: str | None = None) -> dict[str, Any]:
