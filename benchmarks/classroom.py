@@ -10,7 +10,8 @@ preset (round robin over the presets), presses Play and watches to the end of th
 - per-quarter latency: the time between successive changes of the date counter, measured in the
   browser (a MutationObserver with `performance.now()`), over every student's every quarter while
   all of them play; the page's speed sets the pause between quarters (normal: 0.8 s), so anything
-  above it is delay;
+  above it is delay. Also the same gaps "on the wire": when the websocket frame carrying each new
+  date reached the browser (before its renderer, starved when 30 tabs share 2 cores, draws it);
 - server memory (RSS of the process that serves the page, psutil): cold (just started), idle (after one
   student per preset has played and left: imports and first computations are paid once), peak while
   the class plays, and after every student has closed their tab and the sessions have expired.
@@ -26,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -48,6 +50,7 @@ CHROMIUM_ARGS = [
     "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
 ]  # fmt: skip
 IDLE_EXPIRY_S = 5
+QUARTER_IN_FRAME = re.compile(r"quarter (\d+) of \d+")  # the date counter (its "·" may be escaped)
 WATCH = """() => {
     window.__quarters = [];
     const el = document.querySelector('.sim-date');
@@ -116,6 +119,17 @@ async def student(browser, url: str, preset: str, speed: str, index: int, result
     """One student: open, pick the preset, play, watch to the end."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
+    arrived: dict[int, float] = {}  # quarter -> when its date reached the browser's network side
+
+    def frames(ws) -> None:
+        def received(payload) -> None:
+            text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+            for match in QUARTER_IN_FRAME.finditer(text):
+                arrived.setdefault(int(match.group(1)), time.monotonic())
+
+        ws.on("framereceived", received)
+
+    page.on("websocket", frames)
     page.set_default_timeout(300_000)
     started = time.monotonic()
     await page.goto(url)
@@ -132,7 +146,8 @@ async def student(browser, url: str, preset: str, speed: str, index: int, result
     await page.get_by_role("button", name="Play").click()
     await page.get_by_text(" · quarter 32 of 32").wait_for(timeout=600_000)
     quarters = await page.evaluate("() => window.__quarters")
-    results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters})
+    results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters,
+                    "arrived": [arrived[q] for q in sorted(arrived)]})  # fmt: skip
     await context.close()
 
 
@@ -155,7 +170,7 @@ def wait_closed(server: Server) -> None:
     deadline = time.monotonic() + IDLE_EXPIRY_S + 60
     while server.sessions() and time.monotonic() < deadline:
         time.sleep(1)
-    time.sleep(3)
+    time.sleep(8)  # the page hands freed memory back 5 s after the last close
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -167,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=30, help="browser sessions at once (default 30)")
     parser.add_argument("--speed", choices=["slow", "normal", "fast"], default="normal", help="playing speed")
+    parser.add_argument("--classes", type=int, default=1, help="play the class this many times (memory check)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
@@ -193,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
         wait_closed(server)
         after = server.rss_mb()
         left = server.sessions()
+        again = None
+        if args.classes > 1:  # the same class again: memory stays bounded, it does not grow class after class
+            for _ in range(args.classes - 1):
+                asyncio.run(run_class(server.url, presets, args.students, args.speed))
+                wait_closed(server)
+            again = server.rss_mb()
     finally:
         server.stop()
     gaps = [
@@ -201,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         for a, b in zip(r["quarters"], r["quarters"][1:], strict=False)
         if a[1] != b[1] and "quarter" in b[1] and "not started" not in a[1]
     ]
+    sent = [b - a for r in results for a, b in zip(r["arrived"], r["arrived"][1:], strict=False)]
     usable = [r["usable_s"] for r in results]
     figures = {
         "students": args.students,
@@ -211,6 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         "quarter_gap_max_s": max(gaps),
         "quarter_gaps_over_1s": sum(g > 1.0 for g in gaps),
         "quarter_gaps_counted": len(gaps),
+        # the same gaps as the frames carrying the date arrive over the websocket (Playwright's view
+        # of the network, before the page's renderer draws them): the server's beat
+        "quarter_gap_on_the_wire_median_s": statistics.median(sent) if sent else float("nan"),
+        "quarter_gap_on_the_wire_p95_s": _percentile(sent, 95) if sent else float("nan"),
         "usable_median_s": statistics.median(usable),
         "usable_max_s": max(usable),
         "class_wall_s": wall,
@@ -220,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         "server_rss_peak_mb": peak,
         "server_rss_after_close_mb": after,
         "sessions_left_after_close": left,
+        **({f"server_rss_after_{args.classes}_classes_mb": again} if again is not None else {}),
+        "load_average_1min_at_end": os.getloadavg()[0],  # other work on the machine slows the browser
     }
     width = max(map(len, figures))
     for name, value in figures.items():

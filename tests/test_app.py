@@ -386,6 +386,14 @@ def test_many_stories_band_the_levels_and_the_paired_difference(cache: StoryCach
     lifted = get_ensemble("baseline", BASELINE, LeverSettings(export_strength=0.0), 4, cache)
     assert lifted.count == 4
     assert lifted.difference.median["compute.CN"][-1] > 0.01  # lifting chip controls raises China's compute
+    tighter = ROOT / "scenarios" / "export-controls-tighten.yaml"
+    preset_effect = get_ensemble("export-controls-tighten", tighter, LeverSettings(), 4, cache, ("baseline", BASELINE))
+    assert preset_effect.reference == "baseline"
+    assert preset_effect.difference.median["compute.CN"][-1] < -0.005  # tighter controls: less compute for China
+    assert (
+        get_ensemble("export-controls-tighten", tighter, LeverSettings(), 4, cache).difference.median["compute.CN"][-1]
+        == 0
+    )  # against itself with neutral levers
     stories = [get_story("baseline", BASELINE, LeverSettings(export_strength=0.0), k, cache) for k in range(4)]
     bases = [get_story("baseline", BASELINE, LeverSettings(), k, cache) for k in range(4)]
     paired = [s.series["compute.CN"][-1] - b.series["compute.CN"][-1] for s, b in zip(stories, bases, strict=True)]

@@ -26,7 +26,7 @@ from tools.docs.rules import RULES_MD
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
-NOT_SCENARIOS = ("data", "experiments", "calibration")  # world data, experiment designs, calibration specs
+NOT_SCENARIOS = ("data", "experiments", "calibration", "lessons")  # world data, designs, calibration, lessons
 
 
 def shipped_scenarios() -> list[Path]:

@@ -125,14 +125,16 @@ def test_generated_numbers_match_the_presets_world_data_and_lessons(numbers_scri
     assert set(numbers["presets"]) == set(builtin_scenarios())
 
 
-def test_generated_numbers_match_a_fresh_run_of_the_baseline(numbers_script, numbers):
-    """The model's code is not in the fingerprint: rerunning the baseline's first stories catches a change."""
-    check = numbers["check"]
-    spotlight = lesson_plans()["baseline"].spotlight
-    fresh = numbers_script.story_values(prepare(builtin_scenarios()["baseline"]), check["stories"], [spotlight])
-    for name, stored in check["values"].items():
-        assert fresh[spotlight][name] == pytest.approx(stored, abs=1e-6), (
-            f"{name}: the model now gives other numbers; run `python scripts/lesson_numbers.py`")
+def test_generated_numbers_match_a_fresh_run_of_every_preset(numbers_script, numbers):
+    """The model's code is not in the fingerprint: rerunning each preset's first story catches a change."""
+    check, plans = numbers["check"], lesson_plans()
+    assert set(check["presets"]) == set(builtin_scenarios())
+    for preset, stored in check["presets"].items():
+        spotlight = plans[preset].spotlight
+        fresh = numbers_script.story_values(prepare(builtin_scenarios()[preset]), check["stories"], [spotlight])
+        for name, values in stored.items():
+            assert fresh[spotlight][name] == pytest.approx(values, abs=1e-6), (
+                f"{preset}, {name}: the model now gives other numbers; run `python scripts/lesson_numbers.py`")
 
 
 def test_teaching_guide_sections_are_generated_from_the_lessons(numbers_script):
@@ -202,3 +204,14 @@ def test_notebooks_are_committed_run_and_as_built(path):
         f"{path.name} is not committed run top to bottom: run notebooks/build_notebooks.py --execute")
     assert all(not any(o.get("output_type") == "error" for o in cell.outputs) for cell in code)
     assert sum(bool(cell.outputs) for cell in code) >= len(code) - 2  # most cells print or draw something
+
+
+def test_an_installed_package_ships_the_lessons_and_their_numbers():
+    import fnmatch
+    import tomllib
+
+    shipped = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = shipped["tool"]["setuptools"]["package-data"]["sim"]
+    for name in (LESSONS_FILE, NUMBERS_FILE):
+        relative = f"builtin/lessons/{name}"
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative

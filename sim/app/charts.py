@@ -53,32 +53,37 @@ def _plain(text: str) -> str:
     return html.escape(str(text)).replace("{", "(").replace("}", ")")
 
 
-def _finite(value: Any) -> bool:
+def _number(value: Any) -> float | None:
+    """A plain float (numpy's too), or None for None, NaN, infinities and anything not a number."""
     try:
-        return value is not None and math.isfinite(float(value))
+        number = float(value)
     except (TypeError, ValueError):
-        return False
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _sent(value: Any, scale: float, decimals: int) -> float | str:
+    """A value as the browser gets it: scaled and rounded, or the gap marker."""
+    number = _number(value)
+    return GAP if number is None else round(number * scale, decimals)
 
 
 def _decimals(values: Sequence[Any]) -> int:
     """Decimals that keep about three significant digits of the largest value (0-4)."""
-    biggest = max((abs(float(v)) for v in values if _finite(v)), default=0.0)
+    biggest = max((abs(n) for n in map(_number, values) if n is not None), default=0.0)
     if biggest == 0:
         return 2
     return max(0, min(4, 2 - math.floor(math.log10(biggest))))
 
 
-def _series_values(values: Sequence[Any], shown: int, length: int, scale: float, decimals: int) -> list[Any]:
-    """Values as sent: scaled, rounded, gaps as "-", nothing past `shown`, padded to the axis length.
+def _series_values(values: Sequence[Any], shown: int, scale: float, decimals: int) -> list[Any]:
+    """Values as sent: the first `shown` quarters, scaled and rounded, gaps as "-".
 
-    Padding with gaps (rather than a shorter list) keeps every line in the axis tooltip at every
-    quarter, so the template's {c0}, {c1}, ... always refer to the same lines.
+    Every line gets exactly `shown` items (a short list is padded with gaps), so at each revealed quarter
+    the axis tooltip lists every line and its template's {c0}, {c1}, ... keep pointing at the same lines;
+    past `shown` no line has an item, and ECharts shows no tooltip there (rather than "-%" for each).
     """
-    out: list[Any] = []
-    for i in range(length):
-        v = values[i] if i < len(values) and i < shown else None
-        out.append(round(float(v) * scale, decimals) if _finite(v) else GAP)
-    return out
+    return [_sent(values[i] if i < len(values) else None, scale, decimals) for i in range(shown)]
 
 
 def _start_ms(quarter: str) -> int | None:
@@ -162,7 +167,7 @@ def curves_option(
             {
                 "type": "line",
                 "name": line.name,
-                "data": _series_values(line.values, shown, length, scale, decimals),
+                "data": _series_values(line.values, shown, scale, decimals),
                 "xAxisIndex": 0,
                 "showSymbol": False,
                 "symbolSize": 8,
@@ -179,8 +184,8 @@ def curves_option(
         if line.band is None:
             continue
         lower, upper = line.band
-        low = _series_values(lower, shown, length, scale, decimals)
-        high = _series_values(upper, shown, length, scale, decimals)
+        low = _series_values(lower, shown, scale, decimals)
+        high = _series_values(upper, shown, scale, decimals)
         # stacked: an invisible lower edge, then the width of the band, shaded
         width = [GAP if GAP in (a, b) else round(b - a, decimals) for a, b in zip(low, high, strict=True)]
         quiet = {
@@ -237,22 +242,29 @@ def curves_option(
             "formatter": "<b>{b0}</b><br/>" + "<br/>".join(rows),
             "axisPointer": {"type": "line", "lineStyle": {"color": "#999999"}},
         },
-        "toolbox": _toolbox(file_name),
+        "toolbox": toolbox(file_name),
         "xAxis": _x_axes(quarters),
         "yAxis": y_axis,
         "series": series,
     }
 
 
-def _toolbox(file_name: str) -> dict[str, Any]:
+def toolbox(file_name: str, *, reset_zoom: bool = False) -> dict[str, Any]:
+    """The corner buttons: save as PNG (twice the screen's resolution, named `file_name`), and for a map
+    "reset zoom". Their names show in a tooltip in the page's font size (ECharts' own hover titles are
+    12 px and cannot be enlarged)."""
+    feature: dict[str, Any] = {}
+    if reset_zoom:
+        feature["restore"] = {"title": "reset zoom"}
+    feature["saveAsImage"] = {"name": file_name, "pixelRatio": 2, "title": "save as PNG", "backgroundColor": "#FFFFFF"}
     return {
         "right": 8,
         "top": 0,
         "itemSize": FONT_PX + 4,
-        "feature": {
-            "saveAsImage": {"name": file_name, "pixelRatio": 2, "title": "save as PNG", "backgroundColor": "#FFFFFF"}
-        },
-        "emphasis": {"iconStyle": {"textPosition": "left", "textFill": TEXT_COLOUR}},
+        "showTitle": False,
+        # a toolbox tooltip's template gets the button's name as {a} and its title as {b}
+        "tooltip": {"show": True, "formatter": "{b}", "textStyle": _text()},
+        "feature": feature,
     }
 
 
@@ -286,7 +298,7 @@ def bars_option(
         style: dict[str, Any] = {"color": colour}
         if name == selected:
             style.update(borderColor="#000000", borderWidth=3)
-        data.append({"value": round(float(value) * scale, decimals) if _finite(value) else GAP, "itemStyle": style})
+        data.append({"value": _sent(value, scale, decimals), "itemStyle": style})
     x_axis: dict[str, Any] = {
         "type": "value",
         "min": 0,
@@ -295,20 +307,20 @@ def bars_option(
     }
     if x_max is not None:
         x_axis["max"] = round(x_max * scale, 6)
-    widest = max((_label_px(n) for n in names), default=40)
     return {
         "animation": False,
         "backgroundColor": "#FFFFFF",
         "textStyle": _text(),
         "title": {"text": title, "left": 8, "top": 4, "textStyle": _text(FONT_PX + 2, fontWeight="bold")},
         "grid": {
-            "left": min(widest, 320),
+            "left": 12,
             "right": _label_px(f"100.0{suffix}"),
             "top": FONT_PX * 3,
             "bottom": FONT_PX * 2,
+            "containLabel": True,  # the names, however long, stay inside the chart
         },
         "tooltip": {"trigger": "item", "textStyle": _text(), "confine": True, "formatter": f"{{b}}: {{c}}{suffix}"},
-        "toolbox": _toolbox(file_name),
+        "toolbox": toolbox(file_name),
         "xAxis": x_axis,
         "yAxis": {
             "type": "category",

@@ -1,14 +1,14 @@
-"""The model the classroom page drives: a preset scenario with the levers applied, one per session.
+"""A preset scenario with the classroom's levers applied, as a Mesa model to step in Python.
 
-SolaraViz re-creates the model on Reset as `ClassroomModel(**params)`, so everything the page can
-change is a keyword here. The seed is fixed by the preset and the story number, so Reset replays
-the same story; story k is replicate k of `sim run --replicates --uncertainty seeds` (same seeds).
+The page itself does not keep a model per session: it computes each story whole and shares it
+(sim/app/stories.py, which uses `build_prepared` from here). `ClassroomModel` is the same choices as
+keywords, for notebooks and tests. The seed is fixed by the preset and the story number; story k is
+replicate k of `sim run --replicates --uncertainty seeds` (same seeds).
 """
 
 from __future__ import annotations
 
 import logging
-import shlex
 import threading
 from pathlib import Path
 
@@ -17,7 +17,6 @@ from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.errors import InputError
 from sim.model.model import GeopoliticsModel
 from sim.model.streams import replicate_seeds
-from sim.resources import find_builtin
 from sim.runner import release_model
 from sim.scenario import Prepared, prepare
 
@@ -93,15 +92,9 @@ class ClassroomModel(GeopoliticsModel):
     @property
     def command(self) -> str:
         """The `sim run` command that reproduces this story."""
-        # A built-in preset by its name (works wherever sim is installed), any other by its file.
-        builtin = find_builtin(self.preset.name)
-        same = builtin is not None and builtin.resolve() == self.preset.path.resolve()
-        parts = ["sim run", self.preset.name if same else shlex.quote(str(self.preset.path))]
-        parts += [f"--set '{text}'" for text in self.overrides]
-        parts.append("--uncertainty seeds")  # the page runs the scenario as written, without the parameter ensemble
-        if self.story:
-            parts.append(f"--replicates {self.story + 1}  # story {self.story} = replicate {self.story}")
-        return " ".join(parts)
+        from sim.app.stories import rerun_command
+
+        return rerun_command(self.preset.name, self.preset.path, self.overrides, self.story)
 
     def step(self) -> None:
         with self._lock:

@@ -22,7 +22,7 @@ direction, so a lesson cannot claim an effect the runs do not show.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,9 @@ QUANTITIES: dict[str, Quantity] = {
     ),
     "cn_influence_votes": Quantity(
         "influence", "bloc=CN,weight=countries", "share", "Chinese influence, one country one vote"
+    ),
+    "eu_users_cn": Quantity(
+        "adoption_share", "origin=CN,user_bloc=EU", "share", "EU firms' AI use on Chinese models"
     ),
     "cn_gov": Quantity("government_use", "origin=CN", "share", "governments whose AI runs on Chinese models"),
     "cn_gap_months": Quantity("capability_gap_months", "pair=CN-US", "months", "months China's best model trails"),
@@ -421,8 +424,3 @@ def claim_text(claim_id: str) -> str | None:
     document = documents().get(claim_id.split(".")[0], {})
     subject = document.get("subject")
     return f"{claim_id}: {text} (source: {subject})" if subject else f"{claim_id}: {text}"
-
-
-def lesson_fields() -> tuple[str, ...]:
-    """The fields of a LessonInfo, in order (for views that show every part)."""
-    return tuple(f.name for f in fields(LessonInfo))

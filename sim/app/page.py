@@ -12,8 +12,12 @@ server a small dict per quarter and no model. Per session the page keeps only it
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import gc
 import html
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -24,6 +28,7 @@ import solara.lab
 from solara import v as rv
 
 from sim.app.charts import FONT_PX
+from sim.app.figure import FigureEcharts
 from sim.app.levers import LEVERS, Lever, LeverSettings
 from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.app.stories import MANY_STORIES, Ensemble, Story, StoryError, get_ensemble, get_story
@@ -50,9 +55,10 @@ from sim.blocs import BLOCS
 log = logging.getLogger(__name__)
 
 TITLE = "AI geopolitics: open vs closed models"
+BASELINE = "baseline"  # the preset "difference from baseline" compares with (the same preset when absent)
 STORIES = MANY_STORIES  # story numbers offered: 0..11, each a different roll of chance
-CHART_STYLE = "height: 400px; width: 100%;"
-MAP_STYLE = "height: 520px; width: 100%;"
+CHART_STYLE = "height: min(680px, max(340px, calc(100vh - 290px))); width: 100%;"  # a chart fills the screen
+MAP_STYLE = "height: min(720px, max(400px, calc(100vh - 290px))); width: 100%;"
 TABS = ("Adoption", "Influence", "China", "Countries", "Events", "Info", "Export")
 
 CSS = f"""
@@ -61,9 +67,10 @@ CSS = f"""
 .sim-page input, .sim-page .v-messages, .v-menu__content .v-list-item__title {{ font-size: {FONT_PX}px !important; }}
 .sim-page .v-btn, .sim-page .v-tab {{ text-transform: none; letter-spacing: 0; }}
 .sim-page .v-tab {{ padding: 0 12px; min-width: 0; }}
-.sim-layout {{ display: grid; grid-template-columns: minmax(300px, 360px) minmax(0, 1fr); gap: 20px;
+.sim-layout {{ display: grid; grid-template-columns: minmax(260px, 340px) minmax(0, 1fr); gap: 20px;
                align-items: start; }}
-@media (max-width: 1100px) {{ .sim-layout {{ grid-template-columns: minmax(0, 1fr); }} }}
+@media (max-width: 1100px) {{ .sim-layout {{ grid-template-columns: 270px minmax(0, 1fr); }} }}
+@media (max-width: 860px) {{ .sim-layout {{ grid-template-columns: minmax(0, 1fr); }} }}
 .sim-controls {{ min-width: 0; }}
 .sim-main {{ min-width: 0; }}
 .sim-charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }}
@@ -85,6 +92,40 @@ CSS = f"""
 """
 
 
+# -- memory: a closed session's state is freed, and the freed memory goes back to the system ---------
+
+_trim_lock = threading.Lock()
+_trim_timer: threading.Timer | None = None
+TRIM_DELAY_S = 5.0  # after the last session closed in a burst: its widgets are gone by then
+
+
+def _give_back_memory() -> None:
+    """Collect the closed sessions' cycles, then hand the freed heap back to the system (glibc keeps it
+    for reuse otherwise, so the server's RSS would stay at its peak after a class)."""
+    global _trim_timer
+    with _trim_lock:
+        _trim_timer = None
+    gc.collect()
+    # Not glibc: no trim; the memory is reused by the next sessions instead.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _session_started() -> Callable[[], None]:
+    def closed() -> None:
+        global _trim_timer
+        with _trim_lock:
+            if _trim_timer is None:  # one clean-up for a burst of closes
+                _trim_timer = threading.Timer(TRIM_DELAY_S, _give_back_memory)
+                _trim_timer.daemon = True
+                _trim_timer.start()
+
+    return closed
+
+
+solara.lab.on_kernel_start(_session_started)
+
+
 # -- lessons (sim/app/lessons.py, another part of issue 17) -----------------------------------------
 
 
@@ -97,6 +138,12 @@ def claim_text(claim_id: str) -> str | None:
     except Exception:  # the claim texts are an aid; the feed works without them
         log.exception("could not look up claim %s", claim_id)
         return None
+
+
+def _claim_body(claim_id: str) -> str:
+    """A claim's text without its id in front (the id is shown beside it)."""
+    text = claim_text(claim_id) or "claim text not found"
+    return text[len(claim_id) + 2 :] if text.startswith(f"{claim_id}: ") else text
 
 
 def lesson_for(preset: str) -> Any:
@@ -130,7 +177,8 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
         else:
             cast = int if lever.kind == "SliderInt" else float
             slider = rv.Slider(
-                v_model=value, min=lever.min, max=lever.max, step=lever.step, thumb_label=True, hide_details=True,
+                v_model=value, min=lever.min or 0.0, max=lever.max or 0.0, step=lever.step or 1.0, thumb_label=True,
+                hide_details=True,
                 class_="sim-slider",
             )  # fmt: skip
 
@@ -142,10 +190,11 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
 
 
 @solara.component
-def Echart(option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None,
-           maps: dict | None = None) -> None:  # fmt: skip
-    solara.FigureEcharts(option=option, maps=maps or {}, on_click=on_click, attributes={"style": style},
-                         responsive=True)  # fmt: skip
+def Echart(
+    option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None, maps: dict | None = None
+) -> None:
+    # sim/app/figure.py: solara's FigureEcharts, except that a map keeps the student's zoom across quarters
+    FigureEcharts(option=option, maps=maps or {}, on_click=on_click, attributes={"style": style}, responsive=True)
 
 
 @solara.component
@@ -179,7 +228,7 @@ def Feed(story: Story, playback: solara.Reactive[Playback]) -> None:
         )
     solara.HTML(tag="div", unsafe_innerHTML="".join(items), classes=["sim-feed"])
     with solara.Details("What the cited claims say"):
-        rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(t)}</dd>" for c, t in sorted(cited.items()))
+        rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(_claim_body(c))}</dd>" for c in sorted(cited))
         solara.HTML(tag="dl", unsafe_innerHTML=rows, classes=["sim-claims"])
 
 
@@ -205,10 +254,7 @@ def Info(preset: Preset, story: Story) -> None:
             solara.HTML(tag="ul", unsafe_innerHTML="".join(f"<li>{html.escape(i)}</li>" for i in items))
         if lesson.claims:
             _html("h4", "The claims it rests on")
-            rows = "".join(
-                f"<dt>{html.escape(c)}</dt><dd>{html.escape(claim_text(c) or 'claim text not found')}</dd>"
-                for c in lesson.claims
-            )
+            rows = "".join(f"<dt>{html.escape(c)}</dt><dd>{html.escape(_claim_body(c))}</dd>" for c in lesson.claims)
             solara.HTML(tag="dl", unsafe_innerHTML=rows, classes=["sim-claims"])
     _html("h4", "Rerun this story from the command line")
     solara.HTML(tag="pre", unsafe_innerHTML=html.escape(story.command), classes=["sim-command"])
@@ -288,8 +334,8 @@ def DateCounter(story: Story, playback: solara.Reactive[Playback]) -> None:
 
 
 @solara.component
-def Headline(story: Story, playback: solara.Reactive[Playback]) -> None:
-    _html("div", headline(story, revealed(story, playback)), ["sim-headline"])
+def Headline(curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
+    _html("div", headline(curves, story, revealed(story, playback)), ["sim-headline"])
 
 
 @solara.component
@@ -320,18 +366,28 @@ def PlayButtons(playback: solara.Reactive[Playback]) -> None:
         solara.Button("Reset", icon_name="mdi-restart", on_click=lambda: playback.set(playback.value.reset()))
 
 
-def headline(story: Story, shown: int) -> str:
-    """The numbers of the last revealed quarter, in one line for the back of the room."""
+def headline(curves: Curves, story: Story, shown: int) -> str:
+    """The numbers of the last revealed quarter, in one line for the back of the room (the median in
+    "many stories", the lever's effect in "difference")."""
     if shown == 0:
         return "Press Play to start the story."
     i = shown - 1
-    s = story.series
+    s = curves.values
+    if curves.difference:
+        parts = [
+            f"open models {100 * s['adoption.open'][i]:+.1f} points",
+            "whose models: " + ", ".join(f"{b} {100 * s[f'adoption.{b}'][i]:+.1f}" for b in BLOCS if b != "other"),
+            f"China's lag {s['gap.CN-US'][i]:+.1f} months",
+        ]
+        what = "Lever effect" if curves.mode == "levers" else f"Difference from {curves.reference}"
+        return f"{what} (median of {curves.stories} paired stories): " + " · ".join(parts)
     parts = [
         f"open models {s['adoption.open'][i]:.0%} of AI-using firms",
         "whose models: " + ", ".join(f"{b} {s[f'adoption.{b}'][i]:.0%}" for b in BLOCS if b != "other"),
         f"China trails the US by {s['gap.CN-US'][i]:.0f} months",
     ]
-    return " · ".join(parts)
+    prefix = f"Median of {curves.stories} stories: " if curves.low is not None else ""
+    return prefix + " · ".join(parts)
 
 
 # -- the page ---------------------------------------------------------------------------------------
@@ -392,10 +448,15 @@ def Classroom(presets: list[Preset], skipped: list[str]) -> None:
     def set_lever(name: str) -> Callable[[Any], None]:
         return lambda value: choose(levers=replace(settings.value, **{name: value}))
 
-    ensemble_task = solara.lab.use_task(
-        lambda: get_ensemble(preset.name, preset.path, settings.value, STORIES) if mode.value != "one" else None,
-        dependencies=[mode.value, preset.name, settings.value],
-    )
+    baseline = by_name.get(BASELINE)
+
+    def bands() -> Ensemble | None:
+        if mode.value == "one":
+            return None
+        reference = (baseline.name, baseline.path) if mode.value == "difference" and baseline else None
+        return get_ensemble(preset.name, preset.path, settings.value, STORIES, reference=reference)
+
+    ensemble_task = solara.lab.use_task(bands, dependencies=[mode.value, preset.name, settings.value])
     ensemble: Ensemble | None = ensemble_task.value if ensemble_task.finished else None
 
     with solara.Div(classes=["sim-page"]):
@@ -429,7 +490,7 @@ def Views(story: Story, preset: Preset, mode: str, playback: solara.Reactive[Pla
         else:
             solara.Info(f"Computing {STORIES} stories for the bands… (one story shown meanwhile)")
     curves = Curves.of(story, ensemble, mode)
-    Headline(story, playback)
+    Headline(curves, story, playback)
     with solara.lab.Tabs(value=tab.value, on_value=tab.set, lazy=True):
         with solara.lab.Tab(TABS[0]):
             ChartsTab("adoption", curves, story, playback)

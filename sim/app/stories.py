@@ -11,8 +11,9 @@ quarter each, and the narrated events in plain words. `StoryCache` shares them a
 bounded by count and by approximate bytes, thread-safe, and computes each key once even when 30
 sessions ask for it at the same moment.
 
-"Many stories" (`Ensemble`): bands (median, 10-90%) over N stories, and the paired difference from the
-same preset with neutral levers on the same seeds, so a lever's effect is seen against chance.
+"Many stories" (`Ensemble`): bands (median, 10-90%) over N stories, and the paired difference (story k
+minus story k of the reference, on the same seeds) from the same preset with neutral levers, so a lever's
+effect is seen against chance, or from the baseline preset, so a preset's effect is.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ class Story:
     def dominant(self, i: int) -> dict[str, tuple[str, float]]:
         """At quarter i: each country's most used origin and its share of the country's AI use
         (countries without AI use yet are left out)."""
-        out = {}
+        out: dict[str, tuple[str, float]] = {}
         for iso3 in self.countries:
             shares = [float(self.series[country_key(iso3, f"use.{b}")][i]) for b in BLOCS]
             top = int(np.argmax(shares))
@@ -133,7 +134,7 @@ def rerun_command(preset_name: str, preset_path: Path, overrides: tuple[str, ...
 
 # -- plain words ------------------------------------------------------------------------------------
 
-_PLAIN = (
+_PLAIN: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r" \[\d+ countr(?:y|ies)\]"), ""),
     (re.compile(r" \(\+[\d.]+ log-odds for its labs\)"), " (its labs are pushed to release openly)"),
     (re.compile(r" \(\+[\d.]+ utility\)"), " (they become more attractive to use)"),
@@ -149,7 +150,7 @@ _PLAIN = (
 def plain_words(text: str) -> str:
     """A model event's text without the model's jargon (log-odds, utility, bloc codes, country counts)."""
     for pattern, repl in _PLAIN:
-        text = pattern.sub(repl, text)  # type: ignore[arg-type]
+        text = pattern.sub(repl, text)
     return text
 
 
@@ -164,8 +165,9 @@ def narrate(event: dict[str, Any], rules: dict[str, Any]) -> StoryEvent:
     elif rule_id and text.startswith(f"{rule_id} ends"):
         text = f"The rule “{rule_id}” ends" + text[len(rule_id) + len(" ends") :]
     text = plain_words(text)
-    text = text[:1].upper() + text[1:]
-    note = rule.note if rule is not None and starts and getattr(rule, "note", "") else ""
+    if text.startswith("the "):  # not `.capitalize()`: names like iFlytek keep their case
+        text = "The" + text[3:]
+    note = str(getattr(rule, "note", None) or "") if starts else ""
     return StoryEvent(int(event["step"]), str(event["date"]), text, tuple(str(event["sources"]).split()), note)
 
 
@@ -321,7 +323,7 @@ class StoryCache(Generic[V]):
             pending.done.wait()
             if pending.error is not None:
                 raise pending.error
-            return pending.value  # type: ignore[no-any-return]
+            return pending.value
         try:
             value = compute()
             pending.value = value
@@ -392,6 +394,7 @@ class Ensemble:
     count: int
     levels: Bands
     difference: Bands
+    reference: str = ""  # the preset the difference is taken from (with neutral levers)
     nbytes: int = field(default=0, compare=False)
 
 
@@ -411,22 +414,25 @@ def get_ensemble(
     settings: LeverSettings,
     stories: int = MANY_STORIES,
     cache: StoryCache[Any] | None = None,
+    reference: tuple[str, Path] | None = None,
 ) -> Ensemble:
-    """Bands over stories 0..stories-1 and their paired differences from neutral levers (shared cache)."""
+    """Bands over stories 0..stories-1 and over their paired differences (story k minus the reference's
+    story k: the same dice) from the reference with neutral levers: by default the same preset (the
+    levers' effect), or another preset such as the baseline (the preset's effect). Shared cache."""
     cache = CACHE if cache is None else cache
-    key = ("ensemble", preset_name, _preset_key(preset_path), settings, stories)
+    ref_name, ref_path = reference if reference is not None else (preset_name, preset_path)
+    key = ("ensemble", preset_name, _preset_key(preset_path), settings, stories, ref_name, _preset_key(ref_path))
 
     def compute() -> Ensemble:
         runs = tuple(get_story(preset_name, preset_path, settings, k, cache) for k in range(stories))
         neutral = LeverSettings()
-        base = runs if settings == neutral else tuple(
-            get_story(preset_name, preset_path, neutral, k, cache) for k in range(stories)
-        )  # fmt: skip
-        names = list(runs[0].series)
-        levels = _bands({n: np.stack([s.series[n] for s in runs]) for n in names})
+        same = ref_name == preset_name and _preset_key(ref_path) == _preset_key(preset_path) and settings == neutral
+        base = runs if same else tuple(get_story(ref_name, ref_path, neutral, k, cache) for k in range(stories))
+        names = [n for n in runs[0].series if n in base[0].series]
+        levels = _bands({n: np.stack([s.series[n] for s in runs]) for n in runs[0].series})
         difference = _bands({n: np.stack([s.series[n] - b.series[n] for s, b in zip(runs, base, strict=True)])
                              for n in names})  # fmt: skip
         size = 3 * 2 * sum(a.nbytes for a in levels.median.values()) + 1000
-        return Ensemble(stories, levels, difference, nbytes=size)
+        return Ensemble(stories, levels, difference, ref_name, nbytes=size)
 
     return cache.get(key, compute, lambda e: e.nbytes)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.app.charts import Line, curves_option
+from sim.app.charts import FONT_PX, Line, curves_option
 from sim.app.levers import LeverSettings, lever_summary
 from sim.app.stories import Ensemble, Story, StoryEvent, country_key
 from sim.app.worldmap import NO_USE_COLOUR, map_option
@@ -27,7 +27,8 @@ SPEEDS = {"slow": 1.5, "normal": 0.8, "fast": 0.35}  # seconds between quarters 
 MODES = {
     "one": "One story",
     "many": "Many stories",
-    "difference": "Difference from baseline (same preset, neutral levers)",
+    "difference": "Difference from baseline",  # this preset with its levers minus the baseline preset
+    "levers": "Lever effect (minus neutral levers)",  # this preset with its levers minus itself, neutral
 }
 MAX_FEED_EVENTS = 80
 
@@ -101,14 +102,17 @@ class Curves:
     high: dict[str, np.ndarray] | None = None
     difference: bool = False
     stories: int = 1
+    reference: str = ""
+    mode: str = "one"
 
     @classmethod
     def of(cls, story: Story, ensemble: Ensemble | None, mode: str) -> Curves:
         """The curves of the chosen mode (one story when the bands are not ready)."""
         if mode == "one" or ensemble is None:
             return cls(story.series)
-        bands = ensemble.difference if mode == "difference" else ensemble.levels
-        return cls(bands.median, bands.low, bands.high, mode == "difference", ensemble.count)
+        difference = mode in ("difference", "levers")
+        bands = ensemble.difference if difference else ensemble.levels
+        return cls(bands.median, bands.low, bands.high, difference, ensemble.count, ensemble.reference, mode)
 
     def line(self, key: str, name: str, colour: str, dashed: bool = False) -> Line:
         values = _plain_list(self.values[key])
@@ -118,27 +122,37 @@ class Curves:
         return Line(name, values, colour, dashed=dashed, band=band)
 
     def subtitle(self) -> str:
+        if self.difference and self.mode == "levers":
+            return f"lever effect: minus neutral levers, median and band 10-90% of {self.stories} paired stories"
         if self.difference:
-            return f" · lever effect: median difference and 10-90% band over {self.stories} paired stories"
+            return f"minus {self.reference}: median and band 10-90% of {self.stories} paired stories"
         if self.low is not None:
-            return f" · median and 10-90% band over {self.stories} stories"
+            return f"median of {self.stories} stories, band 10-90%"
         return ""
 
 
-def _plain_list(values: np.ndarray) -> list[float | None]:
+def _plain_list(values: np.ndarray) -> list[Any]:
     return [None if not math.isfinite(v) else round(float(v), 4) for v in values]
 
 
 def _chart(curves: Curves, story: Story, shown: int, title: str, lines: list[Line], **kw: Any) -> dict[str, Any]:
     quarters = [story.quarter(i) for i in range(story.total)]
-    if curves.difference:
-        kw.setdefault("y_name", "difference")
+    if curves.difference:  # around zero, either way; the subtitle says it is a difference
         kw["y_min"], kw["y_max"] = None, None
-    return curves_option(title + curves.subtitle(), quarters, lines, shown=shown, **kw)
+    option = curves_option(title, quarters, lines, shown=shown, **kw)
+    for axis in option["xAxis"]:  # on a narrow screen the years would run into each other: drop some
+        axis.setdefault("axisLabel", {})["hideOverlap"] = True
+    subtitle = curves.subtitle()
+    if subtitle:  # under the title, so a long title and what the lines mean both fit (also in the saved PNG)
+        option["title"]["subtext"] = subtitle
+        option["title"]["subtextStyle"] = {"fontSize": FONT_PX, "color": "#444444"}
+        option["grid"]["top"] = option["grid"]["top"] + FONT_PX + 12
+    return option
 
 
 def bloc_name(bloc: str) -> str:
-    return "other origins" if bloc == OTHER else f"{BLOC_ADJECTIVES[bloc]} models"
+    """How the page names a bloc's models: `US models`, `Chinese models`, `other origins`."""
+    return "other origins" if bloc == OTHER else f"{BLOC_ADJECTIVES.get(bloc, bloc)} models"  # type: ignore[call-overload]
 
 
 def adoption_options(curves: Curves, story: Story, shown: int) -> list[dict[str, Any]]:
@@ -201,7 +215,7 @@ def _file(story: Story) -> str:
 
 # -- the world map ----------------------------------------------------------------------------------
 
-MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("no AI use yet", NO_USE_COLOUR)]
+MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("not in the model, or no AI use yet", NO_USE_COLOUR)]
 
 
 def world_option(story: Story, shown: int, selected: str | None = None) -> dict[str, Any]:
@@ -250,7 +264,7 @@ def series_csv(curves: Curves, story: Story, shown: int) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     columns: list[tuple[str, dict[str, np.ndarray], str]] = []
-    what = "difference from neutral levers, median" if curves.difference else "median" if curves.low else ""
+    what = curves.subtitle().split(":")[0] + ", median" if curves.difference else "median" if curves.low else ""
     for column, key in CSV_SERIES.items():
         columns.append((f"{column}{' (' + what + ')' if what else ''}", curves.values, key))
         if curves.low is not None and curves.high is not None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import iso3166
 
-from sim.app.charts import FONT_PX, TEXT_COLOUR
+from sim.app.charts import FONT_PX, TEXT_COLOUR, toolbox
 
 WORLD_MAP = "world"
 WORLD_ATLAS = "world-atlas@2.0.2"  # the npm package, as fetched into the local CDN copy (sim/app/serve.py)
@@ -240,6 +240,7 @@ def map_option(
     title: str = "",
     selected: str | None = None,
     others_colour: str = NO_USE_COLOUR,
+    file_name: str = "world-map",
 ) -> dict[str, Any]:
     """An ECharts option: the world map (registered as `WORLD_MAP`) with each country filled by `fills`.
 
@@ -248,6 +249,7 @@ def map_option(
     - `tooltips`: ISO3 -> plain text shown on hover (lines split on newlines); others show their name.
     - `legend`: (label, colour) pairs drawn as a key at the bottom left.
     - `selected`: an ISO3 code outlined in black.
+    - `file_name`: the PNG the toolbox saves; its other button resets the zoom.
     A click on a country reaches `FigureEcharts(on_click=...)` with `{"name": ISO3, ...}`.
     """
     data: list[dict[str, Any]] = []
@@ -276,17 +278,17 @@ def map_option(
     return {
         "animation": False,  # each quarter's update recolours; nothing should fly in
         "backgroundColor": SEA_COLOUR,
-        "title": {"text": title, "left": "center", "top": 4, "textStyle": {**text_style, "fontWeight": "bold"}},
-        "tooltip": {"trigger": "item", "textStyle": text_style, "confine": True},
-        "toolbox": {
-            "right": 16,
+        # a zoomed map runs under the title: a white box keeps it readable
+        "title": {
+            "text": title,
+            "left": "center",
             "top": 4,
-            "itemSize": FONT_PX + 4,
-            "feature": {
-                "restore": {"title": "reset zoom"},
-                "saveAsImage": {"name": "world-map", "pixelRatio": 2, "title": "save as PNG"},
-            },
+            "backgroundColor": "rgba(255,255,255,0.85)",
+            "borderRadius": 4,
+            "textStyle": {**text_style, "fontWeight": "bold"},
         },
+        "tooltip": {"trigger": "item", "textStyle": text_style, "confine": True},
+        "toolbox": toolbox(file_name, reset_zoom=True),
         "graphic": _legend_graphic(legend),
         "series": [
             {

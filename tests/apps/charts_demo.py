@@ -12,6 +12,7 @@ import math
 import solara
 
 from sim.app.charts import FONT_PX, Line, bars_option, curves_option
+from sim.app.figure import FigureEcharts
 from sim.app.worldmap import NO_USE_COLOUR, WORLD_MAP, MapUnavailable, map_option, world_geojson
 from sim.blocs import BLOC_COLOURS
 
@@ -50,7 +51,7 @@ def Page():  # noqa: N802  (solara's name for the page)
         solara.Error(str(error))
         maps = None
     if maps is not None:
-        solara.FigureEcharts(
+        FigureEcharts(  # keeps the reader's zoom when the selection changes the option
             option=map_option(fills, tips, legend, title="Who uses AI, by bloc", selected=clicked or None),
             maps=maps,
             on_click=lambda event: set_clicked(str(event.get("name") or "")),
