@@ -41,6 +41,7 @@ from sim.app.classplay_views import (
     round_title,
     world_options,
 )
+from sim.app.figure import FigureEcharts
 from sim.app.worldmap import WORLD_MAP, MapUnavailable, world_geojson
 from sim.classplay import ClassRoom, Outcome, StudentView
 
@@ -136,7 +137,8 @@ def _world_map() -> dict | str:
 
 @solara.component
 def Echart(option: dict, style: str = CHART_STYLE, maps: dict | None = None) -> None:
-    solara.FigureEcharts(option=option, maps=maps or {}, attributes={"style": style}, responsive=True)
+    # the classroom page's figure: a map keeps the reader's zoom and pan when its colours change
+    FigureEcharts(option=option, maps=maps or {}, attributes={"style": style}, responsive=True)
 
 
 @solara.component
@@ -454,7 +456,7 @@ def Teacher(room: ClassRoom) -> None:
         with solara.Div(classes=["cp-card"]):
             Roster(room, status, roster, said)
     with solara.Div(classes=["cp-grid"]):
-        Map(world_map).key(f"map-{quarter}")
+        Map(world_map)  # one widget for the class: the teacher's zoom stays from round to round
         with solara.Div():
             for i, option in enumerate(charts):
                 Echart(option, "height: 300px; width: 100%;").key(f"world-{i}-{quarter}-{replay is not None}")
