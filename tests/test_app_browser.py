@@ -144,6 +144,7 @@ def test_the_page_shows_lesson_controls_only_with_the_date_and_lever_values(page
     for internal in MESA_CONTROLS:
         assert internal.lower() not in body.lower(), internal
     assert not re.search(r"^Step: \d+$", body, re.M)
+    assert "This website runs on" not in body  # solara's corner banner would cover the page's text
     shoot(page, "01_loaded")
 
 

@@ -190,6 +190,16 @@ def join(page, name: str) -> str:
     return page.locator(".cp-actor").inner_text().removeprefix("You govern ")
 
 
+def pick(page, label: str, option: re.Pattern | None = None) -> str:
+    """Choose in the select labelled `label` the option matching `option` (default the first); its text."""
+    page.locator(f".v-select:has(label:text-is('{label}')) .v-select__slot").click()
+    menu = page.locator(".menuable__content__active")  # Vuetify keeps closed menus in the page, hidden
+    choice = menu.get_by_role("option", name=option) if option else menu.get_by_role("option").first
+    text = choice.inner_text().strip()
+    choice.click()
+    return text
+
+
 def round_shown(page) -> str:
     return page.locator(".cp-round").inner_text()
 
@@ -284,6 +294,17 @@ def test_a_class_of_30_joins_decides_and_plays_8_rounds_then_the_replay(server: 
     assert not any(r["student"] == "Caro" for r in rows)
     simulated = {r["student"] for r in rows if r["student"].startswith("Simulated student")}
     assert len(simulated) == SIMULATED
+    # The teacher gives Bo another country, then removes Caro from the class.
+    teacher.get_by_text("Remove a student, or give them another country or lab").click()
+    pick(teacher, "Student", re.compile(r"^Bo \(s\d+\)$"))
+    new_actor = pick(teacher, "Free country or lab")
+    teacher.get_by_role("button", name="Give them this one").click()
+    teacher.get_by_text(f"Bo now governs {new_actor}").wait_for()
+    wait_text(bo, ".cp-actor", rf"^You govern {re.escape(new_actor)}$")
+    pick(teacher, "Student", re.compile(r"^Caro \(s\d+\)$"))
+    teacher.get_by_role("button", name="Remove from the class").click()
+    teacher.get_by_text(re.compile(r"^Caro left; .* is free$")).wait_for()
+    caro.get_by_text("the teacher removed you from the class").wait_for()
     for page in (teacher, ana, bo, caro):
         shown = page.locator("body").inner_text()
         assert "Traceback" not in shown and "fault of ours" not in shown

@@ -41,6 +41,7 @@ from sim.app.classplay_views import (
     round_title,
     world_options,
 )
+from sim.app.figure import FigureEcharts
 from sim.app.worldmap import WORLD_MAP, MapUnavailable, world_geojson
 from sim.classplay import ClassRoom, Outcome, StudentView
 
@@ -77,9 +78,9 @@ CSS = f"""
 .cp-card {{ border: 1px solid #ddd; border-radius: 6px; padding: 10px 16px; margin: 8px 0; background: #fff; }}
 .cp-card h3 {{ margin: 0 0 6px 0; font-size: 22px; }}
 .cp-topic {{ font-weight: 700; margin-top: 10px; }}
-.cp-claims {{ color: #555; font-size: {FONT_PX - 2}px; margin-left: 4px; }}
+.cp-claims {{ color: #555; font-size: {FONT_PX}px; margin-left: 4px; }}
 .cp-claim {{ display: inline-block; background: #eef3fb; border-radius: 4px; padding: 0 6px; margin: 0 3px;
-             font-size: {FONT_PX - 2}px; }}
+             font-size: {FONT_PX}px; }}
 .cp-feed {{ max-height: 520px; overflow-y: auto; }}
 .cp-event {{ padding: 5px 0; border-bottom: 1px solid #e4e4e4; }}
 .cp-decision {{ color: #0b3d91; }}
@@ -136,7 +137,8 @@ def _world_map() -> dict | str:
 
 @solara.component
 def Echart(option: dict, style: str = CHART_STYLE, maps: dict | None = None) -> None:
-    solara.FigureEcharts(option=option, maps=maps or {}, attributes={"style": style}, responsive=True)
+    # the classroom page's figure: a map keeps the reader's zoom and pan when its colours change
+    FigureEcharts(option=option, maps=maps or {}, attributes={"style": style}, responsive=True)
 
 
 @solara.component
@@ -454,7 +456,7 @@ def Teacher(room: ClassRoom) -> None:
         with solara.Div(classes=["cp-card"]):
             Roster(room, status, roster, said)
     with solara.Div(classes=["cp-grid"]):
-        Map(world_map).key(f"map-{quarter}")
+        Map(world_map)  # one widget for the class: the teacher's zoom stays from round to round
         with solara.Div():
             for i, option in enumerate(charts):
                 Echart(option, "height: 300px; width: 100%;").key(f"world-{i}-{quarter}-{replay is not None}")
@@ -488,7 +490,8 @@ def Roster(room: ClassRoom, status: Any, roster: tuple, said: solara.Reactive) -
     to = solara.use_reactive(None)
     if not roster:
         return
-    students = {f"{name} ({sid})": sid for sid, name, _ in roster}
+    # by name, so the teacher finds a student (Vuetify draws a long list's first 20 items until scrolled)
+    students = {f"{name} ({sid})": sid for sid, name, _ in sorted(roster, key=lambda r: r[1].casefold())}
     free = {a.label: a.id for a, is_free in room.actors() if is_free}
     with solara.Details("Remove a student, or give them another country or lab"), \
             solara.Row(style={"flex-wrap": "wrap", "align-items": "center"}):  # fmt: skip
@@ -496,11 +499,27 @@ def Roster(room: ClassRoom, status: Any, roster: tuple, said: solara.Reactive) -
                 solara.Select(label="Student", values=list(students), value=who)
             with solara.Div(style={"min-width": "260px"}):
                 solara.Select(label="Free country or lab", values=list(free), value=to)
-            sid = students.get(who.value or "")
-            solara.Button("Give them this one", outlined=True, disabled=sid is None or to.value not in free,
-                          on_click=lambda: said.set(room.reassign(sid, free[to.value])) if sid else None)  # fmt: skip
-            solara.Button("Remove from the class", outlined=True, color="error", disabled=sid is None,
-                          on_click=lambda: said.set(room.kick(sid)) if sid else None)  # fmt: skip
+            # The buttons read the choices when clicked, not as last drawn: a quick click never acts on
+            # the student chosen before.
+            def chosen() -> tuple[str | None, str | None]:
+                now = {f"{s.name} ({s.id})": s.id for s in room.students()}
+                actors = {a.label: a.id for a, is_free in room.actors() if is_free}
+                return now.get(who.value or ""), actors.get(to.value or "")
+
+            def reassign() -> None:
+                sid, actor = chosen()
+                if sid and actor:
+                    said.set(room.reassign(sid, actor))
+
+            def kick() -> None:
+                sid, _ = chosen()
+                if sid:
+                    said.set(room.kick(sid))
+
+            none = students.get(who.value or "") is None
+            solara.Button("Give them this one", outlined=True, disabled=none or to.value not in free,
+                          on_click=reassign)  # fmt: skip
+            solara.Button("Remove from the class", outlined=True, color="error", disabled=none, on_click=kick)
 
 
 @solara.component

@@ -25,6 +25,7 @@ from typing import Any
 
 import solara
 import solara.lab
+import solara.server.settings
 from solara import v as rv
 
 from sim.app.charts import FONT_PX
@@ -53,6 +54,9 @@ from sim.app.worldmap import WORLD_MAP, MapUnavailable, world_geojson
 from sim.blocs import BLOCS
 
 log = logging.getLogger(__name__)
+
+# Solara's "This website runs on Solara" corner banner sits over the page's own text on a projector.
+solara.server.settings.theme.show_banner = False
 
 TITLE = "AI geopolitics: open vs closed models"
 BASELINE = "baseline"  # the preset "difference from baseline" compares with (the same preset when absent)

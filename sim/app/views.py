@@ -137,8 +137,7 @@ def _plain_list(values: np.ndarray) -> list[Any]:
 
 def _chart(curves: Curves, story: Story, shown: int, title: str, lines: list[Line], **kw: Any) -> dict[str, Any]:
     quarters = [story.quarter(i) for i in range(story.total)]
-    if curves.difference:
-        kw.setdefault("y_name", "difference")
+    if curves.difference:  # around zero, either way; the subtitle says it is a difference
         kw["y_min"], kw["y_max"] = None, None
     option = curves_option(title, quarters, lines, shown=shown, **kw)
     for axis in option["xAxis"]:  # on a narrow screen the years would run into each other: drop some
@@ -216,7 +215,7 @@ def _file(story: Story) -> str:
 
 # -- the world map ----------------------------------------------------------------------------------
 
-MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("no AI use yet", NO_USE_COLOUR)]
+MAP_LEGEND = [*((bloc_name(b), BLOC_COLOURS[b]) for b in BLOCS), ("not in the model, or no AI use yet", NO_USE_COLOUR)]
 
 
 def world_option(story: Story, shown: int, selected: str | None = None) -> dict[str, Any]:
