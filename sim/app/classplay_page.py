@@ -257,7 +257,7 @@ def Join(room: ClassRoom, joined: Callable[[str], None]) -> None:
     _html("p", f"You will govern one country (or run one AI lab) in the class's shared world: {room.rounds} "
                f"rounds of {length}, {first} to {last}. Each round you take its decisions; the teacher ends the "
                "round and the world moves on.")  # fmt: skip
-    if isinstance(before, StudentView):  # the tab was closed: back to the same country with one click
+    if isinstance(before, StudentView) and earlier:  # the tab was closed: back to the same country in one click
         with solara.Div(classes=["cp-card", "cp-form"]):
             _html("p", f"This browser joined as {before.name}, governing {before.actor.label}.")
             solara.Button(f"Continue as {before.name}", color="primary", on_click=lambda: joined(earlier))
@@ -283,7 +283,7 @@ def _student_key(view: StudentView | Outcome) -> Any:
 def Student(room: ClassRoom, token: str, leave: Callable[[], None]) -> None:
     # one poll for both: a new round changes the view and the feed at once, and is then drawn once
     view, feed_count = use_poll(lambda: (_student_key(room.view(token)), len(room.feed())), key=token)
-    said = solara.use_reactive(None)
+    said: solara.Reactive[Any] = solara.use_reactive(None)
     replay = replay_if_ready()
     actor = view.actor if isinstance(view, StudentView) else None
     round_ = view.round if isinstance(view, StudentView) else 0
@@ -413,7 +413,7 @@ def _teacher_key(room: ClassRoom) -> Any:
 def Teacher(room: ClassRoom) -> None:
     key = use_poll(lambda: _teacher_key(room))
     status, feed_count, roster = key
-    said = solara.use_reactive(None)
+    said: solara.Reactive[Any] = solara.use_reactive(None)
     replay = replay_if_ready()
     world = room.world()
     quarter = world.last_quarter if world is not None else None
@@ -486,8 +486,8 @@ def Roster(room: ClassRoom, status: Any, roster: tuple, said: solara.Reactive) -
         items += "".join(f'<li class="cp-undecided">… {esc(name)} · {esc(label)}</li>'
                          for _, name, label in undecided)  # fmt: skip
     _raw("ul", items or "<li>No student has joined yet.</li>", ["cp-list"])
-    who = solara.use_reactive(None)
-    to = solara.use_reactive(None)
+    who: solara.Reactive[str | None] = solara.use_reactive(None)
+    to: solara.Reactive[str | None] = solara.use_reactive(None)
     if not roster:
         return
     # by name, so the teacher finds a student (Vuetify draws a long list's first 20 items until scrolled)

@@ -231,12 +231,12 @@ def series(state: WorldState, metric: str, group: str, quarters: list[str]) -> l
                 _tables.pop(next(iter(_tables)))
             entry = _tables[id(state)] = (state, table, dates)
     _, table, dates = entry
-    values = table.get((metric, group))
+    found: np.ndarray | None = table.get((metric, group))
     position = {d: i for i, d in enumerate(dates)}
     out: list[float | None] = []
     for quarter in quarters:
         i = position.get(quarter)
-        value = None if values is None or i is None else float(values[i])
+        value = None if found is None or i is None else float(found[i])
         out.append(None if value is None or not np.isfinite(value) else value)
     return out
 

@@ -132,7 +132,7 @@ def world_options(room: ClassRoom, world: WorldState | None, replay: WorldState 
 
 def dominant(room: ClassRoom, state: WorldState, quarter: str | None = None) -> dict[str, tuple[str, float]]:
     """ISO3 -> (bloc whose models the country mostly uses, share) at `quarter` (default the world's last)."""
-    out = {}
+    out: dict[str, tuple[str, float]] = {}
     for country in room.prepared.world.countries:
         shares = {b: state.value("adoption_share", f"country={country.iso3},origin={b}", quarter) or 0.0
                   for b in BLOCS}
@@ -184,6 +184,11 @@ def option_groups(options: list[Option]) -> list[tuple[str, list[Option]]]:
     return groups
 
 
+def _number(value: object) -> float | None:
+    """A table cell as a float (None when empty or not a number)."""
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _pct(value: float | None) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{100 * value:.0f}%"
 
@@ -205,8 +210,8 @@ def debrief_html(frame: pd.DataFrame, actors: list[str] | None = None) -> str:
         if actors is not None and row.actor != "world" and row.actor not in actors:
             continue
         rows.append(
-            f"<tr><td>{esc(row.measure)}</td><td>{_pct(row.with_moves)}</td><td>{_pct(row.without_moves)}</td>"
-            f"<td>{_points(row.difference)}</td></tr>"
+            f"<tr><td>{esc(row.measure)}</td><td>{_pct(_number(row.with_moves))}</td>"
+            f"<td>{_pct(_number(row.without_moves))}</td><td>{_points(_number(row.difference))}</td></tr>"
         )
     head = "<tr><th>At the end</th><th>with the class's moves</th><th>without (replay)</th><th>difference</th></tr>"
     return f'<table class="cp-table">{head}{"".join(rows)}</table>'

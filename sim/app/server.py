@@ -16,6 +16,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 SHUTDOWN_S = 5  # how long open websockets get to close on SIGTERM/SIGINT before the server stops anyway
 
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> int:
     from sim.app.classplay_state import the_class
     from sim.app.guard import Gate
 
-    app = solara_starlette.app
+    app: Any = solara_starlette.app  # the ASGI app the gate wraps (solara's, or the class's gate around it)
     if the_class() is not None:  # `sim app --class`: the class exists before the first page asks for it
         from sim.app.classgate import ClassGate
 

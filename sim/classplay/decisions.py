@@ -185,9 +185,9 @@ def rules_with(scenario: Scenario, decisions: list[Decision]) -> dict[str, dict[
                 rule["announced"] = [*rule["announced"], {"country": decision.actor.code, "from": decision.quarter}]
             changed[rule_id] = rule
         else:
-            rule = _new_rule(decision)
-            if rule is not None:
-                changed[decision.rule_id()] = rule
+            added = _new_rule(decision)
+            if added is not None:
+                changed[decision.rule_id()] = added
     return changed
 
 

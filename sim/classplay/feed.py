@@ -41,7 +41,7 @@ def model_entries(events: pd.DataFrame, first: str, last: str, round_: int) -> l
     low, high = parse_quarter(first), parse_quarter(last)
     entries = []
     for row in events.itertuples(index=False):
-        if not low <= parse_quarter(row.date) <= high:
+        if not low <= parse_quarter(str(row.date)) <= high:
             continue
         if str(row.rule_id).startswith(RULE_PREFIX) and "starts:" in str(row.event):
             continue

@@ -391,7 +391,8 @@ class ClassRoom:
             replay = simulate(self.scenario, self.prepared.world, self.seed)
             with self._lock:
                 self._replay = self._replay or replay
-        return self._replay
+                replay = self._replay
+        return replay
 
     def world(self) -> WorldState | None:
         """The world with the students' moves, as far as played (None before anything is simulated)."""

@@ -16,6 +16,8 @@ import pandas as pd
 
 from sim.model.streams import replicate_seeds
 from sim.quarters import parse_quarter, quarter_label
+from sim.rules.alliance import AllianceEffect
+from sim.rules.program import ProgramEffect
 from sim.runner import EVENT_COLUMNS, release_model
 from sim.scenario.schema import Scenario
 from sim.world import World
@@ -77,11 +79,10 @@ def simulate(scenario: Scenario, world: World, seed: int, through: str | None = 
     state = WorldState(model.quarter, frame, events[EVENT_COLUMNS])
     ids = model.country_ids
     for rule_id, effect in model.engine.effects.items():
-        kind = effect.rule.kind
-        if kind == "program":
+        if isinstance(effect, ProgramEffect):
             state.partners[rule_id] = {str(c) for c in ids[effect.partners]}
             state.declined[rule_id] = {str(c) for c in ids[effect.declined]}
-        elif kind == "alliance":
+        elif isinstance(effect, AllianceEffect):
             state.members[rule_id] = {str(c) for c in ids[effect.members]}
     state.lab_open = {str(lab): bool(model.lab_open[i]) for i, lab in enumerate(model.lab_ids)}
     release_model(model)

@@ -216,10 +216,10 @@ def _choose_openness(model: GeopoliticsModel) -> None:
     p = model.params.labs
     draws = model.stream("labs.release").random(model.n_labs)  # drawn every quarter: common random numbers
     forced = model.policy.release_openness
-    for lab in np.flatnonzero(forced >= 0):
-        opens = bool(forced[lab])
-        if opens != bool(model.lab_open[lab]):
-            _announce_switch(model, int(lab), opens, "by its own decision")
+    for ruled in np.flatnonzero(forced >= 0).tolist():
+        opens = bool(forced[ruled])
+        if opens != bool(model.lab_open[ruled]):
+            _announce_switch(model, ruled, opens, "by its own decision")
     if (model.quarter - model.start) % p.release_interval != 0 or model.quarter == model.start:
         return
     frontier = _frontier(model)
