@@ -79,19 +79,19 @@ def test_a_world_without_decisions_is_the_replay_cut_at_the_round(baseline):
 
 def test_a_lab_closing_its_next_releases_and_a_country_declining_a_programme(baseline):
     room = ClassRoom(baseline, round_quarters=4, rounds=1, first_quarter="2025Q1")
-    meta, india = student(room, "Cy", "lab:meta"), student(room, "Di", "country:IND")
-    options = [o.id for o in room.view(meta).options]
+    lab, india = student(room, "Cy", "lab:alibaba"), student(room, "Di", "country:IND")
+    options = [o.id for o in room.view(lab).options]
     assert options == ["keep", "release:open", "release:closed"]
-    assert room.decide(meta, "release:closed").ok
+    assert room.decide(lab, "release:closed").ok
     assert room.decide(india, "programme:openai-for-countries:decline").ok
     assert room.advance().ok
     world = room.world()
     replay = simulate(baseline.scenario, baseline.world, baseline.scenario.seed, "2025Q4")  # no moves, same quarter
-    assert replay.lab_open["meta"] and not world.lab_open["meta"]
+    assert replay.lab_open["alibaba"] and not world.lab_open["alibaba"]  # Qwen stays open without the move
     assert "IND" not in world.partners["openai-for-countries"] and "IND" in world.declined["openai-for-countries"]
     assert "IND" in replay.partners["openai-for-countries"]  # the announced deal of 2025Q4, by payoff
-    assert any("Meta AI switches to closed models only by its own decision" in e.text for e in room.feed())
-    assert room.view(meta).consequences[-1] == "Meta AI's next releases: closed models only"
+    assert any("Alibaba Cloud (Qwen team) switches to closed models only by its own decision" in e.text for e in room.feed())
+    assert room.view(lab).consequences[-1] == "Alibaba Cloud (Qwen team)'s next releases: closed models only"
 
 
 def test_students_rejoin_and_the_teacher_kicks_and_reassigns(baseline):
