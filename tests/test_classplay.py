@@ -90,7 +90,8 @@ def test_a_lab_closing_its_next_releases_and_a_country_declining_a_programme(bas
     assert replay.lab_open["alibaba"] and not world.lab_open["alibaba"]  # Qwen stays open without the move
     assert "IND" not in world.partners["openai-for-countries"] and "IND" in world.declined["openai-for-countries"]
     assert "IND" in replay.partners["openai-for-countries"]  # the announced deal of 2025Q4, by payoff
-    assert any("Alibaba Cloud (Qwen team) switches to closed models only by its own decision" in e.text for e in room.feed())
+    said = "Alibaba Cloud (Qwen team) switches to closed models only by its own decision"
+    assert any(said in e.text for e in room.feed())
     assert room.view(lab).consequences[-1] == "Alibaba Cloud (Qwen team)'s next releases: closed models only"
 
 
