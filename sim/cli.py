@@ -171,8 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     app = commands.add_parser(
         "app",
         help="the classroom page: presets, levers, live curves and events in a browser",
-        description="Serve the classroom page (Mesa SolaraViz) until Ctrl-C. Binds to 127.0.0.1 unless told "
-        "otherwise; works offline once `make app-assets` has installed solara's browser files.",
+        description="Serve the classroom page (or, with --class, a class-play world) until Ctrl-C. Binds to "
+        "127.0.0.1 unless told otherwise; works offline once `make app-assets` has installed solara's browser files.",
     )
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     app.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
