@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,47 @@ def default_signals() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
 
+
+
+# --- servers the page tests start ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_answers(url: str, process: subprocess.Popen, ready_s: float, why_exited: Callable[[], str]) -> None:
+    """Poll `url` until it answers 200; fail at once if `process` exits (saying `why_exited()`), or after `ready_s`."""
+    import urllib.request
+
+    deadline = time.monotonic() + ready_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert process.poll() is None, f"the server exited with {process.returncode}: {why_exited()}"
+        assert time.monotonic() < deadline, f"{url} did not answer in {ready_s:g} s"
+        time.sleep(0.3)
+
+
+def stop_group(process: subprocess.Popen, grace_s: float = 15) -> None:
+    """SIGTERM to the process's group (it was started with `start_new_session`), SIGKILL after `grace_s`."""
+    import os
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port, stop_group, wait_until_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -41,12 +40,6 @@ if not Path(CHROMIUM).exists():  # `make test` installs it; a bare `pytest` else
     pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
     """`sim app` on a free port, for this module; stopped (its own process group) at the end."""
@@ -54,31 +47,16 @@ def app_url():
 
     missing = missing_browser_packages()
     assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / "server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "sim", "app", "--port", str(port)], stdout=log, stderr=log, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + READY_S
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None, f"sim app exited with {server.returncode}; see {ARTIFACTS / 'server.log'}"
-        assert time.monotonic() < deadline, "sim app did not answer in time"
-        time.sleep(0.5)
+    wait_until_answers(url, server, READY_S, lambda: f"see {ARTIFACTS / 'server.log'}")
     yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    stop_group(server)
     log.close()
     assert "Traceback" not in (ARTIFACTS / "server.log").read_text()
 

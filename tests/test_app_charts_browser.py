@@ -7,14 +7,13 @@ tests/artifacts/ (gitignored).
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port, stop_group, wait_until_answers
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -32,14 +31,6 @@ if not Path(CHROMIUM).exists():  # `make test` installs it; a bare `pytest` else
     pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium)", allow_module_level=True)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_url():
     """The demo page behind the classroom server's gate, on a free port; stopped (its process group) at the end."""
@@ -47,7 +38,7 @@ def demo_url():
 
     missing = missing_browser_packages()
     assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
-    port = _free_port()
+    port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     env = {**server_env(), "SOLARA_APP": str(DEMO)}
     log = (ARTIFACTS / "charts-server.log").open("w")
@@ -55,24 +46,9 @@ def demo_url():
         server_command("127.0.0.1", port), env=env, stdout=log, stderr=log, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + READY_S
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert server.poll() is None, f"the server exited with {server.returncode}; see {log.name}"
-        assert time.monotonic() < deadline, "the demo page did not answer in time"
-        time.sleep(0.3)
+    wait_until_answers(url, server, READY_S, lambda: f"see {log.name}")
     yield url
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+    stop_group(server)
     log.close()
 
 

@@ -35,7 +35,7 @@ import psutil
 import pytest
 import websockets
 
-from conftest import BASELINE, SCENARIOS, default_signals
+from conftest import BASELINE, SCENARIOS, default_signals, free_port, wait_until_answers
 from sim.app import presets as presets_mod
 from sim.app.guard import Gate, OriginError, normalize_origin
 from sim.app.presets import list_presets
@@ -60,12 +60,6 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def fake_assets(folder: Path) -> Path:
     """A stand-in for solara's browser files: each package's package.json and one script."""
     for name in BROWSER_PACKAGES:
@@ -80,7 +74,7 @@ class App:
 
     def __init__(self, tmp: Path, *args: str) -> None:
         tmp.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"server-{self.port}.log"
         env = {**os.environ, "SOLARA_ASSETS_PROXY_CACHE_DIR": str(fake_assets(tmp / f"cdn-{self.port}"))}
@@ -89,17 +83,7 @@ class App:
                 [sys.executable, "-m", "sim", "app", "--port", str(self.port), *args],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True, preexec_fn=default_signals,
             )  # fmt: skip
-        deadline = time.monotonic() + READY_S
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert self.process.poll() is None, f"sim app exited with {self.process.returncode}: {self.log.read_text()}"
-            assert time.monotonic() < deadline, "sim app did not answer in time"
-            time.sleep(0.3)
+        wait_until_answers(self.url + "/readyz", self.process, READY_S, self.log.read_text)
         self.server = psutil.Process(self.process.pid).children()[0]  # the process that serves the page
 
     def sessions(self) -> int:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import default_signals
+from conftest import default_signals, free_port, stop_group, wait_until_answers
 from sim.cli import main
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -57,12 +54,6 @@ class ClassServer:
         return f"http://127.0.0.1:{self.port}/"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[ClassServer]:
     """`sim app --class` on a free port (its own process group, killed at the end)."""
@@ -70,7 +61,7 @@ def server(tmp_path_factory) -> Iterator[ClassServer]:
 
     missing = missing_browser_packages()
     assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
-    port = _free_port()
+    port = free_port()
     out = tmp_path_factory.mktemp("class") / "server.log"
     with out.open("w") as log:
         process = subprocess.Popen(
@@ -79,17 +70,7 @@ def server(tmp_path_factory) -> Iterator[ClassServer]:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_signals,
         )  # fmt: skip
     try:
-        deadline = time.monotonic() + READY_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, f"sim app --class exited: {out.read_text()}"
-            assert time.monotonic() < deadline, "sim app --class did not answer in time"
-            time.sleep(0.3)
+        wait_until_answers(f"http://127.0.0.1:{port}/readyz", process, READY_S, out.read_text)
         printed = out.read_text()
         teacher = re.search(r"Teacher \(keep it to yourself\): (\S+)", printed)
         join = re.search(r"Students join at: +(\S+)", printed)
@@ -97,12 +78,7 @@ def server(tmp_path_factory) -> Iterator[ClassServer]:
         assert teacher and join and code, printed
         yield ClassServer(process, port, teacher.group(1), join.group(1), code.group(1), printed)
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "classplay-server.log").write_text(out.read_text())
 
@@ -151,12 +127,12 @@ def test_the_server_binds_to_this_machine_only_by_default(server: ClassServer) -
 def test_class_options_are_checked_before_the_server_starts(capsys) -> None:
     assert main(["app", "--rounds", "3"]) == 2
     assert "--rounds only apply with --class" in capsys.readouterr().err
-    assert main(["app", "--class", "--preset", "no-such-preset", "--port", str(_free_port())]) == 2
+    assert main(["app", "--class", "--preset", "no-such-preset", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
     assert "--class: the preset cannot be opened" in err and "Traceback" not in err
-    assert main(["app", "--class", "--rounds", "99", "--port", str(_free_port())]) == 2
+    assert main(["app", "--class", "--rounds", "99", "--port", str(free_port())]) == 2
     assert "do not fit before the preset ends" in capsys.readouterr().err
-    assert main(["app", "--class", "--scenarios", ".", "--port", str(_free_port())]) == 2
+    assert main(["app", "--class", "--scenarios", ".", "--port", str(free_port())]) == 2
     assert "--class plays one --preset" in capsys.readouterr().err
 
 
