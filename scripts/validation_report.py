@@ -45,7 +45,7 @@ def _with_values(scenario: Path, values: dict[str, Any]) -> str:
 
 def _mutants_md(test: Any) -> str:
     """docs/validation.md's section on `sim check --mutants`, from the run just made."""
-    from sim.mutation import largest_moves
+    from sim.mutation import largest_moves, rejecting_moves
 
     lines = [
         "",
@@ -53,7 +53,10 @@ def _mutants_md(test: Any) -> str:
         "",
         f"The baseline and {len(test.mutants)} deliberately broken variants (`scenarios/data/mutants.yaml`), "
         f"{test.baseline.replicates} replicates each on the same seeds. A check rejects a mutant when it holds on "
-        "the baseline and fails on the mutant; a mutant no check rejects is a finding about the checks (the data "
+        "the baseline and fails on the mutant, moved by more than chance moves a median of that many replicates "
+        "(about two standard errors of the difference of the two medians, from the baseline's spread); a check "
+        "that fails on the mutant by less is listed as such and not counted, since its verdict would flip with "
+        "the seeds. A mutant no check rejects is a finding about the checks (the data "
         "of 2023-2026 cannot tell that mechanism from its alternative), reported, never hidden by moving a band.",
         "",
         "The last column gives, for a mutant no check rejects, the three checks it moved most, each as baseline "
@@ -62,13 +65,15 @@ def _mutants_md(test: Any) -> str:
         "the band means the band, written from the measurement, is wider than the mechanism's effect; a move "
         "towards a band the baseline fails means the fact favours the mutant.",
         "",
-        "| mutant | what it breaks | rejected by | moved most (not rejected) |",
-        "|---|---|---|---|",
+        "| mutant | what it breaks | rejected by | fails on the mutant within chance (not counted) "
+        "| moved most (not rejected) |",
+        "|---|---|---|---|---|",
     ]
     for m in test.mutants:
-        by = ", ".join(m.rejected_by) if m.rejected else "**no check**"
+        by = rejecting_moves(m) if m.rejected else "**no check**"
+        within = ", ".join(m.fails_within_chance)
         closest = "" if m.rejected else largest_moves(m)
-        lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {closest} |")
+        lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {within} | {closest} |")
     lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants.", ""]
     return "\n".join(lines)
 

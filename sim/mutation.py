@@ -6,8 +6,10 @@ switch of `parameters.structure` (capability independent of compute, ...). The b
 mutant run with the same seeds (common random numbers), and every calibration target and untuned
 pattern is measured on each.
 
-A check *rejects* a mutant when it holds on the baseline and fails on the mutant: a check the
-baseline already fails says nothing about the mutant. `sim check --mutants` exits 0 only when the
+A check *rejects* a mutant when it holds on the baseline, fails on the mutant, and the mutant moved
+its median by more than chance moves it: a check the baseline already fails says nothing about the
+mutant, and a check that sits at the edge of its band flips with the seeds, whatever the mutant does
+(a median of a few replicates has sampling error; see `Move.beyond_chance`). `sim check --mutants` exits 0 only when the
 baseline passes every calibration target and every mutant is rejected by at least one check; a
 mutant no check rejects is a finding (the checks cannot see that mechanism), reported with exit 1.
 No band is ever moved to make a mutant rejected.
@@ -71,12 +73,31 @@ class Move:
     mutant: float
     spread: float  # the baseline's 10-90% range over replicates (chance alone)
     holds_on_mutant: bool
+    replicates: int = 10  # of each median
 
     @property
     def signal(self) -> float:
         """|mutant - baseline| in units of the baseline's 10-90% range (inf when the range is 0)."""
         change = abs(self.mutant - self.baseline)
         return change / self.spread if self.spread > 0 else (float("inf") if change > 0 else 0.0)
+
+    @property
+    def chance(self) -> float:
+        """How far chance alone moves the difference of the two medians, at about 95% (normal theory).
+
+        The replicates' sd is estimated from the baseline's 10-90% range (2.563 sd for a normal); a median
+        of n replicates has a standard error of about 1.2533 sd / sqrt(n); the difference of two
+        independent medians sqrt(2) times that; and two standard errors is the cut. Common random
+        numbers make the two medians positively correlated, so this overstates chance: conservative.
+        """
+        sd = self.spread / 2.563
+        return 2.0 * np.sqrt(2.0) * 1.2533 * sd / np.sqrt(max(self.replicates, 1))
+
+    @property
+    def beyond_chance(self) -> bool:
+        """The mutant moved the check's median by more than chance would (see `chance`)."""
+        change = abs(self.mutant - self.baseline)
+        return change > self.chance if self.spread > 0 else change > 0
 
 
 @dataclass
@@ -85,8 +106,9 @@ class MutantOutcome:
 
     mutant: Mutant
     validation: Validation
-    rejected_by: list[str]  # checks that hold on the baseline and fail on the mutant
+    rejected_by: list[str]  # checks that hold on the baseline and fail on the mutant, moved beyond chance
     fails_with_baseline: list[str]  # checks that fail on both (no evidence either way)
+    fails_within_chance: list[str] = field(default_factory=list)  # fail on the mutant, moved no more than chance
     moves: list[Move] = field(default_factory=list)  # every check, the largest move against chance first
 
     @property
@@ -120,15 +142,24 @@ def _label(outcome_id: str, tuned: bool) -> str:
 
 
 def judge(baseline: Validation, mutant: Mutant, validation: Validation) -> MutantOutcome:
-    """Which checks reject the mutant: those that hold on the baseline and fail on it."""
+    """Which checks reject the mutant: those that hold on the baseline and fail on it, moved beyond chance."""
     held = {o.check.id: o.held for o in baseline.outcomes}
+    moved = moves(baseline, validation)
+    beyond = {m.check: m.beyond_chance for m in moved}
     rejected_by: list[str] = []
     both: list[str] = []
+    within: list[str] = []
     for o in validation.outcomes:
         if o.held:
             continue
-        (rejected_by if held.get(o.check.id, False) else both).append(_label(o.check.id, o.tuned))
-    return MutantOutcome(mutant, validation, rejected_by, both, moves(baseline, validation))
+        label = _label(o.check.id, o.tuned)
+        if not held.get(o.check.id, False):
+            both.append(label)
+        elif beyond.get(label, False):
+            rejected_by.append(label)
+        else:
+            within.append(label)
+    return MutantOutcome(mutant, validation, rejected_by, both, fails_within_chance=within, moves=moved)
 
 
 def moves(baseline: Validation, mutated: Validation) -> list[Move]:
@@ -144,17 +175,28 @@ def moves(baseline: Validation, mutated: Validation) -> list[Move]:
         b = base.get(o.check.id)
         if b is None or not (np.isfinite(b.median) and np.isfinite(o.median)):
             continue
-        out.append(Move(_label(o.check.id, o.tuned), b.median, o.median, b.q90 - b.q10, o.held))
+        out.append(Move(_label(o.check.id, o.tuned), b.median, o.median, b.q90 - b.q10, o.held,
+                        min(baseline.replicates, mutated.replicates)))
     return sorted(out, key=lambda m: -m.signal)
+
+
+def describe_move(m: Move) -> str:
+    """One move, like `open-lag-2026 3.05 -> 7.30 (x9.8 the seed spread)`."""
+    times = "no seed spread" if not np.isfinite(m.signal) else f"x{m.signal:.1f} the seed spread"
+    return f"{m.check} {m.baseline:.3g} -> {m.mutant:.3g} ({times})"
 
 
 def largest_moves(outcome: MutantOutcome, count: int = 3) -> str:
     """The checks a mutant moved most, like `open-lag-2026 3.05 -> 7.30 (x9.8 the seed spread)`."""
-    parts = []
-    for m in outcome.moves[:count]:
-        times = "no seed spread" if not np.isfinite(m.signal) else f"x{m.signal:.1f} the seed spread"
-        parts.append(f"{m.check} {m.baseline:.3g} -> {m.mutant:.3g} ({times})")
+    parts = [describe_move(m) for m in outcome.moves[:count]]
     return "; ".join(parts) if parts else "no check measured"
+
+
+def rejecting_moves(outcome: MutantOutcome) -> str:
+    """The checks that reject a mutant with their moves, the largest against chance first."""
+    rejecting = set(outcome.rejected_by)
+    parts = [describe_move(m) for m in outcome.moves if m.check in rejecting]
+    return "; ".join(parts) if parts else "no check"
 
 
 def run_mutants(
@@ -194,7 +236,8 @@ def mutation_report(test: MutationTest) -> str:
     lines = [
         f"Mutation test of {b.scenario_name} ({b.scenario_path}): {b.replicates} replicate(s), seed {b.seed}, "
         f"baseline and {len(test.mutants)} mutants on the same seeds, {test.wall_time_s:.1f} s",
-        "A check rejects a mutant when it holds on the baseline and fails on the mutant.",
+        "A check rejects a mutant when it holds on the baseline and fails on the mutant, moved by more than",
+        "chance moves a median of this many replicates (about 2 standard errors of the difference).",
         "",
         f"Baseline: {tally(b)}",
     ]
@@ -206,7 +249,10 @@ def mutation_report(test: MutationTest) -> str:
         verdict = "REJECTED" if m.rejected else "NOT REJECTED"
         lines.append(f"  {verdict}  {m.mutant.id}: {m.mutant.breaks}")
         lines.append(f"        set: {' '.join(m.mutant.set)}")
-        lines.append(f"        rejected by: {', '.join(m.rejected_by) if m.rejected_by else 'no check'}")
+        lines.append(f"        rejected by: {rejecting_moves(m)}")
+        if m.fails_within_chance:
+            lines.append(f"        fails on the mutant, but moved no more than chance (not counted): "
+                         f"{', '.join(m.fails_within_chance)}")
         if m.fails_with_baseline:
             lines.append(f"        also fails (as the baseline does): {', '.join(m.fails_with_baseline)}")
         if not m.rejected:

@@ -544,7 +544,8 @@ range; the 10-90% band over replicates shows how much it varies with the random 
 untuned patterns are reported, never gated). `sim check --mutants` tests the checks themselves: it runs
 deliberately broken variants of the model (`scenarios/data/mutants.yaml`) on the same seeds and reports
 which checks reject each (a check rejects a mutant when it holds on the baseline and fails on the
-mutant); it exits 0 only when the baseline holds and every mutant is rejected."""
+mutant, moved by more than chance moves a median of that many replicates); it exits 0 only when the
+baseline holds and every mutant is rejected."""
 
 SENSITIVITY_NOTE = """\
 Which parameters the headline curves depend on most is in [sensitivity.md](sensitivity.md) (Sobol

@@ -162,3 +162,30 @@ def test_a_mutant_inside_a_wide_band_is_reported_with_how_far_it_moved_the_check
     assert float(first.split("(x")[1].split(" ")[0]) > 10, papers  # far beyond chance, inside the band
     untouched = [part for part in harmless.split(";") if "coauthorship-0" in part]
     assert untouched and "(x0.0 the seed spread)" in untouched[0], harmless  # alignment leaves papers alone
+
+
+def _validation(values: np.ndarray, accept: tuple[float, float]) -> "Validation":
+    from types import SimpleNamespace
+
+    from sim.validation import Outcome, Validation
+
+    check = SimpleNamespace(id="edge", accept=accept)  # a pattern-like check: only its id and band are read
+    outcome = Outcome(check, values, float(np.median(values)), float(np.quantile(values, 0.1)),  # type: ignore[arg-type]
+                      float(np.quantile(values, 0.9)))
+    return Validation("s.yaml", "s", values.size, 1, [outcome], [])
+
+
+@pytest.mark.parametrize(("shift", "counted"), [(0.002, False), (0.05, True)])
+def test_a_check_the_mutant_tips_over_its_band_edge_by_chance_does_not_reject_it(shift: float, counted: bool):
+    # The baseline's median (0.100) sits just inside the band's upper edge (0.101). A mutant that moves it by
+    # 0.002 fails the band, but a median of 10 replicates spread over 0.09-0.11 moves that much by chance: the
+    # verdict would flip with the seeds, so it is reported and not counted. A move of 0.05 is counted.
+    from sim.mutation import Mutant, judge
+
+    base = 0.10 + 0.01 * np.linspace(-1.0, 1.0, 10)
+    band = (0.0, 0.101)
+    mutant = Mutant(id="nudge", breaks="moves the check", set=["parameters.choice.alignment_weight=0"])
+    outcome = judge(_validation(base, band), mutant, _validation(base + shift, band))
+    assert outcome.rejected is counted
+    assert outcome.fails_within_chance == ([] if counted else ["edge (pattern)"])
+    assert outcome.moves[0].chance == pytest.approx(2 * np.sqrt(2) * 1.2533 * (0.0164 / 2.563) / np.sqrt(10), rel=0.05)

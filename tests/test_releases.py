@@ -114,12 +114,13 @@ def test_a_lab_that_closes_keeps_its_published_weights_in_use(tmp_path, seed):
     # (common random numbers) by at most a few points a quarter.
     shares = np.array([q["open_share"] for q in closing])
     assert np.abs(np.diff(shares[switch - 1 :])).max() <= MAX_QUARTERLY_MOVE
-    # Against the same run without the push (common random numbers), no quarter moves more than 40%
-    # of what Llama's open weights carried before the switch: a relabelling would move all of it in
-    # the quarter of the switch.
+    # Against the same run without the push (common random numbers), no quarter moves half of what
+    # Llama's open weights carried before the switch: a relabelling moves all of it at once. Measured
+    # on the calibrated baseline of 2026-12-01 (seeds 1-5): largest quarterly move 0-42% of Llama's
+    # open share here, 87-107% with `releases_keep_openness: false` (the openness-relabelled mutant).
     gap = shares - np.array([q["open_share"] for q in staying])
     moves = np.abs(np.diff(gap[switch - 1 : switch + 8]))
-    assert moves.max() <= 0.4 * closing[switch - 1]["llama_open_share"]
+    assert moves.max() < 0.5 * closing[switch - 1]["llama_open_share"]
 
 
 def test_a_closing_lab_starts_a_closed_line_that_follows_its_newest_model(tmp_path):

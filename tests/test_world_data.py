@@ -297,3 +297,23 @@ def test_list_prices_need_the_quarter_they_were_checked_for(docs: tuple[dict[str
     errors = _errors(countries, families)
     assert (("families", "prices", _price_row(families, "gpt", "2025Q3"), "quarter"), "after_prices_through") in [
         (e["loc"], e["type"]) for e in errors]
+
+
+def test_every_observation_a_target_cites_is_in_the_full_record_set():
+    """targets.yaml cites records of docs/sources/observations.yaml by id in brackets ("[menlo-open-usa-2024]");
+    the file must parse and hold each of them, or a reader following a citation finds nothing."""
+    import re
+
+    records = yaml.safe_load((ROOT / "docs/sources/observations.yaml").read_text(encoding="utf-8"))
+    ids = {record["id"] for record in records}
+    assert len(ids) == len(records), "observation ids repeat"
+    targets = yaml.safe_load((DATA / "targets.yaml").read_text(encoding="utf-8"))["targets"]
+    cited = {
+        (target["id"], ref)
+        for target in targets
+        for group in re.findall(r"\[([a-z0-9][a-z0-9-]*(?:, [a-z0-9-]+)*)\]", target.get("measures", ""))
+        for ref in group.split(", ")
+    }
+    assert len(cited) >= 10
+    missing = sorted((target, ref) for target, ref in cited if ref not in ids)
+    assert not missing, f"cited but not recorded: {missing}"

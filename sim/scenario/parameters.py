@@ -18,18 +18,18 @@ class AdoptionParameters(StrictModel):
     if what they can get beats going without (D0.8, D4.8, D4.12)."""
 
     initial_rate: float = param(
-        0.1797, "share of potential adopters", "share of the firms that would ever adopt (below their sector's "
+        0.1354, "share of potential adopters", "share of the firms that would ever adopt (below their sector's "
         "`adoption_ceiling`) using an AI model in the first quarter, at digital readiness 1 and average size",
         ge=0, le=1,
     )
     innovation: float = param(
-        0.02474, "per year", "Bass innovation coefficient p (Sultan, Farley & Lehmann 1990: ~0.03/yr)", ge=0, le=2
+        0.07773, "per year", "Bass innovation coefficient p (Sultan, Farley & Lehmann 1990: ~0.03/yr)", ge=0, le=2
     )
     imitation: float = param(
-        0.6614, "per year", "Bass imitation coefficient q (Sultan, Farley & Lehmann 1990: 0.3-0.5/yr)", ge=0, le=5
+        0.4938, "per year", "Bass imitation coefficient q (Sultan, Farley & Lehmann 1990: 0.3-0.5/yr)", ge=0, le=5
     )
     readiness_elasticity: float = param(
-        1.697, "exponent", "how strongly a country's digital readiness scales its adoption hazard (D0.8)", ge=0, le=5
+        1.32, "exponent", "how strongly a country's digital readiness scales its adoption hazard (D0.8)", ge=0, le=5
     )
     size_elasticity: float = param(
         0.35, "exponent", "adoption hazard scales with firm size (relative to the smallest firm in scope) to "
@@ -39,7 +39,7 @@ class AdoptionParameters(StrictModel):
         ge=0, le=2,
     )
     no_ai_utility: float = param(
-        -1.195, "utility", "utility of going on without AI, the outside option of the adoption choice: a firm "
+        0.1931, "utility", "utility of going on without AI, the outside option of the adoption choice: a firm "
         "that considers adopting (at the Bass rate) adopts with probability sum_j exp(u_j) / (exp(this) + "
         "sum_j exp(u_j)) over the release lines j it can get, their utilities u_j as in the family choice "
         "(the same logit with no AI as one more option, McFadden 1978). 0 is the zero of the choice "
@@ -75,19 +75,19 @@ class ChoiceParameters(StrictModel):
         1.5, "utility per unit share", "value of peers in the firm's country using the same family", ge=0
     )
     ecosystem_weight: float = param(
-        0.8722, "utility per unit share", "value of peers using models of the same origin bloc (ecosystem)", ge=0
+        0.6132, "utility per unit share", "value of peers using models of the same origin bloc (ecosystem)", ge=0
     )
     network_global_mix: float = param(
         0.3, "share", "weight of world-wide (rather than national) peers in the network effect (D2.4)", ge=0, le=1
     )
     alignment_weight: float = param(
-        1.855, "utility per unit alignment", "value of the technological alignment of the firm's country with the "
+        0.8119, "utility per unit alignment", "value of the technological alignment of the firm's country with the "
         "line's origin bloc, as 2 x alignment - 1 (see `alignment`; D1.5, D4.8); it is the only political term "
         "of the choice, data-transfer risk depends only on whether the provider is foreign",
         ge=0,
     )
     open_alignment_factor: float = param(
-        0.1312, "ratio", "share of the alignment term that applies to self-hosted open weights: a closed service "
+        0.4667, "ratio", "share of the alignment term that applies to self-hosted open weights: a closed service "
         "ties its users to the provider's bloc, downloaded weights much less (D2.1, D2.3)", ge=0, le=1
     )
     risk_weight: float = param(
@@ -248,16 +248,16 @@ class LabParameters(StrictModel):
         0.1, "exponent", "growth scales with the lab's research talent to this power", ge=0, le=2
     )
     open_spillover: float = param(
-        0.1247, "share of gap per quarter", "share of its know-how gap to the best open release it can reach "
+        0.08071, "share of gap per quarter", "share of its know-how gap to the best open release it can reach "
         "that a lab closes each quarter by fine-tuning and distillation (D3.2)", ge=0, le=1
     )
     closed_spillover: float = param(
-        0.03603, "share of gap per quarter", "share of its know-how gap to the best closed model it can reach "
+        0.08234, "share of gap per quarter", "share of its know-how gap to the best closed model it can reach "
         "(its API not blocked to the lab's country) closed by papers, distillation and talent flows (D3.2, "
         "D3.3)", ge=0, le=1,
     )
     constraint_innovation: float = param(
-        0.1924, "ratio", "extra algorithmic progress of a lab whose country is denied all chips, in proportion to the "
+        1.374, "ratio", "extra algorithmic progress of a lab whose country is denied all chips, in proportion to the "
         "share denied net of domestic substitution: efficiency work forced by chip controls (D4.4, D4.6)", ge=0, le=3
     )
     community_boost: float = param(
@@ -266,17 +266,17 @@ class LabParameters(StrictModel):
     )
     release_interval: int = param(4, "quarters", "quarters between a lab's release decisions", ge=1, le=16)
     open_bias: float = param(
-        -1.96, "log-odds", "log-odds of an open release for a lab at the frontier with full compute", ge=-20, le=20
+        -3.742, "log-odds", "log-odds of an open release for a lab at the frontier with full compute", ge=-20, le=20
     )
     open_gap_weight: float = param(
-        1.577, "log-odds per year behind", "how much trailing the frontier favours open release "
+        3.232, "log-odds per year behind", "how much trailing the frontier favours open release "
         "(Mladenovic et al., arXiv 2604.16227)", ge=0,
     )
     open_compute_weight: float = param(
         1.5, "log-odds per unit shortfall", "how much a compute shortfall favours open release (D4.4, D4.6)", ge=0
     )
     openness_inertia: float = param(
-        2.455, "log-odds", "bonus for keeping the current openness at a release decision", ge=0
+        4.121, "log-odds", "bonus for keeping the current openness at a release decision", ge=0
     )
     closed_api_retirement_quarters: int = param(
         8, "quarters", "how long a lab that switched to open weights keeps serving its last closed model on "
@@ -298,7 +298,7 @@ class CountryParameters(StrictModel):
         1.0, "growth per year", "yearly growth of a country's AI compute with full chip access", ge=0, le=10
     )
     domestic_substitution_growth: float = param(
-        1.655, "ratio per year", "yearly growth of the share of denied chip imports that a country's domestic "
+        1.812, "ratio per year", "yearly growth of the share of denied chip imports that a country's domestic "
         "accelerators replace (its `domestic_chip_substitution` column describes 2025; the share is "
         "this to the power of the years since, capped at 1). Plausible 1.0-2.0. Source: a judgement "
         "estimate: Huawei plans about 600k Ascend 910C in 2026, about double 2025 (Bloomberg, 2025-09-29), "
@@ -325,7 +325,7 @@ class CollaborationParameters(StrictModel):
         0.18, "share per year", "yearly growth of the paper count (NeurIPS 4,497 -> 5,290)", ge=-0.9, le=5
     )
     base_share: float = param(
-        0.0328, "share of papers", "US-CN co-authored share at the reference tension (D3.1: ~3%)", ge=0, le=1
+        0.03127, "share of papers", "US-CN co-authored share at the reference tension (D3.1: ~3%)", ge=0, le=1
     )
     tension_sensitivity: float = param(
         0.8, "per unit tension", "relative fall of the co-authored share per unit of tension (D0.7)", ge=0
