@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.app.charts import FONT_PX, GAP, Line, bars_option, curves_option
+from sim.app.charts import FONT_PX, GAP, MIN_PLOT_PX, Line, bars_option, curves_option
 from sim.app.serve import BROWSER_PACKAGES
 from sim.app.worldmap import NO_USE_COLOUR, WORLD_MAP, MapUnavailable, map_option, world_geojson
 from sim.blocs import BLOC_COLOURS
@@ -278,8 +278,69 @@ def test_curves_export_a_png_and_never_animate() -> None:
 def test_curves_axis_range() -> None:
     option = adoption(US=ramp())
     assert (option["yAxis"]["min"], option["yAxis"]["max"]) == (0, 100)
-    free = curves_option("x", QUARTERS, [Line("p", ramp(7), "#000")], unit="USD", y_min=None, y_max=None, percent=False)
-    assert "min" not in free["yAxis"] and "max" not in free["yAxis"]
+    assert "markLine" not in option["series"][0]  # no zero line when nothing goes below zero
+
+
+def test_free_axis_spans_the_whole_period_on_round_numbers_and_stays_still() -> None:
+    values = [7 * v for v in ramp()]  # 0 .. 6.8 USD
+    free = [
+        curves_option("x", QUARTERS, [Line("p", values, "#000")], unit="USD", y_min=None, y_max=None,
+                      percent=False, shown=shown)["yAxis"]
+        for shown in (1, 10, len(QUARTERS))
+    ]  # fmt: skip
+    assert free[0] == free[1] == free[2]  # the axis does not jump as the story plays
+    assert (free[0]["min"], free[0]["max"], free[0]["interval"]) == (0, 8, 2)
+    ceiling = curves_option("x", QUARTERS, [Line("p", ramp(0.23), "#000")], unit="", y_max=None)["yAxis"]
+    assert (ceiling["min"], ceiling["max"]) == (0, 25)  # percent, from zero to a round number above 23%
+
+
+def test_difference_axis_includes_zero_and_marks_it() -> None:
+    lower = curves_option("x", QUARTERS, [Line("US", [-0.031] * 10 + [0.004] * 12, "#000")], unit="",
+                          y_min=None, y_max=None, shown=12)  # fmt: skip
+    axis = lower["yAxis"]
+    assert axis["min"] == -4 and axis["max"] == 1 and axis["interval"] == 1
+    assert lower["series"][0]["markLine"]["data"] == [{"yAxis": 0}]
+    assert all(axis.get("axisLine", {}).get("onZero") is False for axis in lower["xAxis"])  # years stay below
+    same = curves_option("x", QUARTERS, [Line("US", [0.0] * 22, "#000")], unit="", y_min=None, y_max=None)
+    assert (same["yAxis"]["min"], same["yAxis"]["max"]) == (-1, 1)  # a preset against itself: zero in the middle
+
+
+def end_label_boxes(option: dict[str, Any], plot_px: float) -> list[tuple[float, float]]:
+    """(top, bottom) in pixels of each line's end label in a plot `plot_px` high, as ECharts places them:
+    centred on the line's last value, moved by the label's offset, `lineHeight` high."""
+    axis = option["yAxis"]
+    boxes = []
+    for series in option["series"]:
+        if "endLabel" not in series or not series["data"]:
+            continue
+        last = [v for v in series["data"] if v != GAP][-1]
+        centre = (axis["max"] - last) / (axis["max"] - axis["min"]) * plot_px + series["endLabel"]["offset"][1]
+        half = series["endLabel"]["lineHeight"] / 2
+        boxes.append((centre - half, centre + half))
+    return boxes
+
+
+@pytest.mark.parametrize("plot_px", [MIN_PLOT_PX, 300, 600])
+def test_end_labels_of_lines_near_zero_do_not_overlap_nor_leave_the_plot(plot_px) -> None:
+    option = adoption(shown=12, US=[0.79] * 12, CN=[0.194] * 12, EU=[0.009] * 12, other=[0.004] * 12)
+    boxes = sorted(end_label_boxes(option, plot_px))
+    assert len(boxes) == 4
+    for (_, bottom), (top, _) in pairwise(boxes):
+        assert top >= bottom - 1e-6, boxes  # no two labels overlap
+    assert boxes[0][0] >= 0 and boxes[-1][1] <= plot_px + 1e-6  # none runs into the year labels under the plot
+    labels = [s["endLabel"] for s in option["series"]]
+    assert all(label["fontSize"] >= 18 and label["lineHeight"] >= label["fontSize"] for label in labels)
+    assert option["series"][0]["endLabel"]["offset"] == [0, 0]  # a label with room stays at its line
+
+
+@pytest.mark.parametrize("plot_px", [MIN_PLOT_PX, 450])
+def test_end_labels_of_a_preset_against_itself_all_at_zero_do_not_overlap(plot_px) -> None:
+    zeros = [0.0] * 12
+    option = curves_option("x", QUARTERS, [Line(n, zeros, "#000") for n in ("US", "CN", "EU", "other")],
+                           unit="", y_min=None, y_max=None, shown=12)  # fmt: skip
+    boxes = sorted(end_label_boxes(option, plot_px))
+    assert all(top >= bottom - 1e-6 for (_, bottom), (top, _) in pairwise(boxes)), boxes
+    assert boxes[0][0] >= 0 and boxes[-1][1] <= plot_px + 1e-6
 
 
 # --- bars --------------------------------------------------------------------------------------------
