@@ -156,14 +156,27 @@ def test_map_colours_the_given_countries_and_greys_the_rest_with_borders() -> No
 
 def test_map_key_lists_each_entry_in_large_text() -> None:
     legend = [("US bloc", BLOC_COLOURS["US"]), ("no AI use yet", NO_USE_COLOUR)]
-    graphic = map_option({}, {}, legend)["graphic"]
-    labels = [g["style"]["text"] for g in graphic if g["type"] == "text"]
-    swatches = [g["style"]["fill"] for g in graphic if g["type"] == "rect" and g["shape"]["width"] < 60]
-    assert labels == ["no AI use yet", "US bloc"]  # drawn bottom up
-    assert swatches == [NO_USE_COLOUR, BLOC_COLOURS["US"]]
-    sizes = [int(re.match(r"(\d+)px", g["style"]["font"]).group(1)) for g in graphic if g["type"] == "text"]
+    (key,) = map_option({}, {}, legend)["graphic"]
+    labels = [g["style"]["text"] for g in key["children"] if g["type"] == "text"]
+    swatches = [g["style"]["fill"] for g in key["children"] if g["type"] == "rect" and g["shape"]["width"] < 60]
+    assert labels == ["US bloc", "no AI use yet"]  # in reading order
+    assert swatches == [BLOC_COLOURS["US"], NO_USE_COLOUR]
+    sizes = [int(re.match(r"(\d+)px", g["style"]["font"]).group(1)) for g in key["children"] if g["type"] == "text"]
     assert min(sizes) >= FONT_PX >= 18
     assert map_option({}, {}, [])["graphic"] == []
+
+
+def test_map_key_sits_in_a_strip_under_the_map_not_over_it() -> None:
+    legend = [*((f"{b} models", c) for b, c in BLOC_COLOURS.items()), ("not in the model, or no AI use yet", "#ddd")]
+    option = map_option({}, {}, legend, title="t")
+    (key,) = option["graphic"]
+    (series,) = option["series"]
+    assert key["bottom"] + key["height"] < series["bottom"]  # the map's box ends above the key
+    assert key["width"] <= 680  # fits under the map on a 1024 px wide screen
+    texts_y = sorted({g["y"] for g in key["children"] if g["type"] == "text"})
+    assert len(texts_y) >= 2  # long entries wrap into rows rather than run off the map's side
+    assert all(g["z"] > 2 for g in key["children"])  # over a zoomed map's shapes (series z is 2)
+    assert map_option({}, {}, [])["series"][0]["bottom"] <= 8  # no key, no strip
 
 
 def test_map_tooltips_are_plain_text_even_with_markup() -> None:
