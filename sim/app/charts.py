@@ -232,8 +232,10 @@ def curves_option(
     rows = []
     for index, line in enumerate(lines):
         rows.append(f'<span style="color:{line.colour}">\u25cf</span> {_plain(line.name)}: {{c{index}}}{suffix}')
+        # a white outline keeps the label readable where it crosses a grid line, the zero line or a band
         end_label = _text(show=True, formatter=f"{{a}}: {{c}}{suffix}", color=line.colour, fontWeight="bold",
-                          lineHeight=LABEL_PX, offset=[0, offsets[index]])  # fmt: skip
+                          lineHeight=LABEL_PX, offset=[0, offsets[index]], textBorderColor="#FFFFFF",
+                          textBorderWidth=3)  # fmt: skip
         series.append(
             {
                 "type": "line",
