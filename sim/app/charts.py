@@ -220,8 +220,8 @@ def curves_option(
         v for line in lines if line.band for side in line.band for v in side
     ]
     decimals = 1 if percent else _decimals(everything)
-    sent_all = [v for v in (_sent(v, scale, decimals) for v in everything) if v != GAP]
-    auto = _nice_range(min(sent_all, default=0.0), max(sent_all, default=0.0))  # type: ignore[type-var]
+    sent_all = [v for v in (_sent(v, scale, decimals) for v in everything) if isinstance(v, float)]
+    auto = _nice_range(min(sent_all, default=0.0), max(sent_all, default=0.0))
     interval = auto[2] if y_min is None and y_max is None else None
     axis_min = auto[0] if y_min is None else round(y_min * scale, 6)
     axis_max = max(auto[1], axis_min + auto[2]) if y_max is None else round(y_max * scale, 6)
