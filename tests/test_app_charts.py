@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.app.charts import FONT_PX, GAP, MIN_PLOT_PX, Line, bars_option, curves_option
+from sim.app.charts import FONT_PX, GAP, MIN_CHART_PX, PLOT_OVERHEAD_PX, Line, bars_option, curves_option
 from sim.app.serve import BROWSER_PACKAGES
 from sim.app.worldmap import NO_USE_COLOUR, WORLD_MAP, MapUnavailable, map_option, world_geojson
 from sim.blocs import BLOC_COLOURS
@@ -30,6 +30,8 @@ def texts(option: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every shown text style in an option: (where, style)."""
     if isinstance(option, dict):
         for key, value in option.items():
+            if key == "media":  # ECharts media queries only move labels: their texts are the base option's
+                continue
             if key in TEXT_KEYS and isinstance(value, dict) and value.get("show", True):
                 yield f"{path}.{key}", value
             yield from texts(value, f"{path}.{key}")
@@ -318,25 +320,32 @@ def test_difference_axis_includes_zero_and_marks_it() -> None:
     assert (same["yAxis"]["min"], same["yAxis"]["max"]) == (-1, 1)  # a preset against itself: zero in the middle
 
 
-def end_label_boxes(option: dict[str, Any], plot_px: float) -> list[tuple[float, float]]:
-    """(top, bottom) in pixels of each line's end label in a plot `plot_px` high, as ECharts places them:
-    centred on the line's last value, moved by the label's offset, `lineHeight` high."""
+def end_label_boxes(option: dict[str, Any], chart_px: float) -> list[tuple[float, float]]:
+    """(top, bottom) in pixels of each line's end label in a chart `chart_px` high (its plot at least
+    `chart_px - PLOT_OVERHEAD_PX`), as ECharts places them: centred on the line's last value, moved by
+    the label's offset (the base option's, then each media query's that holds), `lineHeight` high."""
     axis = option["yAxis"]
+    plot_px = chart_px - PLOT_OVERHEAD_PX
+    offsets = {s["name"]: s["endLabel"]["offset"] for s in option["series"] if "endLabel" in s}
+    for media in option["media"]:
+        if chart_px >= media["query"]["minHeight"]:
+            offsets.update({s["name"]: s["endLabel"]["offset"] for s in media["option"]["series"]})
     boxes = []
     for series in option["series"]:
         if "endLabel" not in series or not series["data"]:
             continue
         last = [v for v in series["data"] if v != GAP][-1]
-        centre = (axis["max"] - last) / (axis["max"] - axis["min"]) * plot_px + series["endLabel"]["offset"][1]
+        centre = (axis["max"] - last) / (axis["max"] - axis["min"]) * plot_px + offsets[series["name"]][1]
         half = series["endLabel"]["lineHeight"] / 2
         boxes.append((centre - half, centre + half))
     return boxes
 
 
-@pytest.mark.parametrize("plot_px", [MIN_PLOT_PX, 300, 600])
-def test_end_labels_of_lines_near_zero_do_not_overlap_nor_leave_the_plot(plot_px) -> None:
+@pytest.mark.parametrize("chart_px", [MIN_CHART_PX, 400, 450, 500, 600, 680, 900])
+def test_end_labels_of_lines_near_zero_do_not_overlap_nor_leave_the_plot(chart_px) -> None:
     option = adoption(shown=12, US=[0.79] * 12, CN=[0.194] * 12, EU=[0.009] * 12, other=[0.004] * 12)
-    boxes = sorted(end_label_boxes(option, plot_px))
+    boxes = sorted(end_label_boxes(option, chart_px))
+    plot_px = chart_px - PLOT_OVERHEAD_PX
     assert len(boxes) == 4
     for (_, bottom), (top, _) in pairwise(boxes):
         assert top >= bottom - 1e-6, boxes  # no two labels overlap
@@ -346,12 +355,24 @@ def test_end_labels_of_lines_near_zero_do_not_overlap_nor_leave_the_plot(plot_px
     assert option["series"][0]["endLabel"]["offset"] == [0, 0]  # a label with room stays at its line
 
 
-@pytest.mark.parametrize("plot_px", [MIN_PLOT_PX, 450])
-def test_end_labels_of_a_preset_against_itself_all_at_zero_do_not_overlap(plot_px) -> None:
+def test_end_labels_of_a_taller_chart_stay_nearer_their_lines() -> None:
+    option = adoption(shown=12, US=[0.79] * 12, CN=[0.194] * 12, EU=[0.009] * 12, other=[0.004] * 12)
+    queries = [media["query"]["minHeight"] for media in option["media"]]
+    assert queries == sorted(queries) and queries[0] > MIN_CHART_PX  # the tallest that holds is applied last
+    moved = [abs(sum(s["endLabel"]["offset"][1] for s in media["option"]["series"])) for media in option["media"]]
+    smallest = abs(sum(s["endLabel"]["offset"][1] for s in option["series"]))
+    assert smallest > moved[0] >= moved[-1]
+    names = [[s["name"] for s in media["option"]["series"]] for media in option["media"]]
+    assert all(n == ["US", "CN", "EU", "other"] for n in names)  # matched to the lines by name
+
+
+@pytest.mark.parametrize("chart_px", [MIN_CHART_PX, 500, 700])
+def test_end_labels_of_a_preset_against_itself_all_at_zero_do_not_overlap(chart_px) -> None:
     zeros = [0.0] * 12
     option = curves_option("x", QUARTERS, [Line(n, zeros, "#000") for n in ("US", "CN", "EU", "other")],
                            unit="", y_min=None, y_max=None, shown=12)  # fmt: skip
-    boxes = sorted(end_label_boxes(option, plot_px))
+    boxes = sorted(end_label_boxes(option, chart_px))
+    plot_px = chart_px - PLOT_OVERHEAD_PX
     assert all(top >= bottom - 1e-6 for (_, bottom), (top, _) in pairwise(boxes)), boxes
     assert boxes[0][0] >= 0 and boxes[-1][1] <= plot_px + 1e-6
 

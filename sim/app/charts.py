@@ -31,10 +31,15 @@ GAP = "-"  # ECharts' "no value here": the line breaks, the tooltip shows "-"
 # An end label's height. Given, since ECharts otherwise takes the width of a CJK glyph in the browser's
 # fonts as a text's height (11 to 36 px for 18 px text, by the fonts installed), which its overlap layout uses.
 LABEL_PX = FONT_PX + 6
-# The plot's height in the smallest chart the page draws (sim/app/page.py CHART_STYLE: at least 340 px high,
-# less title, subtitle and year labels). End labels are spread for this height; a taller plot only spreads
-# its lines further apart, so labels that do not overlap here overlap nowhere.
-MIN_PLOT_PX = 180
+# End labels are spread for the plot's height in a chart of a given height, so that they overlap neither
+# each other nor the year labels: a taller plot only spreads its lines further apart, so labels placed for
+# a plot of at least that height overlap in none. The smallest chart the page draws is MIN_CHART_PX high
+# (sim/app/page.py CHART_STYLE); taller charts get their own layout from ECharts media queries (by the
+# chart's height), so their labels stay nearer their lines.
+MIN_CHART_PX = 340
+LABEL_LAYOUT_CHART_PX = (450, 560, 680)
+PLOT_OVERHEAD_PX = 160  # at most, what a chart holds besides its plot: title, subtitle, margins, year labels
+MIN_PLOT_PX = MIN_CHART_PX - PLOT_OVERHEAD_PX
 
 
 @dataclass(frozen=True)
@@ -170,14 +175,14 @@ def _spread(wanted: Sequence[float], apart: float, top: float, bottom: float) ->
     return [start + k * apart for block, start in zip(blocks, starts, strict=True) for k in range(len(block))]
 
 
-def _end_offsets(ends: Sequence[float | None], y_min: float, y_max: float) -> list[int]:
+def _end_offsets(ends: Sequence[float | None], y_min: float, y_max: float, plot_px: float) -> list[int]:
     """Vertical offsets (pixels) of the lines' end labels so that none overlaps another, none runs into the
-    year labels under the plot, in any plot at least `MIN_PLOT_PX` high. `ends` are the values the labels
+    year labels under the plot, in any plot at least `plot_px` high. `ends` are the values the labels
     show (None: no label), in the axis' units."""
-    px = MIN_PLOT_PX / (y_max - y_min)
+    px = plot_px / (y_max - y_min)
     labelled = sorted((i for i, end in enumerate(ends) if end is not None), key=lambda i: -ends[i])  # type: ignore[operator]
     wanted = [(y_max - ends[i]) * px for i in labelled]  # type: ignore[operator]
-    placed = _spread(wanted, LABEL_PX + 1, LABEL_PX / 2 + 1, MIN_PLOT_PX - LABEL_PX / 2 - 1)  # +1: whole pixels
+    placed = _spread(wanted, LABEL_PX + 1, LABEL_PX / 2 + 1, plot_px - LABEL_PX / 2 - 1)  # +1: whole pixels
     offsets = [0] * len(ends)
     for i, want, at in zip(labelled, wanted, placed, strict=True):
         offsets[i] = round(at - want)
@@ -227,7 +232,13 @@ def curves_option(
     axis_max = max(auto[1], axis_min + auto[2]) if y_max is None else round(y_max * scale, 6)
     datas = [_series_values(line.values, shown, scale, decimals) for line in lines]
     ends = [next((v for v in reversed(data) if v != GAP), None) for data in datas]
-    offsets = _end_offsets(ends, axis_min, axis_max) if axis_max > axis_min else [0] * len(lines)
+
+    def offsets_for(chart_px: int) -> list[int]:
+        if axis_max <= axis_min:
+            return [0] * len(lines)
+        return _end_offsets(ends, axis_min, axis_max, chart_px - PLOT_OVERHEAD_PX)
+
+    offsets = offsets_for(MIN_CHART_PX)
     series: list[dict[str, Any]] = []
     rows = []
     for index, line in enumerate(lines):
@@ -324,6 +335,19 @@ def curves_option(
         "xAxis": _x_axes(quarters),
         "yAxis": y_axis,
         "series": series,
+        # a taller chart: its own end label layout (ECharts applies every query that holds, in order)
+        "media": [
+            {
+                "query": {"minHeight": chart_px},
+                "option": {
+                    "series": [
+                        {"name": line.name, "endLabel": {"offset": [0, offset]}}
+                        for line, offset in zip(lines, offsets_for(chart_px), strict=True)
+                    ]
+                },
+            }
+            for chart_px in LABEL_LAYOUT_CHART_PX
+        ],
     }
 
 
