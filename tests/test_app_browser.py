@@ -211,12 +211,18 @@ def test_text_is_at_least_18_px_at_1920_by_1080(browser, app_url) -> None:
                         o.xAxis[1].axisLabel.fontSize, o.series[0].endLabel.fontSize]; }}"""
         )
         assert min(sizes) >= 18, sizes
-        for selector in (".sim-question", ".sim-lever-name", ".sim-headline", ".v-tab", ".v-btn"):
-            size = page.locator(selector).first.evaluate("(el) => parseFloat(getComputedStyle(el).fontSize)")
+        for selector in (".sim-question", ".sim-lever-name", ".sim-lever-meaning", ".sim-headline", ".v-tab", ".v-btn",
+                         ".sim-controls .v-label--active"):  # fmt: skip
+            # the size as drawn: Vuetify scales a filled field's label down with a transform
+            size = page.locator(selector).first.evaluate(
+                "(el) => { const style = getComputedStyle(el);"
+                " const scale = style.transform === 'none' ? 1 : new DOMMatrix(style.transform).a;"
+                " return parseFloat(style.fontSize) * scale; }"
+            )
             assert size >= 18, (selector, size)
         tab(page, "Info")
         page.get_by_text("Things to try").wait_for()
-        for selector in ("h4 + p", "li"):
+        for selector in ("h4 + p", "li", ".sim-command"):
             size = page.locator(f".sim-main {selector}").first.evaluate(
                 "(el) => parseFloat(getComputedStyle(el).fontSize)"
             )
@@ -250,3 +256,184 @@ def test_server_serves_no_files_of_the_project(app_url) -> None:
             assert error.code == 404
             continue
         assert b"ClassroomModel" not in body
+
+
+# -- what the charts draw, read from ECharts in the page --------------------------------------------
+
+# Each line's end label as ECharts placed it ("name: value", its box in the chart's pixels), and the y pixel
+# of the plot's bottom. The box is the label's own (ZRText, as high as its line), not one glyph run's.
+END_LABELS = f"""(el) => {{
+    const chart = ({ECHARTS})(el);
+    const option = chart.getOption();
+    const names = option.series.filter(s => s.endLabel && s.endLabel.show).map(s => s.name + ': ');
+    const labels = [];
+    chart.getZr().storage.getDisplayList().forEach((e) => {{
+        if (e.type !== 'tspan' || e.ignore || typeof e.style.text !== 'string') return;
+        if (!names.some(n => e.style.text.startsWith(n))) return;
+        const label = e.parent || e;
+        const r = label.getBoundingRect().clone();
+        const m = label.getComputedTransform();
+        if (m) r.applyTransform(m);
+        labels.push({{text: e.style.text, x: r.x, y: r.y, width: r.width, height: r.height, font: e.style.font}});
+    }});
+    return {{labels, bottom: chart.convertToPixel({{yAxisIndex: 0}}, option.yAxis[0].min)}};
+}}"""
+
+
+def chart_at(page, index: int, ready: str = "(o) => true"):
+    """The index-th chart of the open tab, once ECharts has drawn an option for which `ready(option)` holds."""
+    chart = page.locator(".sim-charts [_echarts_instance_]").nth(index)
+    chart.wait_for()
+    deadline = time.monotonic() + 30
+    while not chart.evaluate(f"(el) => {{ const c = ({ECHARTS})(el); return !!c && ({ready})(c.getOption()); }}"):
+        assert time.monotonic() < deadline, f"chart {index} was not drawn as expected: {ready}"
+        time.sleep(0.2)
+    return chart
+
+
+def option_of(chart) -> dict:
+    return chart.evaluate(f"(el) => ({ECHARTS})(el).getOption()")
+
+
+def assert_end_labels_apart(chart, lines: int) -> list[str]:
+    """Every line's end label is drawn, at least 18 px, none over another nor under the plot's bottom
+    (where the years are); returns the labels' texts."""
+    found = chart.evaluate(END_LABELS)
+    labels = found["labels"]
+    assert len(labels) == lines, labels
+    for label in labels:
+        assert float(re.search(r"(\d+(?:\.\d+)?)px", label["font"]).group(1)) >= 18, label
+        assert label["y"] + label["height"] <= found["bottom"] + 1, (label, found["bottom"])
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            overlap_x = min(a["x"] + a["width"], b["x"] + b["width"]) - max(a["x"], b["x"])
+            overlap_y = min(a["y"] + a["height"], b["y"] + b["height"]) - max(a["y"], b["y"])
+            assert overlap_x <= 1 or overlap_y <= 1, (a, b)
+    return [label["text"] for label in labels]
+
+
+def choose_mode(page, current: str, wanted: str) -> None:
+    page.locator(".sim-controls .v-select").filter(has_text=current).click()
+    page.locator(".menuable__content__active .v-list-item").filter(has_text=wanted).first.click()
+
+
+def assert_no_error_shown(page) -> None:
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body and "could not be computed" not in body
+    assert page.locator(".v-alert.error").count() == 0, page.locator(".v-alert.error").first.inner_text()
+
+
+def test_end_labels_of_lines_close_together_do_not_overlap(page, app_url) -> None:
+    open_page(page, app_url)
+    step(page, 12)
+    chart = chart_at(page, 1, "(o) => o.series.length >= 4 && o.series[0].data.length === 12")
+    texts = assert_end_labels_apart(chart, 4)
+    ends = sorted(float(re.search(r": (-?[\d.]+)%$", text).group(1)) for text in texts)
+    assert ends[1] - ends[0] < 2, f"this test needs two lines ending within 2 points of each other: {texts}"
+    shoot(page, "06_end_labels")
+
+
+def test_many_stories_draw_a_band_and_say_how_many(page, app_url) -> None:
+    open_page(page, app_url)
+    step(page, 6)
+    choose_mode(page, "One story", "Many stories")
+    page.locator(".sim-headline", has_text=re.compile(r"^Median of 12 stories: ")).wait_for()
+    chart = chart_at(page, 0, "(o) => o.series.some(s => s.name === 'open models range')")
+    option = option_of(chart)
+    assert option["title"][0]["subtext"] == "median of 12 stories, band 10-90%"
+    band = next(s for s in option["series"] if s["name"] == "open models range")
+    widths = [v for v in band["data"] if v != "-"]
+    assert len(widths) == 6 and max(widths) > 0  # a band with a width, over the quarters shown
+    assert_end_labels_apart(chart, 2)
+    assert_no_error_shown(page)
+    shoot(page, "07_many_stories")
+
+
+def test_difference_from_the_baseline_is_zero_for_the_baseline_and_not_for_another_preset(page, app_url) -> None:
+    open_page(page, app_url)
+    step(page, 8)
+    choose_mode(page, "One story", "Difference from baseline")
+    page.locator(".sim-headline", has_text="Difference from baseline (median of 12 paired stories)").wait_for()
+    # the baseline minus itself: every line at zero, zero in the middle of the axis and marked
+    chart = chart_at(page, 1, "(o) => o.title[0].subtext && o.title[0].subtext.startsWith('minus baseline')")
+    option = option_of(chart)
+    lines = [s for s in option["series"] if s.get("endLabel", {}).get("show")]
+    values = [v for s in lines for v in s["data"] if v != "-"]
+    assert len(values) == 4 * 8 and max(abs(v) for v in values) < 0.05, values
+    assert option["yAxis"][0]["min"] < 0 < option["yAxis"][0]["max"]
+    assert option["series"][0]["markLine"]["data"][0]["yAxis"] == 0
+    assert_end_labels_apart(chart, 4)  # four labels at the same value
+    assert_no_error_shown(page)
+    shoot(page, "08_difference_baseline")
+    # another preset minus the baseline: the curves leave zero (its policy starts in the second year)
+    page.locator(".v-select.sim-preset").click()
+    page.locator(".menuable__content__active .v-list-item").filter(has_text="china-open-source-push").first.click()
+    page.get_by_text(re.compile(r"^\d{4}Q[1-4] · not started")).wait_for()  # a new preset starts again
+    step(page, 8)
+    page.locator(".sim-headline", has_text="Difference from baseline (median of 12 paired stories)").wait_for()
+    chart = chart_at(page, 1, "(o) => o.series[0].data.length === 8 && o.title[0].subtext")
+    option = option_of(chart)
+    values = [v for s in option["series"] if s.get("endLabel", {}).get("show") for v in s["data"] if v != "-"]
+    assert max(abs(v) for v in values) >= 0.3, values
+    assert option["series"][0]["markLine"]["data"][0]["yAxis"] == 0
+    assert_end_labels_apart(chart, 4)
+    assert_no_error_shown(page)
+    shoot(page, "09_difference_preset")
+
+
+@pytest.mark.parametrize("width,height", [(1280, 800), (1024, 768)])
+def test_map_key_covers_no_country(browser, app_url, width, height) -> None:
+    from sim.app.worldmap import world_geojson
+
+    # each polygon's box in longitude and latitude (ECharts' map projection is linear in each)
+    boxes = []
+    for feature in world_geojson()["features"]:
+        for polygon in feature["geometry"]["coordinates"]:
+            xs, ys = [p[0] for p in polygon[0]], [p[1] for p in polygon[0]]
+            boxes.append([feature["properties"]["name"], min(xs), min(ys), max(xs), max(ys)])
+    assert {"BRA", "ARG", "CHL", "PER"} <= {b[0] for b in boxes}
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        open_page(page, app_url)
+        step(page, 2)
+        tab(page, "Countries")
+        chart = page.locator("[_echarts_instance_]").first
+        chart.wait_for()
+        deadline = time.monotonic() + 20
+        while not chart.evaluate(f"(el) => {{ const c = ({ECHARTS})(el); return !!c && c.getOption().graphic; }}"):
+            assert time.monotonic() < deadline, "the map was not drawn"
+            time.sleep(0.2)
+        covered = chart.evaluate(
+            f"""(el, boxes) => {{
+                const chart = ({ECHARTS})(el);
+                // the key: every element the graphic component drew (its view's group is marked 'graphic')
+                let key = null;
+                chart.getZr().storage.getDisplayList().forEach((e) => {{
+                    let up = e;
+                    while (up && !(up.__ecComponentInfo && up.__ecComponentInfo.mainType === 'graphic')) up = up.parent;
+                    if (!up) return;
+                    const r = e.getBoundingRect().clone();
+                    const m = e.getComputedTransform();
+                    if (m) r.applyTransform(m);
+                    key = key ? (key.union(r), key) : r;
+                }});
+                if (!key) return 'no key drawn';
+                const hits = [];
+                for (const [name, x0, y0, x1, y1] of boxes) {{
+                    const a = chart.convertToPixel({{seriesIndex: 0}}, [x0, y0]);
+                    const b = chart.convertToPixel({{seriesIndex: 0}}, [x1, y1]);
+                    const left = Math.min(a[0], b[0]), right = Math.max(a[0], b[0]);
+                    const top = Math.min(a[1], b[1]), bottom = Math.max(a[1], b[1]);
+                    if (left < key.x + key.width && right > key.x && top < key.y + key.height && bottom > key.y) {{
+                        hits.push(name);
+                    }}
+                }}
+                return hits;
+            }}""",
+            boxes,
+        )
+        assert covered == [], covered
+        shoot(page, f"10_map_key_{width}")
+    finally:
+        context.close()

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.app.charts import FONT_PX, GAP, Line, bars_option, curves_option
+from sim.app.charts import FONT_PX, GAP, MIN_CHART_PX, PLOT_OVERHEAD_PX, Line, bars_option, curves_option
 from sim.app.serve import BROWSER_PACKAGES
 from sim.app.worldmap import NO_USE_COLOUR, WORLD_MAP, MapUnavailable, map_option, world_geojson
 from sim.blocs import BLOC_COLOURS
@@ -30,6 +30,8 @@ def texts(option: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every shown text style in an option: (where, style)."""
     if isinstance(option, dict):
         for key, value in option.items():
+            if key == "media":  # ECharts media queries only move labels: their texts are the base option's
+                continue
             if key in TEXT_KEYS and isinstance(value, dict) and value.get("show", True):
                 yield f"{path}.{key}", value
             yield from texts(value, f"{path}.{key}")
@@ -156,14 +158,27 @@ def test_map_colours_the_given_countries_and_greys_the_rest_with_borders() -> No
 
 def test_map_key_lists_each_entry_in_large_text() -> None:
     legend = [("US bloc", BLOC_COLOURS["US"]), ("no AI use yet", NO_USE_COLOUR)]
-    graphic = map_option({}, {}, legend)["graphic"]
-    labels = [g["style"]["text"] for g in graphic if g["type"] == "text"]
-    swatches = [g["style"]["fill"] for g in graphic if g["type"] == "rect" and g["shape"]["width"] < 60]
-    assert labels == ["no AI use yet", "US bloc"]  # drawn bottom up
-    assert swatches == [NO_USE_COLOUR, BLOC_COLOURS["US"]]
-    sizes = [int(re.match(r"(\d+)px", g["style"]["font"]).group(1)) for g in graphic if g["type"] == "text"]
+    (key,) = map_option({}, {}, legend)["graphic"]
+    labels = [g["style"]["text"] for g in key["children"] if g["type"] == "text"]
+    swatches = [g["style"]["fill"] for g in key["children"] if g["type"] == "rect" and g["shape"]["width"] < 60]
+    assert labels == ["US bloc", "no AI use yet"]  # in reading order
+    assert swatches == [BLOC_COLOURS["US"], NO_USE_COLOUR]
+    sizes = [int(re.match(r"(\d+)px", g["style"]["font"]).group(1)) for g in key["children"] if g["type"] == "text"]
     assert min(sizes) >= FONT_PX >= 18
     assert map_option({}, {}, [])["graphic"] == []
+
+
+def test_map_key_sits_in_a_strip_under_the_map_not_over_it() -> None:
+    legend = [*((f"{b} models", c) for b, c in BLOC_COLOURS.items()), ("not in the model, or no AI use yet", "#ddd")]
+    option = map_option({}, {}, legend, title="t")
+    (key,) = option["graphic"]
+    (series,) = option["series"]
+    assert key["bottom"] + key["height"] < series["bottom"]  # the map's box ends above the key
+    assert key["width"] <= 680  # fits under the map on a 1024 px wide screen
+    texts_y = sorted({g["y"] for g in key["children"] if g["type"] == "text"})
+    assert len(texts_y) >= 2  # long entries wrap into rows rather than run off the map's side
+    assert all(g["z"] > 2 for g in key["children"])  # over a zoomed map's shapes (series z is 2)
+    assert map_option({}, {}, [])["series"][0]["bottom"] <= 8  # no key, no strip
 
 
 def test_map_tooltips_are_plain_text_even_with_markup() -> None:
@@ -278,8 +293,88 @@ def test_curves_export_a_png_and_never_animate() -> None:
 def test_curves_axis_range() -> None:
     option = adoption(US=ramp())
     assert (option["yAxis"]["min"], option["yAxis"]["max"]) == (0, 100)
-    free = curves_option("x", QUARTERS, [Line("p", ramp(7), "#000")], unit="USD", y_min=None, y_max=None, percent=False)
-    assert "min" not in free["yAxis"] and "max" not in free["yAxis"]
+    assert "markLine" not in option["series"][0]  # no zero line when nothing goes below zero
+
+
+def test_free_axis_spans_the_whole_period_on_round_numbers_and_stays_still() -> None:
+    values = [7 * v for v in ramp()]  # 0 .. 6.8 USD
+    free = [
+        curves_option("x", QUARTERS, [Line("p", values, "#000")], unit="USD", y_min=None, y_max=None,
+                      percent=False, shown=shown)["yAxis"]
+        for shown in (1, 10, len(QUARTERS))
+    ]  # fmt: skip
+    assert free[0] == free[1] == free[2]  # the axis does not jump as the story plays
+    assert (free[0]["min"], free[0]["max"], free[0]["interval"]) == (0, 8, 2)
+    ceiling = curves_option("x", QUARTERS, [Line("p", ramp(0.23), "#000")], unit="", y_max=None)["yAxis"]
+    assert (ceiling["min"], ceiling["max"]) == (0, 25)  # percent, from zero to a round number above 23%
+
+
+def test_difference_axis_includes_zero_and_marks_it() -> None:
+    lower = curves_option("x", QUARTERS, [Line("US", [-0.031] * 10 + [0.004] * 12, "#000")], unit="",
+                          y_min=None, y_max=None, shown=12)  # fmt: skip
+    axis = lower["yAxis"]
+    assert axis["min"] == -4 and axis["max"] == 1 and axis["interval"] == 1
+    assert lower["series"][0]["markLine"]["data"] == [{"yAxis": 0}]
+    assert all(axis.get("axisLine", {}).get("onZero") is False for axis in lower["xAxis"])  # years stay below
+    same = curves_option("x", QUARTERS, [Line("US", [0.0] * 22, "#000")], unit="", y_min=None, y_max=None)
+    assert (same["yAxis"]["min"], same["yAxis"]["max"]) == (-1, 1)  # a preset against itself: zero in the middle
+
+
+def end_label_boxes(option: dict[str, Any], chart_px: float) -> list[tuple[float, float]]:
+    """(top, bottom) in pixels of each line's end label in a chart `chart_px` high (its plot at least
+    `chart_px - PLOT_OVERHEAD_PX`), as ECharts places them: centred on the line's last value, moved by
+    the label's offset (the base option's, then each media query's that holds), `lineHeight` high."""
+    axis = option["yAxis"]
+    plot_px = chart_px - PLOT_OVERHEAD_PX
+    offsets = {s["name"]: s["endLabel"]["offset"] for s in option["series"] if "endLabel" in s}
+    for media in option["media"]:
+        if chart_px >= media["query"]["minHeight"]:
+            offsets.update({s["name"]: s["endLabel"]["offset"] for s in media["option"]["series"]})
+    boxes = []
+    for series in option["series"]:
+        if "endLabel" not in series or not series["data"]:
+            continue
+        last = [v for v in series["data"] if v != GAP][-1]
+        centre = (axis["max"] - last) / (axis["max"] - axis["min"]) * plot_px + offsets[series["name"]][1]
+        half = series["endLabel"]["lineHeight"] / 2
+        boxes.append((centre - half, centre + half))
+    return boxes
+
+
+@pytest.mark.parametrize("chart_px", [MIN_CHART_PX, 400, 450, 500, 600, 680, 900])
+def test_end_labels_of_lines_near_zero_do_not_overlap_nor_leave_the_plot(chart_px) -> None:
+    option = adoption(shown=12, US=[0.79] * 12, CN=[0.194] * 12, EU=[0.009] * 12, other=[0.004] * 12)
+    boxes = sorted(end_label_boxes(option, chart_px))
+    plot_px = chart_px - PLOT_OVERHEAD_PX
+    assert len(boxes) == 4
+    for (_, bottom), (top, _) in pairwise(boxes):
+        assert top >= bottom - 1e-6, boxes  # no two labels overlap
+    assert boxes[0][0] >= 0 and boxes[-1][1] <= plot_px + 1e-6  # none runs into the year labels under the plot
+    labels = [s["endLabel"] for s in option["series"]]
+    assert all(label["fontSize"] >= 18 and label["lineHeight"] >= label["fontSize"] for label in labels)
+    assert option["series"][0]["endLabel"]["offset"] == [0, 0]  # a label with room stays at its line
+
+
+def test_end_labels_of_a_taller_chart_stay_nearer_their_lines() -> None:
+    option = adoption(shown=12, US=[0.79] * 12, CN=[0.194] * 12, EU=[0.009] * 12, other=[0.004] * 12)
+    queries = [media["query"]["minHeight"] for media in option["media"]]
+    assert queries == sorted(queries) and queries[0] > MIN_CHART_PX  # the tallest that holds is applied last
+    moved = [abs(sum(s["endLabel"]["offset"][1] for s in media["option"]["series"])) for media in option["media"]]
+    smallest = abs(sum(s["endLabel"]["offset"][1] for s in option["series"]))
+    assert smallest > moved[0] >= moved[-1]
+    names = [[s["name"] for s in media["option"]["series"]] for media in option["media"]]
+    assert all(n == ["US", "CN", "EU", "other"] for n in names)  # matched to the lines by name
+
+
+@pytest.mark.parametrize("chart_px", [MIN_CHART_PX, 500, 700])
+def test_end_labels_of_a_preset_against_itself_all_at_zero_do_not_overlap(chart_px) -> None:
+    zeros = [0.0] * 12
+    option = curves_option("x", QUARTERS, [Line(n, zeros, "#000") for n in ("US", "CN", "EU", "other")],
+                           unit="", y_min=None, y_max=None, shown=12)  # fmt: skip
+    boxes = sorted(end_label_boxes(option, chart_px))
+    plot_px = chart_px - PLOT_OVERHEAD_PX
+    assert all(top >= bottom - 1e-6 for (_, bottom), (top, _) in pairwise(boxes)), boxes
+    assert boxes[0][0] >= 0 and boxes[-1][1] <= plot_px + 1e-6
 
 
 # --- bars --------------------------------------------------------------------------------------------

@@ -28,6 +28,18 @@ QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$")
 DAY_MS = 86_400_000
 YEAR_MS = 365.25 * DAY_MS
 GAP = "-"  # ECharts' "no value here": the line breaks, the tooltip shows "-"
+# An end label's height. Given, since ECharts otherwise takes the width of a CJK glyph in the browser's
+# fonts as a text's height (11 to 36 px for 18 px text, by the fonts installed), which its overlap layout uses.
+LABEL_PX = FONT_PX + 6
+# End labels are spread for the plot's height in a chart of a given height, so that they overlap neither
+# each other nor the year labels: a taller plot only spreads its lines further apart, so labels placed for
+# a plot of at least that height overlap in none. The smallest chart the page draws is MIN_CHART_PX high
+# (sim/app/page.py CHART_STYLE); taller charts get their own layout from ECharts media queries (by the
+# chart's height), so their labels stay nearer their lines.
+MIN_CHART_PX = 340
+LABEL_LAYOUT_CHART_PX = (450, 560, 680)
+PLOT_OVERHEAD_PX = 160  # at most, what a chart holds besides its plot: title, subtitle, margins, year labels
+MIN_PLOT_PX = MIN_CHART_PX - PLOT_OVERHEAD_PX
 
 
 @dataclass(frozen=True)
@@ -102,7 +114,8 @@ def _x_axes(quarters: Sequence[str]) -> list[dict[str, Any]]:
     category = {
         "type": "category", "data": list(quarters), "boundaryGap": False,
         "axisTick": {"show": False}, "axisLabel": {"show": False},
-        "axisLine": {"lineStyle": {"color": "#888888"}}, "axisPointer": {"label": {"show": False}},
+        # onZero off: with values below zero the axis and its years would run through the middle of the plot
+        "axisLine": {"onZero": False, "lineStyle": {"color": "#888888"}}, "axisPointer": {"label": {"show": False}},
     }  # fmt: skip
     starts = [_start_ms(q) for q in quarters]
     if len(quarters) < 2 or None in starts:
@@ -119,11 +132,61 @@ def _x_axes(quarters: Sequence[str]) -> list[dict[str, Any]]:
             # the ends are quarters, not years: no year label there unless the quarter is a Q1
             "axisLabel": _text(formatter="{yyyy}", showMinLabel=quarters[0].endswith("Q1"),
                                showMaxLabel=quarters[-1].endswith("Q1")),
-            "axisTick": {"show": True}, "axisLine": {"show": False},
+            "axisTick": {"show": True}, "axisLine": {"show": False, "onZero": False},
             "splitLine": {"show": True, "lineStyle": {"color": GRID_COLOUR}},
             "axisPointer": {"show": False}, "silent": True,
         },
     ]  # fmt: skip
+
+
+def _nice_range(low: float, high: float) -> tuple[float, float, float]:
+    """(min, max, interval) of a y axis spanning low..high and zero, on round numbers (1, 2, 2.5 or 5 times a
+    power of ten, at most 6 intervals)."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    if high - low <= 0:  # nothing but zeros (e.g. a preset against itself): zero in the middle
+        return (-1.0, 1.0, 0.5)
+    for power in range(math.floor(math.log10(high - low)) - 1, 400):
+        for mantissa in (1.0, 2.0, 2.5, 5.0):
+            interval = mantissa * 10.0**power
+            bottom, top = math.floor(low / interval + 1e-9), math.ceil(high / interval - 1e-9)
+            if top - bottom <= 6:
+                return (round(bottom * interval, 10), round(top * interval, 10), interval)
+    raise ValueError(f"no axis range for {low}..{high}")  # unreachable for finite numbers
+
+
+def _spread(wanted: Sequence[float], apart: float, top: float, bottom: float) -> list[float]:
+    """Positions (pixels down from the plot's top) as near the `wanted` ones (sorted, top first) as they can
+    be while at least `apart` from each other and within top..bottom: labels that would overlap move apart
+    as a block around where they want to be, and a block that would leave the plot is pushed back in."""
+    blocks: list[list[int]] = []  # runs of labels stacked `apart` from each other
+    starts: list[float] = []
+    for index in range(len(wanted)):
+        blocks.append([index])
+        starts.append(0.0)
+        while True:
+            block = blocks[-1]
+            start = sum(wanted[j] - k * apart for k, j in enumerate(block)) / len(block)
+            starts[-1] = max(top, min(start, bottom - (len(block) - 1) * apart))
+            if len(blocks) > 1 and starts[-2] + len(blocks[-2]) * apart > starts[-1]:
+                blocks[-2:] = [blocks[-2] + blocks[-1]]  # overlaps the block above: one block
+                starts.pop()
+                continue
+            break
+    return [start + k * apart for block, start in zip(blocks, starts, strict=True) for k in range(len(block))]
+
+
+def _end_offsets(ends: Sequence[float | None], y_min: float, y_max: float, plot_px: float) -> list[int]:
+    """Vertical offsets (pixels) of the lines' end labels so that none overlaps another, none runs into the
+    year labels under the plot, in any plot at least `plot_px` high. `ends` are the values the labels
+    show (None: no label), in the axis' units."""
+    px = plot_px / (y_max - y_min)
+    labelled = sorted((i for i, end in enumerate(ends) if end is not None), key=lambda i: -ends[i])  # type: ignore[operator]
+    wanted = [(y_max - ends[i]) * px for i in labelled]  # type: ignore[operator]
+    placed = _spread(wanted, LABEL_PX + 1, LABEL_PX / 2 + 1, plot_px - LABEL_PX / 2 - 1)  # +1: whole pixels
+    offsets = [0] * len(ends)
+    for i, want, at in zip(labelled, wanted, placed, strict=True):
+        offsets[i] = round(at - want)
+    return offsets
 
 
 def _label_px(text: str) -> int:
@@ -148,7 +211,10 @@ def curves_option(
     - `shown`: how many quarters are revealed (None = all); the axis still spans the whole period.
     - `percent`: values are fractions shown as % (0.62 -> 62%; `y_min`/`y_max` are fractions too);
       otherwise values are shown as they are, followed by `unit`.
-    - Each line ends in a label "name: value" in its colour; a band is shaded in the line's colour.
+    - `y_min`/`y_max` None: the axis spans every value of the whole period and zero, on round numbers, so it
+      stays still while the story plays; below zero, a line marks zero.
+    - Each line ends in a label "name: value" in its colour; labels of close lines are moved apart (by
+      `_end_offsets`, and ECharts' own overlap layout behind it); a band is shaded in the line's colour.
     - The toolbox saves the chart as a PNG named `file_name` (twice the screen's resolution).
     """
     length = len(quarters)
@@ -159,15 +225,33 @@ def curves_option(
         v for line in lines if line.band for side in line.band for v in side
     ]
     decimals = 1 if percent else _decimals(everything)
+    sent_all = [v for v in (_sent(v, scale, decimals) for v in everything) if isinstance(v, float)]
+    auto = _nice_range(min(sent_all, default=0.0), max(sent_all, default=0.0))
+    interval = auto[2] if y_min is None and y_max is None else None
+    axis_min = auto[0] if y_min is None else round(y_min * scale, 6)
+    axis_max = max(auto[1], axis_min + auto[2]) if y_max is None else round(y_max * scale, 6)
+    datas = [_series_values(line.values, shown, scale, decimals) for line in lines]
+    ends = [next((v for v in reversed(data) if v != GAP), None) for data in datas]
+
+    def offsets_for(chart_px: int) -> list[int]:
+        if axis_max <= axis_min:
+            return [0] * len(lines)
+        return _end_offsets(ends, axis_min, axis_max, chart_px - PLOT_OVERHEAD_PX)
+
+    offsets = offsets_for(MIN_CHART_PX)
     series: list[dict[str, Any]] = []
     rows = []
     for index, line in enumerate(lines):
         rows.append(f'<span style="color:{line.colour}">\u25cf</span> {_plain(line.name)}: {{c{index}}}{suffix}')
+        # a white outline keeps the label readable where it crosses a grid line, the zero line or a band
+        end_label = _text(show=True, formatter=f"{{a}}: {{c}}{suffix}", color=line.colour, fontWeight="bold",
+                          lineHeight=LABEL_PX, offset=[0, offsets[index]], textBorderColor="#FFFFFF",
+                          textBorderWidth=3)  # fmt: skip
         series.append(
             {
                 "type": "line",
                 "name": line.name,
-                "data": _series_values(line.values, shown, scale, decimals),
+                "data": datas[index],
                 "xAxisIndex": 0,
                 "showSymbol": False,
                 "symbolSize": 8,
@@ -175,8 +259,9 @@ def curves_option(
                 "z": 3,
                 "lineStyle": {"color": line.colour, "width": 3, "type": "dashed" if line.dashed else "solid"},
                 "itemStyle": {"color": line.colour},
-                "endLabel": _text(show=True, formatter=f"{{a}}: {{c}}{suffix}", color=line.colour, fontWeight="bold"),
-                "labelLayout": {"moveOverlap": "shiftY"},  # end labels of close lines move apart, not on top
+                "endLabel": end_label,
+                # a safety net for a plot lower than MIN_PLOT_PX: ECharts moves overlapping labels apart
+                "labelLayout": {"moveOverlap": "shiftY"},
                 "emphasis": {"focus": "none"},
             }
         )
@@ -217,10 +302,14 @@ def curves_option(
         "axisLabel": _text(formatter=f"{{value}}{'%' if percent else ''}"),
         "splitLine": {"lineStyle": {"color": GRID_COLOUR}},
     }
-    if y_min is not None:
-        y_axis["min"] = round(y_min * scale, 6)
-    if y_max is not None:
-        y_axis["max"] = round(y_max * scale, 6)
+    y_axis.update(min=axis_min, max=axis_max)
+    if interval is not None:
+        y_axis["interval"] = interval
+    if axis_min < 0 and series:  # a difference either way: zero is the line to read it against
+        series[0]["markLine"] = {
+            "silent": True, "symbol": "none", "label": {"show": False}, "animation": False,
+            "lineStyle": {"color": "#555555", "width": 2, "type": "solid"}, "data": [{"yAxis": 0}],
+        }  # fmt: skip
     longest = max((_label_px(f"{line.name}: 100.0{suffix}") for line in lines), default=40)
     return {
         "animation": False,
@@ -246,6 +335,19 @@ def curves_option(
         "xAxis": _x_axes(quarters),
         "yAxis": y_axis,
         "series": series,
+        # a taller chart: its own end label layout (ECharts applies every query that holds, in order)
+        "media": [
+            {
+                "query": {"minHeight": chart_px},
+                "option": {
+                    "series": [
+                        {"name": line.name, "endLabel": {"offset": [0, offset]}}
+                        for line, offset in zip(lines, offsets_for(chart_px), strict=True)
+                    ]
+                },
+            }
+            for chart_px in LABEL_LAYOUT_CHART_PX
+        ],
     }
 
 

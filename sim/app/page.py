@@ -70,6 +70,8 @@ CSS = f"""
 .sim-page .v-label, .sim-page .v-btn, .sim-page .v-select__selection, .sim-page .v-tab,
 .sim-page input, .sim-page .v-messages, .v-menu__content .v-list-item__title {{ font-size: {FONT_PX}px !important; }}
 .sim-page .v-btn, .sim-page .v-tab {{ text-transform: none; letter-spacing: 0; }}
+/* Vuetify shrinks a field's label to 75% once it holds a value ("Preset" at 13.5 px): keep it full size */
+.sim-page .v-label--active {{ transform: translateY(-24px) scale(1) !important; }}
 .sim-page .v-tab {{ padding: 0 12px; min-width: 0; }}
 .sim-layout {{ display: grid; grid-template-columns: minmax(260px, 340px) minmax(0, 1fr); gap: 20px;
                align-items: start; }}
@@ -85,14 +87,14 @@ CSS = f"""
 .sim-question {{ font-size: {FONT_PX}px; }}
 .sim-lever-name {{ font-weight: 700; margin-top: 10px; }}
 .sim-lever-value {{ color: #0b57a4; }}
-.sim-lever-meaning {{ color: #555; font-size: {FONT_PX - 2}px; }}
+.sim-lever-meaning {{ color: #555; font-size: {FONT_PX}px; }}
 .sim-feed {{ max-height: 640px; overflow-y: auto; }}
 .sim-event {{ padding: 6px 0; border-bottom: 1px solid #e4e4e4; }}
 .sim-event .sim-real {{ color: #555; font-style: italic; }}
 .sim-claim {{ display: inline-block; background: #eef3fb; border-radius: 4px; padding: 0 6px; margin: 0 3px;
-              font-size: {FONT_PX - 2}px; cursor: help; }}
+              font-size: {FONT_PX}px; cursor: help; }}
 .sim-claims dt {{ font-weight: 700; }} .sim-claims dd {{ margin: 0 0 8px 16px; }}
-.sim-command {{ white-space: pre-wrap; font-size: 15px; }}
+.sim-command {{ white-space: pre-wrap; font-size: {FONT_PX}px; }}
 """
 
 

@@ -190,46 +190,66 @@ def _html(text: str) -> str:
     return escaped.replace("\n", "<br/>")
 
 
-def _legend_graphic(legend: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The key, bottom left: a swatch and a label per entry, in the page's font size."""
-    row = FONT_PX + 12
-    elements: list[dict[str, Any]] = []
-    for i, (label, colour) in enumerate(reversed(legend)):
-        bottom = 16 + i * row
-        elements.append(
-            {
-                "type": "rect",
-                "left": 16,
-                "bottom": bottom + 2,
-                "silent": True,
-                "shape": {"width": FONT_PX + 6, "height": FONT_PX},
-                "style": {"fill": colour, "stroke": BORDER_COLOUR, "lineWidth": 1},
-            }
-        )
-        elements.append(
-            {
-                "type": "text",
-                "left": 16 + FONT_PX + 16,
-                "bottom": bottom,
-                "silent": True,
-                "style": {"text": label, "fill": TEXT_COLOUR, "font": f"{FONT_PX}px sans-serif"},
-            }
-        )
-    if elements:  # a white panel behind the key, so the map's shapes never run through its text
-        width = 16 + FONT_PX + 16 + int(0.6 * FONT_PX * max(len(label) for label, _ in legend)) + 12
-        elements.insert(
-            0,
-            {
-                "type": "rect",
-                "left": 8,
-                "bottom": 8,
-                "silent": True,
-                "z": -1,
-                "shape": {"width": width, "height": len(legend) * row + 12, "r": 4},
-                "style": {"fill": "rgba(255,255,255,0.85)", "stroke": "#BBBBBB", "lineWidth": 1},
-            },
-        )
-    return elements
+KEY_WIDTH_PX = 640  # the key's rows are at most this wide: it fits the map at 1024 px wide screens (~680 px)
+KEY_ROW_PX = FONT_PX + 12
+
+
+def _key_px(label: str) -> int:
+    """An entry's width: swatch, gap, text (0.6 em a character, more than sans-serif takes), gap."""
+    return FONT_PX + 6 + 10 + int(0.6 * FONT_PX * len(label)) + 24
+
+
+def _legend_graphic(legend: Sequence[tuple[str, str]]) -> tuple[list[dict[str, Any]], int]:
+    """The key under the map, centred: entries in rows at most `KEY_WIDTH_PX` wide, in the page's font size,
+    on a white panel above the map's shapes (a zoomed map runs under it). Returns the graphic elements and
+    the height to keep free under the map, so the key covers no land at any width."""
+    rows: list[list[tuple[str, str]]] = []
+    for entry in legend:
+        if rows and sum(_key_px(label) for label, _ in rows[-1]) + _key_px(entry[0]) <= KEY_WIDTH_PX:
+            rows[-1].append(entry)
+        else:
+            rows.append([entry])
+    if not rows:
+        return [], 0
+    pad = 8
+    width = max(sum(_key_px(label) for label, _ in row) for row in rows) + 2 * pad
+    height = len(rows) * KEY_ROW_PX + 2 * pad
+    children: list[dict[str, Any]] = [
+        {
+            "type": "rect",
+            "z": 100,
+            "silent": True,
+            "shape": {"x": 0, "y": 0, "width": width, "height": height, "r": 4},
+            "style": {"fill": "rgba(255,255,255,0.92)", "stroke": "#BBBBBB", "lineWidth": 1},
+        }
+    ]
+    for r, row in enumerate(rows):
+        x, middle = pad, pad + r * KEY_ROW_PX + KEY_ROW_PX / 2
+        for label, colour in row:
+            children.append(
+                {
+                    "type": "rect",
+                    "z": 101,
+                    "silent": True,
+                    "shape": {"x": x, "y": middle - FONT_PX / 2, "width": FONT_PX + 6, "height": FONT_PX},
+                    "style": {"fill": colour, "stroke": BORDER_COLOUR, "lineWidth": 1},
+                }
+            )
+            children.append(
+                {
+                    "type": "text",
+                    "z": 101,
+                    "silent": True,
+                    "x": x + FONT_PX + 16,
+                    "y": middle,
+                    "style": {"text": label, "fill": TEXT_COLOUR, "font": f"{FONT_PX}px sans-serif",
+                              "verticalAlign": "middle", "lineHeight": FONT_PX + 6},
+                }
+            )  # fmt: skip
+            x += _key_px(label)
+    key = {"type": "group", "id": "map-key", "left": "center", "bottom": 8, "width": width, "height": height,
+           "children": children}  # fmt: skip
+    return [key], height + 16
 
 
 def map_option(
@@ -247,7 +267,7 @@ def map_option(
     - `fills`: ISO3 -> colour; every other country is `others_colour` (light grey) with a visible border.
       Pass `("no AI use yet", NO_USE_COLOUR)` in `legend` to name that grey in the key.
     - `tooltips`: ISO3 -> plain text shown on hover (lines split on newlines); others show their name.
-    - `legend`: (label, colour) pairs drawn as a key at the bottom left.
+    - `legend`: (label, colour) pairs drawn as a key under the map (never over a country).
     - `selected`: an ISO3 code outlined in black.
     - `file_name`: the PNG the toolbox saves; its other button resets the zoom.
     A click on a country reaches `FigureEcharts(on_click=...)` with `{"name": ISO3, ...}`.
@@ -275,6 +295,7 @@ def map_option(
         if c.alpha3 not in named
     ]
     text_style = {"fontSize": FONT_PX, "color": TEXT_COLOUR}
+    key, key_px = _legend_graphic(legend)
     return {
         "animation": False,  # each quarter's update recolours; nothing should fly in
         "backgroundColor": SEA_COLOUR,
@@ -289,7 +310,7 @@ def map_option(
         },
         "tooltip": {"trigger": "item", "textStyle": text_style, "confine": True},
         "toolbox": toolbox(file_name, reset_zoom=True),
-        "graphic": _legend_graphic(legend),
+        "graphic": key,
         "series": [
             {
                 "type": "map",
@@ -298,7 +319,7 @@ def map_option(
                 "roam": True,
                 "scaleLimit": {"min": 1, "max": 12},
                 "top": FONT_PX * 3 if title else FONT_PX,
-                "bottom": 8,
+                "bottom": key_px or 8,  # the key's strip: the map is drawn above it
                 "left": 8,
                 "right": 8,
                 "selectedMode": False,  # the page keeps the selection; ECharts' own toggling would disagree
