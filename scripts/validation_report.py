@@ -45,7 +45,7 @@ def _with_values(scenario: Path, values: dict[str, Any]) -> str:
 
 def _mutants_md(test: Any) -> str:
     """docs/validation.md's section on `sim check --mutants`, from the run just made."""
-    from sim.mutation import largest_moves, rejecting_moves
+    from sim.mutation import largest_moves, outputs_verdict, rejecting_moves
 
     lines = [
         "",
@@ -63,7 +63,11 @@ def _mutants_md(test: Any) -> str:
         "median -> mutant median and the change in units of the baseline's 10-90% range over replicates (what "
         "chance alone moves): a small multiple means the mechanism is invisible in that check; a large one inside "
         "the band means the band, written from the measurement, is wider than the mechanism's effect; a move "
-        "towards a band the baseline fails means the fact favours the mutant.",
+        "towards a band the baseline fails means the fact favours the mutant. Beneath it, every output series of "
+        "the observed period (each metric, group and quarter up to the checks' last quarter) is compared the same "
+        "way: if none moves by more than the seed spread, no measurement of that period, of anything the model "
+        "outputs, could reject the mutant, and its mechanism is tested only by the scenarios and unit tests where "
+        "it acts.",
         "",
         "| mutant | what it breaks | rejected by | fails on the mutant within chance (not counted) "
         "| moved most (not rejected) |",
@@ -73,6 +77,8 @@ def _mutants_md(test: Any) -> str:
         by = rejecting_moves(m) if m.rejected else "**no check**"
         within = ", ".join(m.fails_within_chance)
         closest = "" if m.rejected else largest_moves(m)
+        if not m.rejected and m.outputs is not None:
+            closest += f"<br>Every output through {m.outputs.until}: {outputs_verdict(m.outputs)}."
         lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {within} | {closest} |")
     lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants.", ""]
     return "\n".join(lines)

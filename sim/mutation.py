@@ -100,6 +100,41 @@ class Move:
         return change > self.chance if self.spread > 0 else change > 0
 
 
+@dataclass(frozen=True)
+class OutputMoves:
+    """How far a mutant moved every output series of the observed period, not only the checked ones."""
+
+    until: str  # the last quarter any check reads
+    count: int  # series compared (metric, group, quarter)
+    beyond_spread: int  # series whose median moved by more than the baseline's 10-90% range
+    largest: list[Move]  # the largest moves against chance, largest first
+
+
+def output_moves(baseline: Validation, mutated: Validation, count: int = 3) -> OutputMoves | None:
+    """Compare every output series of the two runs over the observed period (`Validation.series`).
+
+    A mutant no check rejects may still differ from the baseline in a quantity no check reads: then a
+    measurement of that quantity would have power. If no series moves by more than chance, no measurement
+    of this period, of anything the model outputs, could reject the mutant at this many replicates.
+    """
+    if baseline.series is None or mutated.series is None:
+        return None
+    joined = baseline.series.join(mutated.series.add_suffix("_mutant"), how="inner")
+    change = (joined["median_mutant"] - joined["median"]).abs().to_numpy()
+    spread = (joined["q90"] - joined["q10"]).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        signal = np.where(spread > 0, change / spread, np.where(change > 0, np.inf, 0.0))
+    order = np.argsort(-signal, kind="stable")[:count]
+    until = str(joined.index.get_level_values("date").max()) if len(joined) else ""
+    largest = [
+        Move(f"{metric} ({group}) {date}", float(joined["median"].iloc[i]), float(joined["median_mutant"].iloc[i]),
+             float(spread[i]), True, min(baseline.replicates, mutated.replicates))
+        for i in order
+        for metric, group, date in [joined.index[i]]
+    ]
+    return OutputMoves(until, len(joined), int((signal > 1.0).sum()), largest)
+
+
 @dataclass
 class MutantOutcome:
     """One mutant's run and the checks that reject it."""
@@ -109,6 +144,7 @@ class MutantOutcome:
     rejected_by: list[str]  # checks that hold on the baseline and fail on the mutant, moved beyond chance
     fails_with_baseline: list[str]  # checks that fail on both (no evidence either way)
     fails_within_chance: list[str] = field(default_factory=list)  # fail on the mutant, moved no more than chance
+    outputs: OutputMoves | None = None  # every output series of the observed period (for mutants not rejected)
     moves: list[Move] = field(default_factory=list)  # every check, the largest move against chance first
 
     @property
@@ -159,7 +195,10 @@ def judge(baseline: Validation, mutant: Mutant, validation: Validation) -> Mutan
             rejected_by.append(label)
         else:
             within.append(label)
-    return MutantOutcome(mutant, validation, rejected_by, both, fails_within_chance=within, moves=moved)
+    outcome = MutantOutcome(mutant, validation, rejected_by, both, fails_within_chance=within, moves=moved)
+    if not outcome.rejected:
+        outcome.outputs = output_moves(baseline, validation)
+    return outcome
 
 
 def moves(baseline: Validation, mutated: Validation) -> list[Move]:
@@ -190,6 +229,17 @@ def largest_moves(outcome: MutantOutcome, count: int = 3) -> str:
     """The checks a mutant moved most, like `open-lag-2026 3.05 -> 7.30 (x9.8 the seed spread)`."""
     parts = [describe_move(m) for m in outcome.moves[:count]]
     return "; ".join(parts) if parts else "no check measured"
+
+
+def outputs_verdict(outputs: OutputMoves) -> str:
+    """What comparing every output series says, like `10,136 series, none moved by more than ...`."""
+    largest = "; ".join(describe_move(m) for m in outputs.largest[:1])
+    if outputs.beyond_spread == 0:
+        return (f"{outputs.count:,} series, none moved by more than the seed spread (largest: {largest}): "
+                "no measurement of this period, of anything the model outputs, could tell this mutant from "
+                "the baseline at this many replicates")
+    return (f"{outputs.beyond_spread:,} of {outputs.count:,} series moved by more than the seed spread (most: "
+            f"{largest}): a measurement of one of them could reject this mutant")
 
 
 def rejecting_moves(outcome: MutantOutcome) -> str:
@@ -257,6 +307,8 @@ def mutation_report(test: MutationTest) -> str:
             lines.append(f"        also fails (as the baseline does): {', '.join(m.fails_with_baseline)}")
         if not m.rejected:
             lines.append(f"        moved most: {largest_moves(m)}")
+            if m.outputs is not None:
+                lines.append(f"        every output through {m.outputs.until}: {outputs_verdict(m.outputs)}")
     lines += ["", f"rejected {test.rejected}/{len(test.mutants)} mutants"]
     reasons = []
     if not test.baseline_holds:

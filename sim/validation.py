@@ -327,6 +327,10 @@ class Validation:
     outcomes: list[Outcome]
     considered: list[Considered]
     wall_time_s: float = 0.0
+    # Every output series of the run up to the checks' last quarter: median and 10%/90% over replicates,
+    # indexed by (metric, group, date). Lets `sim check --mutants` say whether a mutant no check rejects
+    # differs from the baseline in any quantity the model outputs over the observed period.
+    series: pd.DataFrame | None = None
 
     @property
     def targets(self) -> list[Outcome]:
@@ -375,7 +379,20 @@ def run_check(
         outcomes=outcomes,
         considered=files[1].considered,
         wall_time_s=result.wall_time_s,
+        series=series_statistics(result.timeseries, last_checked_quarter(files)),
     )
+
+
+def last_checked_quarter(files: Sequence[CheckFile]) -> str:
+    """The latest quarter any check reads: the end of the period the observations cover."""
+    return max(str(q) for file in files for check in file.checks for q in (*check.quarters, *check.ratio_to_quarters))
+
+
+def series_statistics(timeseries: pd.DataFrame, until: str) -> pd.DataFrame:
+    """Median and 10%/90% over replicates of every (metric, group, date) series up to `until`."""
+    window = timeseries[timeseries["date"].astype(str) <= until]
+    grouped = window.groupby(["metric", "group", "date"], observed=True)["value"]
+    return pd.DataFrame({"median": grouped.median(), "q10": grouped.quantile(0.1), "q90": grouped.quantile(0.9)})
 
 
 # --- reports --------------------------------------------------------------------------------------

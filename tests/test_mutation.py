@@ -16,7 +16,7 @@ from sim.model import firms, labs
 from sim.model.model import GeopoliticsModel
 from sim.mutation import load_mutants
 from sim.scenario import prepare
-from sim.validation import EXIT_FAILED, EXIT_HELD
+from sim.validation import EXIT_FAILED, EXIT_HELD, Outcome, Validation
 
 SMALL = ["population.firms=600", "time.end=2025Q4"]
 TINY = ["--replicates", "2", "--set", "population.firms=150", "--set", "time.end=2026Q2"]
@@ -164,10 +164,8 @@ def test_a_mutant_inside_a_wide_band_is_reported_with_how_far_it_moved_the_check
     assert untouched and "(x0.0 the seed spread)" in untouched[0], harmless  # alignment leaves papers alone
 
 
-def _validation(values: np.ndarray, accept: tuple[float, float]) -> "Validation":
+def _validation(values: np.ndarray, accept: tuple[float, float]) -> Validation:
     from types import SimpleNamespace
-
-    from sim.validation import Outcome, Validation
 
     check = SimpleNamespace(id="edge", accept=accept)  # a pattern-like check: only its id and band are read
     outcome = Outcome(check, values, float(np.median(values)), float(np.quantile(values, 0.1)),  # type: ignore[arg-type]
@@ -189,3 +187,23 @@ def test_a_check_the_mutant_tips_over_its_band_edge_by_chance_does_not_reject_it
     assert outcome.rejected is counted
     assert outcome.fails_within_chance == ([] if counted else ["edge (pattern)"])
     assert outcome.moves[0].chance == pytest.approx(2 * np.sqrt(2) * 1.2533 * (0.0164 / 2.563) / np.sqrt(10), rel=0.05)
+
+
+def test_a_mutant_no_check_rejects_is_compared_on_every_output_series(tmp_path: Path, capsys):
+    # Two mutants inside a band that holds whatever happens: one moves the co-authored share tenfold (an
+    # output a measurement could tell apart), one sets a parameter to the value it already has (nothing
+    # moves). The report compares every output series of the observed period, not only the checked ones,
+    # and says which of the two no measurement of the period could reject.
+    default = prepare(BASELINE).scenario.parameters.collaboration.base_share
+    same = {"id": "same-as-baseline", "breaks": "nothing", "set": [f"parameters.collaboration.base_share={default!r}"]}
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 1.0], [BREAKS_PAPERS, same])])
+    printed = capsys.readouterr().out
+    assert code == EXIT_FAILED
+    marker = "every output through "
+    verdicts = [line.split(marker)[1] for line in printed.splitlines() if marker in line]
+    assert len(verdicts) == 2, printed
+    papers, unchanged = verdicts
+    assert "moved by more than the seed spread (most: coauthorship_share (pair=US-CN)" in papers, papers
+    assert "could reject this mutant" in papers
+    assert "none moved by more than the seed spread" in unchanged and "x0.0 the seed spread" in unchanged, unchanged
+    assert "could tell this mutant from the baseline" in unchanged
