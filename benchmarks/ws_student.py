@@ -60,6 +60,7 @@ class Visit:
     usable_s: float = float("nan")  # from the GET of the page to the date counter and Play received
     played_at: float | None = None  # time.monotonic() when the Play click was sent
     quarters: list[tuple[float, int]] = field(default_factory=list)  # (time.monotonic() of arrival, quarter)
+    dates: list[str] = field(default_factory=list)  # each new quarter's date as shown ("2024Q1")
     total: int = 0  # quarters in the story ("of 32")
 
     def gaps(self) -> list[float]:
@@ -227,6 +228,7 @@ class Student:
         quarter, self.visit.total = int(match.group(1)), int(match.group(2))
         if not self.visit.quarters or quarter > self.visit.quarters[-1][1]:
             self.visit.quarters.append((arrived, quarter))
+            self.visit.dates.append(text.split("·", 1)[0].strip())
             self._changed.set()
 
     async def _wait(self, event: asyncio.Event, what: str) -> None:
