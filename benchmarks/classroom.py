@@ -1,7 +1,7 @@
 """A class on the classroom page: N simulated students playing at once against one `sim app`.
 
     python benchmarks/classroom.py --clients ws             # 30 students over the websocket (~2 minutes)
-    python benchmarks/classroom.py                          # 30 students in headless Chromium (~3 minutes)
+    python benchmarks/classroom.py                          # 30 students in headless Chromium (~2 minutes)
     python benchmarks/classroom.py --students 5             # a quick check
     python benchmarks/classroom.py --json out.json          # also write the figures to a file
 

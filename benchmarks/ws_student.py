@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Origin
 
 DATE_CLASS = "sim-date"  # the page's date counter (sim/app/page.py: DateCounter)
 QUARTER = re.compile(r"quarter (\d+) of (\d+)")
@@ -253,7 +254,7 @@ class Student:
         ws_base = "ws" + self.base[len("http") :]
         url = f"{ws_base}/jupyter/api/kernels/{self.kernel_id}/channels?session_id={self.page_id}"
         try:
-            self._ws = await connect(url, origin=self.origin, additional_headers={"Cookie": self.cookie},  # type: ignore[arg-type]
+            self._ws = await connect(url, origin=Origin(self.origin), additional_headers={"Cookie": self.cookie},
                                      max_size=None, open_timeout=self.timeout_s)  # fmt: skip
         except Exception as error:  # refused (the page is full, a foreign origin) or no server
             raise StudentError(f"the websocket was refused: {error}") from None
