@@ -26,7 +26,7 @@ PRESETS = ("baseline", "decoupling", "export-controls-tighten")
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory) -> Iterator[str]:
+def app_url(tmp_path_factory) -> Iterator[str]:
     """`sim app` on a free port (its own process group, stopped at the end); its base URL."""
     from sim.app.serve import missing_browser_packages
 
@@ -52,10 +52,10 @@ def _quarter_index(date: str) -> int:
     return 4 * int(match.group(1)) + int(match.group(2)) - 1
 
 
-def test_students_playing_at_once_each_see_successive_quarters(page: str) -> None:
+def test_students_playing_at_once_each_see_successive_quarters(app_url: str) -> None:
     async def lesson() -> list[Visit | BaseException]:
         return await asyncio.gather(
-            *(play_through(page, preset, until=QUARTERS, timeout_s=PLAY_LIMIT_S) for preset in PRESETS),
+            *(play_through(app_url, preset, until=QUARTERS, timeout_s=PLAY_LIMIT_S) for preset in PRESETS),
             return_exceptions=True,
         )
 
@@ -72,9 +72,9 @@ def test_students_playing_at_once_each_see_successive_quarters(page: str) -> Non
         assert all(gap > 0 for gap in visit.gaps())  # paced by the page's Ticker, not sent all at once
 
 
-def test_the_page_names_its_presets_and_play_button_for_a_client_to_find(page: str) -> None:
+def test_the_page_names_its_presets_and_play_button_for_a_client_to_find(app_url: str) -> None:
     async def visit() -> None:
-        student = Student(page, "no-such-preset", timeout_s=PLAY_LIMIT_S)
+        student = Student(app_url, "no-such-preset", timeout_s=PLAY_LIMIT_S)
         try:
             await student.open()
             assert student.preset_menu() is not None and student.button("Play") is not None
