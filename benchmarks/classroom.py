@@ -1,24 +1,40 @@
-"""A class on the classroom page: N simulated students in one headless Chromium against one `sim app`.
+"""A class on the classroom page: N simulated students playing at once against one `sim app`.
 
-    python benchmarks/classroom.py                  # 30 students, normal speed (~2 minutes on 2 cores)
-    python benchmarks/classroom.py --students 5     # a quick check
-    python benchmarks/classroom.py --json out.json  # also write the figures to a file
+    python benchmarks/classroom.py --clients ws             # 30 students over the websocket (~2 minutes)
+    python benchmarks/classroom.py                          # 30 students in headless Chromium (~2 minutes)
+    python benchmarks/classroom.py --students 5             # a quick check
+    python benchmarks/classroom.py --json out.json          # also write the figures to a file
 
-Each student is a browser context of its own (its own solara session): it opens the page, picks a
-preset (round robin over the presets), presses Play and watches to the end of the story. Measured:
-- time to a usable page: from `goto` until the date counter and the Play button are shown;
-- per-quarter latency: the time between successive changes of the date counter, measured in the
-  browser (a MutationObserver with `performance.now()`), over every student's every quarter while
+Each student has a solara session of its own: it opens the page, picks a preset (round robin over the
+presets), presses Play and watches to the end of the story. Two kinds of student (`--clients`):
+
+- `browser`: a browser context in one headless Chromium (Debian's /usr/bin/chromium), the page drawn
+  as a student sees it. On one 2-core machine the 30 tabs' drawing takes most of the CPU (about 6
+  times the server's), so this mode shows what a class on ONE machine would see, and the server's
+  own pace is hidden behind the starved renderers.
+- `ws`: benchmarks/ws_student.py, a Python client that speaks solara's protocol over the websocket
+  exactly as the page's script does (the same messages: the session cookie from the page, the
+  kernel channels, `run`, the preset menu's `update`, Play's `click`), all students in one asyncio
+  loop of this process. It draws nothing, so the machine's cores are the server's: real students
+  have their own machines, and this mode measures whether the SERVER keeps the class's pace. The
+  benchmark's own CPU is reported next to the server's to show the clients are cheap. It does not
+  fetch the page's scripts and styles (a browser caches them), nor measure drawing.
+
+Measured (the same table and `--json` for both, `clients` says which):
+- time to a usable page: browser: from `goto` until the date counter and the Play button are shown;
+  ws: from the GET of the page until the widget tree with the date counter and Play has arrived;
+- time to the first quarter: from pressing Play until the first quarter's date arrives;
+- per-quarter latency: the time between successive quarters over every student's every quarter while
   all of them play; the page's speed sets the pause between quarters (normal: 0.8 s), so anything
-  above it is delay. Also the same gaps "on the wire": when the websocket frame carrying each new
-  date reached the browser (before its renderer, starved when 30 tabs share 2 cores, draws it);
+  above it is delay. browser: measured in the page (a MutationObserver with `performance.now()`),
+  and "on the wire" when the websocket frame carrying each new date reached the browser (before its
+  renderer draws it); ws: when the frame reached the client (both columns then are the same);
+- CPU seconds over the class: the server's, and the students' (Chromium's, or this process's);
 - server memory (RSS of the process that serves the page, psutil): cold (just started), idle (after one
   student per preset has played and left: imports and first computations are paid once), peak while
-  the class plays, and after every student has closed their tab and the sessions have expired.
+  the class plays, and after every student has left and the sessions have expired.
 
-The students' browser shares the machine's cores with the server: on 2 cores the page's drawing in 30
-tabs competes with the server, so the figures are an upper bound for a class of 30 separate machines.
-Needs Debian's chromium (/usr/bin/chromium) and solara's browser files (`make app-assets`).
+Needs solara's browser files (`make app-assets`), and for `browser` Debian's chromium.
 """
 
 from __future__ import annotations
@@ -42,6 +58,7 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # ws_student.py beside this file
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -143,11 +160,13 @@ async def student(browser, url: str, preset: str, speed: str, index: int, result
     if speed != "normal":
         await page.get_by_role("button", name=speed, exact=True).click()
     await page.evaluate(WATCH)
+    played = time.monotonic()
     await page.get_by_role("button", name="Play").click()
     await page.get_by_text(" · quarter 32 of 32").wait_for(timeout=600_000)
     quarters = await page.evaluate("() => window.__quarters")
     results.append({"student": index, "preset": preset, "usable_s": usable, "quarters": quarters,
-                    "arrived": [arrived[q] for q in sorted(arrived)]})  # fmt: skip
+                    "arrived": [arrived[q] for q in sorted(arrived)],
+                    "first_quarter_s": arrived[min(arrived)] - played if arrived else None})  # fmt: skip
     await context.close()
 
 
@@ -164,6 +183,34 @@ async def run_class(url: str, presets: list[str], students: int, speed: str) -> 
         browser_cpu = _browser_cpu()
         await browser.close()
     return results, wall, browser_cpu
+
+
+async def run_class_ws(url: str, presets: list[str], students: int, speed: str) -> tuple[list[dict], float, float]:
+    """The class as websocket clients (benchmarks/ws_student.py), all in this process's event loop:
+    (results, wall seconds, CPU seconds this process spent on them)."""
+    from ws_student import StudentError, play_through
+
+    cpu_before = _own_cpu()
+    started = time.monotonic()
+    visits = await asyncio.gather(*(play_through(url, presets[i % len(presets)], speed) for i in range(students)),
+                                  return_exceptions=True)  # fmt: skip
+    wall = time.monotonic() - started
+    client_cpu = _own_cpu() - cpu_before
+    results = []
+    for index, visit in enumerate(visits):
+        if isinstance(visit, StudentError):
+            print(f"student {index} ({presets[index % len(presets)]}): {visit}", file=sys.stderr)
+            continue
+        if isinstance(visit, BaseException):
+            raise visit
+        results.append({"student": index, "preset": visit.preset, "usable_s": visit.usable_s,
+                        "arrived": [when for when, _ in visit.quarters], "first_quarter_s": visit.first_quarter_s()})
+    return results, wall, client_cpu
+
+
+def _own_cpu() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
 
 
 def _browser_cpu() -> float:
@@ -194,12 +241,14 @@ def _percentile(values: list[float], q: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", type=int, default=30, help="browser sessions at once (default 30)")
+    parser.add_argument("--students", type=int, default=30, help="students (sessions) at once (default 30)")
+    parser.add_argument("--clients", choices=["browser", "ws"], default="browser",
+                        help="students as headless Chromium pages, or as websocket clients (see above)")
     parser.add_argument("--speed", choices=["slow", "normal", "fast"], default="normal", help="playing speed")
     parser.add_argument("--classes", type=int, default=1, help="play the class this many times (memory check)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if not Path(CHROMIUM).exists():
+    if args.clients == "browser" and not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 2
     from sim.app.presets import list_presets
@@ -212,12 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         cold = server.rss_mb()
         # One student plays every preset once first: the page's imports and the stories' first
         # computations are paid once per server, not per class; "idle" is measured after it.
-        asyncio.run(run_class(server.url, presets, len(presets), "fast"))
+        play = run_class if args.clients == "browser" else run_class_ws
+        asyncio.run(play(server.url, presets, len(presets), "fast"))
         wait_closed(server)
         idle = server.rss_mb()
         server.peak = 0
         cpu_before = sum(server.server.cpu_times()[:2])
-        results, wall, browser_cpu = asyncio.run(run_class(server.url, presets, args.students, args.speed))
+        results, wall, client_cpu = asyncio.run(play(server.url, presets, args.students, args.speed))
         server_cpu = sum(server.server.cpu_times()[:2]) - cpu_before
         peak = server.peak / 2**20
         wait_closed(server)
@@ -226,21 +276,30 @@ def main(argv: list[str] | None = None) -> int:
         again = None
         if args.classes > 1:  # the same class again: memory stays bounded, it does not grow class after class
             for _ in range(args.classes - 1):
-                asyncio.run(run_class(server.url, presets, args.students, args.speed))
+                asyncio.run(play(server.url, presets, args.students, args.speed))
                 wait_closed(server)
             again = server.rss_mb()
     finally:
         server.stop()
-    gaps = [
-        (b[0] - a[0]) / 1000
-        for r in results
-        for a, b in zip(r["quarters"], r["quarters"][1:], strict=False)
-        if a[1] != b[1] and "quarter" in b[1] and "not started" not in a[1]
-    ]
+    if not results:
+        print("no student got to the end of the story", file=sys.stderr)
+        return 1
     sent = [b - a for r in results for a, b in zip(r["arrived"], r["arrived"][1:], strict=False)]
+    if args.clients == "browser":
+        gaps = [
+            (b[0] - a[0]) / 1000
+            for r in results
+            for a, b in zip(r["quarters"], r["quarters"][1:], strict=False)
+            if a[1] != b[1] and "quarter" in b[1] and "not started" not in a[1]
+        ]
+    else:  # the client is the wire
+        gaps = sent
     usable = [r["usable_s"] for r in results]
+    first = [r["first_quarter_s"] for r in results if r["first_quarter_s"] is not None]
     figures = {
+        "clients": args.clients,
         "students": args.students,
+        "students_failed": args.students - len(results),
         "speed": args.speed,
         "seconds_between_quarters_as_set": SPEEDS[args.speed],
         "quarter_gap_median_s": statistics.median(gaps),
@@ -252,18 +311,21 @@ def main(argv: list[str] | None = None) -> int:
         # of the network, before the page's renderer draws them): the server's beat
         "quarter_gap_on_the_wire_median_s": statistics.median(sent) if sent else float("nan"),
         "quarter_gap_on_the_wire_p95_s": _percentile(sent, 95) if sent else float("nan"),
+        "first_quarter_after_play_median_s": statistics.median(first),
+        "first_quarter_after_play_max_s": max(first),
         "usable_median_s": statistics.median(usable),
         "usable_max_s": max(usable),
         "class_wall_s": wall,
         "server_cpu_s": server_cpu,
-        "browser_cpu_s": browser_cpu,  # the students' Chromium on the same machine
+        # the students' side on the same machine: Chromium's processes, or this process's own loop
+        "client_cpu_s": client_cpu,
         "server_rss_cold_mb": cold,
         "server_rss_idle_mb": idle,
         "server_rss_peak_mb": peak,
         "server_rss_after_close_mb": after,
         "sessions_left_after_close": left,
         **({f"server_rss_after_{args.classes}_classes_mb": again} if again is not None else {}),
-        "load_average_1min_at_end": os.getloadavg()[0],  # other work on the machine slows the browser
+        "load_average_1min_at_end": os.getloadavg()[0],  # other work on the machine slows the class
     }
     width = max(map(len, figures))
     for name, value in figures.items():

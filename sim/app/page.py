@@ -29,7 +29,7 @@ import solara.server.settings
 from solara import v as rv
 
 from sim.app.charts import FONT_PX
-from sim.app.figure import FigureEcharts
+from sim.app.figure import FigureEcharts, Whole
 from sim.app.levers import LEVERS, Lever, LeverSettings
 from sim.app.presets import Preset, list_presets, scenarios_dir
 from sim.app.stories import MANY_STORIES, Ensemble, Story, StoryError, get_ensemble, get_story
@@ -197,14 +197,17 @@ def LeverControl(lever: Lever, value: Any, on_commit: Callable[[Any], None]) -> 
 
 @solara.component
 def Echart(
-    option: dict, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None, maps: dict | None = None
+    option: Whole, style: str = CHART_STYLE, on_click: Callable[[Any], None] | None = None, maps: Whole | None = None
 ) -> None:
-    # sim/app/figure.py: solara's FigureEcharts, except that a map keeps the student's zoom across quarters
-    FigureEcharts(option=option, maps=maps or {}, on_click=on_click, attributes={"style": style}, responsive=True)
+    # sim/app/figure.py: solara's FigureEcharts, except that a map keeps the student's zoom across quarters.
+    # Option and maps come as `Whole` values: the renderer then does not walk their thousands of items at
+    # every quarter of every session (see figure.py).
+    FigureEcharts(option=option, maps=maps or Whole({}), on_click=on_click, attributes={"style": style},
+                  responsive=True)  # fmt: skip
 
 
 @solara.component
-def Charts(options: list[dict], started: bool) -> None:
+def Charts(options: list[Whole], started: bool) -> None:
     with solara.Div(classes=["sim-charts"]):
         for i, option in enumerate(options):
             # ECharts 5.4.0 fails to redraw a line first drawn with no values at all (LineView.render reads
@@ -288,8 +291,8 @@ def Countries(curves: Curves, story: Story, playback: solara.Reactive[Playback])
     if isinstance(geojson, str):
         solara.Warning(f"The world map is not available: {geojson}")
     else:
-        maps = {WORLD_MAP: geojson}
-        Echart(world_option(story, shown, selected.value or None), MAP_STYLE, on_click=clicked, maps=maps)
+        maps = Whole({WORLD_MAP: geojson})
+        Echart(Whole(world_option(story, shown, selected.value or None)), MAP_STYLE, on_click=clicked, maps=maps)
     names = dict(zip(story.country_names, story.countries, strict=True))
     chosen = selected.value or None
     solara.Select(
@@ -299,7 +302,7 @@ def Countries(curves: Curves, story: Story, playback: solara.Reactive[Playback])
         on_value=lambda name: selected.set(names[name]) if name else None,
     )
     if chosen:
-        Echart(country_option(curves, story, shown, chosen)).key(f"country-{shown > 0}")
+        Echart(Whole(country_option(curves, story, shown, chosen))).key(f"country-{shown > 0}")
 
 
 @solara.component
@@ -331,7 +334,7 @@ CHARTS = {"adoption": adoption_options, "influence": influence_options, "china":
 @solara.component
 def ChartsTab(kind: str, curves: Curves, story: Story, playback: solara.Reactive[Playback]) -> None:
     shown = revealed(story, playback)
-    Charts(CHARTS[kind](curves, story, shown), shown > 0)
+    Charts([Whole(option) for option in CHARTS[kind](curves, story, shown)], shown > 0)
 
 
 @solara.component

@@ -110,6 +110,10 @@ def server_env(
     # or a network blip can resume it; the gate releases the oldest of them early when the page is full.
     env["SOLARA_KERNEL_CULL_TIMEOUT"] = f"{idle_expiry_s:f}s"
     env["SOLARA_KERNEL_MAX_COUNT"] = str(max_sessions)  # solara's own bound on session threads
+    # reacton's (solara's renderer) walk that skips the unchanged parts of the page: by default every
+    # quarter re-walks all ~90 widgets of the page in every session. With 30 students playing it halves
+    # the server's CPU (benchmarks/classroom.py --clients ws); REACTON_FAST=0 in the environment goes back.
+    env.setdefault("REACTON_FAST", "1")
     if scenarios is not None:
         env[SCENARIOS_ENV] = str(Path(scenarios).resolve())
     return env
