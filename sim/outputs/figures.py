@@ -35,9 +35,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.transforms import Affine2D
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parsed_group
@@ -69,8 +71,10 @@ DPI = 110
 NOTE = "line: median over replicates · band: 10–90% of replicates"
 MAX_DIRECT_LABELS = 16  # more lines than this get a legend: their labels would not fit the panel's height
 # Fixed geometry in inches: room at the right for the line-end labels, below for ticks and the footer.
-WIDTH, LEFT, RIGHT, TOP, BOTTOM, PANEL, GAP = 10.5, 0.85, 2.05, 0.8, 0.85, 2.45, 0.72
+# GAP holds the next panel's title only: the years are labelled under the bottom panel alone.
+WIDTH, LEFT, RIGHT, TOP, BOTTOM, PANEL, GAP = 10.5, 0.85, 2.05, 0.8, 0.85, 2.45, 0.5
 LABEL_PT = 8.5
+GRID_COLOUR = "#e5e5e5"
 
 
 @dataclass(frozen=True)
@@ -218,11 +222,8 @@ def _timeline(summary: pd.DataFrame) -> pd.DataFrame:
     return steps.reset_index(drop=True)
 
 
-def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
-    """Ticks on each year's first quarter (every 2nd year for long runs); no per-quarter minor ticks (each
-    tick is an object to build and draw: they cost a third of a figure's time)."""
-    if timeline.empty:
-        return
+def _year_ticks(timeline: pd.DataFrame) -> tuple[list[Any], list[str]]:
+    """Steps and labels of the x ticks: each year's first quarter (every 2nd year for long runs)."""
     steps = timeline["step"].to_numpy()
     dates = timeline["date"].astype(str).to_numpy()
     major = [i for i, d in enumerate(dates) if d.endswith("Q1")]
@@ -230,9 +231,44 @@ def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
         major = list(np.unique(np.linspace(0, len(steps) - 1, num=min(8, len(steps))).round().astype(int)))
     stride = 1 + (len(major) - 1) // 10
     major = major[::stride]
-    ax.set_xticks([steps[i] for i in major], [dates[i] for i in major])
+    return [steps[i] for i in major], [dates[i] for i in major]
+
+
+def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
+    """Ticks on each year's first quarter (every 2nd year for long runs); no per-quarter minor ticks (each
+    tick is an object to build and draw: they cost a third of a figure's time)."""
+    if timeline.empty:
+        return
+    ticks, labels = _year_ticks(timeline)
+    ax.set_xticks(ticks, labels)
+    steps = timeline["step"].to_numpy()
     ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
     ax.tick_params(axis="x", which="major", labelsize=9)
+
+
+def _unlabelled_date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
+    """The year ticks and grid lines of `_date_ticks` without labels, for a panel above another: its years are
+    read off the bottom panel. Two collections instead of matplotlib's ticks (a dozen objects each, built and
+    drawn one by one: most of a panel's cost)."""
+    ax.set_xticks([])
+    if timeline.empty:
+        return
+    ticks, _ = _year_ticks(timeline)
+    steps = timeline["step"].to_numpy()
+    ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
+    on_axis = ax.get_xaxis_transform()  # x in data, y in axes fractions
+    grid = LineCollection([[(x, 0.0), (x, 1.0)] for x in ticks], colors=GRID_COLOUR, linewidths=0.8,
+                          transform=on_axis, zorder=0.5)  # under the bands, as the axis' grid is
+    # Tick marks as matplotlib draws them: `xtick.major.size` points down from the bottom spine.
+    root = ax.get_figure(root=True)
+    assert root is not None
+    points = Affine2D().scale(1 / 72) + root.dpi_scale_trans
+    size, width = matplotlib.rcParams["xtick.major.size"], matplotlib.rcParams["xtick.major.width"]
+    marks = LineCollection([[(0.0, 0.0), (0.0, -size)]], offsets=[(x, 0.0) for x in ticks], offset_transform=on_axis,
+                           transform=points, colors=matplotlib.rcParams["xtick.color"], linewidths=width,
+                           capstyle="butt", clip_on=False, zorder=2.5)
+    ax.add_collection(grid, autolim=False)
+    ax.add_collection(marks, autolim=False)
 
 
 def _scaled(line: Line, column: str, scale: float) -> np.ndarray:
@@ -264,6 +300,8 @@ def draw_panel(
                 color="#555555", style="italic")
         ax.set_xticks([])
         ax.set_yticks([])
+        if _bottom(ax):  # the figure's years stay readable under an empty bottom panel
+            _date_ticks(ax, timeline)
         for spine in ax.spines.values():
             spine.set_color("#dddddd")
         return
@@ -289,16 +327,25 @@ def draw_panel(
     # Fixed axis-label places: left to themselves they are placed by measuring every tick label at each draw.
     ax.yaxis.set_label_coords(-0.58 / (WIDTH - LEFT - RIGHT), 0.5)
     ax.xaxis.set_label_coords(0.5, -0.12)
-    ax.grid(True, which="major", color="#e5e5e5", linewidth=0.8)
+    ax.grid(True, which="major", color=GRID_COLOUR, linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", labelsize=9)
-    _date_ticks(ax, timeline)
+    if _bottom(ax):  # only the bottom panel labels the years, as panels of one figure share their x axis
+        _date_ticks(ax, timeline)
+    else:
+        _unlabelled_date_ticks(ax, timeline)
     if len(lines) <= MAX_DIRECT_LABELS:
         label_line_ends(ax, lines, scale)
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=LABEL_PT, ncol=2)
+
+
+def _bottom(ax: Axes) -> bool:
+    """Whether `ax` is in the bottom row of its figure's grid (or in no grid)."""
+    spec = ax.get_subplotspec()
+    return spec is None or spec.is_last_row()
 
 
 def _at_least_one_unit(ax: Axes, unit: Quantity) -> None:
