@@ -506,6 +506,26 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
         check_png(figure_png(fig))
 
 
+def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> None:
+    """The y ticks are drawn without matplotlib's per-tick objects: the labels must still be the locator's
+    values inside the panel's limits, formatted as the panel's unit, at their values."""
+    summary = summarise(synthetic_timeseries(replicates=2, steps=6))
+    adoption = FIGURES["adoption"](summary, "demo")
+    capability = FIGURES["capability"](summary, "demo")
+    for ax, unit in [(adoption.axes[0], "%"), (adoption.axes[2], "%"), (capability.axes[1], "")]:
+        texts = [t for artist in ax.artists for t in getattr(artist, "labels", [])]
+        labels = [t.get_text() for t in texts]
+        values = [float(label.rstrip("%").replace("\u2212", "-")) for label in labels]
+        low, high = ax.get_ylim()
+        assert len(labels) >= 3 and all(label.endswith("%") == (unit == "%") for label in labels), labels
+        assert values == sorted(values) and all(low - 1e-9 <= v <= high + 1e-9 for v in values), (labels, low, high)
+        assert len(set(np.round(np.diff(values), 9))) == 1, labels  # evenly spaced, as the locator places them
+        assert [t.get_position()[1] for t in texts] == values  # each at its value
+        assert not any(t in texts for t in ax.texts)  # the line-end labels and notes stay apart from them
+        if unit == "%":
+            assert values[0] == 0  # shares start at zero
+
+
 def test_influence_and_dependence_figures_draw_one_line_per_bloc_not_per_country() -> None:
     summary = summarise(synthetic_timeseries(replicates=2, steps=4))
     influence = FIGURES["influence"](summary, "demo")

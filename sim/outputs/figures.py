@@ -33,13 +33,15 @@ from typing import Any
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import LineCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, MaxNLocator
-from matplotlib.transforms import Affine2D
+from matplotlib.text import Text
+from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
+from matplotlib.transforms import Affine2D, ScaledTranslation
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parsed_group
@@ -307,8 +309,8 @@ def draw_panel(
         return
     for line in lines:
         x = line.data["step"].to_numpy(dtype=float)
-        ax.fill_between(x, _scaled(line, "q10", scale), _scaled(line, "q90", scale), color=line.colour,
-                        alpha=0.18 if line.style == "-" else 0.10, linewidth=0)
+        _band(ax, x, _scaled(line, "q10", scale), _scaled(line, "q90", scale), line.colour,
+              0.18 if line.style == "-" else 0.10)
         ax.plot(x, _scaled(line, "median", scale), color=line.colour, linewidth=2 if line.style == "-" else 1.8,
                 linestyle=line.style, label=_full_label(line))
     # About five y ticks (0, 20, ... 80%) instead of matplotlib's ten: each tick is a dozen objects to build
@@ -327,11 +329,12 @@ def draw_panel(
     # Fixed axis-label places: left to themselves they are placed by measuring every tick label at each draw.
     ax.yaxis.set_label_coords(-0.58 / (WIDTH - LEFT - RIGHT), 0.5)
     ax.xaxis.set_label_coords(0.5, -0.12)
-    ax.grid(True, which="major", color=GRID_COLOUR, linewidth=0.8)
+    ax.xaxis.grid(True, which="major", color=GRID_COLOUR, linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", labelsize=9)
+    _drawn_y_ticks(ax)
     if _bottom(ax):  # only the bottom panel labels the years, as panels of one figure share their x axis
         _date_ticks(ax, timeline)
     else:
@@ -340,6 +343,74 @@ def draw_panel(
         label_line_ends(ax, lines, scale)
     else:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=LABEL_PT, ncol=2)
+
+
+class _TickLabels(Artist):
+    """Tick labels drawn as one artist of the Axes: kept out of `ax.texts`, which holds what a panel says (its line
+    labels, its note)."""
+
+    def __init__(self, texts: Sequence[Text]) -> None:
+        super().__init__()
+        self.labels = list(texts)
+
+    def draw(self, renderer: Any) -> None:
+        if self.get_visible():
+            for text in self.labels:
+                text.draw(renderer)
+
+
+def _drawn_y_ticks(ax: Axes) -> None:
+    """The y ticks matplotlib would draw (the axis' locator and formatter over the panel's final limits) as a grid
+    collection, a tick-mark collection and their labels, instead of matplotlib's ticks: a dozen objects each, built
+    and drawn one by one, ~90 in the five figures of a run. A formatter that needs an offset (`1e6`, `+1.2e3`
+    above the axis) keeps matplotlib's ticks."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(low, high)  # the limits the ticks were placed in stay (nothing drawn later may move them)
+    axis = ax.yaxis
+    locations = list(axis.get_major_locator()())
+    labels = axis.get_major_formatter().format_ticks(locations)  # all of them, as matplotlib: they set the format
+    formatter = axis.get_major_formatter()
+    if isinstance(formatter, ScalarFormatter) and formatter.get_offset():
+        return
+    bottom, top = min(low, high), max(low, high)
+    close = (top - bottom) * 1e-10  # matplotlib's tolerance for a tick at the edge of the view
+    shown = [(at, label) for at, label in zip(locations, labels, strict=True) if bottom - close <= at <= top + close]
+    ax.set_yticks([])
+    if not shown:
+        return
+    root = ax.get_figure(root=True)
+    assert root is not None
+    on_axis = ax.get_yaxis_transform()  # x in axes fractions, y in data
+    ax.add_collection(LineCollection([[(0.0, at), (1.0, at)] for at, _ in shown], colors=GRID_COLOUR,
+                                     linewidths=0.8, transform=on_axis, zorder=0.5), autolim=False)
+    rc = matplotlib.rcParams
+    size, pad = rc["ytick.major.size"], rc["ytick.major.pad"]
+    points = Affine2D().scale(1 / 72) + root.dpi_scale_trans
+    ax.add_collection(LineCollection([[(0.0, 0.0), (-size, 0.0)]], offsets=[(0.0, at) for at, _ in shown],
+                                     offset_transform=on_axis, transform=points, colors=rc["ytick.color"],
+                                     linewidths=rc["ytick.major.width"], capstyle="butt", clip_on=False,
+                                     zorder=2.5), autolim=False)
+    # Where matplotlib puts a y tick's label: `size + pad` points left of the axis, right-aligned.
+    place = on_axis + ScaledTranslation(-(size + pad) / 72, 0, root.dpi_scale_trans)
+    colour = rc["ytick.color"] if rc["ytick.labelcolor"] == "inherit" else rc["ytick.labelcolor"]
+    texts = [Text(0.0, at, label, transform=place, ha="right", va="center_baseline", fontsize=9, color=colour)
+             for at, label in shown]
+    for text in texts:
+        text.set_figure(ax.get_figure(root=False))
+    ax.add_artist(_TickLabels(texts))
+
+
+def _band(ax: Axes, x: np.ndarray, low: np.ndarray, high: np.ndarray, colour: str, alpha: float) -> None:
+    """`fill_between(x, low, high)` as one polygon: a quarter of its cost (it checks, masks and interpolates
+    for gaps); a band with a gap (NaN) still goes through it."""
+    if not (np.isfinite(x).all() and np.isfinite(low).all() and np.isfinite(high).all()) or len(x) < 2:
+        ax.fill_between(x, low, high, color=colour, alpha=alpha, linewidth=0)
+        return
+    outline = np.concatenate([np.column_stack([x, high]), np.column_stack([x[::-1], low[::-1]])])
+    ax.add_collection(PolyCollection([outline], facecolors=colour, edgecolors=colour, alpha=alpha, linewidths=0),
+                      autolim=False)
+    ax.update_datalim(outline)  # the axes' limits take the band in, as fill_between's do (the line drawn next
+    # asks for the view to be rescaled)
 
 
 def _bottom(ax: Axes) -> bool:
@@ -388,22 +459,46 @@ def label_line_ends(ax: Axes, lines: Sequence[Line], scale: float = 1.0) -> None
         return
     low, high = ax.get_ylim()
     span = (high - low) or 1.0
+    left, right = ax.get_xlim()
     root = ax.get_figure(root=True)
-    height_in = ax.get_position().height * (root.get_figheight() if root is not None else PANEL)
+    box = ax.get_position()
+    width_in = box.width * (root.get_figwidth() if root is not None else WIDTH - LEFT - RIGHT)
+    height_in = box.height * (root.get_figheight() if root is not None else PANEL)
     gap = 1.2 * LABEL_PT / 72 / max(height_in, 0.1)  # one text line in axes fractions
     ends.sort(key=lambda e: e[0])
     wanted = [(v - low) / span for v, _, _ in ends]
     placed = _spread(wanted, gap)
     first = lines[0].scenario
-    for (value, step, line), want, at in zip(ends, wanted, placed, strict=True):
+    leaders, colours = [], []
+    for (_, step, line), want, at in zip(ends, wanted, placed, strict=True):
         text = line.label if line.scenario in (None, first) else f"{line.label} · {_short(line.scenario or '', 10)}"
-        moved = abs(at - want) > gap / 3
-        ax.annotate(
-            text, xy=(step, value), xycoords="data", xytext=(1.015, at), textcoords="axes fraction",
-            fontsize=LABEL_PT, color=line.colour, va="center", ha="left", annotation_clip=False,
-            arrowprops={"arrowstyle": "-", "color": line.colour, "linewidth": 0.6, "shrinkA": 0, "shrinkB": 2}
-            if moved else None,
-        )
+        ax.text(LABEL_X, at, text, transform=ax.transAxes, fontsize=LABEL_PT, color=line.colour, va="center",
+                ha="left", clip_on=False)
+        if abs(at - want) > gap / 3:  # moved: a thin leader to its line's end
+            end = ((step - left) / ((right - left) or 1.0), want)
+            leaders.append(_leader((LABEL_X, at), end, width_in, height_in))
+            colours.append(line.colour)
+    # The leaders as one collection in axes fractions (an annotation's arrow per label costs ~10x as much to draw:
+    # matplotlib clips each against its text's box by bisection).
+    if leaders:
+        ax.add_collection(LineCollection(leaders, colors=colours, linewidths=0.6, transform=ax.transAxes,
+                                         clip_on=False, zorder=3), autolim=False)
+
+
+LABEL_X = 1.015  # line-end labels start just right of the axes (axes fraction)
+LEADER_GAP_PT = (2.0, 2.0)  # a leader stops short of its label and of its line's end, in points
+
+
+def _leader(label: tuple[float, float], end: tuple[float, float], width_in: float, height_in: float
+            ) -> list[tuple[float, float]]:
+    """A leader from a label's left middle to its line's end (axes fractions), `LEADER_GAP_PT` short of each."""
+    (x0, y0), (x1, y1) = label, end
+    dx, dy = (x1 - x0) * width_in * 72, (y1 - y0) * height_in * 72  # in points
+    length = float(np.hypot(dx, dy))
+    if length <= sum(LEADER_GAP_PT):
+        return [label, label]
+    a, b = LEADER_GAP_PT[0] / length, 1 - LEADER_GAP_PT[1] / length
+    return [(x0 + (x1 - x0) * a, y0 + (y1 - y0) * a), (x0 + (x1 - x0) * b, y0 + (y1 - y0) * b)]
 
 
 def _spread(wanted: Sequence[float], gap: float) -> list[float]:
