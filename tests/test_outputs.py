@@ -506,6 +506,18 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
         check_png(figure_png(fig))
 
 
+def test_figure_png_holds_the_drawn_pixels_and_resolution() -> None:
+    """The PNG is written by hand (unfiltered rows): any reader must see exactly what the canvas drew."""
+    fig = FIGURES["capability"](summarise(synthetic_timeseries(replicates=2, steps=6)), "demo")
+    image = Image.open(io.BytesIO(figure_png(fig, dpi=80)))
+    fig.set_dpi(80)
+    fig.set_facecolor("white")
+    fig.canvas.draw()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
+    assert image.mode == "RGB" and round(image.info["dpi"][0]) == 80
+    assert np.array_equal(np.asarray(image), drawn)
+
+
 def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> None:
     """The y ticks are drawn without matplotlib's per-tick objects: the labels must still be the locator's
     values inside the panel's limits, formatted as the panel's unit, at their values."""

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -779,16 +781,13 @@ def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = DPI) -> bytes:
     return buffer.getvalue()
 
 
-PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) costs ~40% more time for a file ~3% smaller
+PNG_COMPRESS_LEVEL = 3  # zlib level: 6 costs twice the time for a file ~10% smaller
 
 
 def _png(fig: Figure, dpi: int) -> bytes:
     """The figure drawn on a white background as an RGB PNG (no alpha: the background is opaque).
 
-    What `savefig` does, less its costs: it encodes RGBA, at zlib level 6; a figure's PNG is then
-    ~30% cheaper to encode and about as large."""
-    from PIL import Image
-
+    What `savefig` does, less its costs: it encodes RGBA with Pillow at zlib level 6 (`_png_bytes`)."""
     canvas = fig.canvas
     assert isinstance(canvas, FigureCanvasAgg)
     saved_dpi, face = fig.dpi, fig.get_facecolor()
@@ -796,14 +795,35 @@ def _png(fig: Figure, dpi: int) -> bytes:
     fig.set_facecolor("white")
     try:
         canvas.draw()
-        image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        image = image.convert("RGB")
+        rgb = np.asarray(canvas.buffer_rgba())[:, :, :3]
+        return _png_bytes(rgb, dpi)
     finally:
         fig.dpi = saved_dpi
         fig.set_facecolor(face)
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", dpi=(dpi, dpi), compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+
+
+def _png_bytes(rgb: np.ndarray, dpi: int) -> bytes:
+    """An 8-bit RGB PNG of `rgb` (height x width x 3) stating its resolution: rows unfiltered, zlib level 3.
+
+    Pillow tries all five PNG row filters on every row to choose one, and that, more than zlib, was the
+    encoding's cost: ~24 ms a figure against ~8 ms unfiltered, for a file about as large (a figure's rows are
+    mostly white runs, which zlib takes as well unfiltered)."""
+    height, width, _ = rgb.shape
+    rows = np.empty((height, 1 + width * 3), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type 0 (none) on every row
+    rows[:, 1:] = rgb.reshape(height, width * 3)
+    per_metre = int(dpi / 0.0254 + 0.5)  # as Pillow writes `dpi`
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n",
+        chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8 bits, RGB, no interlace
+        chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),  # pixels per metre
+        chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL)),
+        chunk(b"IEND", b""),
+    ])
 
 
 def figure_png(fig: Figure, dpi: int = DPI) -> bytes:
