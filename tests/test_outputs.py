@@ -23,7 +23,7 @@ from conftest import BASELINE
 from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
-from sim.outputs.figures import FIGURES, figure_png, save_figure
+from sim.outputs.figures import FIGURES, figure_png, save_figure, tick_labels
 from sim.outputs.manifest import build_manifest, scenario_hash
 from sim.outputs.report import merge_replicate_events, quarter_index, render_report
 from sim.outputs.tables import csv_bytes, events_table, read_table, timeseries_table
@@ -498,9 +498,9 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
         fig = make(summary, "demo")
         assert "demo" in fig.get_suptitle()
         # The years are labelled once, under the bottom panel (even an empty one), as the panels share them.
-        labels = [t.get_text() for t in fig.axes[-1].get_xticklabels()]
+        labels = [t.get_text() for t in tick_labels(fig.axes[-1], "x")]
         assert labels and all(re.fullmatch(r"\d{4}Q1", t) for t in labels), (name, labels)
-        assert not any(ax.get_xticklabels() for ax in fig.axes[:-1]), name
+        assert not any(tick_labels(ax, "x") for ax in fig.axes[:-1]), name
         notes = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("capability_gap_months" in t for t in notes) == (name == "capability"), name
         check_png(figure_png(fig))
@@ -525,7 +525,7 @@ def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> N
     adoption = FIGURES["adoption"](summary, "demo")
     capability = FIGURES["capability"](summary, "demo")
     for ax, unit in [(adoption.axes[0], "%"), (adoption.axes[2], "%"), (capability.axes[1], "")]:
-        texts = [t for artist in ax.artists for t in getattr(artist, "labels", [])]
+        texts = tick_labels(ax, "y")
         labels = [t.get_text() for t in texts]
         values = [float(label.rstrip("%").replace("\u2212", "-")) for label in labels]
         low, high = ax.get_ylim()
@@ -534,6 +534,7 @@ def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> N
         assert len(set(np.round(np.diff(values), 9))) == 1, labels  # evenly spaced, as the locator places them
         assert [t.get_position()[1] for t in texts] == values  # each at its value
         assert not any(t in texts for t in ax.texts)  # the line-end labels and notes stay apart from them
+        assert not ax.get_yticklabels()  # matplotlib's ticks are not made as well
         if unit == "%":
             assert values[0] == 0  # shares start at zero
 

@@ -250,29 +250,50 @@ def _date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
     ax.tick_params(axis="x", which="major", labelsize=9)
 
 
-def _unlabelled_date_ticks(ax: Axes, timeline: pd.DataFrame) -> None:
-    """The year ticks and grid lines of `_date_ticks` without labels, for a panel above another: its years are
-    read off the bottom panel. Two collections instead of matplotlib's ticks (a dozen objects each, built and
-    drawn one by one: most of a panel's cost)."""
+def _drawn_date_ticks(ax: Axes, timeline: pd.DataFrame, *, labels: bool, grid: bool = True) -> None:
+    """The year ticks of `_date_ticks` (with their grid lines), drawn as two collections and, with `labels`, one
+    artist for their labels, instead of matplotlib's ticks (a dozen objects each, built and drawn one by one: most
+    of a panel's cost). Without labels for a panel above another: its years are read off the bottom panel."""
     ax.set_xticks([])
     if timeline.empty:
         return
-    ticks, _ = _year_ticks(timeline)
+    ticks, names = _year_ticks(timeline)
     steps = timeline["step"].to_numpy()
     ax.set_xlim(steps[0] - 0.5, steps[-1] + 0.5)
     on_axis = ax.get_xaxis_transform()  # x in data, y in axes fractions
-    grid = LineCollection([[(x, 0.0), (x, 1.0)] for x in ticks], colors=GRID_COLOUR, linewidths=0.8,
-                          transform=on_axis, zorder=0.5)  # under the bands, as the axis' grid is
+    if grid:
+        ax.add_collection(LineCollection([[(x, 0.0), (x, 1.0)] for x in ticks], colors=GRID_COLOUR, linewidths=0.8,
+                                         transform=on_axis, zorder=0.5), autolim=False)  # under the bands, as a grid
     # Tick marks as matplotlib draws them: `xtick.major.size` points down from the bottom spine.
     root = ax.get_figure(root=True)
     assert root is not None
+    rc = matplotlib.rcParams
+    size, pad = rc["xtick.major.size"], rc["xtick.major.pad"]
     points = Affine2D().scale(1 / 72) + root.dpi_scale_trans
-    size, width = matplotlib.rcParams["xtick.major.size"], matplotlib.rcParams["xtick.major.width"]
-    marks = LineCollection([[(0.0, 0.0), (0.0, -size)]], offsets=[(x, 0.0) for x in ticks], offset_transform=on_axis,
-                           transform=points, colors=matplotlib.rcParams["xtick.color"], linewidths=width,
-                           capstyle="butt", clip_on=False, zorder=2.5)
-    ax.add_collection(grid, autolim=False)
-    ax.add_collection(marks, autolim=False)
+    ax.add_collection(LineCollection([[(0.0, 0.0), (0.0, -size)]], offsets=[(x, 0.0) for x in ticks],
+                                     offset_transform=on_axis, transform=points, colors=rc["xtick.color"],
+                                     linewidths=rc["xtick.major.width"], capstyle="butt", clip_on=False, zorder=2.5),
+                      autolim=False)
+    if labels:  # where matplotlib puts an x tick's label: `size + pad` points under the axis, centred
+        place = on_axis + ScaledTranslation(0, -(size + pad) / 72, root.dpi_scale_trans)
+        colour = rc["xtick.color"] if rc["xtick.labelcolor"] == "inherit" else rc["xtick.labelcolor"]
+        _add_tick_labels(ax, "x", [Text(x, 0.0, name, transform=place, ha="center", va="top", fontsize=9, color=colour)
+                              for x, name in zip(ticks, names, strict=True)])
+
+
+def _add_tick_labels(ax: Axes, axis: str, texts: list[Text]) -> None:
+    for text in texts:
+        text.set_figure(ax.get_figure(root=False))
+    ax.add_artist(_TickLabels(axis, texts))
+
+
+def tick_labels(ax: Axes, axis: str) -> list[Text]:
+    """The tick labels a panel of these figures shows on its `axis` ("x": the years, on a bottom panel; "y": its
+    values), in order: matplotlib's own (`get_xticklabels`, `get_yticklabels`) where it draws them, else ours."""
+    mine = [t for artist in ax.artists if isinstance(artist, _TickLabels) and artist.axis == axis
+            for t in artist.labels]
+    theirs = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+    return mine or [t for t in theirs if t.get_text()]
 
 
 def _scaled(line: Line, column: str, scale: float) -> np.ndarray:
@@ -305,7 +326,7 @@ def draw_panel(
         ax.set_xticks([])
         ax.set_yticks([])
         if _bottom(ax):  # the figure's years stay readable under an empty bottom panel
-            _date_ticks(ax, timeline)
+            _drawn_date_ticks(ax, timeline, labels=True, grid=False)
         for spine in ax.spines.values():
             spine.set_color("#dddddd")
         return
@@ -331,16 +352,13 @@ def draw_panel(
     # Fixed axis-label places: left to themselves they are placed by measuring every tick label at each draw.
     ax.yaxis.set_label_coords(-0.58 / (WIDTH - LEFT - RIGHT), 0.5)
     ax.xaxis.set_label_coords(0.5, -0.12)
-    ax.xaxis.grid(True, which="major", color=GRID_COLOUR, linewidth=0.8)
     ax.set_axisbelow(True)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     ax.tick_params(axis="y", labelsize=9)
     _drawn_y_ticks(ax)
-    if _bottom(ax):  # only the bottom panel labels the years, as panels of one figure share their x axis
-        _date_ticks(ax, timeline)
-    else:
-        _unlabelled_date_ticks(ax, timeline)
+    # Only the bottom panel labels the years, as the panels of one figure share their x axis.
+    _drawn_date_ticks(ax, timeline, labels=_bottom(ax))
     if len(lines) <= MAX_DIRECT_LABELS:
         label_line_ends(ax, lines, scale)
     else:
@@ -351,8 +369,9 @@ class _TickLabels(Artist):
     """Tick labels drawn as one artist of the Axes: kept out of `ax.texts`, which holds what a panel says (its line
     labels, its note)."""
 
-    def __init__(self, texts: Sequence[Text]) -> None:
+    def __init__(self, axis: str, texts: Sequence[Text]) -> None:
         super().__init__()
+        self.axis = axis  # "x" or "y"
         self.labels = list(texts)
 
     def draw(self, renderer: Any) -> None:
@@ -395,11 +414,8 @@ def _drawn_y_ticks(ax: Axes) -> None:
     # Where matplotlib puts a y tick's label: `size + pad` points left of the axis, right-aligned.
     place = on_axis + ScaledTranslation(-(size + pad) / 72, 0, root.dpi_scale_trans)
     colour = rc["ytick.color"] if rc["ytick.labelcolor"] == "inherit" else rc["ytick.labelcolor"]
-    texts = [Text(0.0, at, label, transform=place, ha="right", va="center_baseline", fontsize=9, color=colour)
-             for at, label in shown]
-    for text in texts:
-        text.set_figure(ax.get_figure(root=False))
-    ax.add_artist(_TickLabels(texts))
+    _add_tick_labels(ax, "y", [Text(0.0, at, label, transform=place, ha="right", va="center_baseline", fontsize=9,
+                               color=colour) for at, label in shown])
 
 
 def _band(ax: Axes, x: np.ndarray, low: np.ndarray, high: np.ndarray, colour: str, alpha: float) -> None:
