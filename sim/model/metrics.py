@@ -57,21 +57,68 @@ _label = functools.lru_cache(maxsize=1 << 16)(group_label)
 
 class Put:
     """Records values of one metric this quarter: `put(group, value)`, or `put.each(groups, values)`
-    for many groups at once (the per-country groups are most of a quarter's rows). The rows go
-    into the model's preallocated columns (`sim.model.metric_rows`); `collect` stamps their step."""
+    for many groups at once (the per-country groups are most of a quarter's rows). The rows wait in
+    the quarter's `_Pending` and go into the model's preallocated columns (`sim.model.metric_rows`)
+    in one write when `collect` has run every reporter."""
 
-    def __init__(self, rows: MetricRows, name: str) -> None:
-        self.rows, self.name = rows, name
-        self.code = rows.metric_code(name)
+    def __init__(self, pending: _Pending, name: str) -> None:
+        self.pending, self.name = pending, name
+        self.code = pending.rows.metric_code(name)
 
     def __call__(self, group: str, value: float | np.ndarray) -> None:
-        self.rows.write(self.code, self.rows.group_code(group), float(value))
+        self.pending.one(self.code, self.pending.rows.group_code(group), float(value))
 
     def each(self, groups: Sequence[str], values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         if len(groups) != values.size:
             raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
-        self.rows.write(self.code, self.rows.group_codes(groups), values.ravel())
+        self.pending.many(self.code, self.pending.rows.group_codes(groups), values.ravel())
+
+
+class _Pending:
+    """A quarter's rows in the order recorded, written to the columns at once (`write`): ~2,000 writes a
+    replicate of one row or a few (a slice store each, with its checks) cost more than the values."""
+
+    def __init__(self, rows: MetricRows) -> None:
+        self.rows = rows
+        self.metrics: list[int] = []  # per piece: its metric code, its length, its group codes and values
+        self.lengths: list[int] = []
+        self.groups: list[np.ndarray | list[int]] = []
+        self.values: list[np.ndarray | list[float]] = []
+        self._run: tuple[int, list[int], list[float]] | None = None  # single rows of one metric, in a row
+
+    def one(self, metric: int, group: int, value: float) -> None:
+        run = self._run
+        if run is None or run[0] != metric:
+            self._close_run()
+            run = self._run = (metric, [], [])
+        run[1].append(group)
+        run[2].append(value)
+
+    def many(self, metric: int, groups: np.ndarray, values: np.ndarray) -> None:
+        self._close_run()
+        self._piece(metric, groups, values)
+
+    def _close_run(self) -> None:
+        if self._run is not None:
+            self._piece(*self._run)
+            self._run = None
+
+    def _piece(self, metric: int, groups: np.ndarray | list[int], values: np.ndarray | list[float]) -> None:
+        self.metrics.append(metric)
+        self.lengths.append(len(groups))
+        self.groups.append(groups)
+        self.values.append(values)
+
+    def write(self) -> None:
+        """Append the quarter's rows to the model's columns, in the order they were recorded."""
+        self._close_run()
+        if not self.metrics:
+            return
+        metrics = np.repeat(np.array(self.metrics, dtype=np.int32), self.lengths)
+        groups = np.concatenate(self.groups).astype(np.int32, copy=False)
+        values = np.concatenate(self.values).astype(np.float64, copy=False)
+        self.rows.write(metrics, groups, values)
 
 
 def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
@@ -140,6 +187,14 @@ class _Layout:
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
             (_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
+        self.banning_labels = [label for label, _ in self.banning]
+        # line x origin, one-hot: a country's banned lines of each origin counted in one product (integers: exact)
+        self.banning_lines = np.stack([of_origin for _, of_origin in self.banning], axis=1).astype(np.int64) \
+            if self.banning else np.zeros((model.n_lines, 0), np.int64)
+        self.release_labels = [label for label, _ in self.labs_of_bloc]
+        self.release_labs = np.stack([labs for _, labs in self.labs_of_bloc]) if self.labs_of_bloc \
+            else np.zeros((0, len(model.lab_bloc)), bool)  # bloc x lab
+        self.release_counts = self.release_labs.sum(axis=1)
         self.influence = {w: [_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
         self.bloc_country = [_label(bloc=b, country=c) for c in countries for b in BLOCS]
         self.alignment = [label for labels in model.alignment_labels for label in labels]  # country x bloc
@@ -209,8 +264,10 @@ def collect(model: GeopoliticsModel) -> None:
         per_quarter = rows_per_quarter(model.n_families, programmes, model.n_countries)
         rows.reserve(per_quarter * max(model.end - model.quarter + 1, 1))
     first = rows.size
+    pending = _Pending(rows)
     for metric in METRICS:
-        REPORTERS[metric.name](model, layout, Put(rows, metric.name))
+        REPORTERS[metric.name](model, layout, Put(pending, metric.name))
+    pending.write()
     rows.stamp(first, step, model.date)
 
 
@@ -295,8 +352,10 @@ def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    for label, labs in layout.labs_of_bloc:
-        put(label, model.lab_open[labs].mean())
+    # The share of a bloc's labs releasing open weights: a count over the bloc's labs, divided as `mean` divides
+    # (the float of a count of 0s and 1s, exact, over the number of labs), for all blocs at once.
+    opened = np.count_nonzero(layout.release_labs & model.lab_open[None, :], axis=1)
+    put.each(layout.release_labels, opened / layout.release_counts)
 
 
 def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -324,8 +383,9 @@ def _coauthorship_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> N
 
 def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     banned = model.policy.banned_government  # government bans include every ban for all users
-    for label, of_origin in layout.banning:
-        put(label, banned[:, of_origin].any(axis=1).sum())
+    # country x origin: how many of the origin's lines the country bans (integers); > 0 bans the origin
+    lines = banned.astype(np.int64) @ layout.banning_lines
+    put.each(layout.banning_labels, np.count_nonzero(lines > 0, axis=0))
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
