@@ -165,7 +165,12 @@ def select_lines(
     # ~20,000 rows and each line would compare all of them.
     codes, labels = pd.factorize(rows["group"])
     chosen: dict[int, str] = {}  # the code of each group drawn -> its value of `key`
-    for code, group in enumerate(labels):
+    # Only labels with as many pairs (values hold no `,`) and naming `key` can match: parse those alone
+    # (a metric with per-country groups has ~1,000 labels, a handful of them drawn).
+    named, commas = f"{key}=", len(fixed)
+    for code, group in enumerate(labels.tolist()):
+        if group.count(",") != commas or named not in group:
+            continue
         pairs = parsed_group(group)
         if set(pairs) == {key, *fixed} and all(pairs.get(k) == v for k, v in fixed.items()):
             chosen[code] = pairs[key]
