@@ -66,58 +66,51 @@ class Put:
         self.code = pending.rows.metric_code(name)
 
     def __call__(self, group: str, value: float | np.ndarray) -> None:
-        self.pending.one(self.code, self.pending.rows.group_code(group), float(value))
+        pending = self.pending
+        run = pending.run
+        if run is None or run[0] != self.code:
+            pending.close_run()
+            run = pending.run = (self.code, [], [])
+        run[1].append(pending.rows.group_code(group))
+        run[2].append(float(value))
 
     def each(self, groups: Sequence[str], values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         if len(groups) != values.size:
             raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
-        self.pending.many(self.code, self.pending.rows.group_codes(groups), values.ravel())
+        pending = self.pending
+        if pending.run is not None:
+            pending.close_run()
+        pending.pieces.append((self.code, pending.rows.group_codes(groups), values.ravel()))
 
 
 class _Pending:
-    """A quarter's rows in the order recorded, written to the columns at once (`write`): ~2,000 writes a
-    replicate of one row or a few (a slice store each, with its checks) cost more than the values."""
+    """A quarter's rows in the order recorded (`Put` adds them), written to the columns at once (`write`):
+    ~2,000 writes a replicate of one row or a few (a slice store each, with its checks) cost more than
+    the values."""
 
     def __init__(self, rows: MetricRows) -> None:
         self.rows = rows
-        self.metrics: list[int] = []  # per piece: its metric code, its length, its group codes and values
-        self.lengths: list[int] = []
-        self.groups: list[np.ndarray | list[int]] = []
-        self.values: list[np.ndarray | list[float]] = []
-        self._run: tuple[int, list[int], list[float]] | None = None  # single rows of one metric, in a row
+        # (metric code, group codes, values) in the order recorded; single rows of one metric in a row
+        # gather in `run` first and become one piece
+        self.pieces: list[tuple[int, np.ndarray | list[int], np.ndarray | list[float]]] = []
+        self.run: tuple[int, list[int], list[float]] | None = None
 
-    def one(self, metric: int, group: int, value: float) -> None:
-        run = self._run
-        if run is None or run[0] != metric:
-            self._close_run()
-            run = self._run = (metric, [], [])
-        run[1].append(group)
-        run[2].append(value)
-
-    def many(self, metric: int, groups: np.ndarray, values: np.ndarray) -> None:
-        self._close_run()
-        self._piece(metric, groups, values)
-
-    def _close_run(self) -> None:
-        if self._run is not None:
-            self._piece(*self._run)
-            self._run = None
-
-    def _piece(self, metric: int, groups: np.ndarray | list[int], values: np.ndarray | list[float]) -> None:
-        self.metrics.append(metric)
-        self.lengths.append(len(groups))
-        self.groups.append(groups)
-        self.values.append(values)
+    def close_run(self) -> None:
+        if self.run is not None:
+            self.pieces.append(self.run)
+            self.run = None
 
     def write(self) -> None:
         """Append the quarter's rows to the model's columns, in the order they were recorded."""
-        self._close_run()
-        if not self.metrics:
+        self.close_run()
+        pieces = self.pieces
+        if not pieces:
             return
-        metrics = np.repeat(np.array(self.metrics, dtype=np.int32), self.lengths)
-        groups = np.concatenate(self.groups).astype(np.int32, copy=False)
-        values = np.concatenate(self.values).astype(np.float64, copy=False)
+        metrics = np.repeat(np.array([piece[0] for piece in pieces], dtype=np.int32),
+                            [len(piece[1]) for piece in pieces])
+        groups = np.concatenate([piece[1] for piece in pieces]).astype(np.int32, copy=False)
+        values = np.concatenate([piece[2] for piece in pieces]).astype(np.float64, copy=False)
         self.rows.write(metrics, groups, values)
 
 
