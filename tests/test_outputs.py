@@ -21,6 +21,7 @@ from PIL import Image
 import sim
 from conftest import BASELINE
 from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
+from sim.outputs import figures as figures_module
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from sim.outputs.figures import FIGURES, figure_png, save_figure, tick_labels
@@ -537,6 +538,19 @@ def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> N
         assert not ax.get_yticklabels()  # matplotlib's ticks are not made as well
         if unit == "%":
             assert values[0] == 0  # shares start at zero
+
+
+def test_a_panel_whose_values_need_an_offset_keeps_matplotlibs_ticks() -> None:
+    """Values like 1,000,000.001-1,000,000.007 are labelled by matplotlib with its `+1e6` offset (the drawn ticks
+    have no place for it): labels, offset and grid are there and the figure renders."""
+    fig, (ax,) = figures_module._figure("offset", "Demo", 1)
+    timeline = pd.DataFrame({"step": range(8), "date": [f"{2024 + i // 4}Q{i % 4 + 1}" for i in range(8)]})
+    data = pd.DataFrame({"step": range(8), "median": 1e6 + np.arange(8) * 0.001, "q10": 1e6, "q90": 1e6 + 0.01})
+    figures_module.draw_panel(ax, [figures_module.Line("x", "#000000", data)], title="big", timeline=timeline,
+                              missing="-")
+    check_png(figure_png(fig))
+    assert len(tick_labels(ax, "y")) >= 3 and ax.yaxis.get_offset_text().get_text() == "+1e6"
+    assert all(tick.gridline.get_visible() for tick in ax.yaxis.get_major_ticks())
 
 
 def test_influence_and_dependence_figures_draw_one_line_per_bloc_not_per_country() -> None:

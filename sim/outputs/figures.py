@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
+from matplotlib.axis import XAxis, YAxis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
@@ -397,6 +398,7 @@ def _drawn_y_ticks(ax: Axes) -> None:
     labels = axis.get_major_formatter().format_ticks(locations)  # all of them, as matplotlib: they set the format
     formatter = axis.get_major_formatter()
     if isinstance(formatter, ScalarFormatter) and formatter.get_offset():
+        ax.yaxis.grid(True, which="major", color=GRID_COLOUR, linewidth=0.8)
         return
     bottom, top = min(low, high), max(low, high)
     close = (top - bottom) * 1e-10  # matplotlib's tolerance for a tick at the edge of the view
@@ -537,6 +539,53 @@ def _spread(wanted: Sequence[float], gap: float) -> list[float]:
     return placed
 
 
+class _TickList:
+    """An Axis' tick list that starts empty. matplotlib's (`_LazyTickList`) starts with one major and one minor
+    tick made on first look, and an Axes looks at all four while it is built: ~60 ticks of a dozen objects each
+    in the five figures, though the panels draw their ticks themselves (`_drawn_y_ticks`, `_drawn_date_ticks`).
+    A tick asked for later is made then, from the axis' tick settings, as matplotlib makes every tick after
+    the first."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type) -> Any:
+        if instance is None:
+            return self
+        ticks: list[Any] = []
+        setattr(instance, self.name, ticks)  # the instance's own list from now on (until `reset_ticks`)
+        return ticks
+
+
+class _PanelXAxis(XAxis):
+    majorTicks = _TickList("majorTicks")  # type: ignore[assignment]  # noqa: N815 (matplotlib's name)
+    minorTicks = _TickList("minorTicks")  # type: ignore[assignment]  # noqa: N815
+
+
+class _PanelYAxis(YAxis):
+    majorTicks = _TickList("majorTicks")  # type: ignore[assignment]  # noqa: N815 (matplotlib's name)
+    minorTicks = _TickList("minorTicks")  # type: ignore[assignment]  # noqa: N815
+
+
+class PanelAxes(Axes):
+    """The Axes of a figure's panels: matplotlib's, its axes' tick lists starting empty (`_TickList`)."""
+
+    def clear(self) -> None:
+        super().clear()
+        # matplotlib places the spines (their transform: at the axes' edges) when the first ticks are made,
+        # which here are not: place them now, where they would have been.
+        for spine in self.spines.values():
+            spine.set_position(spine.get_position())
+
+    def _init_axis(self) -> None:  # as matplotlib 3.11's Axes._init_axis, with the axis classes above
+        self.xaxis = _PanelXAxis(self, clear=False)
+        self.spines.bottom.register_axis(self.xaxis)
+        self.spines.top.register_axis(self.xaxis)
+        self.yaxis = _PanelYAxis(self, clear=False)
+        self.spines.left.register_axis(self.yaxis)
+        self.spines.right.register_axis(self.yaxis)
+
+
 def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
     """A figure of `panels` stacked panels in the fixed geometry, with its title; on the Agg canvas."""
     height = TOP + panels * PANEL + (panels - 1) * GAP + BOTTOM
@@ -544,7 +593,7 @@ def _figure(title: str, subject: str, panels: int) -> tuple[Figure, list[Axes]]:
     MemoryFontCanvas(fig)  # Agg, its fonts read from memory (sim/outputs/fonts.py)
     fig.subplots_adjust(left=LEFT / WIDTH, right=1 - RIGHT / WIDTH, top=1 - TOP / height, bottom=BOTTOM / height,
                         hspace=GAP / PANEL)
-    axes = list(fig.subplots(panels, 1, squeeze=False)[:, 0])
+    axes = list(fig.subplots(panels, 1, squeeze=False, subplot_kw={"axes_class": PanelAxes})[:, 0])
     fig.suptitle(f"{subject} — {title}", fontsize=14, fontweight="bold", x=LEFT / WIDTH, y=1 - 0.12 / height,
                  ha="left", va="top")
     return fig, axes
