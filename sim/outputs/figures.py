@@ -4,8 +4,13 @@ Built on `matplotlib.figure.Figure` directly (no pyplot, no GUI backend, never `
 they render headless, in worker processes and in notebooks alike, always with the Agg canvas.
 Every figure takes the summary table (`tables.summarise`) and a title naming the scenario; a
 metric missing from the summary leaves its panel with a note instead of failing, and a single
-replicate simply gives a band of zero width. The x axis is the step (its order); ticks are
-labelled with the period labels (`2024Q1`) found in the summary's `date` column.
+replicate simply gives a band of zero width. The x axis is the step (its order); its ticks are
+labelled with the period labels (`2024Q1`) found in the summary's `date` column, under the bottom
+panel only (a figure's panels share their time axis).
+
+The panels draw their own ticks (grid lines and tick marks as collections, labels as one artist: the
+values matplotlib's locator and formatter give), on `PanelAxes`, which makes no ticks of its own:
+matplotlib's per-tick objects were most of a figure's cost. `tick_labels` reads a panel's labels.
 
 Values are shown in one unit per kind of quantity (`sim.outputs.units`): shares in percent, 0-1
 indices on a 0-100 scale, months. Lines are labelled at their ends (direct labels); overlays of
