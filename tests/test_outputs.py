@@ -538,6 +538,13 @@ def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> N
         assert not ax.get_yticklabels()  # matplotlib's ticks are not made as well
         if unit == "%":
             assert values[0] == 0  # shares start at zero
+    # A tight save (notebooks: bbox_inches="tight") keeps the drawn labels: they count in the panels' extent.
+    bottom = adoption.axes[-1]
+    renderer = adoption.canvas.get_renderer()
+    years = tick_labels(bottom, "x")
+    tight = bottom.get_tightbbox(renderer)
+    assert years and all(tight.y0 <= t.get_window_extent(renderer).y0 for t in years)
+    assert all(tight.x0 <= t.get_window_extent(renderer).x0 for t in tick_labels(bottom, "y"))
 
 
 def test_a_panel_whose_values_need_an_offset_keeps_matplotlibs_ticks() -> None:

@@ -49,7 +49,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, MaxNLocator, ScalarFormatter
-from matplotlib.transforms import Affine2D, ScaledTranslation
+from matplotlib.transforms import Affine2D, Bbox, ScaledTranslation
 
 from sim.blocs import BLOC_COLOURS, BLOCS, OPENNESS, OPENNESS_COLOURS, REGION_COLOURS, REGIONS, WORLD_COLOUR
 from sim.metrics_registry import BY_NAME, GAP_PAIRS, WORLD_GROUP, normalise_group, parsed_group
@@ -384,11 +384,17 @@ class _TickLabels(Artist):
         super().__init__()
         self.axis = axis  # "x" or "y"
         self.labels = list(texts)
+        self.set_clip_on(False)  # outside the axes, as tick labels are (and so counted in a tight bbox)
 
     def draw(self, renderer: Any) -> None:
         if self.get_visible():
             for text in self.labels:
                 text.draw(renderer)
+
+    def get_window_extent(self, renderer: Any = None) -> Bbox:
+        """Where the labels are drawn: a tight save (`bbox_inches="tight"`) keeps them in the picture."""
+        boxes = [text.get_window_extent(renderer) for text in self.labels if text.get_text()]
+        return Bbox.union(boxes) if boxes and self.get_visible() else Bbox.null()
 
 
 def _drawn_y_ticks(ax: Axes) -> None:
