@@ -21,9 +21,10 @@ from PIL import Image
 import sim
 from conftest import BASELINE
 from sim.outputs import TIMESERIES_COLUMNS, group_label, headline_numbers, parse_group, summarise, write_run_outputs
+from sim.outputs import figures as figures_module
 from sim.outputs import writer as writer_module
 from sim.outputs.atomic import atomic_path, atomic_write_bytes, atomic_write_text
-from sim.outputs.figures import FIGURES, figure_png, save_figure
+from sim.outputs.figures import FIGURES, figure_png, save_figure, tick_labels
 from sim.outputs.manifest import build_manifest, scenario_hash
 from sim.outputs.report import merge_replicate_events, quarter_index, render_report
 from sim.outputs.tables import csv_bytes, events_table, read_table, timeseries_table
@@ -497,11 +498,66 @@ def test_figures_render_for_one_replicate_and_missing_metric() -> None:
     for name, make in FIGURES.items():
         fig = make(summary, "demo")
         assert "demo" in fig.get_suptitle()
-        labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+        # The years are labelled once, under the bottom panel (even an empty one), as the panels share them.
+        labels = [t.get_text() for t in tick_labels(fig.axes[-1], "x")]
         assert labels and all(re.fullmatch(r"\d{4}Q1", t) for t in labels), (name, labels)
+        assert not any(tick_labels(ax, "x") for ax in fig.axes[:-1]), name
         notes = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("capability_gap_months" in t for t in notes) == (name == "capability"), name
         check_png(figure_png(fig))
+
+
+def test_figure_png_holds_the_drawn_pixels_and_resolution() -> None:
+    """The PNG is written by hand (unfiltered rows): any reader must see exactly what the canvas drew."""
+    fig = FIGURES["capability"](summarise(synthetic_timeseries(replicates=2, steps=6)), "demo")
+    image = Image.open(io.BytesIO(figure_png(fig, dpi=80)))
+    fig.set_dpi(80)
+    fig.set_facecolor("white")
+    fig.canvas.draw()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[:, :, :3]
+    assert image.mode == "RGB" and round(image.info["dpi"][0]) == 80
+    assert np.array_equal(np.asarray(image), drawn)
+
+
+def test_panels_label_their_y_ticks_as_matplotlib_places_and_formats_them() -> None:
+    """The y ticks are drawn without matplotlib's per-tick objects: the labels must still be the locator's
+    values inside the panel's limits, formatted as the panel's unit, at their values."""
+    summary = summarise(synthetic_timeseries(replicates=2, steps=6))
+    adoption = FIGURES["adoption"](summary, "demo")
+    capability = FIGURES["capability"](summary, "demo")
+    for ax, unit in [(adoption.axes[0], "%"), (adoption.axes[2], "%"), (capability.axes[1], "")]:
+        texts = tick_labels(ax, "y")
+        labels = [t.get_text() for t in texts]
+        values = [float(label.rstrip("%").replace("\u2212", "-")) for label in labels]
+        low, high = ax.get_ylim()
+        assert len(labels) >= 3 and all(label.endswith("%") == (unit == "%") for label in labels), labels
+        assert values == sorted(values) and all(low - 1e-9 <= v <= high + 1e-9 for v in values), (labels, low, high)
+        assert len(set(np.round(np.diff(values), 9))) == 1, labels  # evenly spaced, as the locator places them
+        assert [t.get_position()[1] for t in texts] == values  # each at its value
+        assert not any(t in texts for t in ax.texts)  # the line-end labels and notes stay apart from them
+        assert not ax.get_yticklabels()  # matplotlib's ticks are not made as well
+        if unit == "%":
+            assert values[0] == 0  # shares start at zero
+    # A tight save (notebooks: bbox_inches="tight") keeps the drawn labels: they count in the panels' extent.
+    bottom = adoption.axes[-1]
+    renderer = adoption.canvas.get_renderer()
+    years = tick_labels(bottom, "x")
+    tight = bottom.get_tightbbox(renderer)
+    assert years and all(tight.y0 <= t.get_window_extent(renderer).y0 for t in years)
+    assert all(tight.x0 <= t.get_window_extent(renderer).x0 for t in tick_labels(bottom, "y"))
+
+
+def test_a_panel_whose_values_need_an_offset_keeps_matplotlibs_ticks() -> None:
+    """Values like 1,000,000.001-1,000,000.007 are labelled by matplotlib with its `+1e6` offset (the drawn ticks
+    have no place for it): labels, offset and grid are there and the figure renders."""
+    fig, (ax,) = figures_module._figure("offset", "Demo", 1)
+    timeline = pd.DataFrame({"step": range(8), "date": [f"{2024 + i // 4}Q{i % 4 + 1}" for i in range(8)]})
+    data = pd.DataFrame({"step": range(8), "median": 1e6 + np.arange(8) * 0.001, "q10": 1e6, "q90": 1e6 + 0.01})
+    figures_module.draw_panel(ax, [figures_module.Line("x", "#000000", data)], title="big", timeline=timeline,
+                              missing="-")
+    check_png(figure_png(fig))
+    assert len(tick_labels(ax, "y")) >= 3 and ax.yaxis.get_offset_text().get_text() == "+1e6"
+    assert all(tick.gridline.get_visible() for tick in ax.yaxis.get_major_ticks())
 
 
 def test_influence_and_dependence_figures_draw_one_line_per_bloc_not_per_country() -> None:

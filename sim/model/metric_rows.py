@@ -91,9 +91,9 @@ class MetricRows(Sequence[Row]):
             self._list_codes[id(groups)] = (groups, codes)
         return codes
 
-    def write(self, metric: int, groups: np.ndarray | int, values: np.ndarray | float) -> None:
-        """Append rows of one metric: `groups` codes (one or many) and their `values`; `stamp` gives
-        them their step once the quarter's rows are all written."""
+    def write(self, metric: np.ndarray | int, groups: np.ndarray | int, values: np.ndarray | float) -> None:
+        """Append rows: their metric codes (one for all, or one each), `groups` codes (one or many) and their
+        `values`; `stamp` gives them their step once the quarter's rows are all written."""
         start = self.size
         if isinstance(groups, np.ndarray):
             end = start + groups.size

@@ -57,21 +57,61 @@ _label = functools.lru_cache(maxsize=1 << 16)(group_label)
 
 class Put:
     """Records values of one metric this quarter: `put(group, value)`, or `put.each(groups, values)`
-    for many groups at once (the per-country groups are most of a quarter's rows). The rows go
-    into the model's preallocated columns (`sim.model.metric_rows`); `collect` stamps their step."""
+    for many groups at once (the per-country groups are most of a quarter's rows). The rows wait in
+    the quarter's `_Pending` and go into the model's preallocated columns (`sim.model.metric_rows`)
+    in one write when `collect` has run every reporter."""
 
-    def __init__(self, rows: MetricRows, name: str) -> None:
-        self.rows, self.name = rows, name
-        self.code = rows.metric_code(name)
+    def __init__(self, pending: _Pending, name: str) -> None:
+        self.pending, self.name = pending, name
+        self.code = pending.rows.metric_code(name)
 
     def __call__(self, group: str, value: float | np.ndarray) -> None:
-        self.rows.write(self.code, self.rows.group_code(group), float(value))
+        pending = self.pending
+        run = pending.run
+        if run is None or run[0] != self.code:
+            pending.close_run()
+            run = pending.run = (self.code, [], [])
+        run[1].append(pending.rows.group_code(group))
+        run[2].append(float(value))
 
     def each(self, groups: Sequence[str], values: np.ndarray) -> None:
         values = np.asarray(values, dtype=float)
         if len(groups) != values.size:
             raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
-        self.rows.write(self.code, self.rows.group_codes(groups), values.ravel())
+        pending = self.pending
+        if pending.run is not None:
+            pending.close_run()
+        pending.pieces.append((self.code, pending.rows.group_codes(groups), values.ravel()))
+
+
+class _Pending:
+    """A quarter's rows in the order recorded (`Put` adds them), written to the columns at once (`write`):
+    ~2,000 writes a replicate of one row or a few (a slice store each, with its checks) cost more than
+    the values."""
+
+    def __init__(self, rows: MetricRows) -> None:
+        self.rows = rows
+        # (metric code, group codes, values) in the order recorded; single rows of one metric in a row
+        # gather in `run` first and become one piece
+        self.pieces: list[tuple[int, np.ndarray | list[int], np.ndarray | list[float]]] = []
+        self.run: tuple[int, list[int], list[float]] | None = None
+
+    def close_run(self) -> None:
+        if self.run is not None:
+            self.pieces.append(self.run)
+            self.run = None
+
+    def write(self) -> None:
+        """Append the quarter's rows to the model's columns, in the order they were recorded."""
+        self.close_run()
+        pieces = self.pieces
+        if not pieces:
+            return
+        metrics = np.repeat(np.array([piece[0] for piece in pieces], dtype=np.int32),
+                            [len(piece[1]) for piece in pieces])
+        groups = np.concatenate([piece[1] for piece in pieces]).astype(np.int32, copy=False)
+        values = np.concatenate([piece[2] for piece in pieces]).astype(np.float64, copy=False)
+        self.rows.write(metrics, groups, values)
 
 
 def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
@@ -122,6 +162,9 @@ class _Layout:
         countries = [str(c) for c in model.country_ids]
         self.country = [_label(country=c) for c in countries]
         self.user_blocs = [model.country_bloc == u for u in BLOCS]
+        # The same selections as row numbers (`_rows`): the world region selects every row and takes none.
+        self.region_rows = [None if mask.all() else np.flatnonzero(mask) for mask, _ in self.regions]
+        self.user_bloc_rows = [np.flatnonzero(mask) for mask in self.user_blocs]
         self.user_bloc = [_label(user_bloc=u) for u in BLOCS]
         # Country x bloc (x openness) labels flattened row-major, as `ravel()` orders the values.
         self.country_origin = [_label(country=c, origin=b) for c in countries for b in BLOCS]
@@ -140,6 +183,14 @@ class _Layout:
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
             (_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
+        self.banning_labels = [label for label, _ in self.banning]
+        # line x origin, one-hot: a country's banned lines of each origin counted in one product (integers: exact)
+        self.banning_lines = np.stack([of_origin for _, of_origin in self.banning], axis=1).astype(np.int64) \
+            if self.banning else np.zeros((model.n_lines, 0), np.int64)
+        self.release_labels = [label for label, _ in self.labs_of_bloc]
+        self.release_labs = np.stack([labs for _, labs in self.labs_of_bloc]) if self.labs_of_bloc \
+            else np.zeros((0, len(model.lab_bloc)), bool)  # bloc x lab
+        self.release_counts = self.release_labs.sum(axis=1)
         self.influence = {w: [_label(bloc=b, weight=w) for b in BLOCS] for w in INFLUENCE_WEIGHTS}
         self.bloc_country = [_label(bloc=b, country=c) for c in countries for b in BLOCS]
         self.alignment = [label for labels in model.alignment_labels for label in labels]  # country x bloc
@@ -209,8 +260,10 @@ def collect(model: GeopoliticsModel) -> None:
         per_quarter = rows_per_quarter(model.n_families, programmes, model.n_countries)
         rows.reserve(per_quarter * max(model.end - model.quarter + 1, 1))
     first = rows.size
+    pending = _Pending(rows)
     for metric in METRICS:
-        REPORTERS[metric.name](model, layout, Put(rows, metric.name))
+        REPORTERS[metric.name](model, layout, Put(pending, metric.name))
+    pending.write()
     rows.stamp(first, step, model.date)
 
 
@@ -223,41 +276,47 @@ def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.divide(part, whole, out=np.zeros(np.broadcast_shapes(part.shape, whole.shape)), where=whole > 0)
 
 
+def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    """`values[mask]` for the country mask `rows` was made from: the same rows in the same order, so their
+    sums are the same bits, taken by number (about half the cost of a boolean mask at these sizes); None: all."""
+    return values if rows is None else values.take(rows, axis=0)
+
+
 def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms weighted by size: the adoption metrics read as shares of economic activity, not counts
     # of firms (which Eurostat and the US Census report).
     use = layout.use
-    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
-        put(labels.rate, _ratio(use.users[mask].sum(), use.size[mask].sum()))
+    for rows, labels in zip(layout.region_rows, layout.adoption, strict=True):
+        put(labels.rate, _ratio(_rows(use.users, rows).sum(), _rows(use.size, rows).sum()))
     put.each(layout.country, _ratio(use.users, use.size))
-    for label, mask in zip(layout.user_bloc, layout.user_blocs, strict=True):
-        put(label, _ratio(use.users[mask].sum(), use.size[mask].sum()))
+    for label, rows in zip(layout.user_bloc, layout.user_bloc_rows, strict=True):
+        put(label, _ratio(use.users.take(rows).sum(), use.size.take(rows).sum()))
 
 
 def _adoption_rate_firms(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms counted, not weighted: the quantity Eurostat and the US Census BTOS publish.
     users, firms = model.adopters_by_country, model.firms_by_country
-    for (mask, _), labels in zip(layout.regions, layout.adoption, strict=True):
-        put(labels.rate, _ratio(users[mask].sum(), firms[mask].sum()))
+    for rows, labels in zip(layout.region_rows, layout.adoption, strict=True):
+        put(labels.rate, _ratio(_rows(users, rows).sum(), _rows(firms, rows).sum()))
     put.each(layout.country, _ratio(users, firms))
-    for label, mask in zip(layout.user_bloc, layout.user_blocs, strict=True):
-        put(label, _ratio(users[mask].sum(), firms[mask].sum()))
+    for label, rows in zip(layout.user_bloc, layout.user_bloc_rows, strict=True):
+        put(label, _ratio(users.take(rows).sum(), firms.take(rows).sum()))
 
 
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     use = layout.use
     families = model.family_weight  # country x family (a family's release lines together), by firm size
-    for (mask, _), labels in zip(layout.regions, layout.adoption_shares, strict=True):
-        users = use.users[mask].sum()
-        by_class = _ratio(use.firms[mask].sum(axis=0), users)  # bloc x openness
-        by_family = _ratio(families[mask].sum(axis=0), users)
+    for rows, labels in zip(layout.region_rows, layout.adoption_shares, strict=True):
+        users = _rows(use.users, rows).sum()
+        by_class = _ratio(_rows(use.firms, rows).sum(axis=0), users)  # bloc x openness
+        by_family = _ratio(_rows(families, rows).sum(axis=0), users)
         # openness, origin, origin x openness, family (`_RegionLabels.shares`): one call, fewer rows built one by one
         put.each(labels, np.concatenate([by_class.sum(axis=0), by_class.sum(axis=1), by_class.ravel(), by_family]))
     share = use.firm_share  # country x bloc x openness
     put.each(layout.country_origin, share.sum(axis=2).ravel())
     put.each(layout.country_openness, share.sum(axis=1).ravel())
-    for u, mask in enumerate(layout.user_blocs):
-        by_class = _ratio(use.firms[mask].sum(axis=0), use.users[mask].sum())
+    for u, rows in enumerate(layout.user_bloc_rows):
+        by_class = _ratio(use.firms.take(rows, axis=0).sum(axis=0), use.users.take(rows).sum())
         put.each(layout.class_user[u], np.concatenate([by_class.sum(axis=1), by_class.sum(axis=0)]))
 
 
@@ -289,14 +348,17 @@ def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     on_origin = layout.use.government.sum(axis=2)  # country x bloc, one-hot (no line: all 0)
     counted = layout.counted
     put.each(layout.origin, counted @ on_origin / counted.sum())
-    for u, mask in enumerate(layout.user_blocs):
-        put.each(layout.origin_user[u], _ratio(counted[mask] @ on_origin[mask], counted[mask].sum()))
+    for u, rows in enumerate(layout.user_bloc_rows):
+        mine = counted.take(rows)
+        put.each(layout.origin_user[u], _ratio(mine @ on_origin.take(rows, axis=0), mine.sum()))
     put.each(layout.country_origin, on_origin.ravel())
 
 
 def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    for label, labs in layout.labs_of_bloc:
-        put(label, model.lab_open[labs].mean())
+    # The share of a bloc's labs releasing open weights: a count over the bloc's labs, divided as `mean` divides
+    # (the float of a count of 0s and 1s, exact, over the number of labs), for all blocs at once.
+    opened = np.count_nonzero(layout.release_labs & model.lab_open[None, :], axis=1)
+    put.each(layout.release_labels, opened / layout.release_counts)
 
 
 def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -324,8 +386,9 @@ def _coauthorship_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> N
 
 def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     banned = model.policy.banned_government  # government bans include every ban for all users
-    for label, of_origin in layout.banning:
-        put(label, banned[:, of_origin].any(axis=1).sum())
+    # country x origin: how many of the origin's lines the country bans (integers); > 0 bans the origin
+    lines = banned.astype(np.int64) @ layout.banning_lines
+    put.each(layout.banning_labels, np.count_nonzero(lines > 0, axis=0))
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
