@@ -293,8 +293,10 @@ def _drawn_date_ticks(ax: Axes, timeline: pd.DataFrame, *, labels: bool, grid: b
 
 
 def _add_tick_labels(ax: Axes, axis: str, texts: list[Text]) -> None:
+    figure = ax.get_figure(root=False)
+    assert figure is not None  # a panel of a figure
     for text in texts:
-        text.set_figure(ax.get_figure(root=False))
+        text.set_figure(figure)
     ax.add_artist(_TickLabels(axis, texts))
 
 
@@ -569,13 +571,13 @@ class _TickList:
 
 
 class _PanelXAxis(XAxis):
-    majorTicks = _TickList("majorTicks")  # type: ignore[assignment]  # noqa: N815 (matplotlib's name)
-    minorTicks = _TickList("minorTicks")  # type: ignore[assignment]  # noqa: N815
+    majorTicks = _TickList("majorTicks")  # noqa: N815 (matplotlib's name)
+    minorTicks = _TickList("minorTicks")  # noqa: N815
 
 
 class _PanelYAxis(YAxis):
-    majorTicks = _TickList("majorTicks")  # type: ignore[assignment]  # noqa: N815 (matplotlib's name)
-    minorTicks = _TickList("minorTicks")  # type: ignore[assignment]  # noqa: N815
+    majorTicks = _TickList("majorTicks")  # noqa: N815 (matplotlib's name)
+    minorTicks = _TickList("minorTicks")  # noqa: N815
 
 
 class PanelAxes(Axes):
@@ -902,7 +904,7 @@ def _png_bytes(rgb: np.ndarray, dpi: int) -> bytes:
         b"\x89PNG\r\n\x1a\n",
         chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8 bits, RGB, no interlace
         chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),  # pixels per metre
-        chunk(b"IDAT", zlib.compress(rows, PNG_COMPRESS_LEVEL)),
+        chunk(b"IDAT", zlib.compress(memoryview(rows), PNG_COMPRESS_LEVEL)),
         chunk(b"IEND", b""),
     ])
 
