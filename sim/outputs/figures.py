@@ -904,7 +904,7 @@ def _png_bytes(rgb: np.ndarray, dpi: int) -> bytes:
         b"\x89PNG\r\n\x1a\n",
         chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),  # 8 bits, RGB, no interlace
         chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),  # pixels per metre
-        chunk(b"IDAT", zlib.compress(memoryview(rows), PNG_COMPRESS_LEVEL)),
+        chunk(b"IDAT", zlib.compress(rows.data, PNG_COMPRESS_LEVEL)),
         chunk(b"IEND", b""),
     ])
 
