@@ -8,7 +8,9 @@ import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -46,6 +48,28 @@ def app_url(tmp_path_factory) -> Iterator[str]:
         stop_group(process)
 
 
+T = TypeVar("T")
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to the end in a thread with its own event loop: in the same xdist worker the browser
+    tests' Playwright (sync API) keeps a loop running in the main thread, where `asyncio.run` refuses."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the test's thread
+            outcome["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def _quarter_index(date: str) -> int:
     match = re.fullmatch(r"(\d{4})Q([1-4])", date)
     assert match, f"{date!r} is not a quarter like 2024Q1"
@@ -59,7 +83,7 @@ def test_students_playing_at_once_each_see_successive_quarters(app_url: str) -> 
             return_exceptions=True,
         )
 
-    visits = asyncio.run(lesson())
+    visits = run_in_own_loop(lesson())
     failed = [f"{preset}: {v}" for preset, v in zip(PRESETS, visits, strict=True) if isinstance(v, BaseException)]
     assert not failed, failed
     for preset, visit in zip(PRESETS, visits, strict=True):
@@ -84,5 +108,5 @@ def test_the_page_names_its_presets_and_play_button_for_a_client_to_find(app_url
         finally:
             await student.close()
 
-    asyncio.run(visit())
+    run_in_own_loop(visit())
 
