@@ -337,8 +337,9 @@ def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_and_resume_finishes(tmp_path):
-    # runs long enough that Ctrl-C lands while most are still to do, even on a loaded machine
-    path = experiment(tmp_path, small(firms=4000, end="2030Q4", levels=3, replicates=2))
+    # enough runs that Ctrl-C lands while most are still to do, however fast a run (about 0.1 s each since
+    # the figures and metrics passes; with 6 runs a sweep could finish before the signal, a flaky exit 0)
+    path = experiment(tmp_path, small(firms=4000, end="2030Q4", levels=3, replicates=8))
     out = tmp_path / "out"
     process = start_sweep(path, out, "--workers", "2")
     wait_for_rows(out, 2, process)
