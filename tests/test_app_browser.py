@@ -199,12 +199,7 @@ def test_text_is_at_least_18_px_at_1920_by_1080(browser, app_url) -> None:
         page = context.new_page()
         open_page(page, app_url)
         step(page, 4)
-        chart = page.locator("[_echarts_instance_]").first
-        chart.wait_for()
-        deadline = time.monotonic() + 20
-        while not chart.evaluate(f"(el) => !!({ECHARTS})(el)"):
-            assert time.monotonic() < deadline, "no chart drawn"
-            time.sleep(0.2)
+        chart = chart_at(page, 0, within="")
         sizes = chart.evaluate(
             f"""(el) => {{ const o = ({ECHARTS})(el).getOption();
                 return [o.title[0].textStyle.fontSize, o.yAxis[0].axisLabel.fontSize,
@@ -280,9 +275,10 @@ END_LABELS = f"""(el) => {{
 }}"""
 
 
-def chart_at(page, index: int, ready: str = "(o) => true"):
-    """The index-th chart of the open tab, once ECharts has drawn an option for which `ready(option)` holds."""
-    chart = page.locator(".sim-charts [_echarts_instance_]").nth(index)
+def chart_at(page, index: int, ready: str = "(o) => true", within: str = ".sim-charts"):
+    """The index-th chart `within` the open tab (the map is outside the curves' grid: within=""), once
+    ECharts has drawn an option for which `ready(option)` holds."""
+    chart = page.locator(f"{within} [_echarts_instance_]".strip()).nth(index)
     chart.wait_for()
     deadline = time.monotonic() + 30
     while not chart.evaluate(f"(el) => {{ const c = ({ECHARTS})(el); return !!c && ({ready})(c.getOption()); }}"):
@@ -398,12 +394,7 @@ def test_map_key_covers_no_country(browser, app_url, width, height) -> None:
         open_page(page, app_url)
         step(page, 2)
         tab(page, "Countries")
-        chart = page.locator("[_echarts_instance_]").first
-        chart.wait_for()
-        deadline = time.monotonic() + 20
-        while not chart.evaluate(f"(el) => {{ const c = ({ECHARTS})(el); return !!c && c.getOption().graphic; }}"):
-            assert time.monotonic() < deadline, "the map was not drawn"
-            time.sleep(0.2)
+        chart = chart_at(page, 0, "(o) => !!o.graphic", within="")
         covered = chart.evaluate(
             f"""(el, boxes) => {{
                 const chart = ({ECHARTS})(el);
