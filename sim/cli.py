@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also run deliberately broken variants of the model (default the built-in mutants.yaml) with the "
         "same seeds, print which checks reject each, then `rejected K/N mutants`; exit 0 only when the baseline "
-        "passes every calibration target and every mutant is rejected",
+        "passes every calibration target and every mutant is rejected, on the record or, for one no output of "
+        "the record separates (equivalent on it), by the same checks in its twin history",
     )
 
     app = commands.add_parser(

@@ -13,6 +13,20 @@ mutant, and a check that sits at the edge of its band flips with the seeds, what
 baseline passes every calibration target and every mutant is rejected by at least one check; a
 mutant no check rejects is a finding (the checks cannot see that mechanism), reported with exit 1.
 No band is ever moved to make a mutant rejected.
+
+One exception, with its own evidence: a mutant can be *equivalent on the record*. If the history of
+2023-2026 holds no event where its mechanism acts (no lab switched all its releases between open and
+closed; no access rule blocked lines the blocked users wanted), then no output series of that period
+moves beyond chance (`OutputMoves.equivalent`, a Bonferroni cut over every series) and no measurement of
+the period, however precise, could reject it. For such a mutant the question left is whether the checks
+would see the mechanism if the record held the event: an identical-twin experiment (as used to test
+data assimilation and calibration schemes) answers it. The mutant's `twin` is a scenario that adds such
+an event to the baseline; the model run on the twin on other seeds stands in for the world (the
+*truth*); every check is recentred on the truth's median with the width its band has around the real
+observation (`twin_checks`); and the baseline and the mutant are run on the twin and judged against
+those checks exactly as on the record. A mutant equivalent on the record and rejected in its twin
+counts as rejected, and the report says so in words; one that is not equivalent on the record, or that
+its twin does not reject, still exits 1.
 """
 
 from __future__ import annotations
@@ -20,7 +34,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 from pydantic import Field
@@ -28,8 +44,25 @@ from pydantic import Field
 from sim.errors import InputError
 from sim.fields import Slug, StrictModel
 from sim.resources import data_dir
-from sim.validation import EXIT_FAILED, EXIT_HELD, Validation, run_check, tally
+from sim.validation import (
+    EXIT_FAILED,
+    EXIT_HELD,
+    Check,
+    CheckFile,
+    Validation,
+    load_patterns,
+    load_targets,
+    run_check,
+    tally,
+)
 from sim.yamlio import load_yaml_file
+
+
+class Twin(StrictModel):
+    """A history in which the mutant's mechanism acts inside the checked period (module docstring)."""
+
+    scenario: str = Field(min_length=1, description="the twin's scenario file, relative to the mutants file")
+    event: str = Field(min_length=1, description="what the twin adds to the baseline's history, in words")
 
 
 class Mutant(StrictModel):
@@ -39,6 +72,9 @@ class Mutant(StrictModel):
     breaks: str = Field(min_length=1, description="what is broken, in words")
     set: list[str] = Field(
         min_length=1, description="the `--set PATH=VALUE` overrides that break it (parameters or structure switches)"
+    )
+    twin: Twin | None = Field(
+        None, description="for a mutant the record may not separate: a history where its mechanism acts"
     )
 
 
@@ -55,13 +91,22 @@ def load_mutants(path: str | os.PathLike[str] | None = None) -> list[Mutant]:
     parsed = validate_located(located, MutantsFile)
     seen: set[str] = set()
     problems = []
+    listed = []
+    folder = Path(located.file).parent
     for i, mutant in enumerate(parsed.mutants):
         if mutant.id in seen:
             problems.append(located.problem(("mutants", i, "id"), f"id {mutant.id!r} is used twice", at_value=True))
         seen.add(mutant.id)
+        if mutant.twin is not None:  # the twin's scenario, found now rather than after the record's runs
+            twin_path = folder / mutant.twin.scenario
+            if not twin_path.is_file():
+                missing = f"twin scenario {mutant.twin.scenario!r} not found (looked in {folder})"
+                problems.append(located.problem(("mutants", i, "twin", "scenario"), missing, at_value=True))
+            mutant = mutant.model_copy(update={"twin": mutant.twin.model_copy(update={"scenario": str(twin_path)})})
+        listed.append(mutant)
     if problems:
         raise InputError(problems)
-    return parsed.mutants
+    return listed
 
 
 @dataclass(frozen=True)
@@ -108,6 +153,21 @@ class OutputMoves:
     count: int  # series compared (metric, group, quarter)
     beyond_spread: int  # series whose median moved by more than the baseline's 10-90% range
     largest: list[Move]  # the largest moves against chance, largest first
+    beyond_chance: int = 0  # series moved beyond chance, Bonferroni-corrected over `count` (`equivalence_cut`)
+
+    @property
+    def equivalent(self) -> bool:
+        """No series of the period moved beyond chance: the record cannot separate the mutant."""
+        return self.count > 0 and self.beyond_chance == 0
+
+
+def equivalence_cut(count: int, replicates: int, family_error: float = 0.05) -> float:
+    """How many standard deviations of one replicate a difference of two medians must exceed to count as
+    a move in any of `count` series at once: the two-sided normal quantile of `family_error / count`
+    (Bonferroni) times the standard error of the difference of two medians of `replicates` runs (as in
+    `Move.chance`). At 10 replicates and 22,500 series it is 2.6 sd, about one 10-90% range."""
+    z = NormalDist().inv_cdf(1.0 - family_error / (2.0 * max(count, 1)))
+    return z * np.sqrt(2.0) * 1.2533 / np.sqrt(max(replicates, 1))
 
 
 def output_moves(baseline: Validation, mutated: Validation, count: int = 3) -> OutputMoves | None:
@@ -126,13 +186,16 @@ def output_moves(baseline: Validation, mutated: Validation, count: int = 3) -> O
         signal = np.where(spread > 0, change / spread, np.where(change > 0, np.inf, 0.0))
     order = np.argsort(-signal, kind="stable")[:count]
     until = str(joined.index.get_level_values("date").max()) if len(joined) else ""
+    replicates = min(baseline.replicates, mutated.replicates)
     largest = [
         Move(f"{metric} ({group}) {date}", float(joined["median"].iloc[i]), float(joined["median_mutant"].iloc[i]),
-             float(spread[i]), True, min(baseline.replicates, mutated.replicates))
+             float(spread[i]), True, replicates)
         for i in order
         for metric, group, date in [joined.index[i]]
     ]
-    return OutputMoves(until, len(joined), int((signal > 1.0).sum()), largest)
+    cut = equivalence_cut(len(joined), replicates) * spread / 2.563  # in the series' own units
+    moved = np.where(spread > 0, change > cut, change > 0)
+    return OutputMoves(until, len(joined), int((signal > 1.0).sum()), largest, int(moved.sum()))
 
 
 @dataclass
@@ -146,10 +209,34 @@ class MutantOutcome:
     fails_within_chance: list[str] = field(default_factory=list)  # fail on the mutant, moved no more than chance
     outputs: OutputMoves | None = None  # every output series of the observed period (for mutants not rejected)
     moves: list[Move] = field(default_factory=list)  # every check, the largest move against chance first
+    twin: TwinOutcome | None = None  # the identical-twin experiment, for a mutant equivalent on the record
 
     @property
     def rejected(self) -> bool:
         return bool(self.rejected_by)
+
+    @property
+    def equivalent(self) -> bool:
+        """Not rejected, and no output series of the record moved beyond chance."""
+        return not self.rejected and self.outputs is not None and self.outputs.equivalent
+
+    @property
+    def counted(self) -> bool:
+        """Rejected on the record, or equivalent on it and rejected in its twin."""
+        return self.rejected or (self.equivalent and self.twin is not None and self.twin.outcome.rejected)
+
+
+@dataclass
+class TwinOutcome:
+    """A mutant judged in its twin history: the checks recentred on the twin's truth (`twin_checks`)."""
+
+    event: str
+    scenario: str
+    truth_seed: int
+    kept: int  # checks that still say something in the twin
+    dropped: list[str]  # qualitative checks whose sign or order the twin's truth does not show
+    baseline: Validation  # the model on the twin, on the record's seeds, measured by the recentred checks
+    outcome: MutantOutcome
 
 
 @dataclass
@@ -162,7 +249,13 @@ class MutationTest:
 
     @property
     def rejected(self) -> int:
+        """Mutants rejected on the record."""
         return sum(m.rejected for m in self.mutants)
+
+    @property
+    def counted(self) -> int:
+        """Mutants rejected on the record, or equivalent on it and rejected in their twins."""
+        return sum(m.counted for m in self.mutants)
 
     @property
     def baseline_holds(self) -> bool:
@@ -170,7 +263,7 @@ class MutationTest:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_HELD if self.baseline_holds and self.rejected == len(self.mutants) else EXIT_FAILED
+        return EXIT_HELD if self.baseline_holds and self.counted == len(self.mutants) else EXIT_FAILED
 
 
 def _label(outcome_id: str, tuned: bool) -> str:
@@ -234,12 +327,12 @@ def largest_moves(outcome: MutantOutcome, count: int = 3) -> str:
 def outputs_verdict(outputs: OutputMoves) -> str:
     """What comparing every output series says, like `10,136 series, none moved by more than ...`."""
     largest = "; ".join(describe_move(m) for m in outputs.largest[:1])
-    if outputs.beyond_spread == 0:
-        return (f"{outputs.count:,} series, none moved by more than the seed spread (largest: {largest}): "
-                "no measurement of this period, of anything the model outputs, could tell this mutant from "
-                "the baseline at this many replicates")
-    return (f"{outputs.beyond_spread:,} of {outputs.count:,} series moved by more than the seed spread (most: "
-            f"{largest}): a measurement of one of them could reject this mutant")
+    if outputs.equivalent:
+        return (f"{outputs.count:,} series, none moved beyond chance over all of them at once (largest: "
+                f"{largest}): no measurement of this period, of anything the model outputs, could tell this "
+                "mutant from the baseline at this many replicates")
+    return (f"{outputs.beyond_chance:,} of {outputs.count:,} series moved beyond chance over all of them at once "
+            f"(most: {largest}): a measurement of one of them could reject this mutant")
 
 
 def rejecting_moves(outcome: MutantOutcome) -> str:
@@ -247,6 +340,49 @@ def rejecting_moves(outcome: MutantOutcome) -> str:
     rejecting = set(outcome.rejected_by)
     parts = [describe_move(m) for m in outcome.moves if m.check in rejecting]
     return "; ".join(parts) if parts else "no check"
+
+
+# The twin's truth runs on other seeds than the record's runs (replicate seeds are spawned from the
+# scenario seed by numpy's SeedSequence, so any other seed gives independent streams).
+TWIN_TRUTH_SEED_OFFSET = 7919
+
+
+def recentred(check: Check, truth: float) -> Check | None:
+    """The check as it would read had the world been the twin's truth (module docstring).
+
+    The band keeps its width around the observation: as factors of it where the observation and the band
+    are positive (the level targets' bands were derived as factors: x0.64-1.5 for the EU, x0.5-1.25 for
+    Menlo's surveys), as differences otherwise (signed quantities, differences of shares). A sign or an
+    order (`observed` null) is kept when the truth shows it and dropped when it does not (None), since
+    the twin's history changed the fact.
+    """
+    low, high = check.accept
+    if not np.isfinite(truth):
+        return None
+    if check.observed is None:
+        return check if low <= truth <= high else None
+    observed = check.observed
+    if observed > 0 and low >= 0 and truth > 0:
+        band = (truth * low / observed, truth * high / observed)
+    else:
+        band = (truth - (observed - low), truth + (high - observed))
+    return check.model_copy(update={"observed": truth, "accept": band})
+
+
+def twin_checks(files: Sequence[CheckFile], truth: Validation) -> tuple[list[CheckFile], list[str]]:
+    """Every check recentred on the twin truth's median (`recentred`), and the ids of those dropped."""
+    medians = {o.check.id: o.median for o in truth.outcomes}
+    out, dropped = [], []
+    for file in files:
+        kept: list[Check] = []
+        for check in file.checks:
+            moved = recentred(check, medians.get(check.id, float("nan")))
+            if moved is None:
+                dropped.append(check.id)
+            else:
+                kept.append(moved)
+        out.append(replace(file, checks=kept))
+    return out, dropped
 
 
 def run_mutants(
@@ -261,23 +397,58 @@ def run_mutants(
     mutants: str | os.PathLike[str] | None = None,
     progress: Callable[[str], Callable[[int, int], None] | None] | None = None,
 ) -> MutationTest:
-    """Run the baseline and every mutant with the same seeds and judge each mutant.
+    """Run the baseline and every mutant with the same seeds and judge each mutant; a mutant equivalent on
+    the record that has a twin is then judged in its twin (module docstring).
 
     `progress(label)` may return a per-run progress callback. The mutants file is read first, so a
     typo in it costs no simulation time.
     """
     started = time.perf_counter()
     listed = load_mutants(mutants)
+    files = [load_targets(targets), load_patterns(patterns)]
 
-    def check(label: str, extra: Sequence[str]) -> Validation:
-        return run_check(scenario, replicates=replicates, workers=workers, seed=seed,
-                         overrides=[*overrides, *extra], targets=targets, patterns=patterns,
+    def check(label: str, extra: Sequence[str], *, where: str | os.PathLike[str] | None = scenario,
+              checks: Sequence[CheckFile] = files, seed_: int | None = None) -> Validation:
+        return run_check(where, replicates=replicates, workers=workers, seed=seed_ if seed_ is not None else seed,
+                         overrides=[*overrides, *extra], files=checks,
                          progress=progress(label) if progress else None)
 
     baseline = check("baseline", [])
     seed = baseline.seed  # every mutant on the baseline's seeds
     outcomes = [judge(baseline, m, check(m.id, m.set)) for m in listed]
+    for outcome in outcomes:
+        twin = outcome.mutant.twin
+        if twin is None or not outcome.equivalent:
+            continue
+        truth_seed = seed + TWIN_TRUTH_SEED_OFFSET
+        truth = check(f"{outcome.mutant.id}: twin truth", [], where=twin.scenario, seed_=truth_seed)
+        recentred_files, dropped = twin_checks(files, truth)
+        twin_base = check(f"{outcome.mutant.id}: twin baseline", [], where=twin.scenario, checks=recentred_files)
+        twin_mutant = check(f"{outcome.mutant.id}: twin mutant", outcome.mutant.set, where=twin.scenario,
+                            checks=recentred_files)
+        outcome.twin = TwinOutcome(twin.event, twin.scenario, truth_seed,
+                                   sum(len(f.checks) for f in recentred_files), dropped, twin_base,
+                                   judge(twin_base, outcome.mutant, twin_mutant))
     return MutationTest(baseline, outcomes, time.perf_counter() - started)
+
+
+def twin_verdict(outcome: MutantOutcome) -> str:
+    """What the twin experiment found, in one line (for a mutant equivalent on the record)."""
+    twin = outcome.twin
+    if twin is None:
+        return ""
+    judged = twin.outcome
+    verdict = (f"REJECTED by {rejecting_moves(judged)}" if judged.rejected
+               else f"not rejected (moved most: {largest_moves(judged)})")
+    return (f"in its twin ({twin.event}; {_shown_path(twin.scenario)}; truth on seed {twin.truth_seed}, "
+            f"{twin.kept} checks recentred on it, baseline holds {sum(o.held for o in twin.baseline.outcomes)}): "
+            f"{verdict}")
+
+
+def _shown_path(path: str) -> str:
+    from sim.validation import _shown
+
+    return _shown(path)
 
 
 def mutation_report(test: MutationTest) -> str:
@@ -288,6 +459,9 @@ def mutation_report(test: MutationTest) -> str:
         f"baseline and {len(test.mutants)} mutants on the same seeds, {test.wall_time_s:.1f} s",
         "A check rejects a mutant when it holds on the baseline and fails on the mutant, moved by more than",
         "chance moves a median of this many replicates (about 2 standard errors of the difference).",
+        "A mutant no output series of the record separates from the baseline (beyond chance, over all series at",
+        "once) is equivalent on the record; it counts as rejected if the checks reject it in its twin: the same",
+        "history plus an event where its mechanism acts, the checks recentred on the model's own run of it.",
         "",
         f"Baseline: {tally(b)}",
     ]
@@ -296,7 +470,8 @@ def mutation_report(test: MutationTest) -> str:
         lines.append(f"  calibration targets the baseline fails: {', '.join(failed)}")
     lines.append("")
     for m in test.mutants:
-        verdict = "REJECTED" if m.rejected else "NOT REJECTED"
+        verdict = ("REJECTED" if m.rejected else "REJECTED IN ITS TWIN (equivalent on the record)" if m.counted
+                   else "NOT REJECTED")
         lines.append(f"  {verdict}  {m.mutant.id}: {m.mutant.breaks}")
         lines.append(f"        set: {' '.join(m.mutant.set)}")
         lines.append(f"        rejected by: {rejecting_moves(m)}")
@@ -309,13 +484,20 @@ def mutation_report(test: MutationTest) -> str:
             lines.append(f"        moved most: {largest_moves(m)}")
             if m.outputs is not None:
                 lines.append(f"        every output through {m.outputs.until}: {outputs_verdict(m.outputs)}")
-    lines += ["", f"rejected {test.rejected}/{len(test.mutants)} mutants"]
+            if m.twin is not None:
+                lines.append(f"        {twin_verdict(m)}")
+            elif m.equivalent and m.mutant.twin is None:
+                lines.append("        no twin given: nothing shows whether the checks could see this mechanism")
+    twins = test.counted - test.rejected
+    lines += ["", f"rejected {test.rejected}/{len(test.mutants)} mutants on the record"
+              + (f"; {twins} more equivalent on the record and rejected in their twins" if twins else "")]
     reasons = []
     if not test.baseline_holds:
         reasons.append("the baseline fails calibration targets")
-    missed = [m.mutant.id for m in test.mutants if not m.rejected]
+    missed = [m.mutant.id for m in test.mutants if not m.counted]
     if missed:
         reasons.append(f"no check rejects {', '.join(missed)}")
-    held = "Every mutant rejected and the baseline holds (exit 0)."
+    held = ("Every mutant rejected" + (" (on the record or in its twin)" if twins else "")
+            + " and the baseline holds (exit 0).")
     lines.append(f"Exit 1: {'; '.join(reasons)}." if reasons else held)
     return "\n".join(lines) + "\n"

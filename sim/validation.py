@@ -357,16 +357,20 @@ def run_check(
     progress: Callable[[int, int], None] | None = None,
     uncertainty: str | None = "seeds",
     ensemble: str | os.PathLike[str] | None = None,
+    files: Sequence[CheckFile] | None = None,
 ) -> Validation:
     """Run the scenario (default the built-in baseline) and measure every target and pattern on it.
 
     The check files are read before the run, so a typo in them costs no simulation time. With
     `uncertainty="ensemble"` replicate r runs with member r mod N of `ensemble` (default the shipped one).
+    `files`, if given, are checks already loaded (and perhaps rewritten, as a twin experiment does), used
+    instead of `targets` and `patterns`.
     """
     from sim.api import run
 
     path = os.fspath(scenario) if scenario else BASELINE
-    files = [load_targets(targets), load_patterns(patterns)]
+    if files is None:
+        files = [load_targets(targets), load_patterns(patterns)]
     result = run(path, replicates=replicates, workers=workers, seed=seed, overrides=list(overrides),
                  progress=progress, uncertainty=uncertainty, ensemble=ensemble)
     outcomes = evaluate(result.timeseries, files)
@@ -377,7 +381,7 @@ def run_check(
         replicates=replicates,
         seed=spec.seed if seed is None else seed,
         outcomes=outcomes,
-        considered=files[1].considered,
+        considered=[c for file in files for c in file.considered],
         wall_time_s=result.wall_time_s,
         series=series_statistics(result.timeseries, last_checked_quarter(files)),
     )
