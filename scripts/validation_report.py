@@ -45,7 +45,7 @@ def _with_values(scenario: Path, values: dict[str, Any]) -> str:
 
 def _mutants_md(test: Any) -> str:
     """docs/validation.md's section on `sim check --mutants`, from the run just made."""
-    from sim.mutation import largest_moves, outputs_verdict, rejecting_moves
+    from sim.mutation import largest_moves, outputs_verdict, rejecting_moves, twin_verdict
 
     lines = [
         "",
@@ -66,21 +66,34 @@ def _mutants_md(test: Any) -> str:
         "towards a band the baseline fails means the fact favours the mutant. Beneath it, every output series of "
         "the observed period (each metric, group and quarter up to the checks' last quarter) is compared the same "
         "way: if none moves by more than the seed spread, no measurement of that period, of anything the model "
-        "outputs, could reject the mutant, and its mechanism is tested only by the scenarios and unit tests where "
-        "it acts.",
+        "outputs, could reject the mutant (the cut is Bonferroni-corrected over all the series at once: "
+        "`sim.mutation.equivalence_cut`).",
+        "",
+        "Such a mutant is *equivalent on the record*, and its mechanism can only be tested where it acts: in its "
+        "*twin*, a history that adds such an event to the baseline (`scenarios/twins/`). The model's run of the "
+        "twin on other seeds stands in for the world; every check is recentred on it, its band keeping the width "
+        "it has around the real observation; and the baseline and the mutant, run on the twin with the record's "
+        "seeds, are judged by those checks as on the record (an identical-twin experiment; "
+        "docs/calibration_method.md, \"Mutants the record cannot separate\"). A mutant equivalent on the record "
+        "and rejected in its twin counts as rejected.",
         "",
         "| mutant | what it breaks | rejected by | fails on the mutant within chance (not counted) "
         "| moved most (not rejected) |",
         "|---|---|---|---|---|",
     ]
     for m in test.mutants:
-        by = rejecting_moves(m) if m.rejected else "**no check**"
+        by = (rejecting_moves(m) if m.rejected
+              else "**none on the record** (its twin: last column)" if m.counted else "**no check**")
         within = ", ".join(m.fails_within_chance)
         closest = "" if m.rejected else largest_moves(m)
         if not m.rejected and m.outputs is not None:
             closest += f"<br>Every output through {m.outputs.until}: {outputs_verdict(m.outputs)}."
+        if m.twin is not None:
+            closest += f"<br>{twin_verdict(m)[0].upper()}{twin_verdict(m)[1:]}."
         lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {within} | {closest} |")
-    lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants.", ""]
+    twins = test.counted - test.rejected
+    lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants on the record"
+              + (f"; {twins} more equivalent on the record and rejected in their twins" if twins else "") + ".", ""]
     return "\n".join(lines)
 
 
