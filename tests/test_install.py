@@ -72,7 +72,8 @@ def test_wheel_ships_the_built_in_data_and_not_the_docs_tools(installed: tuple[P
     wheel, _ = installed
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("baseline.yaml", "decoupling.yaml", "scenario.schema.json", "data/countries.yaml",
-                 "data/families.yaml", "data/targets.yaml", "data/patterns.yaml", "experiments/tiny.yaml"):
+                 "data/families.yaml", "data/targets.yaml", "data/patterns.yaml", "experiments/tiny.yaml",
+                 "data/mutants.yaml", "twins/meta-closes-2024.yaml", "twins/eu-bans-us-models-2023.yaml"):
         assert f"sim/builtin/{name}" in names, name
     assert "sim/claims.json" in names
     assert not [n for n in names if n.startswith(("tools/", "tests/", "scenarios/"))]
@@ -138,6 +139,15 @@ def test_check_runs_with_the_built_in_targets_and_patterns(installed: tuple[Path
     assert done.returncode in (0, 1), done.stderr
     assert done.stdout.startswith("Validation of baseline (baseline): 1 replicate(s)")
     assert "calibration targets hold" in done.stdout and "untuned patterns hold" in done.stdout
+
+
+def test_mutation_test_finds_its_twin_histories_in_the_package(installed: tuple[Path, Path], empty: Path):
+    # The mutants file names its twins relative to itself: they must be in the wheel beside it.
+    _, venv = installed
+    done = _run([str(venv / "bin" / "sim"), "check", "--mutants", "--replicates", "1", "--set",
+                 "population.firms=300"], cwd=empty)
+    assert done.returncode in (0, 1), done.stdout + done.stderr  # 2 would be a file it could not find
+    assert "Mutation test of baseline" in done.stdout and "mutants on the record" in done.stdout
 
 
 def test_classroom_presets_are_the_built_in_scenarios(installed: tuple[Path, Path], empty: Path):
