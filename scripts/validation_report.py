@@ -66,8 +66,8 @@ def _mutants_md(test: Any) -> str:
         "towards a band the baseline fails means the fact favours the mutant. Beneath it, every output series of "
         "the observed period (each metric, group and quarter up to the checks' last quarter) is compared the same "
         "way: if none moves by more than the seed spread, no measurement of that period, of anything the model "
-        "outputs, could reject the mutant (the cut is Bonferroni-corrected over all the series at once: "
-        "`sim.mutation.equivalence_cut`).",
+        "outputs, could reject the mutant: the world is one history, and one history tells two models apart only "
+        "where they differ by more than the model's own runs differ from one another (`OutputMoves.equivalent`).",
         "",
         "Such a mutant is *equivalent on the record*, and its mechanism can only be tested where it acts: in its "
         "*twin*, a history that adds such an event to the baseline (`scenarios/twins/`). The model's run of the "
