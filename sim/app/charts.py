@@ -130,8 +130,10 @@ def _x_axes(quarters: Sequence[str]) -> list[dict[str, Any]]:
             "type": "time", "position": "bottom", "min": first, "max": last,
             "minInterval": step * 365 * DAY_MS, "maxInterval": step * 366 * DAY_MS,
             # the ends are quarters, not years: no year label there unless the quarter is a Q1
+            # margin: the first year sits under the y axis' lowest label ("0%"), centred on the axis line;
+            # 0.75 of a line keeps the two apart instead of touching at the corner
             "axisLabel": _text(formatter="{yyyy}", showMinLabel=quarters[0].endswith("Q1"),
-                               showMaxLabel=quarters[-1].endswith("Q1")),
+                               showMaxLabel=quarters[-1].endswith("Q1"), margin=round(FONT_PX * 0.75)),
             "axisTick": {"show": True}, "axisLine": {"show": False, "onZero": False},
             "splitLine": {"show": True, "lineStyle": {"color": GRID_COLOUR}},
             "axisPointer": {"show": False}, "silent": True,
