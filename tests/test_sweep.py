@@ -261,6 +261,35 @@ def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_tab
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
 
 
+def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_keys(tmp_path):
+    # write_part builds the Arrow table itself (sim.experiments.store.part_table); the file must stay what
+    # `with_group_keys(..., categorical=True).to_parquet` wrote, which older sweeps' index lines record.
+    from sim.experiments.store import part_table, write_part
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(ROOT / "scenarios" / "export-controls-tighten.yaml", ["population.firms=400"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 3).timeseries
+    table.insert(0, "run_id", "0123456789abcdef")
+    assert part_table(table) is not None  # a replicate's table takes the direct way
+    # An unknown key (sorted after the registry's), a key with more values than int8 codes hold, and a world
+    # total written the old way (empty label: pandas' way, through with_group_keys' clean-up).
+    extra = table.iloc[:300].copy()
+    extra["group"] = [f"zone={i % 150},country=X{i % 3}" for i in range(300)]
+    older = table.iloc[:50].copy()
+    older["group"] = ""
+    for i, frame in enumerate((table, extra, older, table.iloc[:0])):
+        expected = tmp_path / f"pandas-{i}.parquet"
+        with_group_keys(frame, categorical=True).to_parquet(expected, index=False)
+        entry = write_part(tmp_path / f"part-{i}.parquet", frame)
+        assert (tmp_path / f"part-{i}.parquet").read_bytes() == expected.read_bytes(), i
+        assert entry["rows"] == len(frame)
+    assert part_table(extra) is not None and part_table(older) is None
+    with pytest.raises(ValueError, match="named like group keys"):
+        write_part(tmp_path / "clash.parquet", table.assign(country="x"))
+
+
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
     # Enough firms and quarters that both factors move the open share (size-weighted, few users at first).
     path = experiment(tmp_path, """set: {population.firms: 1500, time.end: 2025Q2}
