@@ -114,6 +114,31 @@ def test_reducers():
     assert np.isnan(out(at="2026Q1"))
 
 
+def test_outcomes_pick_their_series_in_step_order_from_a_table_in_any_order():
+    from sim.experiments.outcomes import compute_outcomes
+
+    # Rows out of step order, two groups of one metric, a world total written the old ways ("" and missing);
+    # text as pandas 3 reads it from Parquet (Arrow strings).
+    frame = pd.DataFrame({
+        "step": [2, 0, 1, 0, 1, 2, 0, 1, 2],
+        "date": ["2024Q3", "2024Q1", "2024Q2", "2024Q1", "2024Q2", "2024Q3", "2024Q1", "2024Q2", "2024Q3"],
+        "metric": ["share"] * 6 + ["rate"] * 3,
+        "group": ["origin=CN,region=south"] * 3 + ["world", "", None, "world", "world", "world"],
+        "value": [0.3, 0.1, 0.2, 1.0, 2.0, 4.0, 7.0, 8.0, 9.0],
+    }).astype({"date": "str", "metric": "str", "group": "str"})
+    outcomes = {
+        "south_first": Outcome(metric="share", group="origin=CN,region=south", reduce="initial"),
+        "south_change": Outcome(metric="share", group="origin=CN,region=south", reduce="change"),
+        "world_mean": Outcome(metric="share", group="world", reduce="mean"),
+        "rate_at": Outcome(metric="rate", group="world", at="2024Q2"),
+        "missing": Outcome(metric="share", group="origin=US", reduce="final"),
+    }
+    got = compute_outcomes(frame, outcomes)
+    assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2)
+    assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0
+    assert np.isnan(got["missing"])
+
+
 # --------------------------------------------------------------------------- checks at the line
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(InputError) as caught:

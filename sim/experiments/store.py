@@ -132,18 +132,21 @@ def part_table(timeseries: pd.DataFrame) -> Any:
         else:
             return None
     group = pa.chunked_array(pa.array(series[columns.index("group")].array))
-    if group.null_count or pc.any(pc.equal(group, "")).as_py():
+    if group.null_count:
         return None
     encoded = pc.dictionary_encode(group).combine_chunks()  # distinct labels in order of first appearance
-    keys, key_codes = _label_keys(tuple(encoded.dictionary.to_pylist()))
+    labels = tuple(encoded.dictionary.to_pylist())
+    if "" in labels:
+        return None
+    keys, key_codes = _label_keys(labels)
     if any(key in columns for key in keys):
         return None  # with_group_keys refuses it, with its message
     codes = encoded.indices.to_numpy()
     at = columns.index("group") + 1
     names, dtypes, arrays = columns[:at], kinds[:at], [_arrow(c, pa) for c in series[:at]]
     for key, (of_label, present) in zip(keys, key_codes, strict=True):
-        row = of_label[codes]
-        arrays.append(pa.DictionaryArray.from_arrays(pa.array(row, mask=row < 0), present))
+        # -1 (the label has no such key) is a missing value, as in a pandas categorical's codes
+        arrays.append(pa.DictionaryArray.from_arrays(of_label[codes], present, from_pandas=True))
         names.append(key)
         dtypes.append("category")
     names += columns[at:]
