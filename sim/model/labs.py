@@ -231,7 +231,7 @@ def _choose_openness(model: GeopoliticsModel) -> None:
         fams = (model.family_lab == lab) & model.released
         if not fams.any() or forced[lab] >= 0:  # a release_policy rule decides for the lab (above)
             continue
-        behind = frontier - float(np.nanmax(model.capability[fams]))
+        behind = frontier - float(np.fmax.reduce(model.capability[fams]))  # np.nanmax without its wrapper
         currently_open = bool(model.lab_open[lab])
         logit = (
             p.open_bias
