@@ -302,6 +302,7 @@ def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_k
     # total written the old way (empty label: pandas' way, through with_group_keys' clean-up).
     extra = table.iloc[:300].copy()
     extra["group"] = [f"zone={i % 150},country=X{i % 3}" for i in range(300)]
+    extra.loc[extra.index[::7], "value"] = np.nan  # a missing value (null in the file, as pandas writes it)
     older = table.iloc[:50].copy()
     older["group"] = ""
     for i, frame in enumerate((table, extra, older, table.iloc[:0])):

@@ -157,8 +157,9 @@ def part_table(timeseries: pd.DataFrame) -> Any:
 
 
 def _arrow(column: pd.Series, pa: Any) -> Any:
-    """A text column's own Arrow strings (what `from_pandas` takes), or a number column's values."""
-    return pa.array(column.array) if column.dtype == _TEXT else pa.array(column.to_numpy())
+    """A text column's own Arrow strings (what `from_pandas` takes), or a number column's values (NaN as a
+    missing value, as `from_pandas` has it)."""
+    return pa.array(column.array) if column.dtype == _TEXT else pa.array(column.to_numpy(), from_pandas=True)
 
 
 def _codes_dtype(count: int) -> type[np.signedinteger[Any]]:
