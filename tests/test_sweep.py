@@ -305,13 +305,15 @@ def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_k
     extra.loc[extra.index[::7], "value"] = np.nan  # a missing value (null in the file, as pandas writes it)
     older = table.iloc[:50].copy()
     older["group"] = ""
-    for i, frame in enumerate((table, extra, older, table.iloc[:0])):
+    noted = table.iloc[:40].copy()
+    noted.attrs["note"] = "kept in the file's metadata"
+    for i, frame in enumerate((table, extra, older, table.iloc[:0], noted)):
         expected = tmp_path / f"pandas-{i}.parquet"
         with_group_keys(frame, categorical=True).to_parquet(expected, index=False)
         entry = write_part(tmp_path / f"part-{i}.parquet", frame)
         assert (tmp_path / f"part-{i}.parquet").read_bytes() == expected.read_bytes(), i
         assert entry["rows"] == len(frame)
-    assert part_table(extra) is not None and part_table(older) is None
+    assert part_table(extra) is not None and part_table(older) is None and part_table(noted) is None
     with pytest.raises(ValueError, match="named like group keys"):
         write_part(tmp_path / "clash.parquet", table.assign(country="x"))
 

@@ -113,13 +113,15 @@ def part_table(timeseries: pd.DataFrame) -> Any:
     group column's distinct labels, and the schema (pandas' metadata included) is pandas' own for a frame of
     no rows with the same dtypes. ~3 ms where the frame and its conversion took ~7 (a sweep stores one a run).
 
-    None when the table is not of that form (a column that is not text, int64 or float64; a missing or
-    empty group label, which `with_group_keys` first turns into the world's): the caller goes through
-    pandas then."""
+    None when the table is not of that form (a column that is not text, int64 or float64, or not named by
+    a text; a missing or empty group label, which `with_group_keys` first turns into the world's; `attrs`,
+    which pandas writes into the file): the caller goes through pandas then."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    columns = [str(name) for name in timeseries.columns]
+    columns = list(timeseries.columns)
+    if timeseries.attrs or not all(isinstance(name, str) for name in columns):
+        return None  # pandas writes attrs into the file's metadata, and other names as they are
     if "group" not in columns or len(set(columns)) != len(columns):
         return None
     series = [timeseries.iloc[:, i] for i in range(len(columns))]
