@@ -9,7 +9,8 @@ own Python process with PYTHONPATH pointing at its tree, and writes, per scenari
 CSV bytes of one replicate's raw timeseries and events frames (row order as produced), of the
 tables `sim run` writes (`timeseries_table`, its `summarise`, `events_table`, the wide timeseries of
 `--wide`), the column dtypes, the replicate's timeseries as Parquet and the Parquet part a sweep
-stores for it (run_id first, the group's keys as categories: `sim.experiments.store.write_part`).
+stores for it (run_id first, the group's keys as categories), both as `with_group_keys(...).to_parquet`
+makes it and as `sim.experiments.store.write_part` itself writes it.
 The same scenario files (this tree's) feed both sides. Exit status 0 when every file is identical,
 1 otherwise.
 """
@@ -37,6 +38,7 @@ import sim
 from sim.scenario import prepare
 from sim.runner import run_replicate
 from sim.outputs.tables import csv_bytes, events_table, summarise, timeseries_table, with_group_keys
+from sim.experiments.store import write_part
 
 scenarios, seeds, firms, out = json.loads(sys.argv[1])
 digests = {"sim": sim.__file__}
@@ -50,6 +52,8 @@ for path in scenarios:
         part = io.BytesIO()  # what a sweep stores for a run (sim.experiments.store.write_part)
         with_group_keys(result.timeseries.assign(run_id="0123456789abcdef")[["run_id", *result.timeseries.columns]],
                         categorical=True).to_parquet(part, index=False)
+        stored = Path(out).with_name("part.parquet")  # the part as the sweep's own function stores it
+        write_part(stored, result.timeseries.assign(run_id="0123456789abcdef")[["run_id", *result.timeseries.columns]])
         table = timeseries_table(result.timeseries)
         files = {
             "timeseries.raw.csv": csv_bytes(result.timeseries),
@@ -62,6 +66,7 @@ for path in scenarios:
                            + [(c, str(t)) for c, t in result.events.dtypes.items()]).encode(),
             "timeseries.parquet": parquet.getvalue(),
             "sweep part.parquet": part.getvalue(),
+            "sweep part (write_part).parquet": stored.read_bytes(),
         }
         for name, data in files.items():
             digests[f"{key}/{name}"] = hashlib.sha256(data).hexdigest()

@@ -179,17 +179,86 @@ def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: 
     return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s)
 
 
+@dataclass
+class WorkerOverhead:
+    """What a sweep's worker does per run besides the replicate: `execute` (replicate, outcomes, the run's
+    Parquet part stored in the sweep's folder) against `run_replicate` alone, alternated in forked processes.
+
+    Both are timed in the same process one after the other, so the machine's load moves them together: a
+    steadier figure than `SweepOverhead`, which subtracts a replicate timed elsewhere from the difference
+    of two sweeps. It leaves out what the sweep's own process and the transfer add (a few ms a run)."""
+
+    execute_s: list[float]
+    replicate_s: list[float]
+
+    @property
+    def overhead(self) -> float:
+        return statistics.median(self.execute_s) - statistics.median(self.replicate_s)
+
+    @property
+    def share(self) -> float:
+        return self.overhead / statistics.median(self.replicate_s)
+
+
+def worker_overhead(runs: int = 12, processes: int = 2) -> WorkerOverhead:
+    """`runs` runs of tiny.yaml's design over the baseline in each of `processes` forked processes (each
+    process's first run, with its cold caches, left out), each run timed with and without the extras."""
+    import os
+
+    import yaml
+
+    from sim.experiments.executors import PartFolder, RunTask, execute
+    from sim.experiments.plan import make_plan
+    from sim.runner import run_replicate
+
+    executed: list[float] = []
+    alone: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        spec = yaml.safe_load((ROOT / "scenarios" / "experiments" / "tiny.yaml").read_text())
+        spec.update(scenario=str(BASELINE), replicates=max(1, -(-runs // 4)), name="benchmark-worker")
+        spec.pop("set", None)  # the baseline's own size
+        path = Path(folder) / "experiment.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        plan = make_plan(str(path))
+        (Path(folder) / "parts").mkdir()
+        parts = PartFolder.of(Path(folder) / "parts")
+        tasks = [RunTask(r.run_id, r.scenario, r.replicate, r.seed, plan.experiment.outcomes, plan.prepared.world,
+                         parts) for r in plan.runs[:runs]]
+        for _ in range(processes):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # a worker: forked, as the sweep's workers are from their fork server
+                times = []
+                for task in tasks:
+                    started = time.process_time()
+                    execute(task)
+                    middle = time.process_time()
+                    run_replicate(task.scenario, task.world, task.replicate, task.seed)
+                    times.append((middle - started, time.process_time() - middle))
+                os.write(write, json.dumps(times[1:]).encode())
+                os._exit(0)
+            os.close(write)
+            with os.fdopen(read) as pipe:
+                times = json.loads(pipe.read())
+            os.waitpid(pid, 0)
+            executed += [e for e, _ in times]
+            alone += [r for _, r in times]
+    return WorkerOverhead(executed, alone)
+
+
 def main() -> None:
     """Print the figures of this module alone (`python benchmarks/waits.py`), as JSON."""
     cpu = replicate_cpu()
     runs = run_cpu()
     sweeps = sweep_overhead(cpu.replicate)
+    worker = worker_overhead()
     print(json.dumps({
         "sim": str(TREE), "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,
         "floor_cpu_s": min(runs.floor_s), "sim_run_cpu_s": min(runs.run_s), "sim_run_over_floor": runs.ratio,
         "help_cpu_s": min(runs.help_s), "validate_cpu_s": min(runs.validate_s),
         "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead,
         "sweep_overhead_share": sweeps.share,
+        "worker_overhead_s": worker.overhead, "worker_overhead_share": worker.share,
     }, indent=1))
 
 

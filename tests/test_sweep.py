@@ -114,6 +114,31 @@ def test_reducers():
     assert np.isnan(out(at="2026Q1"))
 
 
+def test_outcomes_pick_their_series_in_step_order_from_a_table_in_any_order():
+    from sim.experiments.outcomes import compute_outcomes
+
+    # Rows out of step order, two groups of one metric, a world total written the old ways ("" and missing);
+    # text as pandas 3 reads it from Parquet (Arrow strings).
+    frame = pd.DataFrame({
+        "step": [2, 0, 1, 0, 1, 2, 0, 1, 2],
+        "date": ["2024Q3", "2024Q1", "2024Q2", "2024Q1", "2024Q2", "2024Q3", "2024Q1", "2024Q2", "2024Q3"],
+        "metric": ["share"] * 6 + ["rate"] * 3,
+        "group": ["origin=CN,region=south"] * 3 + ["world", "", None, "world", "world", "world"],
+        "value": [0.3, 0.1, 0.2, 1.0, 2.0, 4.0, 7.0, 8.0, 9.0],
+    }).astype({"date": "str", "metric": "str", "group": "str"})
+    outcomes = {
+        "south_first": Outcome(metric="share", group="origin=CN,region=south", reduce="initial"),
+        "south_change": Outcome(metric="share", group="origin=CN,region=south", reduce="change"),
+        "world_mean": Outcome(metric="share", group="world", reduce="mean"),
+        "rate_at": Outcome(metric="rate", group="world", at="2024Q2"),
+        "missing": Outcome(metric="share", group="origin=US", reduce="final"),
+    }
+    got = compute_outcomes(frame, outcomes)
+    assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2)
+    assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0
+    assert np.isnan(got["missing"])
+
+
 # --------------------------------------------------------------------------- checks at the line
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(InputError) as caught:
@@ -259,6 +284,38 @@ def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_tab
     assert entry == outputs[0].part
     assert (tmp_path / "x.parquet").read_bytes() == (folder / f"{tasks[0].run_id}.parquet").read_bytes()
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
+
+
+def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_keys(tmp_path):
+    # write_part builds the Arrow table itself (sim.experiments.store.part_table); the file must stay what
+    # `with_group_keys(..., categorical=True).to_parquet` wrote, which older sweeps' index lines record.
+    from sim.experiments.store import part_table, write_part
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(ROOT / "scenarios" / "export-controls-tighten.yaml", ["population.firms=400"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 3).timeseries
+    table.insert(0, "run_id", "0123456789abcdef")
+    assert part_table(table) is not None  # a replicate's table takes the direct way
+    # An unknown key (sorted after the registry's), a key with more values than int8 codes hold, and a world
+    # total written the old way (empty label: pandas' way, through with_group_keys' clean-up).
+    extra = table.iloc[:300].copy()
+    extra["group"] = [f"zone={i % 150},country=X{i % 3}" for i in range(300)]
+    extra.loc[extra.index[::7], "value"] = np.nan  # a missing value (null in the file, as pandas writes it)
+    older = table.iloc[:50].copy()
+    older["group"] = ""
+    noted = table.iloc[:40].copy()
+    noted.attrs["note"] = "kept in the file's metadata"
+    for i, frame in enumerate((table, extra, older, table.iloc[:0], noted)):
+        expected = tmp_path / f"pandas-{i}.parquet"
+        with_group_keys(frame, categorical=True).to_parquet(expected, index=False)
+        entry = write_part(tmp_path / f"part-{i}.parquet", frame)
+        assert (tmp_path / f"part-{i}.parquet").read_bytes() == expected.read_bytes(), i
+        assert entry["rows"] == len(frame)
+    assert part_table(extra) is not None and part_table(older) is None and part_table(noted) is None
+    with pytest.raises(ValueError, match="named like group keys"):
+        write_part(tmp_path / "clash.parquet", table.assign(country="x"))
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):

@@ -83,9 +83,10 @@ def setup(model: GeopoliticsModel) -> None:
 
 def refresh_lines(model: GeopoliticsModel) -> None:
     """`line_alignment` (country x line): each country's alignment with each line's origin bloc."""
-    neutral = np.full(model.n_countries, 0.5)
-    columns = [model.alignment[:, BLOC_INDEX[o]] if o in BLOC_INDEX else neutral for o in model.line_origin]
-    model.line_alignment = np.stack(columns, axis=1)
+    # the bloc's column for each line, or a neutral column of 0.5 after the blocs' (one take, not a stack of 22)
+    with_neutral = np.concatenate([model.alignment, np.full((model.n_countries, 1), 0.5)], axis=1)
+    column = [BLOC_INDEX.get(o, model.alignment.shape[1]) for o in model.line_origin]
+    model.line_alignment = np.take(with_neutral, column, axis=1)
 
 
 def bloc_alignment(model: GeopoliticsModel, bloc: str) -> np.ndarray:

@@ -86,7 +86,14 @@ class MetricRows(Sequence[Row]):
         seen = self._list_codes.get(id(groups))
         if seen is not None and seen[0] is groups and len(seen[1]) == len(groups):
             return seen[1]
-        codes = np.fromiter((self.group_code(g) for g in groups), dtype=np.int32, count=len(groups))
+        known = self._group_codes
+        # new labels get the next codes in the order they first appear (as `group_code` one by one would give
+        # them); then every label is looked up by the dict's own method, not a Python call per label
+        new = [g for g in dict.fromkeys(groups) if g not in known]
+        if new:
+            known.update(zip(new, range(len(self.groups), len(self.groups) + len(new)), strict=True))
+            self.groups.extend(new)
+        codes = np.fromiter(map(known.__getitem__, groups), dtype=np.int32, count=len(groups))
         if isinstance(groups, list):  # a tuple or a generator's list may be built anew each call
             self._list_codes[id(groups)] = (groups, codes)
         return codes

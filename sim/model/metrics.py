@@ -270,7 +270,7 @@ def collect(model: GeopoliticsModel) -> None:
 # --------------------------------------------------------------------------- reporters
 def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """part / whole, the whole broadcast over the part's trailing axes; 0 where the whole is 0 (no firms, no users)."""
-    if np.ndim(whole) == 0:  # one whole (most calls): the same division without broadcasting
+    if getattr(whole, "ndim", 0) == 0:  # one whole (most calls): the same division without broadcasting
         return part / whole if whole > 0 else np.zeros(np.shape(part))
     whole = whole.reshape(whole.shape + (1,) * (part.ndim - whole.ndim))
     return np.divide(part, whole, out=np.zeros(np.broadcast_shapes(part.shape, whole.shape)), where=whole > 0)
