@@ -205,7 +205,7 @@ def _part_schema(names: tuple[str, ...], dtypes: tuple[str, ...], categories: tu
     import pyarrow as pa
 
     given = iter(categories)
-    frame = {}
+    frame: dict[str, Any] = {}
     for name, dtype in zip(names, dtypes, strict=True):
         if dtype == "category":
             kind = pd.CategoricalDtype(pd.Index(list(next(given)), dtype="str"))

@@ -85,7 +85,8 @@ def refresh_lines(model: GeopoliticsModel) -> None:
     """`line_alignment` (country x line): each country's alignment with each line's origin bloc."""
     # the bloc's column for each line, or a neutral column of 0.5 after the blocs' (one take, not a stack of 22)
     with_neutral = np.concatenate([model.alignment, np.full((model.n_countries, 1), 0.5)], axis=1)
-    column = [BLOC_INDEX.get(o, model.alignment.shape[1]) for o in model.line_origin]
+    neutral = int(model.alignment.shape[1])
+    column = np.array([BLOC_INDEX.get(str(o), neutral) for o in model.line_origin], dtype=np.intp)
     model.line_alignment = np.take(with_neutral, column, axis=1)
 
 
