@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
     check.add_argument("--targets", help="calibration targets file (default the built-in targets.yaml)")
     check.add_argument("--patterns", help="untuned patterns file (default the built-in patterns.yaml)")
-    check.add_argument("--out", help="also write the report to this file (Markdown if it ends in .md)")
+    check.add_argument("--out", help="also write the report (with --mutants: the mutation report) to this file "
+                       "(Markdown if it ends in .md)")
     check.add_argument(
         "--mutants",
         nargs="?",
@@ -417,12 +418,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from sim.outputs.atomic import atomic_write_text
     from sim.validation import run_check, text_report, validation_markdown
 
-    if args.mutants is not None:
-        return _check_mutants(args)
     if args.out:
         from sim.outputs.folder import check_output_file
 
         check_output_file(args.out)  # before the runs: a report that cannot be written is bad input, found at once
+    if args.mutants is not None:
+        return _check_mutants(args)
     validation = run_check(
         args.scenario,
         replicates=args.replicates,
@@ -444,10 +445,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def _check_mutants(args: argparse.Namespace) -> int:
-    from sim.mutation import mutation_report, run_mutants
+    from sim.mutation import mutation_markdown, mutation_report, run_mutants
+    from sim.outputs.atomic import atomic_write_text
 
-    if args.out:
-        print("sim check: --out is not used with --mutants (the report is printed)", file=sys.stderr)
     test = run_mutants(
         args.scenario,
         replicates=args.replicates,
@@ -458,7 +458,12 @@ def _check_mutants(args: argparse.Namespace) -> int:
         patterns=args.patterns,
         mutants=args.mutants or None,
     )
-    print(mutation_report(test), end="")
+    report = mutation_report(test)
+    print(report, end="")
+    if args.out:  # the same report, or as Markdown (docs/validation.md's section) for a .md file
+        out = Path(args.out)
+        atomic_write_text(out, mutation_markdown(test).lstrip("\n") if out.suffix.lower() == ".md" else report)
+        print(f"Wrote {out}")
     return test.exit_code
 
 

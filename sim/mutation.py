@@ -495,3 +495,56 @@ def mutation_report(test: MutationTest) -> str:
             + " and the baseline holds (exit 0).")
     lines.append(f"Exit 1: {'; '.join(reasons)}." if reasons else held)
     return "\n".join(lines) + "\n"
+
+
+def mutation_markdown(test: MutationTest) -> str:
+    """The mutation test as a Markdown section (docs/validation.md's, and `sim check --mutants --out X.md`)."""
+
+    lines = [
+        "",
+        "## Checks against broken models (`sim check --mutants`)",
+        "",
+        f"The baseline and {len(test.mutants)} deliberately broken variants (`scenarios/data/mutants.yaml`), "
+        f"{test.baseline.replicates} replicates each on the same seeds. A check rejects a mutant when it holds on "
+        "the baseline and fails on the mutant, moved by more than chance moves a median of that many replicates "
+        "(about two standard errors of the difference of the two medians, from the baseline's spread); a check "
+        "that fails on the mutant by less is listed as such and not counted, since its verdict would flip with "
+        "the seeds. A mutant no check rejects is a finding about the checks (the data "
+        "of 2023-2026 cannot tell that mechanism from its alternative), reported, never hidden by moving a band.",
+        "",
+        "The last column gives, for a mutant no check rejects, the three checks it moved most, each as baseline "
+        "median -> mutant median and the change in units of the baseline's 10-90% range over replicates (what "
+        "chance alone moves): a small multiple means the mechanism is invisible in that check; a large one inside "
+        "the band means the band, written from the measurement, is wider than the mechanism's effect; a move "
+        "towards a band the baseline fails means the fact favours the mutant. Beneath it, every output series of "
+        "the observed period (each metric, group and quarter up to the checks' last quarter) is compared the same "
+        "way: if none moves by more than the seed spread, no measurement of that period, of anything the model "
+        "outputs, could reject the mutant: the world is one history, and one history tells two models apart only "
+        "where they differ by more than the model's own runs differ from one another (`OutputMoves.equivalent`).",
+        "",
+        "Such a mutant is *equivalent on the record*, and its mechanism can only be tested where it acts: in its "
+        "*twin*, a history that adds such an event to the baseline (`scenarios/twins/`). The model's run of the "
+        "twin on other seeds stands in for the world; every check is recentred on it, its band keeping the width "
+        "it has around the real observation; and the baseline and the mutant, run on the twin with the record's "
+        "seeds, are judged by those checks as on the record (an identical-twin experiment; "
+        "docs/calibration_method.md, \"Mutants the record cannot separate\"). A mutant equivalent on the record "
+        "and rejected in its twin counts as rejected.",
+        "",
+        "| mutant | what it breaks | rejected by | fails on the mutant within chance (not counted) "
+        "| moved most (not rejected) |",
+        "|---|---|---|---|---|",
+    ]
+    for m in test.mutants:
+        by = (rejecting_moves(m) if m.rejected
+              else "**none on the record** (its twin: last column)" if m.counted else "**no check**")
+        within = ", ".join(m.fails_within_chance)
+        closest = "" if m.rejected else largest_moves(m)
+        if not m.rejected and m.outputs is not None:
+            closest += f"<br>Every output through {m.outputs.until}: {outputs_verdict(m.outputs)}."
+        if m.twin is not None:
+            closest += f"<br>{twin_verdict(m)[0].upper()}{twin_verdict(m)[1:]}."
+        lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {within} | {closest} |")
+    twins = test.counted - test.rejected
+    lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants on the record"
+              + (f"; {twins} more equivalent on the record and rejected in their twins" if twins else "") + ".", ""]
+    return "\n".join(lines)

@@ -284,3 +284,18 @@ def test_a_twin_where_the_mechanism_does_not_act_leaves_the_mutant_not_rejected(
     assert "NOT REJECTED  openness-relabelled" in printed
     assert "in its twin (nothing happens" in printed and "not rejected" in printed
     assert "no check rejects openness-relabelled" in printed
+
+
+@pytest.mark.parametrize("name", ["mutants.md", "mutants.txt"])
+def test_mutants_report_is_also_written_to_out(tmp_path: Path, capsys, name: str):
+    out = tmp_path / name
+    code = main(["check", *TINY, *_files(tmp_path, [0.0, 0.05], [BREAKS_PAPERS]), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == EXIT_HELD, printed
+    written = out.read_text(encoding="utf-8")
+    if name.endswith(".md"):  # the Markdown table docs/validation.md carries
+        assert written.startswith("## Checks against broken models") and "| many-papers |" in written
+        assert "Rejected 1 of 1 mutants on the record." in written
+    else:  # the printed report, as printed
+        assert written in printed and "rejected 1/1 mutants on the record" in written
+    assert f"Wrote {out}" in printed
