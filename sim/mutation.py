@@ -453,9 +453,9 @@ def mutation_report(test: MutationTest) -> str:
         f"baseline and {len(test.mutants)} mutants on the same seeds, {test.wall_time_s:.1f} s",
         "A check rejects a mutant when it holds on the baseline and fails on the mutant, moved by more than",
         "chance moves a median of this many replicates (about 2 standard errors of the difference).",
-        "A mutant no output series of the record separates from the baseline (beyond chance, over all series at",
-        "once) is equivalent on the record; it counts as rejected if the checks reject it in its twin: the same",
-        "history plus an event where its mechanism acts, the checks recentred on the model's own run of it.",
+        "A mutant that moves no output series of the record by more than the seed spread is equivalent on the",
+        "record; it counts as rejected if the checks reject it in its twin: the same history plus an event where",
+        "its mechanism acts, the checks recentred on the model's own run of it.",
         "",
         f"Baseline: {tally(b)}",
     ]
@@ -468,7 +468,8 @@ def mutation_report(test: MutationTest) -> str:
                    else "NOT REJECTED")
         lines.append(f"  {verdict}  {m.mutant.id}: {m.mutant.breaks}")
         lines.append(f"        set: {' '.join(m.mutant.set)}")
-        lines.append(f"        rejected by: {rejecting_moves(m)}")
+        where = "" if m.rejected or m.twin is None else " on the record"
+        lines.append(f"        rejected by: {rejecting_moves(m)}{where}")
         if m.fails_within_chance:
             lines.append(f"        fails on the mutant, but moved no more than chance (not counted): "
                          f"{', '.join(m.fails_within_chance)}")
