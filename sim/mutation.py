@@ -26,7 +26,8 @@ an event to the baseline; the model run on the twin on other seeds stands in for
 observation (`twin_checks`); and the baseline and the mutant are run on the twin and judged against
 those checks exactly as on the record. A mutant equivalent on the record and rejected in its twin
 counts as rejected, and the report says so in words; one that is not equivalent on the record, or that
-its twin does not reject, still exits 1.
+its twin does not reject, still exits 1. The shipped twins extend the built-in baseline; to check
+another scenario this way, give a mutants file whose twins extend that scenario (`--mutants FILE`).
 """
 
 from __future__ import annotations
