@@ -10,7 +10,7 @@ import contextlib
 import io
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -58,6 +58,24 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def start_sim_app(args: Sequence[str], log_path: Path) -> tuple[subprocess.Popen, int]:
+    """`sim app ARGS --port P` on a free port P, output to `log_path`, in its own process group with a
+    terminal's signals (stop it with `stop_group`); first checks that solara's browser files are installed."""
+    import sys
+
+    from sim.app.serve import missing_browser_packages
+
+    missing = missing_browser_packages()
+    assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "app", *args, "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_signals,
+        )  # fmt: skip
+    return process, port
 
 
 def wait_until_answers(url: str, process: subprocess.Popen, ready_s: float, why_exited: Callable[[], str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Coroutine, Iterator
@@ -14,7 +13,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from conftest import ROOT, default_signals, free_port, stop_group, wait_until_answers
+from conftest import ROOT, start_sim_app, stop_group, wait_until_answers
 
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark's student client
 from ws_student import Student, StudentError, Visit, play_through
@@ -30,17 +29,8 @@ PRESETS = ("baseline", "decoupling", "export-controls-tighten")
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
     """`sim app` on a free port (its own process group, stopped at the end); its base URL."""
-    from sim.app.serve import missing_browser_packages
-
-    missing = missing_browser_packages()
-    assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
-    port = free_port()
     log_path = tmp_path_factory.mktemp("ws") / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sim", "app", "--port", str(port), "--idle-expiry", "30"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_signals,
-        )  # fmt: skip
+    process, port = start_sim_app(["--idle-expiry", "30"], log_path)
     try:
         wait_until_answers(f"http://127.0.0.1:{port}/readyz", process, READY_S, log_path.read_text)
         yield f"http://127.0.0.1:{port}/"

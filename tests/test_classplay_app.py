@@ -12,7 +12,6 @@ import csv
 import io
 import re
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +22,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import default_signals, free_port, stop_group, wait_until_answers
+from conftest import free_port, start_sim_app, stop_group, wait_until_answers
 from sim.cli import main
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -57,18 +56,8 @@ class ClassServer:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[ClassServer]:
     """`sim app --class` on a free port (its own process group, killed at the end)."""
-    from sim.app.serve import missing_browser_packages
-
-    missing = missing_browser_packages()
-    assert not missing, f"solara's browser files are missing ({missing}); run `make app-assets`"
-    port = free_port()
     out = tmp_path_factory.mktemp("class") / "server.log"
-    with out.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sim", "app", "--class", "--port", str(port), "--rounds", str(ROUNDS),
-             "--simulated-students", str(SIMULATED)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=default_signals,
-        )  # fmt: skip
+    process, port = start_sim_app(["--class", "--rounds", str(ROUNDS), "--simulated-students", str(SIMULATED)], out)
     try:
         wait_until_answers(f"http://127.0.0.1:{port}/readyz", process, READY_S, out.read_text)
         printed = out.read_text()
