@@ -50,6 +50,7 @@ from sim.validation import (
     Check,
     CheckFile,
     Validation,
+    _shown,
     load_patterns,
     load_targets,
     run_check,
@@ -85,7 +86,6 @@ class MutantsFile(StrictModel):
 def load_mutants(path: str | os.PathLike[str] | None = None) -> list[Mutant]:
     """The mutants (default the built-in `scenarios/data/mutants.yaml`); bad input gives FILE:LINE:COLUMN."""
     from sim.scenario.errors import validate_located
-    from sim.validation import _shown
 
     located = load_yaml_file(os.fspath(path) if path else _shown(data_dir() / "mutants.yaml"))
     parsed = validate_located(located, MutantsFile)
@@ -435,15 +435,9 @@ def twin_verdict(outcome: MutantOutcome) -> str:
     judged = twin.outcome
     verdict = (f"REJECTED by {rejecting_moves(judged)}" if judged.rejected
                else f"not rejected (moved most: {largest_moves(judged)})")
-    return (f"in its twin ({twin.event}; {_shown_path(twin.scenario)}; truth on seed {twin.truth_seed}, "
+    return (f"in its twin ({twin.event}; {_shown(twin.scenario)}; truth on seed {twin.truth_seed}, "
             f"{twin.kept} checks recentred on it, baseline holds {sum(o.held for o in twin.baseline.outcomes)}): "
             f"{verdict}")
-
-
-def _shown_path(path: str) -> str:
-    from sim.validation import _shown
-
-    return _shown(path)
 
 
 def mutation_report(test: MutationTest) -> str:
@@ -544,7 +538,8 @@ def mutation_markdown(test: MutationTest) -> str:
         if not m.rejected and m.outputs is not None:
             closest += f"<br>Every output through {m.outputs.until}: {outputs_verdict(m.outputs)}."
         if m.twin is not None:
-            closest += f"<br>{twin_verdict(m)[0].upper()}{twin_verdict(m)[1:]}."
+            twin = twin_verdict(m)
+            closest += f"<br>{twin[0].upper()}{twin[1:]}."
         lines.append(f"| {m.mutant.id} | {' '.join(m.mutant.breaks.split())} | {by} | {within} | {closest} |")
     twins = test.counted - test.rejected
     lines += ["", f"Rejected {test.rejected} of {len(test.mutants)} mutants on the record"
