@@ -92,3 +92,35 @@ def test_target_mask_follows_a_changed_target_list_and_cannot_be_written(world):
         first[0] = True  # shared by every quarter: read-only
     targets.countries.append("FRA")
     assert targets.mask(world).sum() == 2
+
+
+def test_quarters_recorded_in_place_keep_their_groups_when_the_groups_change_or_overflow():
+    from sim.model.metrics import Put, _Recorder
+
+    rows = MetricRows()
+    recorder = _Recorder(rows, bound=3)  # room for 3 values a quarter: the third quarter records 5
+    rate, capability = Put(recorder, "adoption_rate"), Put(recorder, "capability")
+    countries = ["country=DEU", "country=FRA"]
+    quarters = [  # (rates of the two countries, capability rows): the same groups twice, then others
+        ([0.1, 0.2], [("family=a", 3.0)]),
+        ([0.3, 0.4], [("family=a", 4.0)]),
+        ([0.5, 0.6], [("family=b", 5.0), ("family=a", 6.0), ("family=c", 7)]),
+        ([0.7, 0.8], []),
+    ]
+    for step, (rates, families) in enumerate(quarters):
+        recorder.begin()
+        recorder.keys.append(rate.code)
+        rate.each(countries, np.array(rates))
+        recorder.keys.append(capability.code)
+        for group, value in families:
+            capability(group, value)
+        recorder.end(step, f"2023Q{step + 1}")
+    expected = [
+        (step, f"2023Q{step + 1}", metric, group, float(value))
+        for step, (rates, families) in enumerate(quarters)
+        for metric, group, value in [*(("adoption_rate", c, r) for c, r in zip(countries, rates, strict=True)),
+                                     *(("capability", g, v) for g, v in families)]
+    ]
+    assert list(rows) == expected
+    with pytest.raises(ValueError, match="2 groups for 3 values"):
+        rate.each(countries, np.array([1.0, 2.0, 3.0]))

@@ -118,6 +118,25 @@ class MetricRows(Sequence[Row]):
             self._metric[start] = metric
         self.size = end
 
+    def free(self, rows: int) -> np.ndarray:
+        """The value column's next `rows` places (room made first) for values written there in place; `commit`
+        then makes them rows. Growing the columns later copies only committed rows."""
+        self.reserve(rows)
+        return self._value[self.size : self.size + rows]
+
+    def commit(self, metrics: np.ndarray, groups: np.ndarray, step: int, date: str) -> None:
+        """The next `groups.size` rows, whose values are in place (`free`), have these metric and group codes
+        and are the quarter `step` (labelled `date`)."""
+        start = self.size
+        end = start + groups.size
+        if end > self._value.size:
+            raise ValueError(f"metric rows: {groups.size} rows committed with room for {self._value.size - start}")
+        self._metric[start:end] = metrics
+        self._group[start:end] = groups
+        self._step[start:end] = step
+        self.dates[step] = date
+        self.size = end
+
     def stamp(self, first: int, step: int, date: str) -> None:
         """Rows `first` to the last written are the quarter `step` (labelled `date`)."""
         self._step[first : self.size] = step

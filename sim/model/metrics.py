@@ -57,61 +57,93 @@ _label = functools.lru_cache(maxsize=1 << 16)(group_label)
 
 class Put:
     """Records values of one metric this quarter: `put(group, value)`, or `put.each(groups, values)`
-    for many groups at once (the per-country groups are most of a quarter's rows). The rows wait in
-    the quarter's `_Pending` and go into the model's preallocated columns (`sim.model.metric_rows`)
-    in one write when `collect` has run every reporter."""
+    for many groups at once (the per-country groups are most of a quarter's rows). The values go
+    straight into the model's value column (`sim.model.metric_rows`), the groups into the quarter's
+    keys (`_Recorder`); the rows are made when `collect` has run every reporter."""
 
-    def __init__(self, pending: _Pending, name: str) -> None:
-        self.pending, self.name = pending, name
-        self.code = pending.rows.metric_code(name)
+    def __init__(self, recorder: _Recorder, name: str) -> None:
+        self.recorder, self.name = recorder, name
+        self.code = recorder.rows.metric_code(name)
 
     def __call__(self, group: str, value: float | np.ndarray) -> None:
-        pending = self.pending
-        run = pending.run
-        if run is None or run[0] != self.code:
-            pending.close_run()
-            run = pending.run = (self.code, [], [])
-        run[1].append(pending.rows.group_code(group))
-        run[2].append(float(value))
+        recorder = self.recorder
+        pos = recorder.pos
+        if pos >= recorder.values.size:
+            recorder.grow(1)
+        recorder.values[pos] = float(value)
+        recorder.pos = pos + 1
+        recorder.keys.append(group)
 
     def each(self, groups: Sequence[str], values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=float)
-        if len(groups) != values.size:
-            raise ValueError(f"{self.name}: {len(groups)} groups for {values.size} values")
-        pending = self.pending
-        if pending.run is not None:
-            pending.close_run()
-        pending.pieces.append((self.code, pending.rows.group_codes(groups), values.ravel()))
+        if not isinstance(values, np.ndarray):
+            values = np.asarray(values, dtype=float)
+        n = len(groups)
+        if n != values.size:
+            raise ValueError(f"{self.name}: {n} groups for {values.size} values")
+        recorder = self.recorder
+        pos = recorder.pos
+        end = pos + n
+        if end > recorder.values.size:
+            recorder.grow(n)
+        recorder.values[pos:end] = values if values.ndim == 1 else values.ravel()  # other dtypes cast as astype
+        recorder.pos = end
+        recorder.keys.append(groups)
 
 
-class _Pending:
-    """A quarter's rows in the order recorded (`Put` adds them), written to the columns at once (`write`):
-    ~2,000 writes a replicate of one row or a few (a slice store each, with its checks) cost more than
-    the values."""
+class _Recorder:
+    """A model's metric rows, quarter by quarter (`begin`, the reporters' `Put`s, `end`). The values go in place
+    into the value column; each row's metric and group are kept as keys (a metric's code, then the group label or
+    label list of each `put`) and turned into codes only when they differ from the last quarter's: most quarters
+    record the same groups in the same order (capability, the capability gaps and partners can vary), and
+    looking ~60 labels and lists up, then joining the pieces, cost more than the values."""
 
-    def __init__(self, rows: MetricRows) -> None:
+    def __init__(self, rows: MetricRows, bound: int) -> None:
         self.rows = rows
-        # (metric code, group codes, values) in the order recorded; single rows of one metric in a row
-        # gather in `run` first and become one piece
-        self.pieces: list[tuple[int, np.ndarray | list[int], np.ndarray | list[float]]] = []
-        self.run: tuple[int, list[int], list[float]] | None = None
+        self.bound = bound  # the registry's bound on a quarter's rows: room made at `begin`
+        self.values = np.empty(0)  # the value column's free places this quarter (`MetricRows.free`)
+        self.pos = 0
+        self.keys: list[object] = []
+        # the keys of the last quarter whose codes were looked up, and their metric and group codes
+        self.template: tuple[list[object], np.ndarray, np.ndarray] | None = None
 
-    def close_run(self) -> None:
-        if self.run is not None:
-            self.pieces.append(self.run)
-            self.run = None
+    def begin(self) -> None:
+        self.values = self.rows.free(self.bound)
+        self.pos = 0
+        self.keys = []
 
-    def write(self) -> None:
-        """Append the quarter's rows to the model's columns, in the order they were recorded."""
-        self.close_run()
-        pieces = self.pieces
-        if not pieces:
-            return
-        metrics = np.repeat(np.array([piece[0] for piece in pieces], dtype=np.int32),
-                            [len(piece[1]) for piece in pieces])
-        groups = np.concatenate([piece[1] for piece in pieces]).astype(np.int32, copy=False)
-        values = np.concatenate([piece[2] for piece in pieces]).astype(np.float64, copy=False)
-        self.rows.write(metrics, groups, values)
+    def grow(self, rows: int) -> None:
+        """More room than the registry's bound (a value count it does not foresee): the values so far move along."""
+        old = self.values
+        self.values = self.rows.free(max(2 * old.size, self.pos + rows))
+        self.values[: self.pos] = old[: self.pos]
+
+    def end(self, step: int, date: str) -> None:
+        """Make the quarter's values rows of quarter `step`, in the order recorded."""
+        keys, template = self.keys, self.template
+        if template is None or template[0] != keys:
+            template = self.template = (keys, *self._codes(keys))
+        if template[2].size != self.pos:
+            raise RuntimeError(f"metrics: {self.pos} values recorded for {template[2].size} groups")
+        self.rows.commit(template[1], template[2], step, date)
+
+    def _codes(self, keys: list[object]) -> tuple[np.ndarray, np.ndarray]:
+        """Metric and group codes of the rows the keys describe; new group labels are coded in the order
+        they appear, as they were recorded."""
+        rows = self.rows
+        metrics: list[np.ndarray] = []
+        groups: list[np.ndarray] = []
+        metric = -1
+        for key in keys:
+            if isinstance(key, int):  # a metric's code: its rows follow
+                metric = key
+                continue
+            codes = np.array([rows.group_code(key)], np.int32) if isinstance(key, str) \
+                else rows.group_codes(key)  # type: ignore[arg-type]
+            groups.append(codes)
+            metrics.append(np.full(codes.size, metric, np.int32))
+        if not groups:
+            return np.empty(0, np.int32), np.empty(0, np.int32)
+        return np.concatenate(metrics), np.concatenate(groups).astype(np.int32, copy=False)
 
 
 def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
@@ -207,6 +239,7 @@ class _Layout:
         self.line_class[np.arange(model.n_lines), origin * len(OPENNESS) + openness] = 1.0
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
+        self.recorder: tuple[_Recorder, list[Put]] | None = None  # the model's rows' (`_recorder`)
 
     @property
     def use(self) -> _Use:
@@ -253,18 +286,26 @@ def collect(model: GeopoliticsModel) -> None:
     """Record this quarter's value of every registry metric, through the metric's reporter."""
     layout = _layout(model)
     layout.use = _Use(model, layout)
-    step = model.quarter - model.start
+    recorder, puts = _recorder(model, layout)
+    recorder.begin()
+    keys = recorder.keys
+    for metric, put in zip(METRICS, puts, strict=True):
+        keys.append(put.code)
+        REPORTERS[metric.name](model, layout, put)
+    recorder.end(model.quarter - model.start, model.date)
+
+
+def _recorder(model: GeopoliticsModel, layout: _Layout) -> tuple[_Recorder, list[Put]]:
+    """The model's recorder and a `Put` per registry metric, made at the first quarter (or for new rows)."""
     rows = model.rows
-    if not rows.size:  # the whole run's rows at once: the registry's bound per quarter x the quarters
+    if layout.recorder is None or layout.recorder[0].rows is not rows:
         programmes = sum(rule.kind in PROGRAMME_KINDS for rule in model.engine.rules.values())
         per_quarter = rows_per_quarter(model.n_families, programmes, model.n_countries)
-        rows.reserve(per_quarter * max(model.end - model.quarter + 1, 1))
-    first = rows.size
-    pending = _Pending(rows)
-    for metric in METRICS:
-        REPORTERS[metric.name](model, layout, Put(pending, metric.name))
-    pending.write()
-    rows.stamp(first, step, model.date)
+        if not rows.size:  # the whole run's rows at once: the registry's bound per quarter x the quarters
+            rows.reserve(per_quarter * max(model.end - model.quarter + 1, 1))
+        recorder = _Recorder(rows, per_quarter)
+        layout.recorder = (recorder, [Put(recorder, metric.name) for metric in METRICS])
+    return layout.recorder
 
 
 # --------------------------------------------------------------------------- reporters
