@@ -19,8 +19,8 @@ countries, which is not dependence. `government_use` counts governments the same
 `weight=countries` does.
 
 The group labels and the masks and weights they select do not change during a run, so they are
-built once per model (`_Layout`); each quarter the AI use is computed once (`_Use`) and every
-reporter reads it.
+built once per model (`_Layout`); each quarter the AI use is computed once (`_Use`), and so are the
+sums over the world, each region and each user bloc that several reporters divide (`_Totals`).
 """
 
 from __future__ import annotations
@@ -198,6 +198,10 @@ class _Layout:
         self.region_rows = [None if mask.all() else np.flatnonzero(mask) for mask, _ in self.regions]
         self.user_bloc_rows = [np.flatnonzero(mask) for mask in self.user_blocs]
         self.user_bloc = [_label(user_bloc=u) for u in BLOCS]
+        # The world, each region, then each user bloc: the selections whose sums several reporters divide (`_Totals`)
+        self.selections = [*self.region_rows, *self.user_bloc_rows]
+        self.rates = [labels.rate for labels in self.adoption]
+        self.all_shares = [label for labels in self.adoption_shares for label in labels]
         # Country x bloc (x openness) labels flattened row-major, as `ravel()` orders the values.
         self.country_origin = [_label(country=c, origin=b) for c in countries for b in BLOCS]
         self.country_openness = [_label(country=c, openness=o) for c in countries for o in OPENNESS]
@@ -205,10 +209,11 @@ class _Layout:
         self.openness_user = [[_label(openness=o, user_bloc=u) for o in OPENNESS] for u in BLOCS]
         self.class_user = [[*by_origin, *by_openness] for by_origin, by_openness in zip(
             self.origin_user, self.openness_user, strict=True)]
+        self.all_class_user = [label for labels in self.class_user for label in labels]
         self.origin = [_label(origin=b) for b in BLOCS]
         self.labs_of_bloc = [(_label(bloc=b), model.lab_bloc == b) for b in BLOCS]
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
-        self.countries_of_bloc = [(_label(bloc=b), model.country_bloc == b) for b in BLOCS]
+        self.countries_of_bloc = [_label(bloc=b) for b in BLOCS]  # the user blocs' countries (`_Totals`)
         self.capability = [_label(family=str(f)) for f in model.family_ids]
         self.gaps = [(_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
         self.coauthorship = _label(pair=COAUTHORSHIP_PAIR)
@@ -230,6 +235,10 @@ class _Layout:
         population = np.array([c.population_m for c in rows], dtype=float)
         counts = country_weights(population, np.array([c.is_aggregate for c in rows], dtype=bool))
         self.counted = counts  # governments and one-country-one-vote count rows this way
+        self.counted_total = counts.sum()
+        self.counted_of_bloc = [(mine, mine.sum()) for mine in (counts.take(rows) for rows in self.user_bloc_rows)]
+        # The per-country quantities summed over each selection (`_Totals`), one row each, filled every quarter
+        self.per_country = np.empty((len(_Totals.QUANTITIES), model.n_countries))
         self.weights = {"gdp": model.gdp / model.gdp.sum(), "population": population / population.sum(),
                         "countries": counts / counts.sum()}
         # Line -> (origin, openness) class, one-hot: AI use by class is one matrix product a quarter.
@@ -239,6 +248,7 @@ class _Layout:
         self.line_class[np.arange(model.n_lines), origin * len(OPENNESS) + openness] = 1.0
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
+        self.totals: _Totals | None = None  # this quarter's too
         self.recorder: tuple[_Recorder, list[Put]] | None = None  # the model's rows' (`_recorder`)
 
     @property
@@ -275,6 +285,37 @@ class _Use:
         self.combined = np.divide(use, total, out=np.zeros_like(use), where=total > 0)
 
 
+class _Totals:
+    """This quarter's sums over each selection of `_Layout.selections` (the world, each region, each user bloc),
+    taken once for every reporter that divides them: `sums[selection, quantity]` for the `QUANTITIES` (the rows of
+    `_Layout.per_country`), and `by_class[selection]` the firms' use by bloc and openness (8 columns) then by family.
+
+    Exact as the reporters' own sums were: a sum along the last axis of a C-contiguous array is the pairwise sum of
+    each row alone, and a sum along the first axis adds rows one after another in each column whatever the other
+    columns (with at least two columns of each part: one column alone numpy sums pairwise, so the families are
+    summed on their own then)."""
+
+    QUANTITIES = ("users", "size", "adopters", "firms", "compute")
+
+    def __init__(self, model: GeopoliticsModel, layout: _Layout, use: _Use) -> None:
+        x = layout.per_country
+        x[0], x[1], x[2], x[3], x[4] = use.users, use.size, model.adopters_by_country, model.firms_by_country, \
+            model.compute
+        self.sums = np.stack([x.sum(axis=1) if rows is None else x.take(rows, axis=1).sum(axis=1)
+                              for rows in layout.selections])
+        firms = use.firms.reshape(model.n_countries, -1)
+        families = model.family_weight
+        if families.shape[1] >= 2:
+            both = np.concatenate([firms, families], axis=1)
+            self.by_class = np.stack([both.sum(axis=0) if rows is None else both.take(rows, axis=0).sum(axis=0)
+                                      for rows in layout.selections])
+        else:
+            self.by_class = np.stack([
+                np.concatenate([_rows(firms, rows).sum(axis=0), _rows(families, rows).sum(axis=0)])
+                for rows in layout.selections
+            ])
+
+
 def _layout(model: GeopoliticsModel) -> _Layout:
     layout = model.metrics_layout
     if layout is None:
@@ -285,7 +326,8 @@ def _layout(model: GeopoliticsModel) -> _Layout:
 def collect(model: GeopoliticsModel) -> None:
     """Record this quarter's value of every registry metric, through the metric's reporter."""
     layout = _layout(model)
-    layout.use = _Use(model, layout)
+    layout.use = use = _Use(model, layout)
+    layout.totals = _Totals(model, layout, use)
     recorder, puts = _recorder(model, layout)
     recorder.begin()
     keys = recorder.keys
@@ -326,39 +368,40 @@ def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
 def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms weighted by size: the adoption metrics read as shares of economic activity, not counts
     # of firms (which Eurostat and the US Census report).
-    use = layout.use
-    for rows, labels in zip(layout.region_rows, layout.adoption, strict=True):
-        put(labels.rate, _ratio(_rows(use.users, rows).sum(), _rows(use.size, rows).sum()))
-    put.each(layout.country, _ratio(use.users, use.size))
-    for label, rows in zip(layout.user_bloc, layout.user_bloc_rows, strict=True):
-        put(label, _ratio(use.users.take(rows).sum(), use.size.take(rows).sum()))
+    use, sums = layout.use, layout.totals.sums
+    _put_rates(layout, put, _ratio(sums[:, 0], sums[:, 1]), _ratio(use.users, use.size))
 
 
 def _adoption_rate_firms(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms counted, not weighted: the quantity Eurostat and the US Census BTOS publish.
-    users, firms = model.adopters_by_country, model.firms_by_country
-    for rows, labels in zip(layout.region_rows, layout.adoption, strict=True):
-        put(labels.rate, _ratio(_rows(users, rows).sum(), _rows(firms, rows).sum()))
-    put.each(layout.country, _ratio(users, firms))
-    for label, rows in zip(layout.user_bloc, layout.user_bloc_rows, strict=True):
-        put(label, _ratio(users.take(rows).sum(), firms.take(rows).sum()))
+    sums = layout.totals.sums
+    _put_rates(layout, put, _ratio(sums[:, 2], sums[:, 3]), _ratio(model.adopters_by_country, model.firms_by_country))
+
+
+def _put_rates(layout: _Layout, put: Put, of_selection: np.ndarray, of_country: np.ndarray) -> None:
+    """The world's and regions' rates, each country's, then each user bloc's (`_Layout.selections` order)."""
+    regions = len(layout.region_rows)
+    put.each(layout.rates, of_selection[:regions])
+    put.each(layout.country, of_country)
+    put.each(layout.user_bloc, of_selection[regions:])
 
 
 def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    use = layout.use
-    families = model.family_weight  # country x family (a family's release lines together), by firm size
-    for rows, labels in zip(layout.region_rows, layout.adoption_shares, strict=True):
-        users = _rows(use.users, rows).sum()
-        by_class = _ratio(_rows(use.firms, rows).sum(axis=0), users)  # bloc x openness
-        by_family = _ratio(_rows(families, rows).sum(axis=0), users)
-        # openness, origin, origin x openness, family (`_RegionLabels.shares`): one call, fewer rows built one by one
-        put.each(labels, np.concatenate([by_class.sum(axis=0), by_class.sum(axis=1), by_class.ravel(), by_family]))
+    use, totals = layout.use, layout.totals
+    regions = len(layout.region_rows)
+    # selection x (bloc x openness, then family): firm use over the selection's users
+    shares = _ratio(totals.by_class, totals.sums[:, 0])
+    by_class = shares[:, : len(BLOCS) * len(OPENNESS)].reshape(-1, len(BLOCS), len(OPENNESS))
+    on_openness = by_class.sum(axis=1)  # selection x openness, each over the blocs
+    on_origin = by_class.sum(axis=2)  # selection x bloc
+    # openness, origin, origin x openness, family (`_RegionLabels.shares`) of each region in turn
+    put.each(layout.all_shares, np.concatenate(
+        [on_openness[:regions], on_origin[:regions], shares[:regions]], axis=1).ravel())
     share = use.firm_share  # country x bloc x openness
     put.each(layout.country_origin, share.sum(axis=2).ravel())
     put.each(layout.country_openness, share.sum(axis=1).ravel())
-    for u, rows in enumerate(layout.user_bloc_rows):
-        by_class = _ratio(use.firms.take(rows, axis=0).sum(axis=0), use.users.take(rows).sum())
-        put.each(layout.class_user[u], np.concatenate([by_class.sum(axis=1), by_class.sum(axis=0)]))
+    # origin then openness of each user bloc in turn (`_Layout.class_user`)
+    put.each(layout.all_class_user, np.concatenate([on_origin[regions:], on_openness[regions:]], axis=1).ravel())
 
 
 def _influence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -387,11 +430,10 @@ def _open_adoption(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     on_origin = layout.use.government.sum(axis=2)  # country x bloc, one-hot (no line: all 0)
-    counted = layout.counted
-    put.each(layout.origin, counted @ on_origin / counted.sum())
-    for u, rows in enumerate(layout.user_bloc_rows):
-        mine = counted.take(rows)
-        put.each(layout.origin_user[u], _ratio(mine @ on_origin.take(rows, axis=0), mine.sum()))
+    put.each(layout.origin, layout.counted @ on_origin / layout.counted_total)
+    for labels, rows, (mine, total) in zip(layout.origin_user, layout.user_bloc_rows, layout.counted_of_bloc,
+                                           strict=True):
+        put.each(labels, _ratio(mine @ on_origin.take(rows, axis=0), total))
     put.each(layout.country_origin, on_origin.ravel())
 
 
@@ -403,9 +445,9 @@ def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> N
 
 
 def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    total = model.compute.sum()
-    for label, countries in layout.countries_of_bloc:
-        put(label, model.compute[countries].sum() / total)
+    sums = layout.totals.sums[:, _Totals.QUANTITIES.index("compute")]  # the world's first, the user blocs' last
+    total = sums[0]
+    put.each(layout.countries_of_bloc, sums[-len(BLOCS):] / total)
     put.each(layout.country, model.compute / total)
 
 

@@ -1,0 +1,35 @@
+"""The metrics' shared selection sums (`sim.model.metrics._Totals`) are the same bits as each reporter's own
+sum over the selection's countries was: the adoption and compute tables must not move by a last bit."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from sim.model.metrics import _Totals
+
+
+@pytest.mark.parametrize("families", [1, 2, 11])
+def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
+    rng = np.random.default_rng(families)
+    for _ in range(40):
+        countries = int(rng.integers(1, 90))
+        scale = 10.0 ** rng.uniform(-6, 6, size=(countries, 1))
+        firms = rng.random((countries, 4, 2)) * scale[:, :, None] * (rng.random((countries, 4, 2)) < 0.7)
+        use = SimpleNamespace(firms=firms, users=firms.sum(axis=(1, 2)), size=rng.random(countries) * scale[:, 0])
+        model = SimpleNamespace(
+            n_countries=countries, adopters_by_country=rng.integers(0, 50, countries).astype(float),
+            firms_by_country=rng.integers(1, 80, countries).astype(float), compute=rng.random(countries) * 1e-3,
+            family_weight=rng.random((countries, families)) * scale,
+        )
+        selections = [None] + [np.flatnonzero(rng.random(countries) < p) for p in (0.0, 0.05, 0.5, 0.9)]
+        layout = SimpleNamespace(selections=selections, per_country=np.empty((len(_Totals.QUANTITIES), countries)))
+        totals = _Totals(model, layout, use)
+        for i, rows in enumerate(selections):
+            rows = np.arange(countries) if rows is None else rows
+            quantities = (use.users, use.size, model.adopters_by_country, model.firms_by_country, model.compute)
+            assert [totals.sums[i, q].tobytes() for q in range(5)] == [x[rows].sum().tobytes() for x in quantities]
+            own = np.concatenate([firms[rows].sum(axis=0).ravel(), model.family_weight[rows].sum(axis=0)])
+            assert totals.by_class[i].tobytes() == own.tobytes()
