@@ -130,20 +130,30 @@ class _Recorder:
         """Metric and group codes of the rows the keys describe; new group labels are coded in the order
         they appear, as they were recorded."""
         rows = self.rows
-        metrics: list[np.ndarray] = []
-        groups: list[np.ndarray] = []
+        metrics: list[int] = []  # of each piece
+        sizes: list[int] = []
+        groups: list[np.ndarray | list[int]] = []  # a label list's codes, or the codes of labels put one by one
+        single: list[int] | None = None
         metric = -1
         for key in keys:
             if isinstance(key, int):  # a metric's code: its rows follow
-                metric = key
-                continue
-            codes = np.array([rows.group_code(key)], np.int32) if isinstance(key, str) \
-                else rows.group_codes(key)  # type: ignore[arg-type]
-            groups.append(codes)
-            metrics.append(np.full(codes.size, metric, np.int32))
+                metric, single = key, None
+            elif isinstance(key, str):
+                if single is None:
+                    single = []
+                    groups.append(single)
+                    metrics.append(metric)
+                    sizes.append(0)
+                single.append(rows.group_code(key))
+                sizes[-1] += 1
+            else:
+                single = None
+                groups.append(rows.group_codes(key))  # type: ignore[arg-type]
+                metrics.append(metric)
+                sizes.append(len(groups[-1]))
         if not groups:
             return np.empty(0, np.int32), np.empty(0, np.int32)
-        return np.concatenate(metrics), np.concatenate(groups).astype(np.int32, copy=False)
+        return np.repeat(np.array(metrics, np.int32), sizes), np.concatenate(groups).astype(np.int32, copy=False)
 
 
 def country_weights(population: np.ndarray, is_aggregate: np.ndarray) -> np.ndarray:
@@ -215,6 +225,7 @@ class _Layout:
         self.labs_of_bloc = [(label, labs) for label, labs in self.labs_of_bloc if labs.any()]
         self.countries_of_bloc = [_label(bloc=b) for b in BLOCS]  # the user blocs' countries (`_Totals`)
         self.capability = [_label(family=str(f)) for f in model.family_ids]
+        self.released: dict[bytes, list[str]] = {}  # `_capability`'s labels by the released families
         self.gaps = [(_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
         self.coauthorship = _label(pair=COAUTHORSHIP_PAIR)
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
@@ -440,7 +451,7 @@ def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # The share of a bloc's labs releasing open weights: a count over the bloc's labs, divided as `mean` divides
     # (the float of a count of 0s and 1s, exact, over the number of labs), for all blocs at once.
-    opened = np.count_nonzero(layout.release_labs & model.lab_open[None, :], axis=1)
+    opened = (layout.release_labs & model.lab_open).sum(axis=1)  # integers: np.count_nonzero's counts
     put.each(layout.release_labels, opened / layout.release_counts)
 
 
@@ -452,8 +463,12 @@ def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _capability(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    for f in np.flatnonzero(model.released):
-        put(layout.capability[f], model.capability[f])
+    released = model.released
+    # the labels of the released families, one list per set of them (a few a run), in family order
+    labels = layout.released.get(key := released.tobytes())
+    if labels is None:
+        labels = layout.released[key] = [layout.capability[f] for f in np.flatnonzero(released)]
+    put.each(labels, model.capability[released])
 
 
 def _capability_gap_months(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -471,7 +486,7 @@ def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> No
     banned = model.policy.banned_government  # government bans include every ban for all users
     # country x origin: how many of the origin's lines the country bans (integers); > 0 bans the origin
     lines = banned.astype(np.int64) @ layout.banning_lines
-    put.each(layout.banning_labels, np.count_nonzero(lines > 0, axis=0))
+    put.each(layout.banning_labels, (lines > 0).sum(axis=0))  # integers: np.count_nonzero's counts
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
