@@ -124,3 +124,27 @@ def test_quarters_recorded_in_place_keep_their_groups_when_the_groups_change_or_
     assert list(rows) == expected
     with pytest.raises(ValueError, match="2 groups for 3 values"):
         rate.each(countries, np.array([1.0, 2.0, 3.0]))
+
+
+def _rows_of(quarters: list[list[tuple[str, str, float]]]) -> MetricRows:
+    rows = MetricRows()
+    for step, quarter in enumerate(quarters):
+        first = rows.size
+        for metric, group, value in quarter:
+            rows.write(rows.metric_code(metric), rows.group_code(group), value)
+        rows.stamp(first, step, f"2030Q{step + 1}")
+    return rows
+
+
+def test_tables_of_replicates_with_the_same_groups_share_nothing_a_user_can_change():
+    quarter = [("capability", "family=a", 1.0), ("adoption_rate", "world", 0.5)]
+    one, two = _rows_of([quarter, quarter]), _rows_of([quarter, quarter[:1]])
+    first = one.frame(scenario="s", replicate=0, seed=1)
+    first.loc[0, "group"] = "edited"  # a user's edit of one table
+    again = one.frame(scenario="s", replicate=1, seed=2)  # the same groups: decoded once, reused
+    other = two.frame(scenario="t", replicate=0, seed=3)  # other groups and scenario: decoded anew
+    assert again["group"].tolist() == ["family=a", "world", "family=a", "world"]
+    assert again["date"].tolist() == ["2030Q1", "2030Q1", "2030Q2", "2030Q2"]
+    assert other["group"].tolist() == ["family=a", "world", "family=a"]
+    assert other["scenario"].tolist() == ["t"] * 3 and other["metric"].tolist()[-1] == "capability"
+    assert str(again["group"].dtype) == str(first["metric"].dtype) == "str"

@@ -35,6 +35,25 @@ def string_column(codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions
     return pd.array(dictionary.dictionary_decode(), dtype=pd.StringDtype(na_value=np.nan))
 
 
+# The last column decoded for each column name: (labels, codes, column). Replicates of one scenario record the same
+# metrics and groups in the same order (only the values differ), so their text columns are the same strings: a
+# sweep's or a run's next replicate reuses them instead of decoding ~50,000 strings again (pandas keeps Arrow
+# strings immutable, so frames can share them).
+_DECODED: dict[str, tuple[list[str], np.ndarray, pd.api.extensions.ExtensionArray]] = {}
+
+
+def _decoded(name: str, codes: np.ndarray, labels: Sequence[str]) -> pd.api.extensions.ExtensionArray:
+    """`string_column(codes, labels)`, or the same column decoded last time for `name` if codes and labels are
+    equal; each caller gets its own column object (a shallow copy: setting a cell in one frame replaces that
+    frame's Arrow array, never the shared one)."""
+    last = _DECODED.get(name)
+    if last is not None and last[0] == labels and np.array_equal(last[1], codes):
+        return last[2].copy()
+    column = string_column(codes, labels)
+    _DECODED[name] = (list(labels), codes.copy(), column)
+    return column.copy()
+
+
 class MetricRows(Sequence[Row]):
     """Metric rows as columns (see the module docstring); reads as a sequence of (step, date,
     metric, group, value) tuples."""
@@ -186,17 +205,21 @@ class MetricRows(Sequence[Row]):
         n = self.size
         steps = self._step[:n].copy()
         known = sorted(self.dates)
-        date_codes = np.searchsorted(np.array(known, dtype=np.int64), steps).astype(np.int32)
+        if known and known[-1] - known[0] + 1 == len(known):  # quarters 0..k (always, in a run): integers, exact
+            date_codes = (steps - known[0]).astype(np.int32)
+        else:
+            date_codes = np.searchsorted(np.array(known, dtype=np.int64), steps).astype(np.int32)
         columns: dict[str, object] = {
-            name: string_column(np.zeros(n, np.int32), [value]) if isinstance(value, str)
+            name: _decoded(f"constant {name}", np.zeros(n, np.int32), [value]) if isinstance(value, str)
             else np.full(n, value, dtype=np.int64)
             for name, value in constants.items()
         }
         columns.update(
             step=steps,
-            date=string_column(date_codes, [self.dates[s] for s in known]),
-            metric=string_column(self._metric[:n], self.metrics),
-            group=string_column(self._group[:n], self.groups),
+            date=_decoded("date", date_codes, [self.dates[s] for s in known]),
+            metric=_decoded("metric", self._metric[:n], self.metrics),
+            group=_decoded("group", self._group[:n], self.groups),
             value=self._value[:n].copy(),
         )
-        return pd.DataFrame(columns, columns=[*constants, *ROW_COLUMNS])
+        # copy=False: the columns are this frame's own already (a dict's columns are copied by default)
+        return pd.DataFrame(columns, columns=[*constants, *ROW_COLUMNS], copy=False)
