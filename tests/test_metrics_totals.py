@@ -1,5 +1,6 @@
 """The metrics' shared selection sums (`sim.model.metrics._Totals`) are the same bits as each reporter's own
-sum over the selection's countries was: the adoption and compute tables must not move by a last bit."""
+sum over the selection's countries was: the adoption and compute tables must not move by a last bit. A model
+whose layout inputs match the last model's reuses its layout; one whose inputs differ gets its own."""
 
 from __future__ import annotations
 
@@ -33,3 +34,29 @@ def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
             assert [totals.sums[i, q].tobytes() for q in range(5)] == [x[rows].sum().tobytes() for x in quantities]
             own = np.concatenate([firms[rows].sum(axis=0).ravel(), model.family_weight[rows].sum(axis=0)])
             assert totals.by_class[i].tobytes() == own.tobytes()
+
+
+def test_a_model_whose_layout_inputs_differ_gets_its_own_layout_and_rows():
+    from pathlib import Path
+
+    from sim.model import metrics
+    from sim.model.model import GeopoliticsModel
+    from sim.scenario import prepare
+
+    prepared = prepare(Path(__file__).resolve().parents[1] / "scenarios" / "baseline.yaml",
+                       ["population.firms=200", "time.end=2023Q2"])
+    first = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
+    first.run()
+    same = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
+    same.run()  # the last layout and first quarter's coding reused: the same rows
+    assert list(same.rows) == list(first.rows) and same.metrics_layout is not first.metrics_layout
+    assert same.metrics_layout.per_country is not first.metrics_layout.per_country  # its own quarter state
+    moved = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)
+    moved.country_region = moved.country_region.copy()
+    north, south = (np.flatnonzero(moved.country_region == r) for r in ("north", "south"))
+    moved.country_region[north[0]] = "south"  # a country in the other region: the layout must see it
+    moved.run()
+    assert list(moved.metrics_layout.region_rows[1]) == list(north[1:])
+    assert list(moved.metrics_layout.region_rows[2]) == sorted([*south, north[0]])
+    assert moved.metrics_layout.region_rows[1] is not first.metrics_layout.region_rows[1]
+    assert metrics._layout(first) is first.metrics_layout

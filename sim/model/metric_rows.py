@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Row = tuple[int, str, str, str, float]
+# A table's group labels, their codes, and the codes of label lists seen (`MetricRows.coding`)
+GroupCoding = tuple[list[str], dict[str, int], dict[int, tuple[Sequence[str], np.ndarray]]]
 ROW_COLUMNS = ["step", "date", "metric", "group", "value"]
 
 
@@ -99,6 +101,18 @@ class MetricRows(Sequence[Row]):
             code = self._group_codes[group] = len(self.groups)
             self.groups.append(group)
         return code
+
+    def coding(self) -> GroupCoding:
+        """A copy of how the group labels are coded so far, for another table to `adopt`."""
+        return list(self.groups), dict(self._group_codes), dict(self._list_codes)
+
+    def adopt(self, coding: GroupCoding) -> None:
+        """Code the group labels as `coding` (from `coding()`) does: a table with no groups yet then gives every
+        label the code the other table gave it (label lists coded there are not looked up again)."""
+        if self.groups:
+            raise ValueError(f"metric rows: {len(self.groups)} groups coded already")
+        groups, codes, lists = coding
+        self.groups, self._group_codes, self._list_codes = list(groups), dict(codes), dict(lists)
 
     def group_codes(self, groups: Sequence[str]) -> np.ndarray:
         """The codes of a list of group labels; a list seen before is looked up once, not label by label."""
