@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim.model.metrics import _Totals
+from sim.model.metrics import _Totals, selection_index
 
 
 @pytest.mark.parametrize("families", [1, 2, 11])
@@ -19,6 +19,7 @@ def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
         countries = int(rng.integers(1, 90))
         scale = 10.0 ** rng.uniform(-6, 6, size=(countries, 1))
         firms = rng.random((countries, 4, 2)) * scale[:, :, None] * (rng.random((countries, 4, 2)) < 0.7)
+        firms[rng.random(firms.shape) < 0.1] = -0.0  # the sign of a zero sum must come out as before too
         use = SimpleNamespace(firms=firms, users=firms.sum(axis=(1, 2)), size=rng.random(countries) * scale[:, 0])
         model = SimpleNamespace(
             n_countries=countries, adopters_by_country=rng.integers(0, 50, countries).astype(float),
@@ -26,7 +27,9 @@ def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
             family_weight=rng.random((countries, families)) * scale,
         )
         selections = [None] + [np.flatnonzero(rng.random(countries) < p) for p in (0.0, 0.05, 0.5, 0.9)]
-        layout = SimpleNamespace(selections=selections, per_country=np.empty((len(_Totals.QUANTITIES), countries)))
+        layout = SimpleNamespace(selections=selections, selection_index=selection_index(selections, countries),
+                                 per_country=np.empty((len(_Totals.QUANTITIES), countries)),
+                                 by_class=_Totals.class_buffer(countries, 8 + families))
         totals = _Totals(model, layout, use)
         for i, rows in enumerate(selections):
             rows = np.arange(countries) if rows is None else rows

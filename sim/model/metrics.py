@@ -230,6 +230,7 @@ class _Layout:
         self.user_bloc = [_label(user_bloc=u) for u in BLOCS]
         # The world, each region, then each user bloc: the selections whose sums several reporters divide (`_Totals`)
         self.selections = [*self.region_rows, *self.user_bloc_rows]
+        self.selection_index = selection_index(self.selections, model.n_countries)
         self.rates = [labels.rate for labels in self.adoption]
         self.all_shares = [label for labels in self.adoption_shares for label in labels]
         # Country x bloc (x openness) labels flattened row-major, as `ravel()` orders the values.
@@ -268,8 +269,10 @@ class _Layout:
         self.counted = counts  # governments and one-country-one-vote count rows this way
         self.counted_total = counts.sum()
         self.counted_of_bloc = [(mine, mine.sum()) for mine in (counts.take(rows) for rows in self.user_bloc_rows)]
-        # The per-country quantities summed over each selection (`_Totals`), one row each, filled every quarter
+        # The per-country quantities summed over each selection (`_Totals`), one row each, filled every quarter;
+        # the firms' use by class and the family weights side by side, and a row of -0.0 (`selection_index`)
         self.per_country = np.empty((len(_Totals.QUANTITIES), model.n_countries))
+        self.by_class = _Totals.class_buffer(model.n_countries, len(BLOCS) * len(OPENNESS) + model.n_families)
         self.weights = {"gdp": model.gdp / model.gdp.sum(), "population": population / population.sum(),
                         "countries": counts / counts.sum()}
         # Line -> (origin, openness) class, one-hot: AI use by class is one matrix product a quarter.
@@ -277,6 +280,8 @@ class _Layout:
         openness = np.where(model.line_open, OPENNESS.index("open"), OPENNESS.index("closed"))
         self.line_class = np.zeros((model.n_lines, len(BLOCS) * len(OPENNESS)))
         self.line_class[np.arange(model.n_lines), origin * len(OPENNESS) + openness] = 1.0
+        # ... and a last row of zeros for no line: a government's class row is one take
+        self.line_class_or_none = np.concatenate([self.line_class, np.zeros((1, self.line_class.shape[1]))])
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
         self.totals: _Totals | None = None  # this quarter's too
@@ -287,6 +292,7 @@ class _Layout:
         only read), the per-quarter state its own."""
         layout = copy.copy(self)
         layout.per_country = np.empty_like(self.per_country)
+        layout.by_class = self.by_class.copy()
         layout._use = layout.totals = layout.recorder = None
         return layout
 
@@ -313,15 +319,25 @@ class _Use:
         have_firms = self.users > 0
         self.firm_share = self.firms / np.where(have_firms, self.users, 1.0)[:, None, None]
         has = model.government_line >= 0
-        self.government = np.zeros((model.n_countries, len(BLOCS) * len(OPENNESS)))
-        self.government[has] = layout.line_class[model.government_line[has]]
-        self.government = self.government.reshape(shape)
+        none = len(layout.line_class)  # the zero row
+        self.government = layout.line_class_or_none.take(np.where(has, model.government_line, none), axis=0) \
+            .reshape(shape)
         gw = model.params.countries.government_weight
         weight_gov = (np.where(have_firms, gw, 1.0) * has)[:, None, None]
         weight_firms = (np.where(has, 1.0 - gw, 1.0) * have_firms)[:, None, None]
         total = weight_gov + weight_firms
         use = weight_gov * self.government + weight_firms * self.firm_share
         self.combined = np.divide(use, total, out=np.zeros_like(use), where=total > 0)
+
+
+def selection_index(selections: Sequence[np.ndarray | None], countries: int) -> np.ndarray:
+    """Selection x place: each selection's rows (None: all) in order, then `countries` (the row after the last
+    country) to fill."""
+    rows = [np.arange(countries) if picked is None else picked for picked in selections]
+    index = np.full((len(rows), max([1, *map(len, rows)])), countries, dtype=np.intp)
+    for i, picked in enumerate(rows):
+        index[i, : len(picked)] = picked
+    return index
 
 
 class _Totals:
@@ -332,9 +348,19 @@ class _Totals:
     Exact as the reporters' own sums were: a sum along the last axis of a C-contiguous array is the pairwise sum of
     each row alone, and a sum along the first axis adds rows one after another in each column whatever the other
     columns (with at least two columns of each part: one column alone numpy sums pairwise, so the families are
-    summed on their own then)."""
+    summed on their own then). The first-axis sums are one sum along the middle axis of every selection's rows
+    (`selection_index`, padded with -0.0, which changes no sum; numpy starts a sum at 0.0, so a selection with
+    no rows still sums to 0.0); the last-axis ones stay one per selection, as padding would change how the
+    pairwise sum splits its elements."""
 
     QUANTITIES = ("users", "size", "adopters", "firms", "compute")
+
+    @staticmethod
+    def class_buffer(countries: int, columns: int) -> np.ndarray:
+        """Countries x columns, and a last row of -0.0: adding it changes no sum (x + -0.0 is x, -0.0 included)."""
+        buffer = np.empty((countries + 1, columns))
+        buffer[-1] = -0.0
+        return buffer
 
     def __init__(self, model: GeopoliticsModel, layout: _Layout, use: _Use) -> None:
         x = layout.per_country
@@ -345,9 +371,12 @@ class _Totals:
         firms = use.firms.reshape(model.n_countries, -1)
         families = model.family_weight
         if families.shape[1] >= 2:
-            both = np.concatenate([firms, families], axis=1)
-            self.by_class = np.stack([both.sum(axis=0) if rows is None else both.take(rows, axis=0).sum(axis=0)
-                                      for rows in layout.selections])
+            # every selection's rows at once, padded with the -0.0 row: summed along the places, each column
+            # adds the selection's rows one after another, as its own take summed along the first axis did
+            both = layout.by_class
+            both[:-1, : firms.shape[1]] = firms
+            both[:-1, firms.shape[1] :] = families
+            self.by_class = both.take(layout.selection_index, axis=0).sum(axis=1)
         else:
             self.by_class = np.stack([
                 np.concatenate([_rows(firms, rows).sum(axis=0), _rows(families, rows).sum(axis=0)])
@@ -420,8 +449,12 @@ def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """part / whole, the whole broadcast over the part's trailing axes; 0 where the whole is 0 (no firms, no users)."""
     if getattr(whole, "ndim", 0) == 0:  # one whole (most calls): the same division without broadcasting
         return part / whole if whole > 0 else np.zeros(np.shape(part))
+    # the whole along the part's leading axes (every call here): the result has the part's shape, without asking
+    # np.broadcast_shapes (~2 us)
+    shape = part.shape if part.shape[: whole.ndim] == whole.shape else None
     whole = whole.reshape(whole.shape + (1,) * (part.ndim - whole.ndim))
-    return np.divide(part, whole, out=np.zeros(np.broadcast_shapes(part.shape, whole.shape)), where=whole > 0)
+    out = np.zeros(shape if shape is not None else np.broadcast_shapes(part.shape, whole.shape))
+    return np.divide(part, whole, out=out, where=whole > 0)
 
 
 def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
