@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -249,13 +250,14 @@ class _Layout:
         self.released: dict[bytes, list[str]] = {}  # `_capability`'s labels by the released families
         self.gaps = [(_label(pair=pair), sides) for pair, sides in GAP_PAIRS]
         self.coauthorship = _label(pair=COAUTHORSHIP_PAIR)
+        self.programmes: dict[str, str] = {}  # `_partners`' labels by rule id
         self.banning = [  # bans are per release line: a ban on a family covers all its lines
             (_label(origin=b), model.line_origin == b) for b, of in self.family_of_origin.items() if of.any()
         ]
         self.banning_labels = [label for label, _ in self.banning]
-        # line x origin, one-hot: a country's banned lines of each origin counted in one product (integers: exact)
-        self.banning_lines = np.stack([of_origin for _, of_origin in self.banning], axis=1).astype(np.int64) \
-            if self.banning else np.zeros((model.n_lines, 0), np.int64)
+        # line x origin, one-hot: whether a country bans any line of each origin is one boolean product (exact)
+        self.banning_lines = np.stack([of_origin for _, of_origin in self.banning], axis=1) \
+            if self.banning else np.zeros((model.n_lines, 0), bool)
         self.release_labels = [label for label, _ in self.labs_of_bloc]
         self.release_labs = np.stack([labs for _, labs in self.labs_of_bloc]) if self.labs_of_bloc \
             else np.zeros((0, len(model.lab_bloc)), bool)  # bloc x lab
@@ -561,7 +563,7 @@ def _capability(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 def _capability_gap_months(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     for label, (trailer, leader) in layout.gaps:
         lag = lag_months(model, trailer, leader)
-        if np.isfinite(lag):
+        if math.isfinite(lag):
             put(label, lag)
 
 
@@ -571,15 +573,19 @@ def _coauthorship_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> N
 
 def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     banned = model.policy.banned_government  # government bans include every ban for all users
-    # country x origin: how many of the origin's lines the country bans (integers); > 0 bans the origin
-    lines = banned.astype(np.int64) @ layout.banning_lines
-    put.each(layout.banning_labels, (lines > 0).sum(axis=0))  # integers: np.count_nonzero's counts
+    # country x origin: the country bans some of the origin's lines (a boolean product: or of ands)
+    bans = banned @ layout.banning_lines
+    put.each(layout.banning_labels, bans.sum(axis=0))  # integers: np.count_nonzero's counts
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
+    labels = layout.programmes
     for rule_id, effect in model.engine.effects.items():
         if effect.rule.kind in PROGRAMME_KINDS:
-            put(_label(program=rule_id), effect.partner_count())
+            label = labels.get(rule_id)
+            if label is None:
+                label = labels[rule_id] = _label(program=rule_id)
+            put(label, effect.partner_count())
 
 
 def _alignment(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
