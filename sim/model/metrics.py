@@ -286,7 +286,7 @@ class _Layout:
         self.line_class_or_none = np.concatenate([self.line_class, np.zeros((1, self.line_class.shape[1]))])
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
-        self.totals: _Totals | None = None  # this quarter's too
+        self._totals: _Totals | None = None  # this quarter's too
         self.recorder: tuple[_Recorder, list[Put]] | None = None  # the model's rows' (`_recorder`)
 
     def fresh(self) -> _Layout:
@@ -295,7 +295,7 @@ class _Layout:
         layout = copy.copy(self)
         layout.per_country = np.empty_like(self.per_country)
         layout.by_class = self.by_class.copy()
-        layout._use = layout.totals = layout.recorder = None
+        layout._use = layout._totals = layout.recorder = None
         return layout
 
     @property
@@ -307,6 +307,16 @@ class _Layout:
     @use.setter
     def use(self, value: _Use) -> None:
         self._use = value
+
+    @property
+    def totals(self) -> _Totals:
+        if self._totals is None:
+            raise RuntimeError("metrics: the quarter's sums are read before `collect` computed them")
+        return self._totals
+
+    @totals.setter
+    def totals(self, value: _Totals) -> None:
+        self._totals = value
 
 
 class _Use:
