@@ -284,6 +284,9 @@ class _Layout:
         self.line_class[np.arange(model.n_lines), origin * len(OPENNESS) + openness] = 1.0
         # ... and a last row of zeros for no line: a government's class row is one take
         self.line_class_or_none = np.concatenate([self.line_class, np.zeros((1, self.line_class.shape[1]))])
+        # line (and none) -> origin, one-hot: a government's origin row is a take too (the class row's sum over
+        # openness: 0.0 and 1.0 exactly)
+        self.line_origin_or_none = self.line_class_or_none.reshape(-1, len(BLOCS), len(OPENNESS)).sum(axis=2)
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
         self._totals: _Totals | None = None  # this quarter's too
@@ -332,7 +335,8 @@ class _Use:
         self.firm_share = self.firms / np.where(have_firms, self.users, 1.0)[:, None, None]
         has = model.government_line >= 0
         none = len(layout.line_class)  # the zero row
-        self.government = layout.line_class_or_none.take(np.where(has, model.government_line, none), axis=0) \
+        self.government_row = np.where(has, model.government_line, none)  # in the layout's "or none" tables
+        self.government = layout.line_class_or_none.take(self.government_row, axis=0) \
             .reshape(shape)
         gw = model.params.countries.government_weight
         weight_gov = (np.where(have_firms, gw, 1.0) * has)[:, None, None]
@@ -540,7 +544,7 @@ def _open_adoption(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    on_origin = layout.use.government.sum(axis=2)  # country x bloc, one-hot (no line: all 0)
+    on_origin = layout.line_origin_or_none.take(layout.use.government_row, axis=0)  # country x bloc, one-hot
     put.each(layout.origin, layout.counted @ on_origin / layout.counted_total)
     for labels, rows, (mine, total) in zip(layout.origin_user, layout.user_bloc_rows, layout.counted_of_bloc,
                                            strict=True):
