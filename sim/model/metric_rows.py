@@ -8,7 +8,9 @@ label lists that grow as new labels appear. The capacity comes from the metric r
 stepped past its planned quarters grows the arrays.
 
 `MetricRows` still reads as the sequence of tuples the model used to keep (`model.rows[i]`,
-iteration, `==`), and `frame()` builds the replicate's table from the columns in one go.
+iteration, `==`), and `frame()` builds the replicate's table from the columns in one go. The metrics
+phase writes a quarter's values in place (`free`) and gives them their codes at once (`commit`);
+replicates of a scenario share their text columns' strings (`_decoded`).
 """
 
 from __future__ import annotations
