@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -201,6 +201,10 @@ class ProgramEffect(RuleEffect[Program]):
                 self._join(model, int(c), "accepted an offer")
             else:
                 self._decline(model, int(c), "the programme's offer")
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """The partners (they join in the countries phase); the benefits are fixed for the run."""
+        return self.partners.tobytes()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule
