@@ -318,3 +318,24 @@ def test_programme_partners_join_on_their_dates(baseline_small):
     joins = result.events[result.events["event"].str.contains("joins OpenAI")]
     uae = joins[joins["target"] == "ARE"]
     assert list(uae["date"]) == ["2025Q2"] and "announced deal" in uae["event"].iloc[0]
+
+
+def test_labs_layout_follows_a_replaced_structure_array(baseline_small):
+    """The labs phase keeps index structures of the model's fixed arrays (`labs.LabsLayout`); a model
+    whose bloc or origin arrays are replaced (as a test or a mutant may) must not be served the old ones."""
+    from sim.model import labs
+
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    model.step()
+    before = labs.effective_compute(model).copy()
+    bloc = model.country_bloc.copy()
+    bloc[model.country_index["CHN"]] = "US"  # China's compute now counts for the US bloc's labs
+    model.country_bloc = bloc
+    expected = model.lab_compute_share * np.array([model.compute[bloc == b].sum() for b in model.lab_bloc])
+    assert np.array_equal(labs.effective_compute(model), expected)
+    us = model.lab_bloc == "US"
+    assert (labs.effective_compute(model)[us] > before[us]).all()
+    origin = model.family_origin.copy()
+    origin[:] = "US"  # every family of one origin: no spillover crosses blocs any more
+    model.family_origin = origin
+    assert not labs._layout(model).cross[:, model.line_origin == "US"].any()

@@ -24,6 +24,7 @@ from sim.model.metric_rows import MetricRows
 
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
+    from sim.model.labs import LabsLayout
     from sim.model.metrics import _Layout
     from sim.model.policy import PolicyState
     from sim.model.rules import RuleEngine
@@ -156,6 +157,9 @@ class ModelState(Entity):
         object, (), None, "(quarter, utility, risk) per country x line from the governments phase, for the firms phase"
     )
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
+    labs_layout: LabsLayout | None = declare(
+        object, (), None, "index structures of the labs phase (fixed structure), built once"
+    )
     country_agents: list[Country] = declare(list, (), list, "Mesa views of the countries")
     lab_agents: list[Lab] = declare(list, (), list, "Mesa views of the labs")
     _firm_agents: list[Firm] | None = declare(list, (), list, "Mesa views of the firms; None until first looked at")
