@@ -76,7 +76,7 @@ def setup(model: GeopoliticsModel) -> None:
     model.alignment_structural = structural(model)
     model.alignment = model.alignment_structural.copy()
     model.alignment_labels = [
-        [f"bloc={bloc},country={iso3}" for bloc in ALIGNMENT_BLOCS] for iso3 in model.country_ids
+        [f"bloc={bloc},country={iso3}" for bloc in ALIGNMENT_BLOCS] for iso3 in model.country_ids.tolist()
     ]
     refresh_lines(model)
 

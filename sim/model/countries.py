@@ -11,6 +11,7 @@ column's year) and ramps by `domestic_substitution_growth` a year, capped at 1.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,9 +27,15 @@ if TYPE_CHECKING:
 def domestic_substitution(model: GeopoliticsModel) -> np.ndarray:
     """Share of denied chip imports each country's own accelerators replace this quarter (D4.3, D4.6)."""
     year = model.world.country_columns["domestic_chip_substitution"].year or 2025
-    years = (model.quarter - parse_quarter(f"{year}Q1")) / 4.0
+    years = (model.quarter - _first_quarter(year)) / 4.0
     ramp = model.params.countries.domestic_substitution_growth**years
     return np.minimum(model.domestic_substitution * ramp, 1.0)
+
+
+@lru_cache(maxsize=16)
+def _first_quarter(year: int) -> int:
+    """The ordinal of the year's first quarter (asked twice a quarter: parsed once)."""
+    return parse_quarter(f"{year}Q1")
 
 
 def chip_supply(model: GeopoliticsModel) -> np.ndarray:

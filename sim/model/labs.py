@@ -42,6 +42,7 @@ changes only through their choices.
 from __future__ import annotations
 
 import math
+import operator
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -419,7 +420,7 @@ def _layout(model: GeopoliticsModel) -> LabsLayout:
         model.lab_bloc,
     )
     layout = model.labs_layout
-    if layout is not None and all(a is b for a, b in zip(layout.sources, sources, strict=True)):
+    if layout is not None and all(map(operator.is_, layout.sources, sources)):
         return layout
     f = model.n_families
     if not (np.array_equal(model.line_family, np.tile(np.arange(f), 2))

@@ -160,8 +160,10 @@ class ModelState(Entity):
     labs_layout: LabsLayout | None = declare(
         object, (), None, "index structures of the labs phase (fixed structure), built once"
     )
-    country_agents: list[Country] = declare(list, (), list, "Mesa views of the countries")
-    lab_agents: list[Lab] = declare(list, (), list, "Mesa views of the labs")
+    _country_agents: list[Country] | None = declare(
+        list, (), list, "Mesa views of the countries; None until first looked at"
+    )
+    _lab_agents: list[Lab] | None = declare(list, (), list, "Mesa views of the labs; None until first looked at")
     _firm_agents: list[Firm] | None = declare(list, (), list, "Mesa views of the firms; None until first looked at")
 
 
