@@ -339,3 +339,29 @@ def test_labs_layout_follows_a_replaced_structure_array(baseline_small):
     origin[:] = "US"  # every family of one origin: no spillover crosses blocs any more
     model.family_origin = origin
     assert not labs._layout(model).cross[:, model.line_origin == "US"].any()
+
+
+def test_line_available_follows_writes_in_place_and_the_quarter(baseline_small):
+    """`line_available` is kept between calls (it is asked ~7 times a quarter); a switch writes the
+    lines' arrays in place, and a stale closed API retires with time: neither may be served stale."""
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    for _ in range(3):
+        model.step()
+    retire = model.params.labs.closed_api_retirement_quarters
+    line = int(np.flatnonzero(model.line_available & ~model.line_open & model.line_current)[0])
+    assert model.line_available[line]
+    since = model.line_since[line]
+    model.line_since[line] = model.quarter + 1  # written in place, the same quarter: not released yet
+    assert not model.line_available[line]
+    model.line_since[line] = since
+    assert model.line_available[line]
+    model.line_frozen[line] = model.quarter - retire  # (a current line's freeze date is not read)
+    assert model.line_available[line]
+    model.line_current[line] = False  # stale, frozen long enough ago to be retired
+    assert not model.line_available[line]
+    model.line_frozen[line] = model.quarter - 1  # frozen a quarter ago: its API is still served ...
+    assert model.line_available[line]
+    model.quarter += retire  # ... until it is retired
+    assert not model.line_available[line]
+    with pytest.raises(ValueError):  # shared between callers: nobody may write into it
+        model.line_available[line] = True

@@ -193,8 +193,25 @@ class GeopoliticsModel(
         """Lines that can be chosen: published weights stay available for good; a stale closed API
         is served for `closed_api_retirement_quarters` after the lab's last closed release."""
         retire = self.params.labs.closed_api_retirement_quarters
+        # Asked ~7 times a quarter (labs, governments, firms) and the same between switches: kept with
+        # everything it is computed from (the lines' arrays by content, so a write in place counts) and
+        # handed out read-only, as every caller shares it.
+        key = (
+            self.quarter,
+            retire,
+            self.line_since.tobytes(),
+            self.line_current.tobytes(),
+            self.line_frozen.tobytes(),
+            self.line_open.tobytes(),
+        )
+        cached = self._line_available
+        if cached is not None and cached[0] == key:
+            return cached[1]
         serving = self.line_open | self.line_current | (self.quarter < self.line_frozen + retire)
-        return self.line_released & serving
+        available = self.line_released & serving
+        available.setflags(write=False)
+        self._line_available = (key, available)
+        return available
 
     @property
     def line_stale(self) -> np.ndarray:

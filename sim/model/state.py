@@ -157,6 +157,9 @@ class ModelState(Entity):
         object, (), None, "(quarter, utility, risk) per country x line from the governments phase, for the firms phase"
     )
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
+    _line_available: tuple[tuple[object, ...], BoolArray] | None = declare(
+        object, (), None, "the lines available this quarter with what they were computed from (line_available)"
+    )
     labs_layout: LabsLayout | None = declare(
         object, (), None, "index structures of the labs phase (fixed structure), built once"
     )
