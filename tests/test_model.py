@@ -365,3 +365,20 @@ def test_line_available_follows_writes_in_place_and_the_quarter(baseline_small):
     assert not model.line_available[line]
     with pytest.raises(ValueError):  # shared between callers: nobody may write into it
         model.line_available[line] = True
+
+
+def test_alignment_layout_follows_a_replaced_bloc_array(baseline_small):
+    """The alignment phase keeps the blocs' rows (`alignment.AlignmentLayout`); a model whose blocs are
+    replaced must not be served the old ones: a country moved into the US bloc is aligned 1 with it."""
+    from sim.model import alignment
+
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    model.step()
+    bra, us = model.country_index["BRA"], alignment.BLOC_INDEX["US"]
+    assert model.alignment[bra, us] < 1.0
+    bloc = model.country_bloc.copy()
+    bloc[bra] = "US"
+    model.country_bloc = bloc
+    alignment.step(model)
+    assert model.alignment[bra, us] == 1.0
+    assert model.line_alignment[bra, model.line_origin == "US"].min() == 1.0

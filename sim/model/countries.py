@@ -80,16 +80,18 @@ def choose_government_lines(model: GeopoliticsModel) -> None:
     countries = np.arange(model.n_countries)
     utility = base_utility(model, countries, np.full(model.n_countries, risk), quarter_utility(model))
     utility = utility + model.policy.government_bonus
-    utility[:, ~model.line_available] = -np.inf
-    utility[model.policy.banned_government] = -np.inf
-    # The same access rules as firms: a line the lab does not serve here, or a control blocks, is out.
-    utility[blocked_share(model) >= model.params.access.government_block_share] = -np.inf
+    # Out: lines not available, government bans, and (the same access rules as firms) a line the lab
+    # does not serve here or a control blocks. One mask, one write.
+    out = blocked_share(model) >= model.params.access.government_block_share
+    out |= model.policy.banned_government
+    out |= ~model.line_available
+    utility[out] = -np.inf
+    # The switching cost favours the line in use. Added to those cells only: adding 0.0 elsewhere, as a
+    # matrix of the cost would, changes no maximum (at most a -0.0 becomes 0.0, which compares equal).
     current = model.government_line
-    keep = np.zeros_like(utility)
-    has = current >= 0
-    keep[np.flatnonzero(has), current[has]] = model.params.choice.switching_cost
-    utility = utility + keep
+    users = np.flatnonzero(current >= 0)
+    utility[users, current[users]] += model.params.choice.switching_cost
     best = np.argmax(utility, axis=1)
-    available = np.isfinite(utility.max(axis=1))
+    available = np.isfinite(utility[countries, best])  # the row's maximum
     model.government_line = np.where(available, best, -1)
     model.government_family = np.where(available, model.line_family[best], -1)

@@ -24,6 +24,7 @@ from sim.model.metric_rows import MetricRows
 
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
+    from sim.model.alignment import AlignmentLayout
     from sim.model.labs import LabsLayout
     from sim.model.metrics import _Layout
     from sim.model.policy import PolicyState
@@ -159,6 +160,9 @@ class ModelState(Entity):
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
     _line_available: tuple[tuple[object, ...], BoolArray] | None = declare(
         object, (), None, "the lines available this quarter with what they were computed from (line_available)"
+    )
+    alignment_layout: AlignmentLayout | None = declare(
+        object, (), None, "index structures of the alignment phase (fixed structure), built once"
     )
     labs_layout: LabsLayout | None = declare(
         object, (), None, "index structures of the labs phase (fixed structure), built once"
