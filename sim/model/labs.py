@@ -190,11 +190,11 @@ def _grow(model: GeopoliticsModel) -> None:
     layout = _layout(model)
     before = model.compute_months
     model.compute_months = compute_months(model)
-    research = _research_per_quarter(months_per_efold(model), p.algorithmic_efficiency_growth)
+    per_quarter = _research_per_quarter(months_per_efold(model), p.algorithmic_efficiency_growth)
     open_share = model.world_open_share
     denied = 1.0 - chip_supply(model)[model.lab_country]  # share of a free chip market the lab lacks
     research = (
-        research
+        per_quarter
         * model.lab_talent[lab] ** p.talent_elasticity
         * (1 + p.community_boost * model.lab_open[lab] * open_share)
         * (1 + p.constraint_innovation * denied[lab])
@@ -349,28 +349,31 @@ def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
         return math.nan
     # The leader's best so far, quarter by quarter: a running maximum with a missing value as -inf (and
     # infinities as the largest finite floats, as `np.nan_to_num` has them). In Python: a list of ~30 floats
-    # costs less than the numpy calls, and the comparisons and arithmetic below are the same IEEE ones.
-    lead: list[float] = []
+    # costs less than the numpy calls, and the comparisons and arithmetic below are the same IEEE ones. One
+    # pass keeps what the lag needs of it: its last value, the first quarter k at which it reaches the
+    # trailer's best, and its values at k and at k - 1.
     best, seen = -math.inf, False
-    for value in model.best_history[leader]:
+    k, at_k, before_k = -1, math.nan, math.nan
+    now = -1
+    for now, value in enumerate(model.best_history[leader]):
         if math.isnan(value):
             value = -math.inf
         else:
             seen = True
             value = _LARGEST if value == math.inf else -_LARGEST if value == -math.inf else value
+        previous = best
         best = value if value > best else best
-        lead.append(best)
+        if k < 0 and best >= trail:
+            k, at_k, before_k = now, best, previous
     if not seen:
         return math.nan
-    now = len(lead) - 1
-    if lead[-1] <= trail:
+    if best <= trail:
         return 0.0
-    k = next((i for i, value in enumerate(lead) if value >= trail), None)
-    if k is not None and k > 0:
-        fraction = (trail - lead[k - 1]) / max(lead[k] - lead[k - 1], 1e-12)
+    if k > 0:
+        fraction = (trail - before_k) / max(at_k - before_k, 1e-12)
         return 3.0 * (now - (k - 1 + fraction))
-    if k is not None:  # reached at the first recorded quarter: extrapolate backwards
-        back = (lead[0] - trail) / MONTHS_PER_QUARTER
+    if k == 0:  # reached at the first recorded quarter: extrapolate backwards
+        back = (at_k - trail) / MONTHS_PER_QUARTER
         return 3.0 * (now + back)
     return math.nan
 
