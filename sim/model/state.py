@@ -337,12 +337,23 @@ STATE_NAMES: frozenset[str] = frozenset(spec.name for spec in STATES)
 
 def allocate(model: object) -> None:
     """Create every declared variable on `model` with its initial value (INPUT ones must be set)."""
+    given = vars(model)
+    sizes: dict[str, int] = {}  # each dimension's size, read once (not once per variable)
     for spec in STATES:
         if spec.init is INPUT:
-            if spec.name not in vars(model):
+            if spec.name not in given:
                 raise AttributeError(f"model state {spec.name!r} is an input but was not set before allocation")
             continue
-        setattr(model, spec.name, spec.initial(model))
+        if spec.is_array and spec.dtype is not np.str_:
+            for d in spec.dims:
+                if d not in sizes:
+                    sizes[d] = int(getattr(model, DIMENSIONS[d]))
+            value = np.empty(tuple(sizes[d] for d in spec.dims), dtype=spec.dtype)
+            if spec.init is not None:  # what np.full does, without its Python wrapper
+                value.fill(spec.init)
+            setattr(model, spec.name, value)
+        else:
+            setattr(model, spec.name, spec.initial(model))
 
 
 def check(model: object) -> list[str]:
