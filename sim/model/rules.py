@@ -50,7 +50,8 @@ class RuleEngine:
         # The active rules (in scenario order) and the quarters over which they stay the same.
         self._now: tuple[str, ...] = ()
         self._now_from, self._now_until = math.inf, -math.inf
-        self._applied: list[RuleEffect[Rule]] = []  # the active effects, in scenario order
+        self._applied_ids: tuple[str, ...] | None = None
+        self._applied: list[RuleEffect[Rule]] = []  # the active effects (of _applied_ids), in scenario order
         self._scalar_effects: list[RuleEffect[Rule]] = []
         # What the last full recomputation saw (active rules, every effect's key) and its arrays.
         self._key: tuple[tuple[str, ...], tuple[Hashable, ...]] | None = None
@@ -83,7 +84,8 @@ class RuleEngine:
                 elif rule_id in self.active and rule_id not in started:
                     model.log_event(rule_id, rule, f"{rule_id} ends; its effects are lifted")
             self.active = started
-        if not self._applied or tuple(e.rule_id for e in self._applied) != now:
+        if now != self._applied_ids:
+            self._applied_ids = now
             self._applied = [self.effects[rule_id] for rule_id in now]
             self._scalar_effects = [effect for effect in self._applied if effect.scalars_only]
         keys = tuple(effect.state_key(model) for effect in self._applied if not effect.scalars_only)
