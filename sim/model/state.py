@@ -348,7 +348,7 @@ def allocate(model: object) -> None:
             for d in spec.dims:
                 if d not in sizes:
                     sizes[d] = int(getattr(model, DIMENSIONS[d]))
-            value = np.empty(tuple(sizes[d] for d in spec.dims), dtype=spec.dtype)
+            value: np.ndarray = np.empty(tuple(sizes[d] for d in spec.dims), dtype=spec.dtype)
             if spec.init is not None:  # what np.full does, without its Python wrapper
                 value.fill(spec.init)
             setattr(model, spec.name, value)
