@@ -215,6 +215,7 @@ def test_a_failing_step_stops_the_run_with_a_message_not_a_traceback(monkeypatch
 
 def test_retire_releases_the_model_and_stops_it() -> None:
     model = ClassroomModel()
+    assert model.country_agents  # agents are made on first look; Mesa then keeps the model in a class dict
     assert model in mesa.Agent._ids
     model.retire()
     assert model not in mesa.Agent._ids

@@ -318,3 +318,67 @@ def test_programme_partners_join_on_their_dates(baseline_small):
     joins = result.events[result.events["event"].str.contains("joins OpenAI")]
     uae = joins[joins["target"] == "ARE"]
     assert list(uae["date"]) == ["2025Q2"] and "announced deal" in uae["event"].iloc[0]
+
+
+def test_labs_layout_follows_a_replaced_structure_array(baseline_small):
+    """The labs phase keeps index structures of the model's fixed arrays (`labs.LabsLayout`); a model
+    whose bloc or origin arrays are replaced (as a test or a mutant may) must not be served the old ones."""
+    from sim.model import labs
+
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    model.step()
+    before = labs.effective_compute(model).copy()
+    bloc = model.country_bloc.copy()
+    bloc[model.country_index["CHN"]] = "US"  # China's compute now counts for the US bloc's labs
+    model.country_bloc = bloc
+    expected = model.lab_compute_share * np.array([model.compute[bloc == b].sum() for b in model.lab_bloc])
+    assert np.array_equal(labs.effective_compute(model), expected)
+    us = model.lab_bloc == "US"
+    assert (labs.effective_compute(model)[us] > before[us]).all()
+    origin = model.family_origin.copy()
+    origin[:] = "US"  # every family of one origin: no spillover crosses blocs any more
+    model.family_origin = origin
+    assert not labs._layout(model).cross[:, model.line_origin == "US"].any()
+
+
+def test_line_available_follows_writes_in_place_and_the_quarter(baseline_small):
+    """`line_available` is kept between calls (it is asked ~7 times a quarter); a switch writes the
+    lines' arrays in place, and a stale closed API retires with time: neither may be served stale."""
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    for _ in range(3):
+        model.step()
+    retire = model.params.labs.closed_api_retirement_quarters
+    line = int(np.flatnonzero(model.line_available & ~model.line_open & model.line_current)[0])
+    assert model.line_available[line]
+    since = model.line_since[line]
+    model.line_since[line] = model.quarter + 1  # written in place, the same quarter: not released yet
+    assert not model.line_available[line]
+    model.line_since[line] = since
+    assert model.line_available[line]
+    model.line_frozen[line] = model.quarter - retire  # (a current line's freeze date is not read)
+    assert model.line_available[line]
+    model.line_current[line] = False  # stale, frozen long enough ago to be retired
+    assert not model.line_available[line]
+    model.line_frozen[line] = model.quarter - 1  # frozen a quarter ago: its API is still served ...
+    assert model.line_available[line]
+    model.quarter += retire  # ... until it is retired
+    assert not model.line_available[line]
+    with pytest.raises(ValueError):  # shared between callers: nobody may write into it
+        model.line_available[line] = True
+
+
+def test_alignment_layout_follows_a_replaced_bloc_array(baseline_small):
+    """The alignment phase keeps the blocs' rows (`alignment.AlignmentLayout`); a model whose blocs are
+    replaced must not be served the old ones: a country moved into the US bloc is aligned 1 with it."""
+    from sim.model import alignment
+
+    model = GeopoliticsModel(baseline_small.scenario, baseline_small.world, seed=4)
+    model.step()
+    bra, us = model.country_index["BRA"], alignment.BLOC_INDEX["US"]
+    assert model.alignment[bra, us] < 1.0
+    bloc = model.country_bloc.copy()
+    bloc[bra] = "US"
+    model.country_bloc = bloc
+    alignment.step(model)
+    assert model.alignment[bra, us] == 1.0
+    assert model.line_alignment[bra, model.line_origin == "US"].min() == 1.0

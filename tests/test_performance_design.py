@@ -162,7 +162,13 @@ def test_firm_agents_are_created_on_first_look_as_mesa_views_of_the_arrays():
     model = GeopoliticsModel(prepared.scenario, prepared.world, seed=2)
     for _ in range(6):
         model.step()
-    assert len(model._agents) == model.n_countries + model.n_labs  # no firm agent yet: none was needed
+    assert len(model._agents) == 0  # no agent yet: none was needed
+    countries = model.country_agents  # countries and labs first (not the firms), with the first ids
+    n = model.n_countries
+    assert [c.unique_id for c in countries] == list(range(1, n + 1))
+    assert [lab.unique_id for lab in model.lab_agents] == list(range(n + 1, n + model.n_labs + 1))
+    assert countries[5].iso3 == model.country_ids[5] and model.lab_agents[2].lab_id == model.lab_ids[2]
+    assert len(model._agents) == model.n_countries + model.n_labs
     assert len(model.agents_by_type[Firm]) == model.n_firms
     assert len(model.agents) == model.n_firms + model.n_countries + model.n_labs
     assert set(model.agent_types) == {Country, Lab, Firm}

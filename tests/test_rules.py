@@ -334,3 +334,86 @@ def test_effect_is_present_in_the_window_and_lifted_after_it(tmp_path, kind):
     assert [e["date"] for e in starts] == ["2024Q1"] and [e["date"] for e in ends] == ["2025Q1"]
     release_model(model)
     release_model(reference)
+
+
+# -- the policy arrays reused between quarters are what a full recomputation gives ----------------------
+
+REUSED = {  # every kind whose arrays can be reused, with state that moves (partners, members, bans)
+    "chips": {"kind": "export_control", "issuer": "US", "targets": {"tiers": [3]}, "restricts": ["chips", "api_access"],
+              "strength": 0.6, "from": "2024Q1"},
+    "offers": {"kind": "program", "sponsor": "openai", "target_partners": 6, "offers_per_quarter": 2,
+               "min_alignment": 0.0, "from": "2023Q3"},
+    "club": {"kind": "alliance", "members": {"blocs": ["EU"]},
+             "candidates": {"countries": ["BRA", "IND", "ZAF", "TUR"]}, "join_threshold": 0.0,
+             "network_pooling": 0.0, "joins_per_quarter": 1},
+    "privacy": {"kind": "regulation", "targets": {"blocs": ["EU"]}, "privacy_change": 0.4, "audit_cost": 0.5,
+                "from": "2024Q2"},
+    "eu-bans": {"kind": "ban", "targets": {"blocs": ["EU"]}, "origin": "CN", "mode": "endogenous", "threshold": 0.3,
+                "hysteresis": 0.05},
+    "skills": {"kind": "capacity_building", "sponsor": "CN", "targets": {"regions": ["south"]},
+               "readiness_per_year": 0.1, "goodwill_bonus": 0.3, "until": "2025Q4"},
+    "closed": {"kind": "release_policy", "labs": ["meta"], "openness": "closed", "from": "2025Q1"},
+    "calm": {"kind": "tension", "path": {"2023Q1": 0.2, "2027Q4": 0.9}},
+    "papers": {"kind": "collaboration", "base_share": 0.1, "tension_sensitivity": 2.0, "spillover_strength": 1.5},
+}
+
+
+MOVING = ("offers", "club", "eu-bans")  # the rules whose state moves: one at a time, so a stale key shows
+
+
+@pytest.mark.parametrize("moving", ["baseline", *MOVING])
+def test_policy_each_quarter_equals_every_active_rule_applied_anew(tmp_path, monkeypatch, moving):
+    """The rules phase reuses last quarter's arrays while the active rules and their states are unchanged
+    (`RuleEngine.apply_rules`); the policy must still be, quarter by quarter, what resetting and applying
+    every active rule gives, also right after partners and members join and bans are raised."""
+    from sim.model import policy as policy_module
+    from sim.model import schedule
+
+    extra = {rule_id: {"sources": ["D0.9"], **rule} for rule_id, rule in REUSED.items()
+             if rule_id == moving or rule_id not in MOVING}
+    path = scenario_file(tmp_path, extra if moving != "baseline" else {}, firms=600,
+                         keep_baseline_rules=moving == "baseline")
+    prepared = prepare(path)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=7)
+    reused = []
+    restore = policy_module.PolicyState.restore_arrays
+    monkeypatch.setattr(policy_module.PolicyState, "restore_arrays",
+                        lambda self, saved: (reused.append(model.date), restore(self, saved)))
+    keys_seen = set()
+    last: dict[str, object] = {}
+    while model.quarter <= model.end:
+        for phase in schedule.PHASES:  # model.step(), with a look right after the rules phase
+            phase.function(model)
+            if phase.name != "rules":
+                continue
+            anew = PolicyState(model.n_countries, model.n_lines, model.n_labs)
+            anew.reset(model.params.collaboration.tension)
+            for rule_id, effect in model.engine.effects.items():
+                if rule_id in model.engine.active:
+                    effect.apply(model, anew)
+            ours, theirs = policy_arrays(model.policy), policy_arrays(anew)
+            assert ours.keys() == theirs.keys()
+            for name in ours:
+                assert np.array_equal(np.asarray(ours[name]), np.asarray(theirs[name])), (model.date, name)
+                if isinstance(ours[name], np.ndarray):  # new arrays each quarter: last quarter's are not reused
+                    assert ours[name] is not last.get(name), (model.date, name)
+            last = ours
+            keys_seen.add(model.engine._key)
+        model.quarter += 1
+    assert len(reused) > 5  # the arrays were reused, and between reuses the rules' states moved:
+    assert len(keys_seen) > 4
+    effects = model.engine.effects
+    if moving == "offers":
+        assert effects["offers"].partners.sum() > 2
+    elif moving == "club":
+        assert effects["club"].members.sum() > effects["club"].rule.members.mask(model.world).sum()
+    elif moving == "eu-bans":
+        assert effects["eu-bans"].banning.any()
+    release_model(model)
+
+
+def test_policy_arrays_list_names_every_array_of_the_policy_state():
+    from sim.model.policy import ARRAYS
+
+    policy = PolicyState(5, 4, 3)
+    assert set(ARRAYS) == {name for name, value in vars(policy).items() if isinstance(value, np.ndarray)}

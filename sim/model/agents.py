@@ -3,9 +3,9 @@
 Each agent is a view of one row of the model's per-type arrays (struct of arrays), so a user
 can inspect `model.firms[0].family` the Mesa way while the mechanisms act on all agents of a type
 at once (see sim/model/firms.py, labs.py, countries.py for the behaviour of each type).
-Because a view holds nothing but its row index, firm views are created only when someone first
-looks at the model's agents (`GeopoliticsModel.firms`), so large batch runs do not pay Mesa's
-per-agent cost (docs/performance.md).
+Because a view holds nothing but its row index, views are created only when someone first
+looks at the model's agents (`GeopoliticsModel.firms`, `country_agents`, `lab_agents`, `agents`), so
+batch runs do not pay Mesa's per-agent cost (docs/performance.md).
 """
 
 from __future__ import annotations

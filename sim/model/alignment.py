@@ -32,7 +32,9 @@ their own value terms against the same `alignment_cost`, for the lead's stack or
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -66,9 +68,43 @@ def structural(model: GeopoliticsModel) -> np.ndarray:
 
 
 def _own_bloc_is_one(model: GeopoliticsModel, value: np.ndarray) -> np.ndarray:
-    for bloc, b in BLOC_INDEX.items():
-        value[model.country_bloc == bloc, b] = 1.0
+    layout = _layout(model)
+    value[layout.own_rows, layout.own_columns] = 1.0  # each bloc's members, in its column
     return value
+
+
+@dataclass(frozen=True)
+class AlignmentLayout:
+    """Index structures of the alignment phase that depend only on the countries' blocs and the lines'
+    origins (fixed for a run), built on first use (`_layout`)."""
+
+    sources: tuple[np.ndarray, ...]  # the arrays it was built from (a model that replaces one builds anew)
+    own_rows: np.ndarray  # the countries of a bloc with a stack ...
+    own_columns: np.ndarray  # ... and that bloc's column
+    outside: np.ndarray  # countries in neither the US nor the CN bloc (tension polarises them)
+    column: np.ndarray  # each line's column of `with_neutral`: its origin bloc's, or the neutral one
+    with_neutral: np.ndarray  # country x (blocs, neutral 0.5): the blocs' columns are copied in each time
+
+
+def _layout(model: GeopoliticsModel) -> AlignmentLayout:
+    """The model's `AlignmentLayout`, built again when the blocs or the lines' origins were replaced."""
+    sources = (model.country_bloc, model.line_origin)
+    layout = model.alignment_layout
+    if layout is not None and all(map(operator.is_, layout.sources, sources)):
+        return layout
+    own = [(np.flatnonzero(model.country_bloc == bloc), b) for bloc, b in BLOC_INDEX.items()]
+    neutral = len(BLOC_INDEX)
+    with_neutral = np.full((model.n_countries, neutral + 1), 0.5)
+    layout = AlignmentLayout(
+        sources=sources,
+        own_rows=np.concatenate([rows for rows, _ in own]).astype(np.intp),
+        own_columns=np.concatenate([np.full(rows.size, b, dtype=np.intp) for rows, b in own]),
+        outside=(model.country_bloc != "US") & (model.country_bloc != "CN"),
+        column=np.array([BLOC_INDEX.get(str(o), neutral) for o in model.line_origin.tolist()], dtype=np.intp),
+        with_neutral=with_neutral,
+    )
+    model.alignment_layout = layout
+    return layout
 
 
 def setup(model: GeopoliticsModel) -> None:
@@ -76,7 +112,7 @@ def setup(model: GeopoliticsModel) -> None:
     model.alignment_structural = structural(model)
     model.alignment = model.alignment_structural.copy()
     model.alignment_labels = [
-        [f"bloc={bloc},country={iso3}" for bloc in ALIGNMENT_BLOCS] for iso3 in model.country_ids
+        [f"bloc={bloc},country={iso3}" for bloc in ALIGNMENT_BLOCS] for iso3 in model.country_ids.tolist()
     ]
     refresh_lines(model)
 
@@ -84,10 +120,10 @@ def setup(model: GeopoliticsModel) -> None:
 def refresh_lines(model: GeopoliticsModel) -> None:
     """`line_alignment` (country x line): each country's alignment with each line's origin bloc."""
     # the bloc's column for each line, or a neutral column of 0.5 after the blocs' (one take, not a stack of 22)
-    with_neutral = np.concatenate([model.alignment, np.full((model.n_countries, 1), 0.5)], axis=1)
-    neutral = int(model.alignment.shape[1])
-    column = np.array([BLOC_INDEX.get(str(o), neutral) for o in model.line_origin], dtype=np.intp)
-    model.line_alignment = np.take(with_neutral, column, axis=1)
+    layout = _layout(model)
+    with_neutral = layout.with_neutral
+    with_neutral[:, : model.alignment.shape[1]] = model.alignment
+    model.line_alignment = np.take(with_neutral, layout.column, axis=1)
 
 
 def bloc_alignment(model: GeopoliticsModel, bloc: str) -> np.ndarray:
@@ -108,10 +144,10 @@ def step(model: GeopoliticsModel) -> None:
     excess = max(policy.tension - model.params.collaboration.reference_tension, 0.0)
     if excess > 0 and p.tension_polarisation > 0:
         us, cn = BLOC_INDEX["US"], BLOC_INDEX["CN"]
-        outside = (model.country_bloc != "US") & (model.country_bloc != "CN")
-        shift = p.tension_polarisation * excess * (a[:, us] - a[:, cn]) / 2.0
-        a[outside, us] += shift[outside]
-        a[outside, cn] -= shift[outside]
+        outside = _layout(model).outside
+        shift = (p.tension_polarisation * excess * (a[:, us] - a[:, cn]) / 2.0)[outside]
+        a[outside, us] += shift
+        a[outside, cn] -= shift
     np.clip(a, 0.0, 1.0, out=a)
     _own_bloc_is_one(model, a)
     refresh_lines(model)

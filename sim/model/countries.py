@@ -11,6 +11,7 @@ column's year) and ramps by `domestic_substitution_growth` a year, capped at 1.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,9 +27,15 @@ if TYPE_CHECKING:
 def domestic_substitution(model: GeopoliticsModel) -> np.ndarray:
     """Share of denied chip imports each country's own accelerators replace this quarter (D4.3, D4.6)."""
     year = model.world.country_columns["domestic_chip_substitution"].year or 2025
-    years = (model.quarter - parse_quarter(f"{year}Q1")) / 4.0
+    years = (model.quarter - _first_quarter(year)) / 4.0
     ramp = model.params.countries.domestic_substitution_growth**years
     return np.minimum(model.domestic_substitution * ramp, 1.0)
+
+
+@lru_cache(maxsize=16)
+def _first_quarter(year: int) -> int:
+    """The ordinal of the year's first quarter (asked twice a quarter: parsed once)."""
+    return parse_quarter(f"{year}Q1")
 
 
 def chip_supply(model: GeopoliticsModel) -> np.ndarray:
@@ -73,16 +80,18 @@ def choose_government_lines(model: GeopoliticsModel) -> None:
     countries = np.arange(model.n_countries)
     utility = base_utility(model, countries, np.full(model.n_countries, risk), quarter_utility(model))
     utility = utility + model.policy.government_bonus
-    utility[:, ~model.line_available] = -np.inf
-    utility[model.policy.banned_government] = -np.inf
-    # The same access rules as firms: a line the lab does not serve here, or a control blocks, is out.
-    utility[blocked_share(model) >= model.params.access.government_block_share] = -np.inf
+    # Out: lines not available, government bans, and (the same access rules as firms) a line the lab
+    # does not serve here or a control blocks. One mask, one write.
+    out = blocked_share(model) >= model.params.access.government_block_share
+    out |= model.policy.banned_government
+    out |= ~model.line_available
+    utility[out] = -np.inf
+    # The switching cost favours the line in use. Added to those cells only: adding 0.0 elsewhere, as a
+    # matrix of the cost would, changes no maximum (at most a -0.0 becomes 0.0, which compares equal).
     current = model.government_line
-    keep = np.zeros_like(utility)
-    has = current >= 0
-    keep[np.flatnonzero(has), current[has]] = model.params.choice.switching_cost
-    utility = utility + keep
+    users = np.flatnonzero(current >= 0)
+    utility[users, current[users]] += model.params.choice.switching_cost
     best = np.argmax(utility, axis=1)
-    available = np.isfinite(utility.max(axis=1))
+    available = np.isfinite(utility[countries, best])  # the row's maximum
     model.government_line = np.where(available, best, -1)
     model.government_family = np.where(available, model.line_family[best], -1)

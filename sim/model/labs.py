@@ -42,7 +42,10 @@ changes only through their choices.
 from __future__ import annotations
 
 import math
+import operator
 import sys
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,6 +88,8 @@ def _frontier(model: GeopoliticsModel) -> float:
 def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
     """First releases of families: they start `release_lag_months` behind the frontier."""
     due = np.flatnonzero((model.family_release <= model.quarter) & np.isnan(model.capability))
+    if not due.size:
+        return
     frontier = 0.0 if initial else _frontier(model)
     for f in due:
         if initial and model.family_release[f] < model.quarter:
@@ -108,8 +113,10 @@ def _release_due(model: GeopoliticsModel, initial: bool = False) -> None:
 def effective_compute(model: GeopoliticsModel) -> np.ndarray:
     """Each lab's share of its bloc's compute times the bloc's compute (D4.3, D4.6): the chips its
     countries got under export controls plus their domestic accelerators (see `countries`)."""
-    bloc_compute = {b: model.compute[model.country_bloc == b].sum() for b in set(model.lab_bloc)}
-    compute = model.lab_compute_share * np.array([bloc_compute[b] for b in model.lab_bloc])
+    layout = _layout(model)
+    # each bloc's compute summed over its countries (the same rows, in the same order, as a mask selects)
+    bloc_compute = np.array([model.compute[rows].sum() for rows in layout.bloc_countries])
+    compute = model.lab_compute_share * bloc_compute[layout.lab_bloc_code]
     if not model.params.structure.capability_from_compute:  # mutant: compute no longer separates labs
         return np.full_like(compute, compute.mean())
     return compute
@@ -118,7 +125,22 @@ def effective_compute(model: GeopoliticsModel) -> np.ndarray:
 def months_per_efold(model: GeopoliticsModel) -> float:
     """Months of frontier progress per e-fold of effective training compute (Epoch AI's rates)."""
     p = model.params.labs
-    return 12.0 / np.log(p.training_compute_growth * p.algorithmic_efficiency_growth)
+    return _months_per_efold(p.training_compute_growth, p.algorithmic_efficiency_growth)
+
+
+@lru_cache(maxsize=64)
+def _months_per_efold(training_compute_growth: float, algorithmic_efficiency_growth: float) -> float:
+    return 12.0 / np.log(training_compute_growth * algorithmic_efficiency_growth)
+
+
+@lru_cache(maxsize=64)
+def _run_scale_per_year(training_compute_growth: float, compute_growth: float) -> float:
+    return np.log(training_compute_growth) - np.log1p(compute_growth)
+
+
+@lru_cache(maxsize=64)
+def _research_per_quarter(months_per_efold: float, algorithmic_efficiency_growth: float) -> float:
+    return months_per_efold * np.log(algorithmic_efficiency_growth) / 4.0
 
 
 def compute_months(model: GeopoliticsModel) -> np.ndarray:
@@ -131,7 +153,7 @@ def compute_months(model: GeopoliticsModel) -> np.ndarray:
     """
     p = model.params
     years = (model.quarter - model.start) / 4.0
-    run_scale = years * (np.log(p.labs.training_compute_growth) - np.log1p(p.countries.compute_growth))
+    run_scale = years * _run_scale_per_year(p.labs.training_compute_growth, p.countries.compute_growth)
     relative = np.log(np.maximum(effective_compute(model), 1e-300) / model.reference_compute)
     return months_per_efold(model) * (relative + run_scale)
 
@@ -140,8 +162,8 @@ def step(model: GeopoliticsModel) -> None:
     _release_due(model)
     _grow(model)
     follow_current_lines(model)  # before a switch, so a line that freezes keeps its last release
-    _choose_openness(model)
-    follow_current_lines(model)
+    if _choose_openness(model):  # without a switch the lines already follow (the same values again)
+        follow_current_lines(model)
     _record_best(model)
     _write_papers(model)
 
@@ -165,44 +187,46 @@ def _grow(model: GeopoliticsModel) -> None:
     p = model.params.labs
     policy = model.policy
     lab = model.family_lab
+    layout = _layout(model)
     before = model.compute_months
     model.compute_months = compute_months(model)
-    research = months_per_efold(model) * np.log(p.algorithmic_efficiency_growth) / 4.0
+    per_quarter = _research_per_quarter(months_per_efold(model), p.algorithmic_efficiency_growth)
     open_share = model.world_open_share
     denied = 1.0 - chip_supply(model)[model.lab_country]  # share of a free chip market the lab lacks
     research = (
-        research
+        per_quarter
         * model.lab_talent[lab] ** p.talent_elasticity
         * (1 + p.community_boost * model.lab_open[lab] * open_share)
         * (1 + p.constraint_innovation * denied[lab])
     )
     own = research + model.compute_months[lab] - before[lab]
     gain = research + (policy.growth_factor[lab] - 1.0) * np.maximum(own, 0.0)
-    live = model.released & ~np.isnan(model.knowledge)
     know = model.knowledge
+    live = model.released & ~np.isnan(know)
     # Catch-up comes from what can be reached: every line still available (frozen open weights
     # too, which can still be distilled and fine-tuned: D3.2, D4.11), less what controls block to
     # the lab's country (weights or API access denied by the line's issuer).
-    line_know = np.where(model.line_available, model.line_knowledge, np.nan)
-    reach = 1.0 - policy.blocked_share[model.lab_country]  # labs x lines
-    # Every live family f at once (family x line): the best weighted gap over the open lines and over
-    # the closed lines of the other families, each pool adding nothing when empty.
+    usable = model.line_available & ~np.isnan(model.line_knowledge)
+    reach = 1.0 - policy.blocked_share[layout.family_country]  # family x line: its lab's country
+    # Every family at once (family x line; the rows of families not live are discarded at the end): the
+    # best weighted gap over the other families' closed lines and over their open lines (line l is
+    # family l % n_families, open from n_families on: the two halves of a row), a pool adding nothing
+    # when empty.
+    others = usable[None, :] & layout.not_own
+    weight = np.where(layout.cross, policy.spillover_factor, 1.0) * reach
+    gaps = np.maximum(model.line_knowledge[None, :] - know[:, None], 0.0) * weight
+    pools = (model.n_families, 2, model.n_families)  # family x (closed, open) x family
+    best = np.where(others, gaps, -np.inf).reshape(pools).max(axis=2)
+    rate = np.array([p.closed_spillover, p.open_spillover])
+    catch_up = np.where(others.reshape(pools).any(axis=2), best, 0.0) * rate  # an empty pool adds 0
     spill = np.zeros(model.n_families)
-    f = np.flatnonzero(live)
-    others = ~np.isnan(line_know)[None, :] & (model.line_family[None, :] != f[:, None])
-    cross = np.where(model.line_origin[None, :] != model.family_origin[f][:, None], policy.spillover_factor, 1.0)
-    weight = cross * reach[lab[f]]
-    with np.errstate(invalid="ignore"):  # NaN know-how of unavailable lines: outside every pool
-        gaps = np.maximum(line_know[None, :] - know[f][:, None], 0.0) * weight
-    for is_open, rate in ((True, p.open_spillover), (False, p.closed_spillover)):
-        pool = others & (model.line_open == is_open)[None, :]
-        best = np.where(pool, gaps, -np.inf).max(axis=1, initial=-np.inf)
-        spill[f] += np.where(pool.any(axis=1), rate * best, 0.0)
+    spill += catch_up[:, 1]  # the open pool first, then the closed one (the order of the sum)
+    spill += catch_up[:, 0]
     model.knowledge = np.where(live, know + gain + spill, know)
     model.capability = np.where(live, model.compute_months[lab] + model.knowledge, model.capability)
 
 
-def _choose_openness(model: GeopoliticsModel) -> None:
+def _choose_openness(model: GeopoliticsModel) -> bool:
     """Open or closed release, every `release_interval` quarters (D4.4, D4.6; Mladenovic et al.).
 
     The decision sets the openness of the lab's next release, not of what it already released: on
@@ -214,35 +238,42 @@ def _choose_openness(model: GeopoliticsModel) -> None:
 
     A lab under a `release_policy` rule (its own decision, as a player makes it in class play) does not
     draw: it switches to the rule's openness in the rule's first quarter and keeps it while the rule acts.
+    Returns whether a lab switched.
     """
     p = model.params.labs
     draws = model.stream("labs.release").random(model.n_labs)  # drawn every quarter: common random numbers
     forced = model.policy.release_openness
-    for ruled in np.flatnonzero(forced >= 0).tolist():
-        opens = bool(forced[ruled])
-        if opens != bool(model.lab_open[ruled]):
-            _announce_switch(model, ruled, opens, "by its own decision")
+    switched = False
+    if forced.max(initial=-1) >= 0:
+        for ruled in np.flatnonzero(forced >= 0).tolist():
+            opens = bool(forced[ruled])
+            if opens != bool(model.lab_open[ruled]):
+                _announce_switch(model, ruled, opens, "by its own decision")
+                switched = True
     if (model.quarter - model.start) % p.release_interval != 0 or model.quarter == model.start:
-        return
+        return switched
     frontier = _frontier(model)
     compute = effective_compute(model)
     shortfall = 1.0 - compute / max(compute.max(), 1e-12)
-    for lab in range(model.n_labs):
-        fams = (model.family_lab == lab) & model.released
-        if not fams.any() or forced[lab] >= 0:  # a release_policy rule decides for the lab (above)
-            continue
-        behind = frontier - float(np.fmax.reduce(model.capability[fams]))  # np.nanmax without its wrapper
-        currently_open = bool(model.lab_open[lab])
-        logit = (
-            p.open_bias
-            + p.open_gap_weight * behind / 12.0
-            + p.open_compute_weight * shortfall[lab]
-            + model.policy.open_support[lab]
-            + (p.openness_inertia if currently_open else -p.openness_inertia)
-        )
-        opens = bool(draws[lab] < 1.0 / (1.0 + np.exp(-logit)))
-        if opens != currently_open:
-            _announce_switch(model, lab, opens)
+    # Every lab at once (a switch changes only its own lab's openness and lines, not what the others
+    # weigh); labs without a released family, or under a release_policy rule (above), do not decide.
+    fams = _layout(model).lab_families & model.released[None, :]
+    deciding = fams.any(axis=1) & (forced < 0)
+    newest = np.fmax.reduce(np.where(fams, model.capability[None, :], np.nan), axis=1)  # np.nanmax per lab
+    behind = frontier - newest
+    currently_open = model.lab_open.copy()
+    logit = (
+        p.open_bias
+        + p.open_gap_weight * behind / 12.0
+        + p.open_compute_weight * shortfall
+        + model.policy.open_support
+        + np.where(currently_open, p.openness_inertia, -p.openness_inertia)
+    )
+    opens = draws < 1.0 / (1.0 + np.exp(-logit))  # NaN (no capability) where a lab does not decide
+    for lab in np.flatnonzero(deciding & (opens != currently_open)).tolist():
+        _announce_switch(model, lab, bool(opens[lab]))
+        switched = True
+    return switched
 
 
 def _announce_switch(model: GeopoliticsModel, lab: int, opens: bool, why: str = "") -> None:
@@ -291,13 +322,21 @@ def _relabel_users(model: GeopoliticsModel, old: np.ndarray) -> None:
 def _record_best(model: GeopoliticsModel) -> None:
     """Best open and closed lines (what users can get: frozen weights count, retired APIs do not),
     and best US and CN models (the labs' newest)."""
-    lines = np.where(model.line_available, model.line_capability, np.nan)
-    cap = np.where(model.released, model.capability, np.nan)
-    for key in model.best_history:
+    layout = _layout(model)
+    # NaN where unavailable (unreleased); np.fmax ignores NaN, as the maximum over the rest does
+    lines = np.where(model.line_available, model.line_capability, np.nan).reshape(2, model.n_families)
+    by_openness = np.fmax.reduce(lines, axis=1)  # the closed half of the lines, then the open half
+    cap = np.where(layout.origin_families & model.released[None, :], model.capability[None, :], np.nan)
+    by_origin = np.fmax.reduce(cap, axis=1)  # NaN for a side with nothing released
+    for key, values in model.best_history.items():
         # a side is an openness (release lines) or a bloc of origin (the labs' newest models)
-        values = lines[model.line_open == (key == "open")] if key in OPENNESS else cap[model.family_origin == key]
-        values = values[~np.isnan(values)]
-        model.best_history[key].append(float(values.max()) if values.size else np.nan)
+        if key in OPENNESS:
+            values.append(float(by_openness[int(key == "open")]))
+        elif key in layout.origins:
+            values.append(float(by_origin[layout.origins.index(key)]))
+        else:  # a side the layout does not know (not in GAP_PAIRS): its families' newest models
+            side = np.where(model.released & (model.family_origin == key), model.capability, np.nan)
+            values.append(float(np.fmax.reduce(side)))
 
 
 def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
@@ -310,28 +349,31 @@ def lag_months(model: GeopoliticsModel, trailer: str, leader: str) -> float:
         return math.nan
     # The leader's best so far, quarter by quarter: a running maximum with a missing value as -inf (and
     # infinities as the largest finite floats, as `np.nan_to_num` has them). In Python: a list of ~30 floats
-    # costs less than the numpy calls, and the comparisons and arithmetic below are the same IEEE ones.
-    lead: list[float] = []
+    # costs less than the numpy calls, and the comparisons and arithmetic below are the same IEEE ones. One
+    # pass keeps what the lag needs of it: its last value, the first quarter k at which it reaches the
+    # trailer's best, and its values at k and at k - 1.
     best, seen = -math.inf, False
-    for value in model.best_history[leader]:
+    k, at_k, before_k = -1, math.nan, math.nan
+    now = -1
+    for now, value in enumerate(model.best_history[leader]):
         if math.isnan(value):
             value = -math.inf
         else:
             seen = True
             value = _LARGEST if value == math.inf else -_LARGEST if value == -math.inf else value
+        previous = best
         best = value if value > best else best
-        lead.append(best)
+        if k < 0 and best >= trail:
+            k, at_k, before_k = now, best, previous
     if not seen:
         return math.nan
-    now = len(lead) - 1
-    if lead[-1] <= trail:
+    if best <= trail:
         return 0.0
-    k = next((i for i, value in enumerate(lead) if value >= trail), None)
-    if k is not None and k > 0:
-        fraction = (trail - lead[k - 1]) / max(lead[k] - lead[k - 1], 1e-12)
+    if k > 0:
+        fraction = (trail - before_k) / max(at_k - before_k, 1e-12)
         return 3.0 * (now - (k - 1 + fraction))
-    if k is not None:  # reached at the first recorded quarter: extrapolate backwards
-        back = (lead[0] - trail) / MONTHS_PER_QUARTER
+    if k == 0:  # reached at the first recorded quarter: extrapolate backwards
+        back = (at_k - trail) / MONTHS_PER_QUARTER
         return 3.0 * (now + back)
     return math.nan
 
@@ -350,3 +392,55 @@ def _write_papers(model: GeopoliticsModel) -> None:
     share = base * policy.coauthorship_factor * np.exp(-sensitivity * (policy.tension - c.reference_tension))
     joint = model.stream("labs.papers").binomial(papers, min(max(share, 0.0), 1.0))
     model.coauthorship_share = joint / max(papers, 1)
+
+
+@dataclass(frozen=True)
+class LabsLayout:
+    """Index structures of the labs phase that depend only on the model's fixed structure (who makes
+    which family, the lines' order and origin, the blocs), built on first use (`_layout`)."""
+
+    sources: tuple[np.ndarray, ...]  # the arrays it was built from (a model that replaces one builds anew)
+    family_country: np.ndarray  # row of each family's lab's country
+    not_own: np.ndarray  # family x line: the line is another family's
+    cross: np.ndarray  # family x line: the line's origin differs from the family's (tension's spillover_factor)
+    lab_families: np.ndarray  # lab x family: the lab makes the family
+    bloc_countries: tuple[np.ndarray, ...]  # rows of each bloc's countries, for the blocs of labs
+    lab_bloc_code: np.ndarray  # each lab's bloc, as a position in bloc_countries
+    origins: list[str]  # the blocs of origin of the capability gaps (GAP_PAIRS)
+    origin_families: np.ndarray  # origin x family: the family's origin is that bloc
+
+
+def _layout(model: GeopoliticsModel) -> LabsLayout:
+    """The model's `LabsLayout`, built again when one of the arrays it comes from was replaced."""
+    sources = (
+        model.family_lab,
+        model.lab_country,
+        model.line_family,
+        model.line_origin,
+        model.line_open,
+        model.family_origin,
+        model.country_bloc,
+        model.lab_bloc,
+    )
+    layout = model.labs_layout
+    if layout is not None and all(map(operator.is_, layout.sources, sources)):
+        return layout
+    f = model.n_families
+    if not (np.array_equal(model.line_family, np.tile(np.arange(f), 2))
+            and np.array_equal(model.line_open, np.arange(2 * f) >= f)):
+        raise ValueError("release lines must be each family's closed line, then each family's open line")
+    blocs = sorted(set(model.lab_bloc.tolist()))
+    origins = [side for _, sides in GAP_PAIRS for side in sides if side not in OPENNESS]
+    layout = LabsLayout(
+        sources=sources,
+        family_country=model.lab_country[model.family_lab],
+        not_own=model.line_family[None, :] != np.arange(f)[:, None],
+        cross=model.line_origin[None, :] != model.family_origin[:, None],
+        lab_families=model.family_lab[None, :] == np.arange(model.n_labs)[:, None],
+        bloc_countries=tuple(np.flatnonzero(model.country_bloc == b) for b in blocs),
+        lab_bloc_code=np.array([blocs.index(b) for b in model.lab_bloc.tolist()], dtype=np.intp),
+        origins=origins,
+        origin_families=model.family_origin[None, :] == np.array(origins, dtype=str)[:, None],
+    )
+    model.labs_layout = layout
+    return layout

@@ -89,11 +89,9 @@ class GeopoliticsModel(
         countries.backcast_compute(self)
         labs.anchor_compute(self)
         firms.setup(self)
-        if create_agents:
-            self.country_agents = [Country(self, i) for i in range(self.n_countries)]
-            self.lab_agents = [Lab(self, i) for i in range(self.n_labs)]
-        # Firm agents are created on first look (see `firms`); [] when agents are not wanted.
-        self._firm_agents = None if create_agents else []
+        # Agents are created on first look (see `firms`), countries and labs before firms; [] when
+        # agents are not wanted.
+        self._country_agents = self._lab_agents = self._firm_agents = None if create_agents else []
         self.running = True
 
     # -- set-up ----------------------------------------------------------------------------------
@@ -195,8 +193,25 @@ class GeopoliticsModel(
         """Lines that can be chosen: published weights stay available for good; a stale closed API
         is served for `closed_api_retirement_quarters` after the lab's last closed release."""
         retire = self.params.labs.closed_api_retirement_quarters
+        # Asked ~7 times a quarter (labs, governments, firms) and the same between switches: kept with
+        # everything it is computed from (the lines' arrays by content, so a write in place counts) and
+        # handed out read-only, as every caller shares it.
+        key = (
+            self.quarter,
+            retire,
+            self.line_since.tobytes(),
+            self.line_current.tobytes(),
+            self.line_frozen.tobytes(),
+            self.line_open.tobytes(),
+        )
+        cached = self._line_available
+        if cached is not None and cached[0] == key:
+            return cached[1]
         serving = self.line_open | self.line_current | (self.quarter < self.line_frozen + retire)
-        return self.line_released & serving
+        available = self.line_released & serving
+        available.setflags(write=False)
+        self._line_available = (key, available)
+        return available
 
     @property
     def line_stale(self) -> np.ndarray:
@@ -246,15 +261,35 @@ class GeopoliticsModel(
             self.step()
 
     # -- agents ---------------------------------------------------------------------------------
-    # Firms are Mesa agents like countries and labs, but each is only a view of one row of the
-    # firm arrays, and creating one costs ~8 us in Mesa 3.3.1 (registration in the model's dict
-    # and two weak-reference sets): at 500k firms more than all 32 quarters of firm choices.
-    # So the views are created the first time anyone looks at the agents (`firms`, `agents`,
-    # `agents_by_type`), in the same order and with the same unique ids as if made up front,
-    # and a run that never looks (every batch run) does not pay for them.
+    # Countries, labs and firms are Mesa agents, but each is only a view of one row of its type's
+    # arrays, and creating one costs ~8 us in Mesa 3.3.1 (registration in the model's dict and two
+    # weak-reference sets): at 500k firms more than all 32 quarters of firm choices, and for the 82
+    # countries and labs about a third of a default-size model's set-up. So the views are created
+    # the first time anyone looks at the agents (`firms`, `country_agents`, `lab_agents`, `agents`,
+    # `agents_by_type`), countries, then labs, then firms: the same order and unique ids as if made
+    # up front, and a run that never looks (every batch run) does not pay for them.
+    def _country_and_lab_agents_created(self) -> None:
+        if self._country_agents is None:
+            self._country_agents = [Country(self, i) for i in range(self.n_countries)]
+        if self._lab_agents is None:
+            self._lab_agents = [Lab(self, i) for i in range(self.n_labs)]
+
     def _all_agents_created(self) -> None:
+        self._country_and_lab_agents_created()
         if self._firm_agents is None:
             self._firm_agents = [Firm(self, i) for i in range(self.n_firms)]
+
+    @property
+    def country_agents(self) -> list[Country]:
+        """The country agents, in country-array order (`model.country_agents[i].index == i`)."""
+        self._country_and_lab_agents_created()
+        return self._country_agents or []
+
+    @property
+    def lab_agents(self) -> list[Lab]:
+        """The lab agents, in lab-array order."""
+        self._country_and_lab_agents_created()
+        return self._lab_agents or []
 
     @property
     def firms(self) -> list[Firm]:

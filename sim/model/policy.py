@@ -59,6 +59,7 @@ class PolicyState:
         self.reset(0.0)
 
     def reset(self, tension: float) -> None:
+        """Every array and scalar back to "no rule acts" (new arrays: last quarter's are left as they were)."""
         c, f, labs = self.n_countries, self.n_lines, self.n_labs
         self.chip_access = np.ones(c)
         self.blocked_share = np.zeros((c, f))
@@ -76,8 +77,43 @@ class PolicyState:
         self.privacy_shift = np.zeros(c)
         self.alignment_push = np.zeros((c, 3))
         self.alignment_pull = np.zeros((c, 3))
+        self.reset_scalars(tension)
+
+    def reset_scalars(self, tension: float) -> None:
+        """The scalars only (tension, spillover, co-authorship) back to "no rule acts"."""
         self.tension = tension
         self.coauthorship_factor = 1.0
         self.spillover_factor = 1.0
         self.coauthorship_base = None
         self.coauthorship_sensitivity = None
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Copies of the arrays (in `ARRAYS` order), for `restore_arrays`."""
+        return tuple(getattr(self, name).copy() for name in ARRAYS)
+
+    def restore_arrays(self, saved: tuple[np.ndarray, ...]) -> None:
+        """The arrays as `arrays` saved them, as new copies (whoever holds last quarter's keeps them;
+        a write into this quarter's, such as an endogenous ban's, does not reach the saved ones)."""
+        for name, values in zip(ARRAYS, saved, strict=True):
+            setattr(self, name, values.copy())
+
+
+# The policy state's arrays, in the order `PolicyState.arrays` saves them (every field but the scalars).
+ARRAYS: tuple[str, ...] = (
+    "chip_access",
+    "blocked_share",
+    "banned_all",
+    "banned_government",
+    "price_factor",
+    "utility_bonus",
+    "government_bonus",
+    "extra_risk",
+    "readiness_boost",
+    "compute_boost",
+    "open_support",
+    "growth_factor",
+    "release_openness",
+    "privacy_shift",
+    "alignment_push",
+    "alignment_pull",
+)

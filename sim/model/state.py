@@ -24,6 +24,8 @@ from sim.model.metric_rows import MetricRows
 
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
+    from sim.model.alignment import AlignmentLayout
+    from sim.model.labs import LabsLayout
     from sim.model.metrics import _Layout
     from sim.model.policy import PolicyState
     from sim.model.rules import RuleEngine
@@ -156,8 +158,19 @@ class ModelState(Entity):
         object, (), None, "(quarter, utility, risk) per country x line from the governments phase, for the firms phase"
     )
     metrics_layout: _Layout | None = declare(object, (), None, "group labels and masks of the metrics, built once")
-    country_agents: list[Country] = declare(list, (), list, "Mesa views of the countries")
-    lab_agents: list[Lab] = declare(list, (), list, "Mesa views of the labs")
+    _line_available: tuple[tuple[object, ...], BoolArray] | None = declare(
+        object, (), None, "the lines available this quarter with what they were computed from (line_available)"
+    )
+    alignment_layout: AlignmentLayout | None = declare(
+        object, (), None, "index structures of the alignment phase (fixed structure), built once"
+    )
+    labs_layout: LabsLayout | None = declare(
+        object, (), None, "index structures of the labs phase (fixed structure), built once"
+    )
+    _country_agents: list[Country] | None = declare(
+        list, (), list, "Mesa views of the countries; None until first looked at"
+    )
+    _lab_agents: list[Lab] | None = declare(list, (), list, "Mesa views of the labs; None until first looked at")
     _firm_agents: list[Firm] | None = declare(list, (), list, "Mesa views of the firms; None until first looked at")
 
 
@@ -324,12 +337,23 @@ STATE_NAMES: frozenset[str] = frozenset(spec.name for spec in STATES)
 
 def allocate(model: object) -> None:
     """Create every declared variable on `model` with its initial value (INPUT ones must be set)."""
+    given = vars(model)
+    sizes: dict[str, int] = {}  # each dimension's size, read once (not once per variable)
     for spec in STATES:
         if spec.init is INPUT:
-            if spec.name not in vars(model):
+            if spec.name not in given:
                 raise AttributeError(f"model state {spec.name!r} is an input but was not set before allocation")
             continue
-        setattr(model, spec.name, spec.initial(model))
+        if spec.is_array and spec.dtype is not np.str_:
+            for d in spec.dims:
+                if d not in sizes:
+                    sizes[d] = int(getattr(model, DIMENSIONS[d]))
+            value: np.ndarray = np.empty(tuple(sizes[d] for d in spec.dims), dtype=spec.dtype)
+            if spec.init is not None:  # what np.full does, without its Python wrapper
+                value.fill(spec.init)
+            setattr(model, spec.name, value)
+        else:
+            setattr(model, spec.name, spec.initial(model))
 
 
 def check(model: object) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -185,6 +185,10 @@ class AllianceEffect(RuleEffect[Alliance]):
         for c in order[: min(rule.joins_per_quarter, int((payoff > 0).sum()))]:
             members[c] = True
             self.log(model, f"{model.country_names[c]} joins {self.rule_id}", model.country_ids[c])
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """The members, unless network effects are pooled: those follow the users' choices every quarter."""
+        return None if self.rule.network_pooling else self.members.tobytes()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -117,6 +117,10 @@ class BanEffect(RuleEffect[Ban]):
 
     def _banning(self, model: GeopoliticsModel) -> np.ndarray:
         return self.rule.targets.mask(model.world) if self.rule.mode == "scripted" else self.banning
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """The countries banning: fixed for a scripted ban, this rule's state for an endogenous one."""
+        return () if self.rule.mode == "scripted" else self.banning.tobytes()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         self._write(policy, self._banning(model), self._line_mask(model))

@@ -12,8 +12,8 @@ when the window ends; effects with behaviour of their own act in the countries p
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Hashable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
@@ -81,12 +81,26 @@ class RuleEffect(Generic[RuleT]):
     """One rule at work in one model: built at model start from the rule's validated config, it holds
     the rule's state and implements the hooks the rule engine calls (`sim.model.rules`)."""
 
+    # An effect whose `apply` sets only the policy state's scalars (tension, spillover, co-authorship) and
+    # no array: the engine applies it every quarter, also when it reuses the arrays (`state_key`).
+    scalars_only: ClassVar[bool] = False
+
     def __init__(self, rule: RuleT, rule_id: str, model: GeopoliticsModel) -> None:
         self.rule = rule
         self.rule_id = rule_id
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         """Write this quarter's effect into the policy state (rules phase)."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """What `apply` reads that can change during a run, or None when `apply` must run every quarter.
+
+        The rule engine reuses last quarter's policy arrays when the same rules are active and every
+        effect's key is unchanged (`sim.model.rules.RuleEngine`), so a key must cover all state `apply`
+        reads besides the rule's config and the model's fixed structure (world, lines, blocs,
+        parameters): partners or members joined, bans raised. None (the default) is for effects that
+        draw, log or read what moves every quarter (incidents, user counts)."""
+        return None
 
     def act(self, model: GeopoliticsModel) -> None:
         """Endogenous behaviour in the countries phase (bans raised, partners joining)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -62,6 +62,10 @@ class CapacityBuilding(Rule):
 
 class CapacityBuildingEffect(RuleEffect[CapacityBuilding]):
     """Adds readiness and compute to the targets each quarter, and the sponsor's goodwill."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """Constant: the targets, the sponsor's lines and the amounts are fixed for the run."""
+        return ()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

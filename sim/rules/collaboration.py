@@ -47,6 +47,8 @@ class Collaboration(Rule):
 class CollaborationEffect(RuleEffect[Collaboration]):
     """Replaces the co-authorship parameters and scales cross-bloc spillovers while active."""
 
+    scalars_only = True  # tension, spillover and co-authorship only: applied every quarter
+
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule
         policy.coauthorship_base = rule.base_share

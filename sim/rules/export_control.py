@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -66,6 +66,10 @@ class ExportControl(Rule):
 class ExportControlEffect(RuleEffect[ExportControl]):
     """Lowers the targets' chip access, blocks the issuer's lines to a share of their firms, and
     pushes their alignment away from the issuer."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """Constant: the targets, the issuer's lines and the strength are fixed for the run."""
+        return ()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -49,6 +50,10 @@ class OpenSourcePush(Rule):
 
 class OpenSourcePushEffect(RuleEffect[OpenSourcePush]):
     """Adds open-release support to the bloc's labs and utility to its open lines abroad."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """Constant: the bloc's labs and open lines and the countries outside it are fixed for the run."""
+        return ()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -142,6 +142,10 @@ class ProgramEffect(RuleEffect[Program]):
         super().__init__(rule, rule_id, model)
         self.partners = np.zeros(model.n_countries, bool)  # countries that accepted
         self.declined = np.zeros(model.n_countries, bool)  # countries that declined (not asked again)
+        # the announced partners' rows and first quarters, looked at every quarter: found and parsed once
+        self._announced = [
+            (model.country_index[partner.country], parse_quarter(partner.from_), partner) for partner in rule.partners
+        ]
 
     def _join(self, model: GeopoliticsModel, c: int, how: str) -> None:
         self.partners[c] = True
@@ -158,9 +162,8 @@ class ProgramEffect(RuleEffect[Program]):
         rule = self.rule
         partners, declined = self.partners, self.declined
         payoff: np.ndarray | None = None
-        for partner in rule.partners:
-            c = model.country_index[partner.country]
-            if partners[c] or parse_quarter(partner.from_) > model.quarter:
+        for c, first, partner in self._announced:
+            if partners[c] or first > model.quarter:
                 continue
             if partner.decision == "accept":  # the government's own decision, whatever the payoff
                 self._join(model, c, "its government's decision")
@@ -201,6 +204,10 @@ class ProgramEffect(RuleEffect[Program]):
                 self._join(model, int(c), "accepted an offer")
             else:
                 self._decline(model, int(c), "the programme's offer")
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """The partners (they join in the countries phase); the benefits are fixed for the run."""
+        return self.partners.tobytes()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

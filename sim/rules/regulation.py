@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -84,6 +84,10 @@ class Regulation(Rule):
 
 class RegulationEffect(RuleEffect[Regulation]):
     """Shifts the targets' privacy strictness and charges the audit cost on covered lines."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """Constant: the targets and the covered lines are fixed for the run."""
+        return ()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule

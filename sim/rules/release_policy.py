@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -52,6 +52,10 @@ class ReleasePolicy(Rule):
 
 class ReleasePolicyEffect(RuleEffect[ReleasePolicy]):
     """Writes the forced openness of the labs' next releases into the policy state (rules phase)."""
+
+    def state_key(self, model: GeopoliticsModel) -> Hashable | None:
+        """Constant: the labs and the openness are fixed for the run."""
+        return ()
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         value = 1 if self.rule.openness == "open" else 0

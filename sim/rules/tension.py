@@ -66,6 +66,8 @@ class Tension(Rule):
 class TensionEffect(RuleEffect[Tension]):
     """Sets this quarter's tension from the path and scales cross-bloc spillovers by it."""
 
+    scalars_only = True  # tension, spillover and co-authorship only: applied every quarter
+
     def __init__(self, rule: Tension, rule_id: str, model: GeopoliticsModel) -> None:
         super().__init__(rule, rule_id, model)
         self.points = rule.points()  # parsed once, read every quarter
