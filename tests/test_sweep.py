@@ -318,6 +318,51 @@ def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_k
         write_part(tmp_path / "clash.parquet", table.assign(country="x"))
 
 
+def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(tmp_path, monkeypatch):
+    # write_part hands pyarrow the text columns' dictionaries and one batch of all rows where that cannot change
+    # a byte (sim.experiments.store._parquet_bytes); at each edge it must still be pandas' file.
+    from sim.experiments import store
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", ["population.firms=300", "time.end=2024Q4"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 5).timeseries
+    table.insert(0, "run_id", "0123456789abcdef")
+    rows = 25_000  # two data pages (pyarrow cuts a page at 20,000 rows)
+    base = pd.concat([table] * (rows // len(table) + 1), ignore_index=True).iloc[:rows].copy()
+
+    def metric_arriving_at(row: int) -> pd.DataFrame:
+        """Two metrics until `row`, a third from there: its dictionary's indices widen from 1 to 2 bits."""
+        frame = base.copy()
+        names = np.where(np.arange(rows) % 2 == 0, "adoption_share", "influence").astype(object)
+        names[row:] = "third_metric"
+        frame["metric"] = pd.array(names, dtype=table["metric"].dtype)
+        return frame
+
+    long_names = base.iloc[:16_000].copy()  # a dictionary over pyarrow's 1 MB limit: it falls back to plain
+    long_names["metric"] = pd.array([f"metric-{i:06d}-" + "x" * 60 for i in range(16_000)], dtype=table["metric"].dtype)
+    missing = base.copy()
+    missing.loc[missing.index[::5], "scenario"] = np.nan
+    frames = {
+        "a replicate": (table, set()),
+        "third metric on the first page": (metric_arriving_at(19_999), set()),
+        "third metric on the second page": (metric_arriving_at(20_000), {"metric"}),
+        "a dictionary over the limit": (long_names, None),
+        "a missing scenario": (missing, set()),
+        "more rows than a direct write takes": (pd.concat([table] * 3, ignore_index=True), None),
+    }
+    for name, (frame, hashed) in frames.items():
+        monkeypatch.setattr(store, "_HASHED", set())
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame, categorical=True).to_parquet(expected, index=False)
+        entry = store.write_part(tmp_path / "part.parquet", frame)
+        assert (tmp_path / "part.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame)
+        if hashed is not None:  # which text columns went to pyarrow as text (the dates do: a quarter a page)
+            assert store._HASHED - {"date"} == hashed, name
+
+
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
     # Enough firms and quarters that both factors move the open share (size-weighted, few users at first).
     path = experiment(tmp_path, """set: {population.firms: 1500, time.end: 2025Q2}
