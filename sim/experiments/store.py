@@ -197,21 +197,21 @@ def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
     no index: the same columns, types, values and schema metadata), built without that frame: its text
     columns are passed on as they are, each group key is a dictionary column made from the codes of the
     group column's distinct labels, and the schema (pandas' metadata included) is pandas' own for a frame of
-    no rows with the same dtypes. ~3 ms where the frame and its conversion took ~7 (a sweep stores one a run).
+    no rows with the same dtypes. ~3 ms where the frame and its conversion took ~7 (a sweep stores one a run);
+    ~1 ms when the group column is the last run's (`_group_keys`).
 
     None when the table is not of that form (a column that is not text, int64 or float64, or not named by
     a text; a missing or empty group label, which `with_group_keys` first turns into the world's; `attrs`,
     which pandas writes into the file): the caller goes through pandas then. With the table, the group
     column's dictionary encoding (made for the keys; `_parquet_bytes` writes the column from it)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     columns = list(timeseries.columns)
     if timeseries.attrs or not all(isinstance(name, str) for name in columns):
         return None  # pandas writes attrs into the file's metadata, and other names as they are
     if "group" not in columns or len(set(columns)) != len(columns):
         return None
-    series = [timeseries.iloc[:, i] for i in range(len(columns))]
+    series = [column for _, column in timeseries.items()]
     kinds = []
     for column in series:
         if column.dtype == _TEXT and getattr(column.dtype, "storage", None) == "pyarrow":
@@ -220,30 +220,56 @@ def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
             kinds.append(str(column.dtype))
         else:
             return None
-    group = pa.chunked_array(pa.array(series[columns.index("group")].array))
+    group = pa.array(series[columns.index("group")].array)
+    if isinstance(group, pa.ChunkedArray):
+        group = group.combine_chunks()
     if group.null_count:
         return None
-    encoded = pc.dictionary_encode(group).combine_chunks()  # distinct labels in order of first appearance
+    made = _group_keys(group)
+    if made is None:
+        return None
+    encoded, keys, key_arrays, categories = made
+    if any(key in columns for key in keys):
+        return None  # with_group_keys refuses it, with its message
+    at = columns.index("group") + 1
+    names, dtypes, arrays = columns[:at], kinds[:at], [_arrow(c, pa) for c in series[:at]]
+    names += keys
+    dtypes += ["category"] * len(keys)
+    arrays += key_arrays
+    names += columns[at:]
+    dtypes += kinds[at:]
+    arrays += [_arrow(c, pa) for c in series[at:]]
+    table = pa.Table.from_arrays(arrays, schema=_part_schema(tuple(names), tuple(dtypes), categories))
+    return table, {"group": encoded}
+
+
+_LAST_GROUPS: list[tuple[Any, Any]] = []  # [(a group column, what _group_keys made of it)]: the last run's
+
+
+def _group_keys(group: Any) -> tuple[Any, list[str], list[Any], tuple[tuple[str, ...], ...]] | None:
+    """The group column's dictionary encoding (labels in order of first appearance), its keys, a dictionary
+    column per key and each key's values; None when a label is empty (pandas' way then).
+
+    The runs of a sweep mostly have the same group column, row for row: the last one's columns are reused
+    when the new column is equal to it (a comparison of ~0.05 ms against ~2 ms of hashing and gathering)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if _LAST_GROUPS and _LAST_GROUPS[0][0].equals(group):
+        return _LAST_GROUPS[0][1]
+    encoded = pc.dictionary_encode(group)
     labels = tuple(encoded.dictionary.to_pylist())
     if "" in labels:
         return None
     keys, key_codes = _label_keys(labels)
-    if any(key in columns for key in keys):
-        return None  # with_group_keys refuses it, with its message
     codes = encoded.indices.to_numpy()
-    at = columns.index("group") + 1
-    names, dtypes, arrays = columns[:at], kinds[:at], [_arrow(c, pa) for c in series[:at]]
-    for key, (of_label, present) in zip(keys, key_codes, strict=True):
-        # -1 (the label has no such key) is a missing value, as in a pandas categorical's codes
-        arrays.append(pa.DictionaryArray.from_arrays(of_label[codes], present, from_pandas=True))
-        names.append(key)
-        dtypes.append("category")
-    names += columns[at:]
-    dtypes += kinds[at:]
-    arrays += [_arrow(c, pa) for c in series[at:]]
+    # -1 (the label has no such key) is a missing value, as in a pandas categorical's codes
+    key_arrays = [pa.DictionaryArray.from_arrays(of_label[codes], present, from_pandas=True)
+                  for of_label, present in key_codes]
     categories = tuple(tuple(present.to_pylist()) for _, present in key_codes)
-    table = pa.Table.from_arrays(arrays, schema=_part_schema(tuple(names), tuple(dtypes), categories))
-    return table, {"group": encoded}
+    made = (encoded, keys, key_arrays, categories)
+    _LAST_GROUPS[:] = [(group, made)]
+    return made
 
 
 def _arrow(column: pd.Series, pa: Any) -> Any:
