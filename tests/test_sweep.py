@@ -286,6 +286,36 @@ def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_tab
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
 
 
+def test_tasks_over_two_worlds_each_run_with_their_own_world_in_one_worker(tmp_path):
+    # A task's world is pickled once per world and unpickled once per world in a worker (executors._PickledWorld):
+    # tasks alternating between two worlds on the same worker must each still get their own.
+    import pickle
+
+    from sim.experiments.executors import STATUS_OK, LocalExecutor, RunTask, execute
+    from sim.world import World
+
+    plan = make_plan(str(experiment(tmp_path, small(levels=2))))
+    world = plan.prepared.world
+    data = world.model_dump()
+    data["countries"] = tuple({**c, "gdp_usd_bn": c["gdp_usd_bn"] * (3.0 if c["bloc"] == "CN" else 1.0)}
+                              for c in data["countries"])
+    richer = World.model_validate(data)  # China's bloc three times as large: its influence moves
+    spec = plan.runs[0]
+    tasks = [RunTask(f"{i:016x}", spec.scenario, spec.replicate, spec.seed, plan.experiment.outcomes,
+                     (world, richer)[i % 2]) for i in range(4)]
+    outputs = list(LocalExecutor(workers=1).run(tasks))
+    assert [o.status for o in outputs] == [STATUS_OK] * 4
+    assert len({o.worker for o in outputs}) == 1  # one worker process ran both worlds, in turn
+    inline = [execute(task) for task in tasks]
+    for task, output, here in zip(tasks, outputs, inline, strict=True):
+        assert output.outcomes == here.outcomes, task.run_id
+        pd.testing.assert_frame_equal(output.timeseries, here.timeseries)
+    assert outputs[0].outcomes == outputs[2].outcomes != outputs[1].outcomes == outputs[3].outcomes
+    # The bytes of a task carry its world whole: any process can run it, whatever ran before.
+    again = pickle.loads(pickle.dumps(tasks[1]))
+    assert again.world == richer and again.world != world
+
+
 def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_keys(tmp_path):
     # write_part builds the Arrow table itself (sim.experiments.store.part_table); the file must stay what
     # `with_group_keys(..., categorical=True).to_parquet` wrote, which older sweeps' index lines record.

@@ -17,8 +17,10 @@ the table back as before.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import pickle
 import re
 import socket
 import time
@@ -96,6 +98,57 @@ class RunTask:
     outcomes: Mapping[str, Outcome]
     world: World | None = None  # None when the executor supplies it (Dask scatters it once)
     parts: PartFolder | None = None  # where the worker stores the run's part itself (None: send it back)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its world as `_PickledWorld`: the world's bytes made once per world, not once a task."""
+        state = self.__dict__.copy()
+        if self.world is not None:
+            state["world"] = _PickledWorld.of(self.world)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("world"), _PickledWorld):
+            state["world"] = state["world"].load()
+        self.__dict__.update(state)
+
+
+class _PickledWorld:
+    """A world as its pickle's bytes and their sha256. Every task of a sweep carries the same world (~65 kB):
+    the process making the tasks pickles it once (the last world, by identity: a `World` is frozen), and a
+    worker unpickles each distinct world once (by its bytes' digest) instead of once a run, ~0.7 ms a run
+    together. A task still carries its world whole, so any worker can run any task."""
+
+    __slots__ = ("data", "digest")
+
+    def __init__(self, digest: str, data: bytes):
+        self.digest, self.data = digest, data
+
+    def __getstate__(self) -> tuple[str, bytes]:
+        return self.digest, self.data
+
+    def __setstate__(self, state: tuple[str, bytes]) -> None:
+        self.digest, self.data = state
+
+    @classmethod
+    def of(cls, world: World) -> _PickledWorld:
+        if _MADE and _MADE[0][0] is world:
+            return _MADE[0][1]
+        data = pickle.dumps(world, protocol=pickle.HIGHEST_PROTOCOL)
+        pickled = cls(hashlib.sha256(data).hexdigest(), data)
+        _MADE[:] = [(world, pickled)]
+        return pickled
+
+    def load(self) -> World:
+        world = _LOADED.get(self.digest)
+        if world is None:
+            if len(_LOADED) >= 4:
+                _LOADED.clear()
+            world = _LOADED[self.digest] = pickle.loads(self.data)
+        return world
+
+
+_MADE: list[tuple[World, _PickledWorld]] = []  # where tasks are pickled: the last world, with its pickle
+_LOADED: dict[str, World] = {}  # in a worker: the worlds unpickled so far, by digest (a few at most)
 
 
 class TaskList(Sequence[RunTask]):
