@@ -286,9 +286,10 @@ def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_tab
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
 
 
-def test_tasks_over_two_worlds_each_run_with_their_own_world_in_one_worker(tmp_path):
-    # A task's world is pickled once per world and unpickled once per world in a worker (executors._PickledWorld):
-    # tasks alternating between two worlds on the same worker must each still get their own.
+def test_tasks_over_two_worlds_and_scenarios_each_run_with_their_own_in_one_worker(tmp_path):
+    # A task's world and scenario are pickled once per object and unpickled once per object in a worker
+    # (executors._Pickled): tasks alternating between two worlds, and two scenarios, on the same worker must each
+    # still get their own.
     import pickle
 
     from sim.experiments.executors import STATUS_OK, LocalExecutor, RunTask, execute
@@ -301,19 +302,24 @@ def test_tasks_over_two_worlds_each_run_with_their_own_world_in_one_worker(tmp_p
                               for c in data["countries"])
     richer = World.model_validate(data)  # China's bloc three times as large: its influence moves
     spec = plan.runs[0]
-    tasks = [RunTask(f"{i:016x}", spec.scenario, spec.replicate, spec.seed, plan.experiment.outcomes,
-                     (world, richer)[i % 2]) for i in range(4)]
+    other = next(s for s in plan.runs if s.values != spec.values).scenario  # another network weight
+    assert other != spec.scenario
+    pairs = [(spec.scenario, world), (spec.scenario, richer), (other, world), (other, richer)] * 2
+    tasks = [RunTask(f"{i:016x}", scenario, spec.replicate, spec.seed, plan.experiment.outcomes, world_)
+             for i, (scenario, world_) in enumerate(pairs)]
     outputs = list(LocalExecutor(workers=1).run(tasks))
-    assert [o.status for o in outputs] == [STATUS_OK] * 4
-    assert len({o.worker for o in outputs}) == 1  # one worker process ran both worlds, in turn
+    assert [o.status for o in outputs] == [STATUS_OK] * 8
+    assert len({o.worker for o in outputs}) == 1  # one worker process ran them all, in turn
     inline = [execute(task) for task in tasks]
     for task, output, here in zip(tasks, outputs, inline, strict=True):
         assert output.outcomes == here.outcomes, task.run_id
         pd.testing.assert_frame_equal(output.timeseries, here.timeseries)
-    assert outputs[0].outcomes == outputs[2].outcomes != outputs[1].outcomes == outputs[3].outcomes
-    # The bytes of a task carry its world whole: any process can run it, whatever ran before.
-    again = pickle.loads(pickle.dumps(tasks[1]))
+    assert [o.outcomes for o in outputs[:4]] == [o.outcomes for o in outputs[4:]]
+    assert len({tuple(o.outcomes.values()) for o in outputs[:4]}) == 4  # each pair gives its own results
+    # The bytes of a task carry its world and scenario whole: any process can run it, whatever ran before.
+    again = pickle.loads(pickle.dumps(tasks[3]))
     assert again.world == richer and again.world != world
+    assert again.scenario.model_dump() == other.model_dump() != spec.scenario.model_dump()
 
 
 def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_keys(tmp_path):

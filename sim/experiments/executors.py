@@ -104,23 +104,27 @@ class RunTask:
     parts: PartFolder | None = None  # where the worker stores the run's part itself (None: send it back)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled with its world as `_PickledWorld`: the world's bytes made once per world, not once a task."""
+        """Pickled with its world and scenario as `_Pickled`: their bytes made once per object, not once a task."""
         state = self.__dict__.copy()
-        if self.world is not None:
-            state["world"] = _PickledWorld.of(self.world)
+        for name in ("scenario", "world"):
+            if state[name] is not None:
+                state[name] = _Pickled.of(state[name])
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if isinstance(state.get("world"), _PickledWorld):
-            state["world"] = state["world"].load()
+        for name in ("scenario", "world"):
+            if isinstance(state.get(name), _Pickled):
+                state[name] = state[name].load()
         self.__dict__.update(state)
 
 
-class _PickledWorld:
-    """A world as its pickle's bytes and their sha256. Every task of a sweep carries the same world (~65 kB):
-    the process making the tasks pickles it once (the last world, by identity: a `World` is frozen), and a
-    worker unpickles each distinct world once (by its bytes' digest) instead of once a run, ~0.7 ms a run
-    together. A task still carries its world whole, so any worker can run any task."""
+class _Pickled:
+    """A task's world or scenario as its pickle's bytes and their sha256. Every task of a sweep carries the same
+    world (~65 kB), and a design point's replicates the same scenario (~12 kB): the process making the tasks
+    pickles each object once (by identity; neither is changed once made, as `sim run`'s replicates share
+    theirs), and a worker unpickles each distinct one once (by its bytes' digest) and shares it between its
+    runs, instead of both once a run: ~1 ms a run together. A task still carries both whole, so any worker
+    can run any task."""
 
     __slots__ = ("data", "digest")
 
@@ -134,25 +138,35 @@ class _PickledWorld:
         self.digest, self.data = state
 
     @classmethod
-    def of(cls, world: World) -> _PickledWorld:
-        if _MADE and _MADE[0][0] is world:
-            return _MADE[0][1]
-        data = pickle.dumps(world, protocol=pickle.HIGHEST_PROTOCOL)
+    def of(cls, thing: Any) -> _Pickled:
+        made = _MADE.get(id(thing))
+        if made is not None and made[0] is thing:
+            _remember(_MADE, id(thing), made)
+            return made[1]
+        data = pickle.dumps(thing, protocol=pickle.HIGHEST_PROTOCOL)
         pickled = cls(hashlib.sha256(data).hexdigest(), data)
-        _MADE[:] = [(world, pickled)]
+        _remember(_MADE, id(thing), (thing, pickled))  # the object kept alive: its id is not reused meanwhile
         return pickled
 
-    def load(self) -> World:
-        world = _LOADED.get(self.digest)
-        if world is None:
-            if len(_LOADED) >= 4:
-                _LOADED.clear()
-            world = _LOADED[self.digest] = pickle.loads(self.data)
-        return world
+    def load(self) -> Any:
+        thing = _LOADED.get(self.digest)
+        if thing is None:
+            thing = pickle.loads(self.data)
+        _remember(_LOADED, self.digest, thing)
+        return thing
 
 
-_MADE: list[tuple[World, _PickledWorld]] = []  # where tasks are pickled: the last world, with its pickle
-_LOADED: dict[str, World] = {}  # in a worker: the worlds unpickled so far, by digest (a few at most)
+_KEPT = 8  # objects remembered on each side: the world and the last few scenarios
+_MADE: dict[int, tuple[Any, _Pickled]] = {}  # where tasks are pickled: id -> (the object, its pickle)
+_LOADED: dict[str, Any] = {}  # in a worker: digest -> the object unpickled from those bytes
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Put `value` in `cache` as its newest entry, dropping the least recently used beyond `_KEPT`."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > _KEPT:
+        del cache[next(iter(cache))]
 
 
 class TaskList(Sequence[RunTask]):
