@@ -148,7 +148,7 @@ def _parquet_bytes(table: Any, encoded: dict[str, Any]) -> bytes:
         elif pa.types.is_large_string(field.type):
             given = None
             if field.name not in _HASHED and array.null_count == 0 and rows:
-                given = encoded[field.name] if field.name in encoded else _text_dictionary(array)
+                given = encoded[field.name] if field.name in encoded else _text_dictionary(field.name, array)
                 # Codes in order of first appearance: the first page's distinct values are its largest code + 1.
                 first = int(given.indices.slice(0, _PAGE_ROWS).to_numpy().max()) + 1
                 if _bit_width(first) != _bit_width(len(given.dictionary)):
@@ -170,16 +170,26 @@ def _parquet_bytes(table: Any, encoded: dict[str, Any]) -> bytes:
     return bytes(sink.getvalue())
 
 
-def _text_dictionary(array: Any) -> Any:
-    """`pc.dictionary_encode(array)` (no missing values): distinct values in order of first appearance;
-    a column of one value (the run id, the scenario) without hashing its cells."""
+_LAST_TEXT: dict[str, tuple[Any, Any]] = {}  # column name -> (the last run's column, its dictionary encoding)
+
+
+def _text_dictionary(name: str, array: Any) -> Any:
+    """`pc.dictionary_encode(array)` (no missing values): distinct values in order of first appearance.
+    The last run's encoding when the column equals the last run's (the scenario name, the metrics); a column
+    of one value (the run id) without hashing its cells."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    last = _LAST_TEXT.get(name)
+    if last is not None and last[0].equals(array):
+        return last[1]
     first = array[0]
     if array[-1] == first and pc.all(pc.equal(array, first)).as_py():
-        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(array), np.int32)), array.slice(0, 1))
-    return pc.dictionary_encode(array)
+        encoded = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(array), np.int32)), array.slice(0, 1))
+    else:
+        encoded = pc.dictionary_encode(array)
+    _LAST_TEXT[name] = (array, encoded)
+    return encoded
 
 
 # The text dtype of a replicate's table (`sim.model.metric_rows.string_column`): Arrow's strings inside.
