@@ -133,10 +133,39 @@ def test_outcomes_pick_their_series_in_step_order_from_a_table_in_any_order():
         "rate_at": Outcome(metric="rate", group="world", at="2024Q2"),
         "missing": Outcome(metric="share", group="origin=US", reduce="final"),
     }
-    got = compute_outcomes(frame, outcomes)
-    assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2)
-    assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0
-    assert np.isnan(got["missing"])
+    # Arrow strings take Arrow's kernels (outcomes._picked_in_arrow); text of other kinds, pandas' operators.
+    for text in ("str", object, "category"):
+        got = compute_outcomes(frame.astype({"date": text, "metric": text, "group": text}), outcomes)
+        assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2), text
+        assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0, text
+        assert np.isnan(got["missing"]), text
+
+
+def test_a_replicates_outcomes_are_the_same_whichever_way_its_rows_are_found():
+    from sim.experiments.outcomes import _picked_in_arrow, compute_outcomes
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(BASELINE, ["population.firms=300", "time.end=2025Q4"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 11).timeseries
+    outcomes = {
+        "influence_at": Outcome(metric="influence", group="bloc=CN,weight=gdp", at="2025Q2"),
+        "open_mean": Outcome(metric="adoption_share", group="openness=open", window=("2024Q2", "2025Q3"),
+                             reduce="mean"),
+        "world_final": Outcome(metric="adoption_share", group="world", reduce="final"),
+        "crossing": Outcome(metric="adoption_share", group="openness=open", reduce="first_crossing",
+                            threshold=0.01),
+        "missing_group": Outcome(metric="influence", group="bloc=XX", reduce="max"),
+        "missing_metric": Outcome(metric="no_such_metric", group="world", reduce="min"),
+    }
+    assert _picked_in_arrow(table, outcomes) is not None  # a replicate's table takes Arrow's way
+    fast = compute_outcomes(table, outcomes)
+    slow = compute_outcomes(table.astype({"date": object, "metric": object, "group": object}), outcomes)
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert fast[name] == slow[name] or (np.isnan(fast[name]) and np.isnan(slow[name])), name
+    assert not np.isnan(fast["influence_at"]) and not np.isnan(fast["open_mean"])
+    assert np.isnan(fast["missing_group"]) and np.isnan(fast["missing_metric"])
 
 
 # --------------------------------------------------------------------------- checks at the line
