@@ -426,6 +426,19 @@ def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(t
         assert entry["rows"] == len(frame)
         if hashed is not None:  # which text columns went to pyarrow as text (the dates do: a quarter a page)
             assert store._HASHED - {"date"} == hashed, name
+    # A worker gives the run id apart (write_part's run_id): the same file as with the column in the frame.
+    plain = table.drop(columns="run_id")
+    noted = plain.iloc[:40].copy()
+    noted.attrs["note"] = "kept in the file's metadata"  # pandas' way, with the column inserted into a copy
+    for name, frame in (("a replicate", plain), ("a frame with attrs", noted)):
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame.assign(run_id="0123456789abcdef")[["run_id", *frame.columns]],
+                        categorical=True).to_parquet(expected, index=False)
+        entry = store.write_part(tmp_path / "given.parquet", frame, "0123456789abcdef")
+        assert (tmp_path / "given.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame) and "run_id" not in frame.columns
+    with pytest.raises(ValueError, match="run_id column already"):
+        store.write_part(tmp_path / "twice.parquet", table, "0123456789abcdef")
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):

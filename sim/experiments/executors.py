@@ -221,19 +221,19 @@ def execute(task: RunTask, world: World | None = None) -> RunOutput:
         return RunOutput(task.run_id, STATUS_FAILED, error=f"{type(error).__name__}: {error}",
                          traceback=traceback.format_exc(), seconds=time.perf_counter() - started, worker=where)
     series = result.timeseries
-    series.insert(0, "run_id", task.run_id)
     if task.parts is not None and task.parts.reachable():
         # Stored here, the ~7 MB table is neither pickled to the sweep's process nor written by it (which
         # would serialise every run's Parquet encoding in one process); the sweep records the index line.
         from sim.experiments.store import write_part
 
-        try:
-            entry = write_part(os.path.join(task.parts.path, f"{task.run_id}.parquet"), series)
+        try:  # the run_id column is put first in the part (not into the frame)
+            entry = write_part(os.path.join(task.parts.path, f"{task.run_id}.parquet"), series, task.run_id)
         except OSError:  # e.g. a full disk: sent back, the sweep's process writes it and reports the error
             entry = None
         if entry is not None:
             return RunOutput(task.run_id, STATUS_OK, outcomes, part=entry,
                              seconds=time.perf_counter() - started, worker=where)
+    series.insert(0, "run_id", task.run_id)
     return RunOutput(task.run_id, STATUS_OK, outcomes, series, seconds=time.perf_counter() - started, worker=where)
 
 

@@ -83,15 +83,22 @@ def _part_rows(path: Path, run_id: str | None = None) -> int | None:
     return rows if ids in ([run_id], []) else None
 
 
-def write_part(path: str | os.PathLike[str], timeseries: pd.DataFrame) -> dict[str, Any]:
+def write_part(path: str | os.PathLike[str], timeseries: pd.DataFrame, run_id: str | None = None) -> dict[str, Any]:
     """Store one run's timeseries (with its run_id column) atomically at `path`; return its sha256 and rows.
 
     Called by the worker that ran the run when it sees the sweep's folder, else by the sweep's process:
     the same bytes either way. The bytes are those of `with_group_keys(timeseries, categorical=True)
     .to_parquet(path, index=False)`; a replicate's table is turned into Arrow directly (`part_table`) and
-    encoded in memory (`_parquet_bytes`), anything else goes through pandas."""
-    built = _part(timeseries)
+    encoded in memory (`_parquet_bytes`), anything else goes through pandas. `run_id`, when given, is the
+    value of a run_id column put first (the worker's way: the frame is left as it is, and the column is made
+    in Arrow, ~0.8 ms less than inserting it into the frame and checking it back)."""
+    if run_id is not None and "run_id" in timeseries.columns:
+        raise ValueError("the timeseries has a run_id column already; give run_id only for a table without one")
+    built = _part(timeseries, run_id)
     if built is None:
+        if run_id is not None:
+            timeseries = timeseries.copy()
+            timeseries.insert(0, "run_id", run_id)
         with atomic_path(path) as tmp:
             with_group_keys(timeseries, categorical=True).to_parquet(tmp, index=False)
             return {"sha256": _sha256(tmp), "rows": len(timeseries)}
@@ -202,7 +209,7 @@ def part_table(timeseries: pd.DataFrame) -> Any:
     return None if built is None else built[0]
 
 
-def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
+def _part(timeseries: pd.DataFrame, run_id: str | None = None) -> tuple[Any, dict[str, Any]] | None:
     """The Arrow table pandas makes of `with_group_keys(timeseries, categorical=True)` (`Table.from_pandas`,
     no index: the same columns, types, values and schema metadata), built without that frame: its text
     columns are passed on as they are, each group key is a dictionary column made from the codes of the
@@ -213,7 +220,8 @@ def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
     None when the table is not of that form (a column that is not text, int64 or float64, or not named by
     a text; a missing or empty group label, which `with_group_keys` first turns into the world's; `attrs`,
     which pandas writes into the file): the caller goes through pandas then. With the table, the group
-    column's dictionary encoding (made for the keys; `_parquet_bytes` writes the column from it)."""
+    column's dictionary encoding (made for the keys; `_parquet_bytes` writes the column from it), and the
+    run id's when `run_id` puts that column first (`write_part`)."""
     import pyarrow as pa
 
     columns = list(timeseries.columns)
@@ -243,6 +251,12 @@ def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
         return None  # with_group_keys refuses it, with its message
     at = columns.index("group") + 1
     names, dtypes, arrays = columns[:at], kinds[:at], [_arrow(c, pa) for c in series[:at]]
+    given = {"group": encoded}
+    if run_id is not None:  # a first column of one value, in Arrow: its strings and its dictionary
+        names, dtypes = ["run_id", *names], ["str", *dtypes]
+        arrays.insert(0, _repeated(run_id, len(timeseries), pa))
+        given["run_id"] = pa.DictionaryArray.from_arrays(pa.array(np.zeros(len(timeseries), np.int32)),
+                                                          arrays[0].slice(0, 1))
     names += keys
     dtypes += ["category"] * len(keys)
     arrays += key_arrays
@@ -250,7 +264,14 @@ def _part(timeseries: pd.DataFrame) -> tuple[Any, dict[str, Any]] | None:
     dtypes += kinds[at:]
     arrays += [_arrow(c, pa) for c in series[at:]]
     table = pa.Table.from_arrays(arrays, schema=_part_schema(tuple(names), tuple(dtypes), categories))
-    return table, {"group": encoded}
+    return table, given
+
+
+def _repeated(text: str, count: int, pa: Any) -> Any:
+    """`count` times `text` as Arrow's large strings (what pandas gives a column made from one value)."""
+    data = text.encode("utf-8")
+    offsets = np.arange(count + 1, dtype=np.int64) * len(data)
+    return pa.LargeStringArray.from_buffers(count, pa.py_buffer(offsets), pa.py_buffer(data * count))
 
 
 _LAST_GROUPS: list[tuple[Any, Any]] = []  # [(a group column, what _group_keys made of it)]: the last run's
