@@ -439,6 +439,8 @@ def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(t
         assert entry["rows"] == len(frame) and "run_id" not in frame.columns
     with pytest.raises(ValueError, match="run_id column already"):
         store.write_part(tmp_path / "twice.parquet", table, "0123456789abcdef")
+    with pytest.raises(ValueError, match="named like group keys"):  # a group key that would clash with it
+        store.write_part(tmp_path / "clash.parquet", plain.assign(group="run_id=7"), "0123456789abcdef")
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):

@@ -247,7 +247,7 @@ def _part(timeseries: pd.DataFrame, run_id: str | None = None) -> tuple[Any, dic
     if made is None:
         return None
     encoded, keys, key_arrays, categories = made
-    if any(key in columns for key in keys):
+    if any(key in columns or (run_id is not None and key == "run_id") for key in keys):
         return None  # with_group_keys refuses it, with its message
     at = columns.index("group") + 1
     names, dtypes, arrays = columns[:at], kinds[:at], [_arrow(c, pa) for c in series[:at]]
