@@ -64,8 +64,8 @@ def compute_outcomes(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]) 
     of_metric: dict[str, np.ndarray] = {}  # metric -> its rows (by number, in table order)
     for name, outcome in outcomes.items():
         if picked is not None:
-            rows, dates = picked[name]
-            result[name] = reduce_series(dates, timeseries["value"].to_numpy(dtype=float)[rows], outcome)
+            found, found_dates = picked[name]
+            result[name] = reduce_series(found_dates, timeseries["value"].to_numpy(dtype=float)[found], outcome)
             continue
         rows = of_metric.get(outcome.metric)
         if rows is None:  # the metric's column compared once per metric, the groups only on its rows
