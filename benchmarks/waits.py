@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -119,10 +119,14 @@ def run_cpu(repeats: int = 3) -> RunCpu:
     return RunCpu(floor, run, help_, validate)
 
 
-# Run in a child process: one sweep of the baseline at its default size over tiny.yaml's 2 x 2 design.
+# Run in a child process: one sweep of the baseline at its default size over tiny.yaml's 2 x 2 design, each
+# run's replicate timed inside the workers (sweep_timing.py, this folder's) into argv[6].
 _SWEEP = r"""
 import json, sys, yaml
 from pathlib import Path
+sys.path.insert(0, sys.argv[7])
+import sweep_timing
+sweep_timing.install(sys.argv[6])
 from sim.experiments.sweep import sweep
 spec_path, replicates, workers, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 spec = yaml.safe_load(Path(spec_path).read_text())
@@ -148,6 +152,8 @@ class SweepOverhead:
     small_s: list[float]
     large_s: list[float]
     replicate_s: float
+    small_inside_s: list[float] = field(default_factory=list)  # each sweep's replicates, timed in its workers
+    large_inside_s: list[float] = field(default_factory=list)
 
     @property
     def per_run(self) -> float:
@@ -164,19 +170,43 @@ class SweepOverhead:
         """Overhead per run as a share of the replicate's own CPU (target: at most 0.5)."""
         return self.overhead / self.replicate_s
 
+    @property
+    def replicate_inside(self) -> float:
+        """CPU seconds of a replicate as the larger sweeps' workers ran it (their replicates' mean, median sweep)."""
+        return statistics.median(self.large_inside_s) / self.large_runs
+
+    @property
+    def overhead_inside(self) -> float:
+        """Marginal CPU seconds per run of everything but the replicate, each sweep's replicates (timed inside its
+        workers) taken from that sweep's own CPU: steadier than `overhead`, whose replicate is timed elsewhere
+        and at another moment, since the machine's speed moves both terms of each sweep together."""
+        small = min(t - r for t, r in zip(self.small_s, self.small_inside_s, strict=True))
+        large = min(t - r for t, r in zip(self.large_s, self.large_inside_s, strict=True))
+        return (large - small) / (self.large_runs - self.small_runs)
+
+    @property
+    def share_inside(self) -> float:
+        """`overhead_inside` as a share of `replicate_inside` (target: at most 0.5)."""
+        return self.overhead_inside / self.replicate_inside
+
 
 def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: int = 7,
                    workers: int = 1) -> SweepOverhead:
     """Sweeps of 4 x `small` and 4 x `large` runs, each in its own process, best of `repeats`."""
     spec = ROOT / "scenarios" / "experiments" / "tiny.yaml"
-    small_s, large_s = [], []
+    small_s, large_s, small_inside, large_inside = [], [], [], []
     with tempfile.TemporaryDirectory() as folder:
         for i in range(repeats):
-            for replicates, into in ((small, small_s), (large, large_s)):
+            for replicates, into, inside in ((small, small_s, small_inside), (large, large_s, large_inside)):
                 out = Path(folder) / f"sweep-{replicates}-{i}"
+                log = Path(folder) / f"replicates-{replicates}-{i}.txt"
                 into.append(child_cpu([sys.executable, "-c", _SWEEP, str(spec), str(replicates), str(workers),
-                                       str(out), str(BASELINE)]))
-    return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s)
+                                       str(out), str(BASELINE), str(log), str(ROOT / "benchmarks")]))
+                times = [float(line) for line in log.read_text().split()]
+                if len(times) != 4 * replicates:
+                    raise SystemExit(f"the sweep's workers timed {len(times)} replicates, not {4 * replicates}")
+                inside.append(sum(times))
+    return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s, small_inside, large_inside)
 
 
 @dataclass
@@ -257,7 +287,8 @@ def main() -> None:
         "floor_cpu_s": min(runs.floor_s), "sim_run_cpu_s": min(runs.run_s), "sim_run_over_floor": runs.ratio,
         "help_cpu_s": min(runs.help_s), "validate_cpu_s": min(runs.validate_s),
         "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_s": sweeps.overhead,
-        "sweep_overhead_share": sweeps.share,
+        "sweep_overhead_share": sweeps.share, "sweep_replicate_inside_s": sweeps.replicate_inside,
+        "sweep_overhead_inside_s": sweeps.overhead_inside, "sweep_overhead_inside_share": sweeps.share_inside,
         "worker_overhead_s": worker.overhead, "worker_overhead_share": worker.share,
     }, indent=1))
 

@@ -133,10 +133,39 @@ def test_outcomes_pick_their_series_in_step_order_from_a_table_in_any_order():
         "rate_at": Outcome(metric="rate", group="world", at="2024Q2"),
         "missing": Outcome(metric="share", group="origin=US", reduce="final"),
     }
-    got = compute_outcomes(frame, outcomes)
-    assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2)
-    assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0
-    assert np.isnan(got["missing"])
+    # Arrow strings take Arrow's kernels (outcomes._picked_in_arrow); text of other kinds, pandas' operators.
+    for text in ("str", object, "category"):
+        got = compute_outcomes(frame.astype({"date": text, "metric": text, "group": text}), outcomes)
+        assert got["south_first"] == 0.1 and got["south_change"] == pytest.approx(0.2), text
+        assert got["world_mean"] == pytest.approx(7 / 3) and got["rate_at"] == 8.0, text
+        assert np.isnan(got["missing"]), text
+
+
+def test_a_replicates_outcomes_are_the_same_whichever_way_its_rows_are_found():
+    from sim.experiments.outcomes import _picked_in_arrow, compute_outcomes
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(BASELINE, ["population.firms=300", "time.end=2025Q4"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 11).timeseries
+    outcomes = {
+        "influence_at": Outcome(metric="influence", group="bloc=CN,weight=gdp", at="2025Q2"),
+        "open_mean": Outcome(metric="adoption_share", group="openness=open", window=("2024Q2", "2025Q3"),
+                             reduce="mean"),
+        "world_final": Outcome(metric="adoption_share", group="world", reduce="final"),
+        "crossing": Outcome(metric="adoption_share", group="openness=open", reduce="first_crossing",
+                            threshold=0.01),
+        "missing_group": Outcome(metric="influence", group="bloc=XX", reduce="max"),
+        "missing_metric": Outcome(metric="no_such_metric", group="world", reduce="min"),
+    }
+    assert _picked_in_arrow(table, outcomes) is not None  # a replicate's table takes Arrow's way
+    fast = compute_outcomes(table, outcomes)
+    slow = compute_outcomes(table.astype({"date": object, "metric": object, "group": object}), outcomes)
+    assert fast.keys() == slow.keys()
+    for name in fast:
+        assert fast[name] == slow[name] or (np.isnan(fast[name]) and np.isnan(slow[name])), name
+    assert not np.isnan(fast["influence_at"]) and not np.isnan(fast["open_mean"])
+    assert np.isnan(fast["missing_group"]) and np.isnan(fast["missing_metric"])
 
 
 # --------------------------------------------------------------------------- checks at the line
@@ -286,6 +315,42 @@ def test_workers_store_their_own_parts_and_a_folder_they_cannot_see_gets_the_tab
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t.run_id}.parquet" for t in tasks)
 
 
+def test_tasks_over_two_worlds_and_scenarios_each_run_with_their_own_in_one_worker(tmp_path):
+    # A task's world and scenario are pickled once per object and unpickled once per object in a worker
+    # (executors._Pickled): tasks alternating between two worlds, and two scenarios, on the same worker must each
+    # still get their own.
+    import pickle
+
+    from sim.experiments.executors import STATUS_OK, LocalExecutor, RunTask, execute
+    from sim.world import World
+
+    plan = make_plan(str(experiment(tmp_path, small(levels=2))))
+    world = plan.prepared.world
+    data = world.model_dump()
+    data["countries"] = tuple({**c, "gdp_usd_bn": c["gdp_usd_bn"] * (3.0 if c["bloc"] == "CN" else 1.0)}
+                              for c in data["countries"])
+    richer = World.model_validate(data)  # China's bloc three times as large: its influence moves
+    spec = plan.runs[0]
+    other = next(s for s in plan.runs if s.values != spec.values).scenario  # another network weight
+    assert other != spec.scenario
+    pairs = [(spec.scenario, world), (spec.scenario, richer), (other, world), (other, richer)] * 2
+    tasks = [RunTask(f"{i:016x}", scenario, spec.replicate, spec.seed, plan.experiment.outcomes, world_)
+             for i, (scenario, world_) in enumerate(pairs)]
+    outputs = list(LocalExecutor(workers=1).run(tasks))
+    assert [o.status for o in outputs] == [STATUS_OK] * 8
+    assert len({o.worker for o in outputs}) == 1  # one worker process ran them all, in turn
+    inline = [execute(task) for task in tasks]
+    for task, output, here in zip(tasks, outputs, inline, strict=True):
+        assert output.outcomes == here.outcomes, task.run_id
+        pd.testing.assert_frame_equal(output.timeseries, here.timeseries)
+    assert [o.outcomes for o in outputs[:4]] == [o.outcomes for o in outputs[4:]]
+    assert len({tuple(o.outcomes.values()) for o in outputs[:4]}) == 4  # each pair gives its own results
+    # The bytes of a task carry its world and scenario whole: any process can run it, whatever ran before.
+    again = pickle.loads(pickle.dumps(tasks[3]))
+    assert again.world == richer and again.world != world
+    assert again.scenario.model_dump() == other.model_dump() != spec.scenario.model_dump()
+
+
 def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_keys(tmp_path):
     # write_part builds the Arrow table itself (sim.experiments.store.part_table); the file must stay what
     # `with_group_keys(..., categorical=True).to_parquet` wrote, which older sweeps' index lines record.
@@ -316,6 +381,66 @@ def test_a_stored_part_is_the_bytes_pandas_writes_for_the_table_with_its_group_k
     assert part_table(extra) is not None and part_table(older) is None and part_table(noted) is None
     with pytest.raises(ValueError, match="named like group keys"):
         write_part(tmp_path / "clash.parquet", table.assign(country="x"))
+
+
+def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(tmp_path, monkeypatch):
+    # write_part hands pyarrow the text columns' dictionaries and one batch of all rows where that cannot change
+    # a byte (sim.experiments.store._parquet_bytes); at each edge it must still be pandas' file.
+    from sim.experiments import store
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    prepared = prepare(ROOT / "scenarios" / "baseline.yaml", ["population.firms=300", "time.end=2024Q4"])
+    table = run_replicate(prepared.scenario, prepared.world, 0, 5).timeseries
+    table.insert(0, "run_id", "0123456789abcdef")
+    rows = 25_000  # two data pages (pyarrow cuts a page at 20,000 rows)
+    base = pd.concat([table] * (rows // len(table) + 1), ignore_index=True).iloc[:rows].copy()
+
+    def metric_arriving_at(row: int) -> pd.DataFrame:
+        """Two metrics until `row`, a third from there: its dictionary's indices widen from 1 to 2 bits."""
+        frame = base.copy()
+        names = np.where(np.arange(rows) % 2 == 0, "adoption_share", "influence").astype(object)
+        names[row:] = "third_metric"
+        frame["metric"] = pd.array(names, dtype=table["metric"].dtype)
+        return frame
+
+    long_names = base.iloc[:16_000].copy()  # a dictionary over pyarrow's 1 MB limit: it falls back to plain
+    long_names["metric"] = pd.array([f"metric-{i:06d}-" + "x" * 60 for i in range(16_000)], dtype=table["metric"].dtype)
+    missing = base.copy()
+    missing.loc[missing.index[::5], "scenario"] = np.nan
+    frames = {
+        "a replicate": (table, set()),
+        "third metric on the first page": (metric_arriving_at(19_999), set()),
+        "third metric on the second page": (metric_arriving_at(20_000), {"metric"}),
+        "a dictionary over the limit": (long_names, None),
+        "a missing scenario": (missing, set()),
+        "more rows than a direct write takes": (pd.concat([table] * 3, ignore_index=True), None),
+    }
+    for name, (frame, hashed) in frames.items():
+        monkeypatch.setattr(store, "_HASHED", set())
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame, categorical=True).to_parquet(expected, index=False)
+        entry = store.write_part(tmp_path / "part.parquet", frame)
+        assert (tmp_path / "part.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame)
+        if hashed is not None:  # which text columns went to pyarrow as text (the dates do: a quarter a page)
+            assert store._HASHED - {"date"} == hashed, name
+    # A worker gives the run id apart (write_part's run_id): the same file as with the column in the frame.
+    plain = table.drop(columns="run_id")
+    noted = plain.iloc[:40].copy()
+    noted.attrs["note"] = "kept in the file's metadata"  # pandas' way, with the column inserted into a copy
+    for name, frame in (("a replicate", plain), ("a frame with attrs", noted)):
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame.assign(run_id="0123456789abcdef")[["run_id", *frame.columns]],
+                        categorical=True).to_parquet(expected, index=False)
+        entry = store.write_part(tmp_path / "given.parquet", frame, "0123456789abcdef")
+        assert (tmp_path / "given.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame) and "run_id" not in frame.columns
+    with pytest.raises(ValueError, match="run_id column already"):
+        store.write_part(tmp_path / "twice.parquet", table, "0123456789abcdef")
+    with pytest.raises(ValueError, match="named like group keys"):  # a group key that would clash with it
+        store.write_part(tmp_path / "clash.parquet", plain.assign(group="run_id=7"), "0123456789abcdef")
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):

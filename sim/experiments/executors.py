@@ -17,8 +17,10 @@ the table back as before.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
+import pickle
 import re
 import socket
 import time
@@ -31,13 +33,17 @@ import pandas as pd
 
 from sim.experiments.schema import Outcome
 from sim.scenario.schema import Scenario
-from sim.workers import JOBS_PER_WORKER, WorkerDiedError, describe_exit, run_jobs
+from sim.workers import WorkerDiedError, describe_exit, run_jobs
 from sim.world import World
 
 if TYPE_CHECKING:  # distributed is imported only when a Dask sweep runs
     from distributed import Client, Future
 
-RUNS_PER_WORKER = JOBS_PER_WORKER  # a worker exits after this many runs, so leaks cannot accumulate
+# A worker exits after this many runs, so leaks cannot accumulate. More than the pool's default for replicates
+# (JOBS_PER_WORKER): a new worker's first run costs ~65 ms more CPU than the next (numpy, pandas and pyarrow's
+# first calls, the label caches), ~2.6 ms a run when paid every 25 runs, ~0.7 ms every 100; one worker's
+# memory went 171 -> 173 -> 178 -> 190 MB after 3, 25, 100 and 200 baseline runs (measured 2026-12-01).
+RUNS_PER_WORKER = 100
 STATUS_OK, STATUS_FAILED, STATUS_DIED = "ok", "failed", "worker-died"
 CONNECT_TIMEOUT_S = 15  # seconds to wait for a Dask scheduler before giving up
 
@@ -97,6 +103,71 @@ class RunTask:
     world: World | None = None  # None when the executor supplies it (Dask scatters it once)
     parts: PartFolder | None = None  # where the worker stores the run's part itself (None: send it back)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled with its world and scenario as `_Pickled`: their bytes made once per object, not once a task."""
+        state = self.__dict__.copy()
+        for name in ("scenario", "world"):
+            if state[name] is not None:
+                state[name] = _Pickled.of(state[name])
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("scenario", "world"):
+            if isinstance(state.get(name), _Pickled):
+                state[name] = state[name].load()
+        self.__dict__.update(state)
+
+
+class _Pickled:
+    """A task's world or scenario as its pickle's bytes and their sha256. Every task of a sweep carries the same
+    world (~65 kB), and a design point's replicates the same scenario (~12 kB): the process making the tasks
+    pickles each object once (by identity; neither is changed once made, as `sim run`'s replicates share
+    theirs), and a worker unpickles each distinct one once (by its bytes' digest) and shares it between its
+    runs, instead of both once a run: ~1 ms a run together. A task still carries both whole, so any worker
+    can run any task."""
+
+    __slots__ = ("data", "digest")
+
+    def __init__(self, digest: str, data: bytes):
+        self.digest, self.data = digest, data
+
+    def __getstate__(self) -> tuple[str, bytes]:
+        return self.digest, self.data
+
+    def __setstate__(self, state: tuple[str, bytes]) -> None:
+        self.digest, self.data = state
+
+    @classmethod
+    def of(cls, thing: Any) -> _Pickled:
+        made = _MADE.get(id(thing))
+        if made is not None and made[0] is thing:
+            _remember(_MADE, id(thing), made)
+            return made[1]
+        data = pickle.dumps(thing, protocol=pickle.HIGHEST_PROTOCOL)
+        pickled = cls(hashlib.sha256(data).hexdigest(), data)
+        _remember(_MADE, id(thing), (thing, pickled))  # the object kept alive: its id is not reused meanwhile
+        return pickled
+
+    def load(self) -> Any:
+        thing = _LOADED.get(self.digest)
+        if thing is None:
+            thing = pickle.loads(self.data)
+        _remember(_LOADED, self.digest, thing)
+        return thing
+
+
+_KEPT = 8  # objects remembered on each side: the world and the last few scenarios
+_MADE: dict[int, tuple[Any, _Pickled]] = {}  # where tasks are pickled: id -> (the object, its pickle)
+_LOADED: dict[str, Any] = {}  # in a worker: digest -> the object unpickled from those bytes
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Put `value` in `cache` as its newest entry, dropping the least recently used beyond `_KEPT`."""
+    cache.pop(key, None)
+    cache[key] = value
+    while len(cache) > _KEPT:
+        del cache[next(iter(cache))]
+
 
 class TaskList(Sequence[RunTask]):
     """Tasks made when they are taken (the worker pool looks a few ahead), not all at once: each holds
@@ -150,19 +221,19 @@ def execute(task: RunTask, world: World | None = None) -> RunOutput:
         return RunOutput(task.run_id, STATUS_FAILED, error=f"{type(error).__name__}: {error}",
                          traceback=traceback.format_exc(), seconds=time.perf_counter() - started, worker=where)
     series = result.timeseries
-    series.insert(0, "run_id", task.run_id)
     if task.parts is not None and task.parts.reachable():
         # Stored here, the ~7 MB table is neither pickled to the sweep's process nor written by it (which
         # would serialise every run's Parquet encoding in one process); the sweep records the index line.
         from sim.experiments.store import write_part
 
-        try:
-            entry = write_part(os.path.join(task.parts.path, f"{task.run_id}.parquet"), series)
+        try:  # the run_id column is put first in the part (not into the frame)
+            entry = write_part(os.path.join(task.parts.path, f"{task.run_id}.parquet"), series, task.run_id)
         except OSError:  # e.g. a full disk: sent back, the sweep's process writes it and reports the error
             entry = None
         if entry is not None:
             return RunOutput(task.run_id, STATUS_OK, outcomes, part=entry,
                              seconds=time.perf_counter() - started, worker=where)
+    series.insert(0, "run_id", task.run_id)
     return RunOutput(task.run_id, STATUS_OK, outcomes, series, seconds=time.perf_counter() - started, worker=where)
 
 

@@ -89,8 +89,20 @@ class RunBuilder:
     def __init__(self, loaded: LoadedExperiment, data: dict[str, Any], factors: dict[str, FactorSpec],
                  members: list[dict[str, float]]):
         self.loaded, self.data, self.factors, self.members = loaded, data, factors, members
+        # The last scenario built, by its values and ensemble member: a design point's replicates follow one
+        # another in a plan and share it (~0.7 ms of copying and validation a run in the sweep's process).
+        self._last: tuple[dict[str, Any], int | None, Scenario] | None = None
 
     def scenario(self, values: dict[str, Any], replicate: int, where: tuple[int, int]) -> Scenario:
+        member_index = replicate if self.members else None
+        last = self._last
+        if last is not None and last[1] == member_index and last[0] == values:
+            return last[2]
+        built = self._build(values, replicate, where)
+        self._last = (values, member_index, built)
+        return built
+
+    def _build(self, values: dict[str, Any], replicate: int, where: tuple[int, int]) -> Scenario:
         data = copy.deepcopy(self.data)
         for name, value in values.items():
             _set_path(data, self.factors[name].path, value, 0)
