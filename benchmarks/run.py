@@ -218,6 +218,9 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
         [f"sweep CPU per run ({sweeps.small_runs} vs {sweeps.large_runs} runs, 1 worker, incl. workers)",
          f"{1e3 * sweeps.per_run:.1f} ms: overhead {1e3 * sweeps.overhead:.1f} ms = {100 * sweeps.share:.0f}% "
          "of a replicate", "<= 50%"],
+        ["  the same sweeps, each less the replicates its workers timed",
+         f"overhead {1e3 * sweeps.overhead_inside:.1f} ms = {100 * sweeps.share_inside:.0f}% of a replicate "
+         f"({1e3 * sweeps.replicate_inside:.1f} ms there)", "<= 50%"],
         [f"peak memory at {large:,} firms", f"{peak_gb:.2f} GB", "< 4 GB"],
     ]
     print_table("Where users wait, CPU seconds (user + system)", ["figure", "measured", "target"], rows)
@@ -227,7 +230,8 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
             "validate_cpu_s": runs.validate_s, "sweep_small_cpu_s": sweeps.small_s,
             "sweep_large_cpu_s": sweeps.large_s, "sweep_runs": [sweeps.small_runs, sweeps.large_runs],
             "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_per_run_s": sweeps.overhead,
-            "sweep_overhead_share": sweeps.share}
+            "sweep_overhead_share": sweeps.share, "sweep_overhead_inside_s": sweeps.overhead_inside,
+            "sweep_replicate_inside_s": sweeps.replicate_inside, "sweep_overhead_inside_share": sweeps.share_inside}
 
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:
