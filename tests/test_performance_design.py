@@ -25,6 +25,7 @@ from sim.model.access import blocked_share
 from sim.model.agents import Country, Firm, Lab
 from sim.model.model import GeopoliticsModel
 from sim.model.streams import counter_uniforms, stream_key
+from sim.quarters import quarter_label
 from sim.runner import release_model
 from sim.scenario import prepare
 
@@ -111,6 +112,65 @@ def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario
     assert np.array_equal(fast.firm_line, reference.firm_line)
     assert fast.rows == reference.rows
     assert fast.events == reference.events
+
+
+# A control that starts and stops mid-run and tightens in between: the firms' choice sets change in
+# quarters without a release, and change back.
+WINDOWED_CONTROL = """\
+schema_version: 1
+name: windowed-api-control
+extends: {baseline}
+description: Test scenario; US labs must refuse a share of the EU's firms from 2024Q2 to 2025Q3, more from 2024Q4.
+rules:
+  us-api-controls-eu:
+    kind: export_control
+    sources: [D4.4]
+    issuer: US
+    targets: {{blocs: [EU]}}
+    restricts: [api_access]
+    strength: 0.4
+    from: 2024Q2
+    until: 2025Q3
+  us-api-controls-eu-tighter:
+    kind: export_control
+    sources: [D4.4]
+    issuer: US
+    targets: {{blocs: [EU]}}
+    restricts: [api_access]
+    strength: 0.7
+    from: 2024Q4
+    until: 2025Q1
+"""
+
+
+def test_kept_choice_sets_give_the_results_of_choice_sets_built_every_quarter(monkeypatch, tmp_path):
+    path = tmp_path / "windowed.yaml"
+    path.write_text(WINDOWED_CONTROL.format(baseline=BASELINE))
+    prepared = prepare(path, ["population.firms=1500", "time.end=2026Q2"])
+    kept = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    built, quarters_kept = [], 0
+    for _ in range(kept.end - kept.start + 1):
+        before = kept.choice_sets
+        kept.step()
+        quarters_kept += kept.choice_sets is before
+        built.append(kept.choice_sets)
+    # the kept sets were rebuilt when the control started, tightened and stopped, and kept in between
+    starts = {quarter_label(kept.start + i) for i, s in enumerate(built) if i == 0 or s is not built[i - 1]}
+    assert {"2024Q2", "2024Q4", "2025Q1", "2025Q3"} <= starts
+    assert quarters_kept >= 5
+    release_model(kept)
+
+    def build_every_time(model):
+        model.choice_sets = None
+        return original(model)
+
+    original = firms.choice_sets
+    monkeypatch.setattr(firms, "choice_sets", build_every_time)
+    fresh = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    fresh.run()
+    release_model(fresh)
+    assert np.array_equal(kept.firm_line, fresh.firm_line)
+    assert kept.rows == fresh.rows
 
 
 def test_counter_uniforms_are_uniform_and_independent():

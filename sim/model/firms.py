@@ -43,6 +43,7 @@ outweighs politics, so every term is weighed, none decides alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -213,38 +214,119 @@ def taste_noise(model: GeopoliticsModel, firms: np.ndarray, round_: int = 0) -> 
     return uniforms
 
 
-def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class ChoiceSets:
+    """The firms' choice sets, kept from quarter to quarter while what they are made of is unchanged.
+
+    A firm's choice set depends on its country, on bans and retirements, and on which partial controls
+    and unserved countries reach it (its fixed compliance draw against each line's blocked share, D4.8;
+    see `access`). The blocked shares take few distinct values (`levels`), so the firms of a country at
+    the same level (compliance between two consecutive values) have the same choice set: `reach` holds
+    one row per country and level. What it is built from, `blocked_share` and the lines open to all
+    (released, not retired, not banned for all), is kept as bytes and compared each quarter
+    (`choice_sets`): a rule that starts or stops, a release or a retirement builds it anew (about a
+    third of the quarters), the other quarters reuse it. The firms' countries, cells and compliance
+    draws, also read here, are fixed at set-up.
+    """
+
+    blocked: bytes  # blocked_share(model) this was built from
+    open_to_all: bytes  # line_available & ~banned_all (country x line) this was built from
+    responds: bool  # structure.adoption_responds_to_access
+    levels: np.ndarray  # the distinct blocked shares above 0, sorted
+    reach: np.ndarray  # (country x level) x line: the lines a firm of that country and level can get
+    firm_reach: np.ndarray  # per firm: its row of `reach`
+    key_reach: np.ndarray  # (cell x level) x line: the choice set adoption counts (`_adoption_probability`)
+    firm_key: np.ndarray  # per firm: its row of `key_reach`
+    below: np.ndarray  # (country x (line + 1)), flat: see `_current_unavailable`
+    line_base: np.ndarray  # per firm: country x (n_lines + 1) + 1, its (country, line + 1) cell minus the line
+
+
+def choice_sets(model: GeopoliticsModel) -> ChoiceSets:
+    """This quarter's `ChoiceSets`: the one kept on the model if built from the same inputs, else a new one."""
+    blocked = blocked_share(model)  # controls and countries a lab does not serve
+    open_to_all = model.line_available[None, :] & ~model.policy.banned_all  # country x line
+    responds = model.params.structure.adoption_responds_to_access
+    kept = model.choice_sets
+    if (
+        kept is not None
+        and kept.responds == responds
+        and kept.blocked == blocked.tobytes()
+        and kept.open_to_all == open_to_all.tobytes()
+    ):
+        return kept
+    built = _build_choice_sets(model, blocked, open_to_all, responds)
+    model.choice_sets = built
+    return built
+
+
+def _build_choice_sets(
+    model: GeopoliticsModel, blocked: np.ndarray, open_to_all: np.ndarray, responds: bool
+) -> ChoiceSets:
+    n_l = model.n_lines
+    levels = _distinct(blocked[blocked > 0])
+    thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+    n_levels = thresholds.size
+    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
+    firm_level = np.searchsorted(levels, model.firm_compliance, side="right")
+    firm_reach = model.firm_country * n_levels + firm_level
+    counted = reachable
+    if not responds:  # mutant: adoption counts every released line
+        counted = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
+    # Most countries have the same choice set at several levels: its value is computed once, at the last
+    # level that changed it (`source`), and the firms of the levels after it look that one up.
+    changed = np.ones(counted.shape[:2], dtype=bool)
+    changed[:, 1:] = (counted[:, 1:] != counted[:, :-1]).any(axis=2)
+    source = np.maximum.accumulate(np.where(changed, np.arange(n_levels), 0), axis=1)  # country x level
+    n_sectors = len(model.sector_names)
+    cell_country = np.arange(model.n_countries * n_sectors) // n_sectors
+    below = np.empty((model.n_countries, n_l + 1))
+    below[:, 0] = -np.inf
+    below[:, 1:] = np.where(open_to_all, blocked, np.inf)
+    line_base = model.firm_country * (n_l + 1)
+    line_base += 1
+    return ChoiceSets(
+        blocked=blocked.tobytes(),
+        open_to_all=open_to_all.tobytes(),
+        responds=responds,
+        levels=levels,
+        reach=reachable.reshape(-1, n_l),
+        firm_reach=firm_reach,
+        key_reach=counted[cell_country].reshape(-1, n_l),
+        firm_key=model.firm_cell * n_levels + source.ravel()[firm_reach],
+        below=below.ravel(),
+        line_base=line_base,
+    )
+
+
+def _available_rows(model: GeopoliticsModel, firms: np.ndarray, sets: ChoiceSets | None = None) -> np.ndarray:
     """`firms` x lines: released and not retired, not banned for all users, served by the lab in the
-    firm's country and not blocked by a control."""
-    policy = model.policy
-    country = model.firm_country[firms]
-    available = (model.line_available[None, :] & ~policy.banned_all)[country]
-    # unserved countries and controls reach the firms whose compliance draw is below the share
-    available &= ~(model.firm_compliance[firms, None] < blocked_share(model)[country])
-    return available
+    firm's country and not blocked by a control (`sets`: this quarter's `choice_sets`, if at hand).
+
+    A firm's row of `ChoiceSets.reach`: a line blocked for share s of its country's firms is out of
+    reach for the firm exactly when its compliance is below s, that is when s is above the firm's level.
+    """
+    sets = choice_sets(model) if sets is None else sets
+    return sets.reach[sets.firm_reach[firms]]
 
 
-def _current_unavailable(model: GeopoliticsModel) -> np.ndarray:
+def _current_unavailable(model: GeopoliticsModel, sets: ChoiceSets | None = None) -> np.ndarray:
     """Users whose line is no longer available to them (banned, blocked, a retired API): they must
     re-choose. Looks up only each user's own line, not the whole choice set: one (country, line + 1)
     table of the compliance below which the line is out of reach (inf: out for all; column 0 for
-    non-users, -inf: never), one look-up per firm."""
-    n_l = model.n_lines
-    out_for_all = ~model.line_available[None, :] | model.policy.banned_all
-    below = np.empty((model.n_countries, n_l + 1))
-    below[:, 0] = -np.inf
-    below[:, 1:] = np.where(out_for_all, np.inf, blocked_share(model))
-    cells = model.firm_country * (n_l + 1)
-    cells += model.firm_line
-    cells += 1
-    return model.firm_compliance < below.ravel()[cells]
+    non-users, -inf: never), one look-up per firm (`sets`: this quarter's `choice_sets`, if at hand)."""
+    sets = choice_sets(model) if sets is None else sets
+    return model.firm_compliance < sets.below[sets.line_base + model.firm_line]
 
 
 def _choose(
-    model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, table: np.ndarray | None = None
+    model: GeopoliticsModel,
+    choosers: np.ndarray,
+    noise: np.ndarray,
+    table: np.ndarray | None = None,
+    sets: ChoiceSets | None = None,
 ) -> None:
     """Choosers pick the line of highest utility plus their taste `noise` (one row each); `table` is
-    this quarter's `_cell_utility` if already computed."""
+    this quarter's `_cell_utility` and `sets` its `choice_sets`, if already computed."""
     if choosers.size == 0:
         return
     c = model.params.choice
@@ -257,47 +339,34 @@ def _choose(
     )
     using = current >= 0
     utility[np.flatnonzero(using), current[using]] += stay[using]
-    np.copyto(utility, -np.inf, where=~_available_rows(model, choosers))
+    np.copyto(utility, -np.inf, where=~_available_rows(model, choosers, sets))
     best = np.argmax(utility, axis=1)
     none = ~np.isfinite(utility[np.arange(choosers.size), best])  # nothing available: stops using AI
     model.firm_line[choosers] = np.where(none, -1, best)
 
 
-def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def _adoption_probability(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, sets: ChoiceSets | None = None
+) -> np.ndarray:
     """Probability that each of the `candidates` (non-users who would ever adopt) adopts this quarter:
     a Bass hazard of considering AI, times the logit probability that the lines it can get beat going
     without (module docstring; D0.8, D4.8, D4.12).
 
-    A firm's choice set depends on its country, on bans and retirements, and on which partial controls
-    reach it (its compliance draw against each line's blocked share); the blocked shares in force take
-    few distinct values, so the value of the choice set is computed per (country, sector) cell and per
-    level of those shares, and each candidate looks up its own.
+    The value of a choice set is the same for every firm of a (country, sector) cell with the same
+    choice set (`ChoiceSets`): it is computed once per such pair that some candidate needs this
+    quarter, and each candidate looks up its own (`sets`: this quarter's `choice_sets`, if at hand).
     """
     a = model.params.adoption
-    policy = model.policy
-    n_sectors = len(model.sector_names)
-    cell_country = np.arange(table.shape[0]) // n_sectors
-    open_to_all = model.line_available[None, :] & ~policy.banned_all  # country x line
-    blocked = blocked_share(model)  # controls and countries a lab does not serve
-    levels = _distinct(blocked[blocked > 0])
-    thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
-    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
-    if not model.params.structure.adoption_responds_to_access:  # mutant: every released line counts
-        reachable = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
-    # Most countries have the same choice set at several levels: compute each distinct one once
-    # (row by row the same sums) and give every level the value of the last level that changed it.
-    changed = np.ones(reachable.shape[:2], dtype=bool)
-    changed[:, 1:] = (reachable[:, 1:] != reachable[:, :-1]).any(axis=2)
-    source = np.maximum.accumulate(np.where(changed, np.arange(thresholds.size), 0), axis=1)  # country x level
-    cells, levels_needed = np.nonzero(changed[cell_country])
-    utility = np.where(reachable[cell_country[cells], levels_needed], table[cells], -np.inf)
-    value = np.empty((table.shape[0], thresholds.size))
-    value[cells, levels_needed] = _log_sum_exp(utility)
-    # each cell's value at every level: the value computed at the level's source (np.take_along_axis, flat)
-    value = value.ravel()[source[cell_country] + (np.arange(value.shape[0]) * value.shape[1])[:, None]]
-    accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
-    level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
-    accept_firm = accept[model.firm_cell[candidates], level]
+    sets = choice_sets(model) if sets is None else sets
+    keys = sets.firm_key[candidates]  # (cell, level) row of each candidate's choice set
+    needed = np.zeros(sets.key_reach.shape[0], dtype=bool)
+    needed[keys] = True
+    rows = np.flatnonzero(needed)
+    n_levels = sets.levels.size + 1
+    value = _choice_value(table[rows // n_levels], sets.key_reach[rows])
+    accept = np.empty(needed.size)
+    accept[rows] = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
+    accept_firm = accept[keys]
     # Bass with a market potential: imitation counts adopters among the firms that would ever adopt.
     rate = np.divide(
         model.adopters_by_country,
@@ -329,6 +398,18 @@ def _log_sum_exp(utility: np.ndarray) -> np.ndarray:
     safe = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore"):
         return safe + np.log(np.exp(utility - safe[:, None]).sum(axis=1))
+
+
+def _choice_value(utility: np.ndarray, offered: np.ndarray) -> np.ndarray:
+    """`_log_sum_exp` of `utility` where `offered`, -inf elsewhere, per row: the same numbers, but the
+    exponential is taken of every utility and the lines not offered are zeroed after it (exp(-inf) is 0),
+    as numpy's exp costs several times as much on -inf as on a finite number and half the cells are out."""
+    top = np.ascontiguousarray(np.where(offered, utility, -np.inf).T).max(axis=0)  # see _log_sum_exp
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(over="ignore"):  # a line not offered may be far above the best offered one
+        terms = np.exp(utility - safe[:, None])
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.where(offered, terms, 0.0).sum(axis=1))
 
 
 def _update_shares(model: GeopoliticsModel) -> None:
@@ -367,12 +448,13 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    forced = _current_unavailable(model)
+    sets = choice_sets(model)
+    forced = _current_unavailable(model, sets)
     # once a quarter: the adoption value and the choice read it (from the governments' utility)
     table = _cell_utility(model, _take_quarter_utility(model))
     candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
-    adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)
+    adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates, sets)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
@@ -380,5 +462,5 @@ def step(model: GeopoliticsModel) -> None:
     line_rate = np.concatenate([[0.0], np.where(model.line_stale, stale_rate, a.reevaluation_share)])
     reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
-    _choose(model, choosers, taste_noise(model, choosers), table)
+    _choose(model, choosers, taste_noise(model, choosers), table, sets)
     _update_shares(model)

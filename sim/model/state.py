@@ -24,6 +24,7 @@ from sim.model.metric_rows import MetricRows
 
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
+    from sim.model.firms import ChoiceSets
     from sim.model.metrics import _Layout
     from sim.model.policy import PolicyState
     from sim.model.rules import RuleEngine
@@ -295,6 +296,9 @@ class FirmState(Entity):
     firm_hazard_scale: FloatArray = declare(np.float64, ("firms",), np.nan, "size effect on the adoption hazard")
     firm_line: IntArray = declare(np.int64, ("firms",), -1, "release line in use (-1: no AI)")
     choice_key: int = declare(int, (), 0, "key of the taste noise's counter-based draws (firms.taste_noise)")
+    choice_sets: ChoiceSets | None = declare(
+        object, (), None, "the firms' choice sets, kept while their inputs are unchanged (firms.choice_sets)"
+    )
 
 
 class PricePointState(Entity):
