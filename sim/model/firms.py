@@ -224,21 +224,28 @@ class ChoiceSets:
     the same level (compliance between two consecutive values) have the same choice set: `reach` holds
     one row per country and level. What it is built from, `blocked_share` and the lines open to all
     (released, not retired, not banned for all), is kept as bytes and compared each quarter
-    (`choice_sets`): a rule that starts or stops, a release or a retirement builds it anew (about a
-    third of the quarters), the other quarters reuse it. The firms' countries, cells and compliance
-    draws, also read here, are fixed at set-up.
+    (`choice_sets`): a release or a retirement builds it anew (about a third of the quarters), reusing
+    what follows from the blocked shares alone unless a rule that blocks lines started or stopped; the
+    other quarters reuse all of it. The firms' countries, cells and compliance draws, also read here,
+    are fixed at set-up.
     """
 
     blocked: bytes  # blocked_share(model) this was built from
     open_to_all: bytes  # line_available & ~banned_all (country x line) this was built from
     responds: bool  # structure.adoption_responds_to_access
+    # from the blocked shares alone
     levels: np.ndarray  # the distinct blocked shares above 0, sorted
+    firm_reach: np.ndarray  # per firm: its row of `reach`, country x (levels + 1) + its level
+    unblocked: np.ndarray  # country x level x line: no control or unserved share reaches that level
+    partial: np.ndarray  # country x line: blocked for some of the country's firms
+    comes_in: np.ndarray  # country x line: where partial, the (country, level) row from which it is in reach
+    line_base: np.ndarray  # per firm: country x (n_lines + 1) + 1, its (country, line + 1) cell minus the line
+    # from both
     reach: np.ndarray  # (country x level) x line: the lines a firm of that country and level can get
-    firm_reach: np.ndarray  # per firm: its row of `reach`
+    out_of_reach: np.ndarray  # ~reach
     key_reach: np.ndarray  # (cell x level) x line: the choice set adoption counts (`_adoption_probability`)
     firm_key: np.ndarray  # per firm: its row of `key_reach`
     below: np.ndarray  # (country x (line + 1)), flat: see `_current_unavailable`
-    line_base: np.ndarray  # per firm: country x (n_lines + 1) + 1, its (country, line + 1) cell minus the line
 
 
 def choice_sets(model: GeopoliticsModel) -> ChoiceSets:
@@ -254,47 +261,68 @@ def choice_sets(model: GeopoliticsModel) -> ChoiceSets:
         and kept.open_to_all == open_to_all.tobytes()
     ):
         return kept
-    built = _build_choice_sets(model, blocked, open_to_all, responds)
+    built = _build_choice_sets(model, blocked, open_to_all, responds, kept)
     model.choice_sets = built
     return built
 
 
 def _build_choice_sets(
-    model: GeopoliticsModel, blocked: np.ndarray, open_to_all: np.ndarray, responds: bool
+    model: GeopoliticsModel, blocked: np.ndarray, open_to_all: np.ndarray, responds: bool, kept: ChoiceSets | None
 ) -> ChoiceSets:
-    n_l = model.n_lines
-    levels = _distinct(blocked[blocked > 0])
-    thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
-    n_levels = thresholds.size
-    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
-    firm_level = np.searchsorted(levels, model.firm_compliance, side="right")
-    firm_reach = model.firm_country * n_levels + firm_level
-    counted = reachable
-    if not responds:  # mutant: adoption counts every released line
-        counted = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
+    n_c, n_l = model.n_countries, model.n_lines
+    blocked_bytes = blocked.tobytes()
+    if kept is not None and kept.blocked == blocked_bytes:
+        levels, firm_reach, unblocked = kept.levels, kept.firm_reach, kept.unblocked
+        partial, comes_in, line_base = kept.partial, kept.comes_in, kept.line_base
+    else:
+        levels = _distinct(blocked[blocked > 0])
+        thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+        # a line blocked for share s is out of reach for a firm exactly when its compliance is below s,
+        # that is when s is above its level's threshold (s is 0 or one of the levels)
+        unblocked = ~(blocked[:, None, :] > thresholds[None, :, None])
+        firm_reach = model.firm_country * thresholds.size
+        firm_reach += np.searchsorted(levels, model.firm_compliance, side="right")
+        partial = blocked > 0
+        comes_in = np.searchsorted(thresholds, blocked)  # the level whose threshold is s: in reach from there up
+        comes_in += (np.arange(n_c) * thresholds.size)[:, None]
+        line_base = kept.line_base if kept is not None else model.firm_country * (n_l + 1) + 1
+    n_levels = levels.size + 1
+    reachable = open_to_all[:, None, :] & unblocked  # country x level x line
     # Most countries have the same choice set at several levels: its value is computed once, at the last
-    # level that changed it (`source`), and the firms of the levels after it look that one up.
-    changed = np.ones(counted.shape[:2], dtype=bool)
-    changed[:, 1:] = (counted[:, 1:] != counted[:, :-1]).any(axis=2)
+    # level that changed it (`source`), and the firms of the levels after it look that one up. A level
+    # changes the choice set where a line open to all comes into reach at it (`comes_in`).
+    changed = np.zeros(n_c * n_levels, dtype=bool)
+    changed[::n_levels] = True
+    counted = reachable
+    if responds:
+        changed[comes_in[open_to_all & partial]] = True
+    else:  # mutant: adoption counts every released line, the same at every level
+        counted = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
+    changed = changed.reshape(n_c, n_levels)
     source = np.maximum.accumulate(np.where(changed, np.arange(n_levels), 0), axis=1)  # country x level
     n_sectors = len(model.sector_names)
-    cell_country = np.arange(model.n_countries * n_sectors) // n_sectors
-    below = np.empty((model.n_countries, n_l + 1))
+    cell_country = np.arange(n_c * n_sectors) // n_sectors
+    below = np.empty((n_c, n_l + 1))
     below[:, 0] = -np.inf
     below[:, 1:] = np.where(open_to_all, blocked, np.inf)
-    line_base = model.firm_country * (n_l + 1)
-    line_base += 1
+    reach = reachable.reshape(-1, n_l)
+    firm_key = model.firm_cell * n_levels
+    firm_key += source.ravel()[firm_reach]
     return ChoiceSets(
-        blocked=blocked.tobytes(),
+        blocked=blocked_bytes,
         open_to_all=open_to_all.tobytes(),
         responds=responds,
         levels=levels,
-        reach=reachable.reshape(-1, n_l),
         firm_reach=firm_reach,
-        key_reach=counted[cell_country].reshape(-1, n_l),
-        firm_key=model.firm_cell * n_levels + source.ravel()[firm_reach],
-        below=below.ravel(),
+        unblocked=unblocked,
+        partial=partial,
+        comes_in=comes_in,
         line_base=line_base,
+        reach=reach,
+        out_of_reach=~reach,
+        key_reach=counted[cell_country].reshape(-1, n_l),
+        firm_key=firm_key,
+        below=below.ravel(),
     )
 
 
@@ -309,13 +337,25 @@ def _available_rows(model: GeopoliticsModel, firms: np.ndarray, sets: ChoiceSets
     return sets.reach[sets.firm_reach[firms]]
 
 
-def _current_unavailable(model: GeopoliticsModel, sets: ChoiceSets | None = None) -> np.ndarray:
+def _current_unavailable(
+    model: GeopoliticsModel, sets: ChoiceSets | None = None, cells: np.ndarray | None = None
+) -> np.ndarray:
     """Users whose line is no longer available to them (banned, blocked, a retired API): they must
     re-choose. Looks up only each user's own line, not the whole choice set: one (country, line + 1)
     table of the compliance below which the line is out of reach (inf: out for all; column 0 for
-    non-users, -inf: never), one look-up per firm (`sets`: this quarter's `choice_sets`, if at hand)."""
+    non-users, -inf: never), one look-up per firm (`sets`: this quarter's `choice_sets`, `cells`: the
+    firms' `_line_cells`, if at hand)."""
     sets = choice_sets(model) if sets is None else sets
-    return model.firm_compliance < sets.below[sets.line_base + model.firm_line]
+    cells = _line_cells(model) if cells is None else cells
+    return model.firm_compliance < sets.below[cells]
+
+
+def _line_cells(model: GeopoliticsModel) -> np.ndarray:
+    """Each firm's (country, line + 1) cell: country x (n_lines + 1) + line + 1 (non-users in column 0)."""
+    cells = model.firm_country * (model.n_lines + 1)
+    cells += model.firm_line
+    cells += 1
+    return cells
 
 
 def _choose(
@@ -338,8 +378,12 @@ def _choose(
         model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier, c.switching_cost
     )
     using = current >= 0
-    utility[np.flatnonzero(using), current[using]] += stay[using]
-    np.copyto(utility, -np.inf, where=~_available_rows(model, choosers, sets))
+    at = np.flatnonzero(using)  # each user's own line, as a flat index (one gather and one scatter)
+    at *= model.n_lines
+    at += current[using]
+    utility.ravel()[at] += stay[using]
+    sets = choice_sets(model) if sets is None else sets
+    np.copyto(utility, -np.inf, where=sets.out_of_reach[sets.firm_reach[choosers]])  # `_available_rows`, negated
     best = np.argmax(utility, axis=1)
     none = ~np.isfinite(utility[np.arange(choosers.size), best])  # nothing available: stops using AI
     model.firm_line[choosers] = np.where(none, -1, best)
@@ -412,16 +456,15 @@ def _choice_value(utility: np.ndarray, offered: np.ndarray) -> np.ndarray:
         return safe + np.log(np.where(offered, terms, 0.0).sum(axis=1))
 
 
-def _update_shares(model: GeopoliticsModel) -> None:
+def _update_shares(model: GeopoliticsModel, cells: np.ndarray | None = None) -> None:
     """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
     per line (`line_counts`) and per family (`family_counts`, its lines together); and the same
-    weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report."""
+    weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report
+    (`cells`: the firms' `_line_cells`, if at hand)."""
     n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
     # Every firm counted in a (country, line + 1) bin, non-users in column 0 (dropped): cheaper than
     # selecting the users first, and each bin sums the same firms in the same order.
-    cells = model.firm_country * (n_l + 1)
-    cells += model.firm_line
-    cells += 1
+    cells = _line_cells(model) if cells is None else cells
     lines = np.bincount(cells, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)[:, 1:].astype(float)
     model.line_counts = lines
     # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
@@ -432,7 +475,8 @@ def _update_shares(model: GeopoliticsModel) -> None:
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)
     per_country = counts.sum(axis=1, keepdims=True)
     model.family_counts = counts
-    model.share_country = np.divide(counts, per_country, out=np.zeros_like(counts), where=per_country > 0)
+    # 0 where a country has no users: its counts are all 0, and 0 / 1 is that 0 (a count, if any, is >= 1)
+    model.share_country = counts / np.maximum(per_country, 1.0)
     total = counts.sum()
     model.share_world = counts.sum(axis=0) / total if total > 0 else np.zeros(n_f)
     same_origin = model.family_origin[:, None] == model.family_origin[None, :]
@@ -449,7 +493,8 @@ def step(model: GeopoliticsModel) -> None:
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
     sets = choice_sets(model)
-    forced = _current_unavailable(model, sets)
+    cells = sets.line_base + model.firm_line  # `_line_cells`
+    forced = _current_unavailable(model, sets, cells)
     # once a quarter: the adoption value and the choice read it (from the governments' utility)
     table = _cell_utility(model, _take_quarter_utility(model))
     candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
@@ -463,4 +508,5 @@ def step(model: GeopoliticsModel) -> None:
     reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
     _choose(model, choosers, taste_noise(model, choosers), table, sets)
-    _update_shares(model)
+    cells[choosers] = sets.line_base[choosers] + model.firm_line[choosers]  # only the choosers' lines changed
+    _update_shares(model, cells)
