@@ -420,7 +420,7 @@ def _adoption_probability(
     )
     hazard = (a.innovation + a.imitation * np.minimum(rate, 1.0)) / 4.0 * model.readiness**a.readiness_elasticity
     country = model.firm_country[candidates]
-    considers = 1.0 - np.exp(-hazard[country] * model.firm_hazard_scale[candidates])
+    considers = 1.0 - np.exp(np.negative(hazard)[country] * model.firm_hazard_scale[candidates])
     return considers * accept_firm
 
 
@@ -450,9 +450,10 @@ def _choice_value(utility: np.ndarray, offered: np.ndarray) -> np.ndarray:
     as numpy's exp costs several times as much on -inf as on a finite number and half the cells are out."""
     top = np.ascontiguousarray(np.where(offered, utility, -np.inf).T).max(axis=0)  # see _log_sum_exp
     safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(over="ignore"):  # a line not offered may be far above the best offered one
-        terms = np.exp(utility - safe[:, None])
-    with np.errstate(divide="ignore"):
+    terms = utility - safe[:, None]
+    # over: a line not offered may be far above the best offered one (an offered one is at most 0 here)
+    with np.errstate(divide="ignore", over="ignore"):
+        np.exp(terms, out=terms)
         return safe + np.log(np.where(offered, terms, 0.0).sum(axis=1))
 
 
@@ -482,7 +483,8 @@ def _update_shares(model: GeopoliticsModel, cells: np.ndarray | None = None) -> 
     same_origin = model.family_origin[:, None] == model.family_origin[None, :]
     model.origin_share_country = model.share_country @ same_origin
     model.origin_share_world = model.share_world @ same_origin
-    model.world_open_share = float(lines[:, model.line_open].sum() / total) if total > 0 else 0.0
+    # the open lines are the last n_f (see model._setup_lines); counts add up exactly in any order
+    model.world_open_share = float(lines[:, n_f:].sum() / total) if total > 0 else 0.0
     model.adopters_by_country = per_country[:, 0]
 
 
@@ -503,9 +505,9 @@ def step(model: GeopoliticsModel) -> None:
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
-    # by line + 1: non-users (line -1) have rate 0, and a draw in [0, 1) is never below it
-    line_rate = np.concatenate([[0.0], np.where(model.line_stale, stale_rate, a.reevaluation_share)])
-    reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
+    # by line, with one more at the end for non-users (line -1): rate 0, and a draw in [0, 1) is never below it
+    line_rate = np.append(np.where(model.line_stale, stale_rate, a.reevaluation_share), 0.0)
+    reevaluates = reevaluate_draw < line_rate[model.firm_line]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
     _choose(model, choosers, taste_noise(model, choosers), table, sets)
     cells[choosers] = sets.line_base[choosers] + model.firm_line[choosers]  # only the choosers' lines changed
