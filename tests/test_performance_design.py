@@ -173,6 +173,35 @@ def test_kept_choice_sets_give_the_results_of_choice_sets_built_every_quarter(mo
     assert kept.rows == fresh.rows
 
 
+@pytest.mark.parametrize("outside_option", [None, -10.0])
+def test_adopters_are_the_candidates_whose_draw_is_below_their_adoption_probability(tmp_path, outside_option):
+    # The firms phase computes the logit part only for candidates whose draw is below their hazard of
+    # considering AI; the adopters must be exactly those of the whole probability, draws on the edge included.
+    # With going without AI worth -10 (its lowest) the acceptance is within 1e-4 of 1 wherever a line is on
+    # offer: a draw just below the probability is then within 1e-4 of the hazard, and must adopt.
+    path = tmp_path / "api-control.yaml"
+    path.write_text(API_CONTROL.format(baseline=BASELINE))
+    extra = [] if outside_option is None else [f"parameters.adoption.no_ai_utility={outside_option}"]
+    prepared = prepare(path, SMALL + extra)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        model.step()
+        table = firms._cell_utility(model)
+        candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
+        sets = firms.choice_sets(model)
+        probability = firms._adoption_probability(model, table, candidates, sets)
+        considers = firms._considers(model, candidates)
+        assert (probability <= considers).all() and (probability > 0).any()
+        assert (probability > considers * (1 - 1e-4)).any() == (outside_option is not None)
+        edge = np.nextafter(probability, np.inf)
+        for draw in (rng.random(candidates.size), probability, edge, np.nextafter(probability, -np.inf),
+                     considers, np.minimum(considers, edge), rng.random(candidates.size) * considers):
+            adopts = firms._adopts(model, table, candidates, draw, sets)
+            assert np.array_equal(adopts, draw < probability)
+    release_model(model)
+
+
 def test_counter_uniforms_are_uniform_and_independent():
     key = stream_key(7, "firms.choice")
     block = counter_uniforms(key, (8100, 0), np.arange(5000), 20)  # 100,000 draws

@@ -394,24 +394,30 @@ def _adoption_probability(
 ) -> np.ndarray:
     """Probability that each of the `candidates` (non-users who would ever adopt) adopts this quarter:
     a Bass hazard of considering AI, times the logit probability that the lines it can get beat going
-    without (module docstring; D0.8, D4.8, D4.12).
+    without (module docstring; D0.8, D4.8, D4.12); `sets`: this quarter's `choice_sets`, if at hand.
+    The firms phase draws against it through `_adopts`."""
+    return _considers(model, candidates) * _accepts(model, table, candidates, sets)
 
-    The value of a choice set is the same for every firm of a (country, sector) cell with the same
-    choice set (`ChoiceSets`): it is computed once per such pair that some candidate needs this
-    quarter, and each candidate looks up its own (`sets`: this quarter's `choice_sets`, if at hand).
-    """
+
+def _adopts(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, draw: np.ndarray, sets: ChoiceSets
+) -> np.ndarray:
+    """Which `candidates` adopt with their uniform `draw`s: draw < `_adoption_probability`, exactly, with
+    the logit part computed only for the candidates whose draw is below their hazard of considering AI
+    (a few percent). The others cannot adopt: the probability is that hazard times an acceptance of at
+    most 1, and a float times a number at most 1 does not round above itself."""
+    considers = _considers(model, candidates)
+    adopts = draw < considers
+    maybe = np.flatnonzero(adopts)
+    adopts[maybe] = draw[maybe] < considers[maybe] * _accepts(model, table, candidates[maybe], sets)
+    return adopts
+
+
+def _considers(model: GeopoliticsModel, candidates: np.ndarray) -> np.ndarray:
+    """Probability that each of the `candidates` considers AI this quarter: a Bass hazard (innovation +
+    imitation x the country's adopter share among its firms that would ever adopt) scaled by readiness
+    and by the firm's size."""
     a = model.params.adoption
-    sets = choice_sets(model) if sets is None else sets
-    keys = sets.firm_key[candidates]  # (cell, level) row of each candidate's choice set
-    needed = np.zeros(sets.key_reach.shape[0], dtype=bool)
-    needed[keys] = True
-    rows = np.flatnonzero(needed)
-    n_levels = sets.levels.size + 1
-    value = _choice_value(table[rows // n_levels], sets.key_reach[rows])
-    accept = np.empty(needed.size)
-    accept[rows] = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
-    accept_firm = accept[keys]
-    # Bass with a market potential: imitation counts adopters among the firms that would ever adopt.
     rate = np.divide(
         model.adopters_by_country,
         model.potential_by_country,
@@ -420,8 +426,28 @@ def _adoption_probability(
     )
     hazard = (a.innovation + a.imitation * np.minimum(rate, 1.0)) / 4.0 * model.readiness**a.readiness_elasticity
     country = model.firm_country[candidates]
-    considers = 1.0 - np.exp(np.negative(hazard)[country] * model.firm_hazard_scale[candidates])
-    return considers * accept_firm
+    return 1.0 - np.exp(np.negative(hazard)[country] * model.firm_hazard_scale[candidates])
+
+
+def _accepts(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, sets: ChoiceSets | None = None
+) -> np.ndarray:
+    """Logit probability that the lines each of the `candidates` can get beat going without AI.
+
+    The value of a choice set is the same for every firm of a (country, sector) cell with the same
+    choice set (`ChoiceSets`): it is computed once per such pair that some candidate needs, and each
+    candidate looks up its own.
+    """
+    sets = choice_sets(model) if sets is None else sets
+    keys = sets.firm_key[candidates]  # (cell, level) row of each candidate's choice set
+    needed = np.zeros(sets.key_reach.shape[0], dtype=bool)
+    needed[keys] = True
+    rows = np.flatnonzero(needed)
+    n_levels = sets.levels.size + 1
+    value = _choice_value(table[rows // n_levels], sets.key_reach[rows])
+    accept = np.empty(needed.size)
+    accept[rows] = 1.0 / (1.0 + np.exp(model.params.adoption.no_ai_utility - value))  # exp(-inf) = 0: no adoption
+    return accept[keys]
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -501,7 +527,7 @@ def step(model: GeopoliticsModel) -> None:
     table = _cell_utility(model, _take_quarter_utility(model))
     candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
-    adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates, sets)
+    adopts[candidates] = _adopts(model, table, candidates, adopt_draw[candidates], sets)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
