@@ -191,8 +191,10 @@ def _cell_utility(model: GeopoliticsModel, computed: tuple[np.ndarray, np.ndarra
     for every firm of a country and sector; choosers gather their row instead of each
     recomputing it (`computed`: this quarter's `country_utility`, if already at hand)."""
     utility, risk = country_utility(model) if computed is None else computed
-    scale = model.sector_risk[None, :, None]
-    table = utility[:, None, :] - model.params.choice.risk_weight * scale * risk[:, None, :]
+    scale = model.params.choice.risk_weight * model.sector_risk[None, :, None]
+    # utility - scale x risk, in one country x sector x line array (the second operation writes into the first's)
+    table = np.multiply(scale, risk[:, None, :])
+    np.subtract(utility[:, None, :], table, out=table)
     return table.reshape(-1, model.n_lines)
 
 
