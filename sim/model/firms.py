@@ -293,14 +293,13 @@ def _build_choice_sets(
     # Most countries have the same choice set at several levels: its value is computed once, at the last
     # level that changed it (`source`), and the firms of the levels after it look that one up. A level
     # changes the choice set where a line open to all comes into reach at it (`comes_in`).
-    changed = np.zeros(n_c * n_levels, dtype=bool)
-    changed[::n_levels] = True
+    changed = np.zeros((n_c, n_levels), dtype=bool)
+    changed[:, 0] = True
     counted = reachable
     if responds:
-        changed[comes_in[open_to_all & partial]] = True
+        changed.ravel()[comes_in[open_to_all & partial]] = True
     else:  # mutant: adoption counts every released line, the same at every level
         counted = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
-    changed = changed.reshape(n_c, n_levels)
     source = np.maximum.accumulate(np.where(changed, np.arange(n_levels), 0), axis=1)  # country x level
     n_sectors = len(model.sector_names)
     cell_country = np.arange(n_c * n_sectors) // n_sectors
