@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 from scipy import stats
 
 from conftest import BASELINE, SCENARIOS
-from sim.model import firms
+from sim.model import firms, schedule
 from sim.model.access import blocked_share
 from sim.model.agents import Country, Firm, Lab
 from sim.model.model import GeopoliticsModel
@@ -106,7 +107,10 @@ def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario
         path = tmp_path / "api-control.yaml"
         path.write_text(API_CONTROL.format(baseline=BASELINE))
     fast = finished(path, seed)
-    monkeypatch.setattr(firms, "step", per_firm_step)
+    # the schedule holds the phase's function itself: replace it there (patching firms.step does nothing)
+    monkeypatch.setattr(schedule, "PHASES", tuple(
+        dataclasses.replace(phase, function=per_firm_step) if phase.function is firms.step else phase
+        for phase in schedule.PHASES))
     reference = finished(path, seed)
     assert blocked_share(fast).any()  # the access branch of the fast path (unserved, controls) was exercised
     assert np.array_equal(fast.firm_line, reference.firm_line)
