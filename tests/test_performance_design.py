@@ -206,6 +206,23 @@ def test_adopters_are_the_candidates_whose_draw_is_below_their_adoption_probabil
     release_model(model)
 
 
+def test_firm_sectors_are_drawn_as_numpy_choice_draws_them():
+    # firms.categorical replaces rng.choice(k, size, p=p) at set-up: the same numbers, and the stream left
+    # where choice leaves it (so every later draw from it is the same too).
+    rs = np.random.default_rng(7)
+    for trial in range(400):
+        k = int(rs.integers(1, 12))
+        weights = rs.random(k) * (rs.random(k) < 0.7)
+        weights[rs.integers(k)] += 0.01  # at least one category possible
+        p = weights / weights.sum()
+        size = int(rs.integers(0, 3000))
+        ours, numpys = np.random.default_rng(trial), np.random.default_rng(trial)
+        drawn = firms.categorical(ours, p, size)
+        expected = numpys.choice(k, size=size, p=p)
+        assert drawn.dtype == expected.dtype and np.array_equal(drawn, expected), trial
+        assert ours.random() == numpys.random()
+
+
 def test_counter_uniforms_are_uniform_and_independent():
     key = stream_key(7, "firms.choice")
     block = counter_uniforms(key, (8100, 0), np.arange(5000), 20)  # 100,000 draws

