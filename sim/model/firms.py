@@ -43,6 +43,7 @@ outweighs politics, so every term is weighed, none decides alone.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,6 +74,7 @@ def allocate(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
 def setup(model: GeopoliticsModel) -> None:
     p = model.params.firms
     n = model.scenario.population.firms
+    _set_fixed_terms(model)
     rng = model.stream("firms.init")
     counts = allocate(n, model.gdp**p.gdp_exponent, p.min_per_country)
     model.firm_country = np.repeat(np.arange(model.n_countries), counts)
@@ -133,6 +135,20 @@ def pareto_sizes(uniforms: np.ndarray, exponent: float, max_ratio: float) -> np.
     return (1.0 - uniforms * tail) ** (-1.0 / exponent)
 
 
+def _set_fixed_terms(model: GeopoliticsModel) -> None:
+    """The terms of `country_utility` that no quarter changes (parameters, the lines' openness, the
+    countries' region, whose provider is foreign), computed once as `country_utility` computed them."""
+    c, r = model.params.choice, model.params.risk
+    is_open = model.line_open
+    # Self-hosted open weights carry less political weight than a closed service (D2.1, D2.3).
+    model.line_alignment_weight = c.alignment_weight * np.where(is_open, c.open_alignment_factor, 1.0)
+    # open local adaptation (D4.11, D4.12); float64 already (copy=False: no copy; the dtype is for the type checker)
+    local = c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
+    model.fixed_utility = local.astype(np.float64, copy=False)
+    transfer = r.data_transfer * model.line_foreign * np.where(is_open, r.open_transfer_factor, 1.0)
+    model.fixed_risk = transfer + r.open_security * is_open
+
+
 def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     """(utility without firm-specific terms, risk) as country x line matrices."""
     c, r = model.params.choice, model.params.risk
@@ -140,7 +156,11 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     is_open = model.line_open
     of_family = model.line_family
     cap = np.where(model.line_available, model.line_capability, np.nan)
-    frontier = np.fmax.reduce(cap) if np.isfinite(cap).any() else 0.0  # what np.nanmax computes, without its wrapper
+    # what np.nanmax computes, without its wrapper; 0 when no line has a finite capability (the check only
+    # when the maximum is not finite: a finite maximum means some line's is)
+    frontier = np.fmax.reduce(cap) if cap.size else np.nan
+    if not math.isfinite(frontier) and not np.isfinite(cap).any():
+        frontier = 0.0
     capability = _nan_to_zero(c.capability_weight * (cap - frontier) / 12.0)
     years = (model.quarter - model.start) / 4.0
     price = prices.closed_price(model)[of_family]
@@ -159,14 +179,12 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
         + c.network_weight * peers[:, of_family]
         + c.ecosystem_weight * origin_peers[:, of_family]
         # Self-hosted open weights carry less political weight than a closed service (D2.1, D2.3).
-        + c.alignment_weight * np.where(is_open, c.open_alignment_factor, 1.0)[None, :]
-        * (2.0 * model.line_alignment - 1.0)
-        + c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
+        + model.line_alignment_weight[None, :] * (2.0 * model.line_alignment - 1.0)
+        + model.fixed_utility  # open local adaptation in the Global South (D4.11, D4.12)
         + policy.utility_bonus
     )
-    foreign = model.line_foreign
-    transfer = r.data_transfer * foreign * np.where(is_open, r.open_transfer_factor, 1.0)
-    risk = transfer + r.open_security * is_open + model.distrust + policy.extra_risk
+    # data transfer to a foreign provider (less for self-hosted weights) + open weights' security, fixed
+    risk = model.fixed_risk + model.distrust + policy.extra_risk
     risk = risk * (r.privacy_base + model.privacy())[:, None]
     return utility, risk
 

@@ -202,6 +202,12 @@ class CountryState(Entity):
     )
     line_foreign: FloatArray = declare(np.float64, ("countries", "lines"), 0.0, "1 where a line's provider is foreign")
     distrust: FloatArray = declare(np.float64, ("countries", "lines"), 0.0, "distrust of each line (risk units)")
+    fixed_utility: FloatArray = declare(
+        np.float64, ("countries", "lines"), np.nan, "utility terms fixed at set-up: open local adaptation (firms)"
+    )
+    fixed_risk: FloatArray = declare(
+        np.float64, ("countries", "lines"), np.nan, "risk fixed at set-up: data transfer abroad, open weights (firms)"
+    )
     firms_by_country: FloatArray = declare(np.float64, ("countries",), 0.0, "firms in the country")
     potential_by_country: IntArray = declare(np.int64, ("countries",), 0, "firms that would ever adopt")
     size_by_country: FloatArray = declare(np.float64, ("countries",), 0.0, "summed firm size")
@@ -276,6 +282,9 @@ class LineState(Entity):
     line_frozen: IntArray = declare(np.int64, ("lines",), -1, "quarter of its last release if stale (NEVER: current)")
     line_capability: FloatArray = declare(np.float64, ("lines",), np.nan, "frontier months of its last release")
     line_knowledge: FloatArray = declare(np.float64, ("lines",), np.nan, "know-how months of its last release")
+    line_alignment_weight: FloatArray = declare(
+        np.float64, ("lines",), np.nan, "weight of alignment in its utility (x open_alignment_factor if open; firms)"
+    )
 
 
 class FirmState(Entity):
