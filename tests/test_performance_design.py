@@ -223,6 +223,24 @@ def test_firm_sectors_are_drawn_as_numpy_choice_draws_them():
         assert ours.random() == numpys.random()
 
 
+def test_choice_value_is_the_log_sum_exp_of_the_lines_offered():
+    # The value of a choice set skips exp(-inf): it must give the bits of the plain shifted log-sum-exp
+    # over utilities with -inf for the lines not offered, rows with nothing offered (-inf) included.
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        rows, lines = int(rng.integers(1, 60)), int(rng.integers(1, 30))
+        utility = rng.normal(0.0, float(rng.choice([0.5, 3.0, 40.0])), (rows, lines))
+        offered = rng.random((rows, lines)) < rng.random()
+        offered[rng.random(rows) < 0.1] = False  # nothing on offer
+        utility[~offered & (rng.random((rows, lines)) < 0.2)] = 800.0  # far above, but not offered
+        masked = np.where(offered, utility, -np.inf)
+        top = masked.max(axis=1)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore"):
+            plain = safe + np.log(np.exp(masked - safe[:, None]).sum(axis=1))
+        assert firms._choice_value(utility, offered).tobytes() == plain.tobytes(), trial
+
+
 def test_counter_uniforms_are_uniform_and_independent():
     key = stream_key(7, "firms.choice")
     block = counter_uniforms(key, (8100, 0), np.arange(5000), 20)  # 100,000 draws

@@ -497,21 +497,14 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def _log_sum_exp(utility: np.ndarray) -> np.ndarray:
-    """log sum_j exp(u_j) per row (the value of a logit choice set, McFadden 1978); -inf for none."""
-    # The rows' maxima from a transposed copy: a maximum is exact whatever the order, and numpy takes one of
-    # ~900 rows of 22 at a time (~40 ns a row) but 22 rows of ~900 in a few vector steps.
-    top = np.ascontiguousarray(utility.T).max(axis=0)
-    safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return safe + np.log(np.exp(utility - safe[:, None]).sum(axis=1))
-
-
 def _choice_value(utility: np.ndarray, offered: np.ndarray) -> np.ndarray:
-    """`_log_sum_exp` of `utility` where `offered`, -inf elsewhere, per row: the same numbers, but the
-    exponential is taken of every utility and the lines not offered are zeroed after it (exp(-inf) is 0),
-    as numpy's exp costs several times as much on -inf as on a finite number and half the cells are out."""
-    top = np.ascontiguousarray(np.where(offered, utility, -np.inf).T).max(axis=0)  # see _log_sum_exp
+    """log sum_j exp(u_j) per row over the lines `offered` (the value of a logit choice set, McFadden
+    1978); -inf for none. Shifted by the row's maximum as usual; the exponential is taken of every
+    utility and the lines not offered are zeroed after it (exp(-inf) would be 0 too), as numpy's exp
+    costs several times as much on -inf as on a finite number and half the cells are out."""
+    # The rows' maxima from a transposed copy: a maximum is exact whatever the order, and numpy takes one
+    # row of 22 at a time (~40 ns a row) but 22 rows of all of them in a few vector steps.
+    top = np.ascontiguousarray(np.where(offered, utility, -np.inf).T).max(axis=0)
     safe = np.where(np.isfinite(top), top, 0.0)
     terms = utility - safe[:, None]
     # over: a line not offered may be far above the best offered one (an offered one is at most 0 here)
