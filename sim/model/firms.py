@@ -260,8 +260,8 @@ class ChoiceSets:
     and unserved countries reach it (its fixed compliance draw against each line's blocked share, D4.8;
     see `access`). The blocked shares take few distinct values (`levels`), so the firms of a country at
     the same level (compliance between two consecutive values) have the same choice set: `reach` holds
-    one row per country and level. What it is built from, `blocked_share` and the lines open to all
-    (released, not retired, not banned for all), is kept as bytes and compared each quarter
+    one row per country and level. What it is built from, `blocked_share`, the lines available
+    (released, not retired) and the bans for all users, is kept as bytes and compared each quarter
     (`choice_sets`): a release or a retirement builds it anew (about a third of the quarters), reusing
     what follows from the blocked shares alone unless a rule that blocks lines started or stopped; the
     other quarters reuse all of it. The firms' countries, cells and compliance draws, also read here,
@@ -269,7 +269,8 @@ class ChoiceSets:
     """
 
     blocked: bytes  # blocked_share(model) this was built from
-    open_to_all: bytes  # line_available & ~banned_all (country x line) this was built from
+    available: bytes  # model.line_available this was built from
+    banned: bytes  # policy.banned_all (country x line) this was built from
     responds: bool  # structure.adoption_responds_to_access
     # from the blocked shares alone
     levels: np.ndarray  # the distinct blocked shares above 0, sorted
@@ -289,25 +290,32 @@ class ChoiceSets:
 def choice_sets(model: GeopoliticsModel) -> ChoiceSets:
     """This quarter's `ChoiceSets`: the one kept on the model if built from the same inputs, else a new one."""
     blocked = blocked_share(model)  # controls and countries a lab does not serve
-    open_to_all = model.line_available[None, :] & ~model.policy.banned_all  # country x line
+    available, banned = model.line_available, model.policy.banned_all
     responds = model.params.structure.adoption_responds_to_access
     kept = model.choice_sets
     if (
         kept is not None
         and kept.responds == responds
         and kept.blocked == blocked.tobytes()
-        and kept.open_to_all == open_to_all.tobytes()
+        and kept.available == available.tobytes()
+        and kept.banned == banned.tobytes()
     ):
         return kept
-    built = _build_choice_sets(model, blocked, open_to_all, responds, kept)
+    built = _build_choice_sets(model, blocked, available, banned, responds, kept)
     model.choice_sets = built
     return built
 
 
 def _build_choice_sets(
-    model: GeopoliticsModel, blocked: np.ndarray, open_to_all: np.ndarray, responds: bool, kept: ChoiceSets | None
+    model: GeopoliticsModel,
+    blocked: np.ndarray,
+    available: np.ndarray,
+    banned: np.ndarray,
+    responds: bool,
+    kept: ChoiceSets | None,
 ) -> ChoiceSets:
     n_c, n_l = model.n_countries, model.n_lines
+    open_to_all = available[None, :] & ~banned  # country x line
     blocked_bytes = blocked.tobytes()
     if kept is not None and kept.blocked == blocked_bytes:
         levels, firm_reach, unblocked = kept.levels, kept.firm_reach, kept.unblocked
@@ -335,7 +343,7 @@ def _build_choice_sets(
     if responds:
         changed.ravel()[comes_in[open_to_all & partial]] = True
     else:  # mutant: adoption counts every released line, the same at every level
-        counted = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
+        counted = np.broadcast_to(available[None, None, :], reachable.shape)
     source = np.maximum.accumulate(np.where(changed, np.arange(n_levels), 0), axis=1)  # country x level
     n_sectors = len(model.sector_names)
     cell_country = np.arange(n_c * n_sectors) // n_sectors
@@ -347,7 +355,8 @@ def _build_choice_sets(
     firm_key += source.ravel()[firm_reach]
     return ChoiceSets(
         blocked=blocked_bytes,
-        open_to_all=open_to_all.tobytes(),
+        available=available.tobytes(),
+        banned=banned.tobytes(),
         responds=responds,
         levels=levels,
         firm_reach=firm_reach,
