@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import weakref
 from pathlib import Path
@@ -20,11 +21,12 @@ import pytest
 from scipy import stats
 
 from conftest import BASELINE, SCENARIOS
-from sim.model import firms
+from sim.model import firms, schedule
 from sim.model.access import blocked_share
 from sim.model.agents import Country, Firm, Lab
 from sim.model.model import GeopoliticsModel
 from sim.model.streams import counter_uniforms, stream_key
+from sim.quarters import quarter_label
 from sim.runner import release_model
 from sim.scenario import prepare
 
@@ -105,12 +107,138 @@ def test_fast_firm_choice_equals_per_firm_design(monkeypatch, tmp_path, scenario
         path = tmp_path / "api-control.yaml"
         path.write_text(API_CONTROL.format(baseline=BASELINE))
     fast = finished(path, seed)
-    monkeypatch.setattr(firms, "step", per_firm_step)
+    # the schedule holds the phase's function itself: replace it there (patching firms.step does nothing)
+    monkeypatch.setattr(schedule, "PHASES", tuple(
+        dataclasses.replace(phase, function=per_firm_step) if phase.function is firms.step else phase
+        for phase in schedule.PHASES))
     reference = finished(path, seed)
     assert blocked_share(fast).any()  # the access branch of the fast path (unserved, controls) was exercised
     assert np.array_equal(fast.firm_line, reference.firm_line)
     assert fast.rows == reference.rows
     assert fast.events == reference.events
+
+
+# A control that starts and stops mid-run and tightens in between: the firms' choice sets change in
+# quarters without a release, and change back.
+WINDOWED_CONTROL = """\
+schema_version: 1
+name: windowed-api-control
+extends: {baseline}
+description: Test scenario; US labs must refuse a share of the EU's firms from 2024Q2 to 2025Q3, more from 2024Q4.
+rules:
+  us-api-controls-eu:
+    kind: export_control
+    sources: [D4.4]
+    issuer: US
+    targets: {{blocs: [EU]}}
+    restricts: [api_access]
+    strength: 0.4
+    from: 2024Q2
+    until: 2025Q3
+  us-api-controls-eu-tighter:
+    kind: export_control
+    sources: [D4.4]
+    issuer: US
+    targets: {{blocs: [EU]}}
+    restricts: [api_access]
+    strength: 0.7
+    from: 2024Q4
+    until: 2025Q1
+"""
+
+
+def test_kept_choice_sets_give_the_results_of_choice_sets_built_every_quarter(monkeypatch, tmp_path):
+    path = tmp_path / "windowed.yaml"
+    path.write_text(WINDOWED_CONTROL.format(baseline=BASELINE))
+    prepared = prepare(path, ["population.firms=1500", "time.end=2026Q2"])
+    kept = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    built, quarters_kept = [], 0
+    for _ in range(kept.end - kept.start + 1):
+        before = kept.choice_sets
+        kept.step()
+        quarters_kept += kept.choice_sets is before
+        built.append(kept.choice_sets)
+    # the kept sets were rebuilt when the control started, tightened and stopped, and kept in between
+    starts = {quarter_label(kept.start + i) for i, s in enumerate(built) if i == 0 or s is not built[i - 1]}
+    assert {"2024Q2", "2024Q4", "2025Q1", "2025Q3"} <= starts
+    assert quarters_kept >= 5
+    release_model(kept)
+
+    def build_every_time(model):
+        model.choice_sets = None
+        return original(model)
+
+    original = firms.choice_sets
+    monkeypatch.setattr(firms, "choice_sets", build_every_time)
+    fresh = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    fresh.run()
+    release_model(fresh)
+    assert np.array_equal(kept.firm_line, fresh.firm_line)
+    assert kept.rows == fresh.rows
+
+
+@pytest.mark.parametrize("outside_option", [None, -10.0])
+def test_adopters_are_the_candidates_whose_draw_is_below_their_adoption_probability(tmp_path, outside_option):
+    # The firms phase computes the logit part only for candidates whose draw is below their hazard of
+    # considering AI; the adopters must be exactly those of the whole probability, draws on the edge included.
+    # With going without AI worth -10 (its lowest) the acceptance is within 1e-4 of 1 wherever a line is on
+    # offer: a draw just below the probability is then within 1e-4 of the hazard, and must adopt.
+    path = tmp_path / "api-control.yaml"
+    path.write_text(API_CONTROL.format(baseline=BASELINE))
+    extra = [] if outside_option is None else [f"parameters.adoption.no_ai_utility={outside_option}"]
+    prepared = prepare(path, SMALL + extra)
+    model = GeopoliticsModel(prepared.scenario, prepared.world, seed=3, create_agents=False)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        model.step()
+        table = firms._cell_utility(model)
+        candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
+        sets = firms.choice_sets(model)
+        probability = firms._adoption_probability(model, table, candidates, sets)
+        considers = firms._considers(model, candidates)
+        assert (probability <= considers).all() and (probability > 0).any()
+        assert (probability > considers * (1 - 1e-4)).any() == (outside_option is not None)
+        edge = np.nextafter(probability, np.inf)
+        for draw in (rng.random(candidates.size), probability, edge, np.nextafter(probability, -np.inf),
+                     considers, np.minimum(considers, edge), rng.random(candidates.size) * considers):
+            adopts = firms._adopts(model, table, candidates, draw, sets)
+            assert np.array_equal(adopts, draw < probability)
+    release_model(model)
+
+
+def test_firm_sectors_are_drawn_as_numpy_choice_draws_them():
+    # firms.categorical replaces rng.choice(k, size, p=p) at set-up: the same numbers, and the stream left
+    # where choice leaves it (so every later draw from it is the same too).
+    rs = np.random.default_rng(7)
+    for trial in range(400):
+        k = int(rs.integers(1, 12))
+        weights = rs.random(k) * (rs.random(k) < 0.7)
+        weights[rs.integers(k)] += 0.01  # at least one category possible
+        p = weights / weights.sum()
+        size = int(rs.integers(0, 3000))
+        ours, numpys = np.random.default_rng(trial), np.random.default_rng(trial)
+        drawn = firms.categorical(ours, p, size)
+        expected = numpys.choice(k, size=size, p=p)
+        assert drawn.dtype == expected.dtype and np.array_equal(drawn, expected), trial
+        assert ours.random() == numpys.random()
+
+
+def test_choice_value_is_the_log_sum_exp_of_the_lines_offered():
+    # The value of a choice set skips exp(-inf): it must give the bits of the plain shifted log-sum-exp
+    # over utilities with -inf for the lines not offered, rows with nothing offered (-inf) included.
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        rows, lines = int(rng.integers(1, 60)), int(rng.integers(1, 30))
+        utility = rng.normal(0.0, float(rng.choice([0.5, 3.0, 40.0])), (rows, lines))
+        offered = rng.random((rows, lines)) < rng.random()
+        offered[rng.random(rows) < 0.1] = False  # nothing on offer
+        utility[~offered & (rng.random((rows, lines)) < 0.2)] = 800.0  # far above, but not offered
+        masked = np.where(offered, utility, -np.inf)
+        top = masked.max(axis=1)
+        safe = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore"):
+            plain = safe + np.log(np.exp(masked - safe[:, None]).sum(axis=1))
+        assert firms._choice_value(utility, offered).tobytes() == plain.tobytes(), trial
 
 
 def test_counter_uniforms_are_uniform_and_independent():

@@ -43,6 +43,8 @@ outweighs politics, so every term is weighed, none decides alone.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -72,12 +74,13 @@ def allocate(total: int, weights: np.ndarray, minimum: int) -> np.ndarray:
 def setup(model: GeopoliticsModel) -> None:
     p = model.params.firms
     n = model.scenario.population.firms
+    _set_fixed_terms(model)
     rng = model.stream("firms.init")
     counts = allocate(n, model.gdp**p.gdp_exponent, p.min_per_country)
     model.firm_country = np.repeat(np.arange(model.n_countries), counts)
     model.sector_names = list(p.sectors)
     shares = np.array([s.share for s in p.sectors.values()])
-    model.firm_sector = rng.choice(len(shares), size=n, p=shares / shares.sum())
+    model.firm_sector = categorical(rng, shares / shares.sum(), n)
     model.sector_risk = np.array([s.risk_sensitivity for s in p.sectors.values()])
     model.firm_size = pareto_sizes(rng.random(n), p.size_pareto_exponent, p.size_max_ratio)
     model.firm_large = model.firm_size >= p.large_firm_size
@@ -107,11 +110,43 @@ def setup(model: GeopoliticsModel) -> None:
         _update_shares(model)
 
 
+def categorical(rng: np.random.Generator, p: np.ndarray, size: int) -> np.ndarray:
+    """`size` draws of categories 0..len(p) - 1 with probabilities `p` (validated: non-negative, sum 1):
+    the numbers `rng.choice(len(p), size=size, p=p)` returns, and the same draws from `rng`.
+
+    That is numpy's own algorithm (one uniform per draw against the cumulative shares, the count of
+    shares at or below it: `searchsorted(..., side="right")`), written as one comparison per category:
+    numpy's binary search of each uniform and its checks of `p` cost ~95 us for 4,000 firms, this ~30 us
+    (a test checks it against `rng.choice` draw for draw, and the stream's state after it).
+    """
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    uniforms = rng.random(size)
+    drawn = np.zeros(size, dtype=np.int64)
+    for bound in cdf:
+        drawn += uniforms >= bound
+    return drawn
+
+
 def pareto_sizes(uniforms: np.ndarray, exponent: float, max_ratio: float) -> np.ndarray:
     """Firm sizes relative to the smallest firm (1 to `max_ratio`) from uniforms: a Pareto with tail
     `exponent` truncated at `max_ratio` (inverse CDF; Axtell 2001: exponent about 1.06 in employees)."""
     tail = 1.0 - max_ratio**-exponent
     return (1.0 - uniforms * tail) ** (-1.0 / exponent)
+
+
+def _set_fixed_terms(model: GeopoliticsModel) -> None:
+    """The terms of `country_utility` that no quarter changes (parameters, the lines' openness, the
+    countries' region, whose provider is foreign), computed once as `country_utility` computed them."""
+    c, r = model.params.choice, model.params.risk
+    is_open = model.line_open
+    # Self-hosted open weights carry less political weight than a closed service (D2.1, D2.3).
+    model.line_alignment_weight = c.alignment_weight * np.where(is_open, c.open_alignment_factor, 1.0)
+    # open local adaptation (D4.11, D4.12); float64 already (copy=False: no copy; the dtype is for the type checker)
+    local = c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
+    model.fixed_utility = local.astype(np.float64, copy=False)
+    transfer = r.data_transfer * model.line_foreign * np.where(is_open, r.open_transfer_factor, 1.0)
+    model.fixed_risk = transfer + r.open_security * is_open
 
 
 def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +156,11 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
     is_open = model.line_open
     of_family = model.line_family
     cap = np.where(model.line_available, model.line_capability, np.nan)
-    frontier = np.fmax.reduce(cap) if np.isfinite(cap).any() else 0.0  # what np.nanmax computes, without its wrapper
+    # what np.nanmax computes, without its wrapper; 0 when no line has a finite capability (the check only
+    # when the maximum is not finite: a finite maximum means some line's is)
+    frontier = np.fmax.reduce(cap) if cap.size else np.nan
+    if not math.isfinite(frontier) and not np.isfinite(cap).any():
+        frontier = 0.0
     capability = _nan_to_zero(c.capability_weight * (cap - frontier) / 12.0)
     years = (model.quarter - model.start) / 4.0
     price = prices.closed_price(model)[of_family]
@@ -140,14 +179,12 @@ def country_utility(model: GeopoliticsModel) -> tuple[np.ndarray, np.ndarray]:
         + c.network_weight * peers[:, of_family]
         + c.ecosystem_weight * origin_peers[:, of_family]
         # Self-hosted open weights carry less political weight than a closed service (D2.1, D2.3).
-        + c.alignment_weight * np.where(is_open, c.open_alignment_factor, 1.0)[None, :]
-        * (2.0 * model.line_alignment - 1.0)
-        + c.open_local_adaptation * (model.south[:, None] & is_open[None, :])
+        + model.line_alignment_weight[None, :] * (2.0 * model.line_alignment - 1.0)
+        + model.fixed_utility  # open local adaptation in the Global South (D4.11, D4.12)
         + policy.utility_bonus
     )
-    foreign = model.line_foreign
-    transfer = r.data_transfer * foreign * np.where(is_open, r.open_transfer_factor, 1.0)
-    risk = transfer + r.open_security * is_open + model.distrust + policy.extra_risk
+    # data transfer to a foreign provider (less for self-hosted weights) + open weights' security, fixed
+    risk = model.fixed_risk + model.distrust + policy.extra_risk
     risk = risk * (r.privacy_base + model.privacy())[:, None]
     return utility, risk
 
@@ -190,8 +227,10 @@ def _cell_utility(model: GeopoliticsModel, computed: tuple[np.ndarray, np.ndarra
     for every firm of a country and sector; choosers gather their row instead of each
     recomputing it (`computed`: this quarter's `country_utility`, if already at hand)."""
     utility, risk = country_utility(model) if computed is None else computed
-    scale = model.sector_risk[None, :, None]
-    table = utility[:, None, :] - model.params.choice.risk_weight * scale * risk[:, None, :]
+    scale = model.params.choice.risk_weight * model.sector_risk[None, :, None]
+    # utility - scale x risk, in one country x sector x line array (the second operation writes into the first's)
+    table = np.multiply(scale, risk[:, None, :])
+    np.subtract(utility[:, None, :], table, out=table)
     return table.reshape(-1, model.n_lines)
 
 
@@ -213,38 +252,167 @@ def taste_noise(model: GeopoliticsModel, firms: np.ndarray, round_: int = 0) -> 
     return uniforms
 
 
-def _available_rows(model: GeopoliticsModel, firms: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class ChoiceSets:
+    """The firms' choice sets, kept from quarter to quarter while what they are made of is unchanged.
+
+    A firm's choice set depends on its country, on bans and retirements, and on which partial controls
+    and unserved countries reach it (its fixed compliance draw against each line's blocked share, D4.8;
+    see `access`). The blocked shares take few distinct values (`levels`), so the firms of a country at
+    the same level (compliance between two consecutive values) have the same choice set: `reach` holds
+    one row per country and level. What it is built from, `blocked_share`, the lines available
+    (released, not retired) and the bans for all users, is kept as bytes and compared each quarter
+    (`choice_sets`): a release or a retirement builds it anew (about a third of the quarters), reusing
+    what follows from the blocked shares alone unless a rule that blocks lines started or stopped; the
+    other quarters reuse all of it. The firms' countries, cells and compliance draws, also read here,
+    are fixed at set-up.
+    """
+
+    blocked: bytes  # blocked_share(model) this was built from
+    available: bytes  # model.line_available this was built from
+    banned: bytes  # policy.banned_all (country x line) this was built from
+    responds: bool  # structure.adoption_responds_to_access
+    # from the blocked shares alone
+    levels: np.ndarray  # the distinct blocked shares above 0, sorted
+    firm_reach: np.ndarray  # per firm: its row of `reach`, country x (levels + 1) + its level
+    unblocked: np.ndarray  # country x level x line: no control or unserved share reaches that level
+    partial: np.ndarray  # country x line: blocked for some of the country's firms
+    comes_in: np.ndarray  # country x line: where partial, the (country, level) row from which it is in reach
+    line_base: np.ndarray  # per firm: country x (n_lines + 1) + 1, its (country, line + 1) cell minus the line
+    # from both
+    reach: np.ndarray  # (country x level) x line: the lines a firm of that country and level can get
+    out_of_reach: np.ndarray  # ~reach
+    key_reach: np.ndarray  # (cell x level) x line: the choice set adoption counts (`_adoption_probability`)
+    firm_key: np.ndarray  # per firm: its row of `key_reach`
+    below: np.ndarray  # (country x (line + 1)), flat: see `_current_unavailable`
+
+
+def choice_sets(model: GeopoliticsModel) -> ChoiceSets:
+    """This quarter's `ChoiceSets`: the one kept on the model if built from the same inputs, else a new one."""
+    blocked = blocked_share(model)  # controls and countries a lab does not serve
+    available, banned = model.line_available, model.policy.banned_all
+    responds = model.params.structure.adoption_responds_to_access
+    kept = model.choice_sets
+    if (
+        kept is not None
+        and kept.responds == responds
+        and kept.blocked == blocked.tobytes()
+        and kept.available == available.tobytes()
+        and kept.banned == banned.tobytes()
+    ):
+        return kept
+    built = _build_choice_sets(model, blocked, available, banned, responds, kept)
+    model.choice_sets = built
+    return built
+
+
+def _build_choice_sets(
+    model: GeopoliticsModel,
+    blocked: np.ndarray,
+    available: np.ndarray,
+    banned: np.ndarray,
+    responds: bool,
+    kept: ChoiceSets | None,
+) -> ChoiceSets:
+    n_c, n_l = model.n_countries, model.n_lines
+    open_to_all = available[None, :] & ~banned  # country x line
+    blocked_bytes = blocked.tobytes()
+    if kept is not None and kept.blocked == blocked_bytes:
+        levels, firm_reach, unblocked = kept.levels, kept.firm_reach, kept.unblocked
+        partial, comes_in, line_base = kept.partial, kept.comes_in, kept.line_base
+    else:
+        levels = _distinct(blocked[blocked > 0])
+        thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
+        # a line blocked for share s is out of reach for a firm exactly when its compliance is below s,
+        # that is when s is above its level's threshold (s is 0 or one of the levels)
+        unblocked = ~(blocked[:, None, :] > thresholds[None, :, None])
+        firm_reach = model.firm_country * thresholds.size
+        firm_reach += np.searchsorted(levels, model.firm_compliance, side="right")
+        partial = blocked > 0
+        comes_in = np.searchsorted(thresholds, blocked)  # the level whose threshold is s: in reach from there up
+        comes_in += (np.arange(n_c) * thresholds.size)[:, None]
+        line_base = kept.line_base if kept is not None else model.firm_country * (n_l + 1) + 1
+    n_levels = levels.size + 1
+    reachable = open_to_all[:, None, :] & unblocked  # country x level x line
+    # Most countries have the same choice set at several levels: its value is computed once, at the last
+    # level that changed it (`source`), and the firms of the levels after it look that one up. A level
+    # changes the choice set where a line open to all comes into reach at it (`comes_in`).
+    changed = np.zeros((n_c, n_levels), dtype=bool)
+    changed[:, 0] = True
+    counted = reachable
+    if responds:
+        changed.ravel()[comes_in[open_to_all & partial]] = True
+    else:  # mutant: adoption counts every released line, the same at every level
+        counted = np.broadcast_to(available[None, None, :], reachable.shape)
+    source = np.maximum.accumulate(np.where(changed, np.arange(n_levels), 0), axis=1)  # country x level
+    n_sectors = len(model.sector_names)
+    cell_country = np.arange(n_c * n_sectors) // n_sectors
+    below = np.empty((n_c, n_l + 1))
+    below[:, 0] = -np.inf
+    below[:, 1:] = np.where(open_to_all, blocked, np.inf)
+    reach = reachable.reshape(-1, n_l)
+    firm_key = model.firm_cell * n_levels
+    firm_key += source.ravel()[firm_reach]
+    return ChoiceSets(
+        blocked=blocked_bytes,
+        available=available.tobytes(),
+        banned=banned.tobytes(),
+        responds=responds,
+        levels=levels,
+        firm_reach=firm_reach,
+        unblocked=unblocked,
+        partial=partial,
+        comes_in=comes_in,
+        line_base=line_base,
+        reach=reach,
+        out_of_reach=~reach,
+        key_reach=counted[cell_country].reshape(-1, n_l),
+        firm_key=firm_key,
+        below=below.ravel(),
+    )
+
+
+def _available_rows(model: GeopoliticsModel, firms: np.ndarray, sets: ChoiceSets | None = None) -> np.ndarray:
     """`firms` x lines: released and not retired, not banned for all users, served by the lab in the
-    firm's country and not blocked by a control."""
-    policy = model.policy
-    country = model.firm_country[firms]
-    available = (model.line_available[None, :] & ~policy.banned_all)[country]
-    # unserved countries and controls reach the firms whose compliance draw is below the share
-    available &= ~(model.firm_compliance[firms, None] < blocked_share(model)[country])
-    return available
+    firm's country and not blocked by a control (`sets`: this quarter's `choice_sets`, if at hand).
+
+    A firm's row of `ChoiceSets.reach`: a line blocked for share s of its country's firms is out of
+    reach for the firm exactly when its compliance is below s, that is when s is above the firm's level.
+    """
+    sets = choice_sets(model) if sets is None else sets
+    return sets.reach[sets.firm_reach[firms]]
 
 
-def _current_unavailable(model: GeopoliticsModel) -> np.ndarray:
+def _current_unavailable(
+    model: GeopoliticsModel, sets: ChoiceSets | None = None, cells: np.ndarray | None = None
+) -> np.ndarray:
     """Users whose line is no longer available to them (banned, blocked, a retired API): they must
     re-choose. Looks up only each user's own line, not the whole choice set: one (country, line + 1)
     table of the compliance below which the line is out of reach (inf: out for all; column 0 for
-    non-users, -inf: never), one look-up per firm."""
-    n_l = model.n_lines
-    out_for_all = ~model.line_available[None, :] | model.policy.banned_all
-    below = np.empty((model.n_countries, n_l + 1))
-    below[:, 0] = -np.inf
-    below[:, 1:] = np.where(out_for_all, np.inf, blocked_share(model))
-    cells = model.firm_country * (n_l + 1)
+    non-users, -inf: never), one look-up per firm (`sets`: this quarter's `choice_sets`, `cells`: the
+    firms' `_line_cells`, if at hand)."""
+    sets = choice_sets(model) if sets is None else sets
+    cells = _line_cells(model) if cells is None else cells
+    return model.firm_compliance < sets.below[cells]
+
+
+def _line_cells(model: GeopoliticsModel) -> np.ndarray:
+    """Each firm's (country, line + 1) cell: country x (n_lines + 1) + line + 1 (non-users in column 0)."""
+    cells = model.firm_country * (model.n_lines + 1)
     cells += model.firm_line
     cells += 1
-    return model.firm_compliance < below.ravel()[cells]
+    return cells
 
 
 def _choose(
-    model: GeopoliticsModel, choosers: np.ndarray, noise: np.ndarray, table: np.ndarray | None = None
+    model: GeopoliticsModel,
+    choosers: np.ndarray,
+    noise: np.ndarray,
+    table: np.ndarray | None = None,
+    sets: ChoiceSets | None = None,
 ) -> None:
     """Choosers pick the line of highest utility plus their taste `noise` (one row each); `table` is
-    this quarter's `_cell_utility` if already computed."""
+    this quarter's `_cell_utility` and `sets` its `choice_sets`, if already computed."""
     if choosers.size == 0:
         return
     c = model.params.choice
@@ -256,49 +424,46 @@ def _choose(
         model.firm_large[choosers], c.switching_cost * c.large_firm_switching_multiplier, c.switching_cost
     )
     using = current >= 0
-    utility[np.flatnonzero(using), current[using]] += stay[using]
-    np.copyto(utility, -np.inf, where=~_available_rows(model, choosers))
+    at = np.flatnonzero(using)  # each user's own line, as a flat index (one gather and one scatter)
+    at *= model.n_lines
+    at += current[using]
+    utility.ravel()[at] += stay[using]
+    sets = choice_sets(model) if sets is None else sets
+    np.copyto(utility, -np.inf, where=sets.out_of_reach[sets.firm_reach[choosers]])  # `_available_rows`, negated
     best = np.argmax(utility, axis=1)
     none = ~np.isfinite(utility[np.arange(choosers.size), best])  # nothing available: stops using AI
     model.firm_line[choosers] = np.where(none, -1, best)
 
 
-def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def _adoption_probability(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, sets: ChoiceSets | None = None
+) -> np.ndarray:
     """Probability that each of the `candidates` (non-users who would ever adopt) adopts this quarter:
     a Bass hazard of considering AI, times the logit probability that the lines it can get beat going
-    without (module docstring; D0.8, D4.8, D4.12).
+    without (module docstring; D0.8, D4.8, D4.12); `sets`: this quarter's `choice_sets`, if at hand.
+    The firms phase draws against it through `_adopts`."""
+    return _considers(model, candidates) * _accepts(model, table, candidates, sets)
 
-    A firm's choice set depends on its country, on bans and retirements, and on which partial controls
-    reach it (its compliance draw against each line's blocked share); the blocked shares in force take
-    few distinct values, so the value of the choice set is computed per (country, sector) cell and per
-    level of those shares, and each candidate looks up its own.
-    """
+
+def _adopts(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, draw: np.ndarray, sets: ChoiceSets
+) -> np.ndarray:
+    """Which `candidates` adopt with their uniform `draw`s: draw < `_adoption_probability`, exactly, with
+    the logit part computed only for the candidates whose draw is below their hazard of considering AI
+    (a few percent). The others cannot adopt: the probability is that hazard times an acceptance of at
+    most 1, and a float times a number at most 1 does not round above itself."""
+    considers = _considers(model, candidates)
+    adopts = draw < considers
+    maybe = np.flatnonzero(adopts)
+    adopts[maybe] = draw[maybe] < considers[maybe] * _accepts(model, table, candidates[maybe], sets)
+    return adopts
+
+
+def _considers(model: GeopoliticsModel, candidates: np.ndarray) -> np.ndarray:
+    """Probability that each of the `candidates` considers AI this quarter: a Bass hazard (innovation +
+    imitation x the country's adopter share among its firms that would ever adopt) scaled by readiness
+    and by the firm's size."""
     a = model.params.adoption
-    policy = model.policy
-    n_sectors = len(model.sector_names)
-    cell_country = np.arange(table.shape[0]) // n_sectors
-    open_to_all = model.line_available[None, :] & ~policy.banned_all  # country x line
-    blocked = blocked_share(model)  # controls and countries a lab does not serve
-    levels = _distinct(blocked[blocked > 0])
-    thresholds = np.concatenate([[0.0], levels])  # level r: compliance in [thresholds[r], thresholds[r + 1])
-    reachable = open_to_all[:, None, :] & ~(blocked[:, None, :] > thresholds[None, :, None])  # country x level x line
-    if not model.params.structure.adoption_responds_to_access:  # mutant: every released line counts
-        reachable = np.broadcast_to(model.line_available[None, None, :], reachable.shape)
-    # Most countries have the same choice set at several levels: compute each distinct one once
-    # (row by row the same sums) and give every level the value of the last level that changed it.
-    changed = np.ones(reachable.shape[:2], dtype=bool)
-    changed[:, 1:] = (reachable[:, 1:] != reachable[:, :-1]).any(axis=2)
-    source = np.maximum.accumulate(np.where(changed, np.arange(thresholds.size), 0), axis=1)  # country x level
-    cells, levels_needed = np.nonzero(changed[cell_country])
-    utility = np.where(reachable[cell_country[cells], levels_needed], table[cells], -np.inf)
-    value = np.empty((table.shape[0], thresholds.size))
-    value[cells, levels_needed] = _log_sum_exp(utility)
-    # each cell's value at every level: the value computed at the level's source (np.take_along_axis, flat)
-    value = value.ravel()[source[cell_country] + (np.arange(value.shape[0]) * value.shape[1])[:, None]]
-    accept = 1.0 / (1.0 + np.exp(a.no_ai_utility - value))  # exp(-inf) = 0: nothing on offer, no adoption
-    level = np.searchsorted(levels, model.firm_compliance[candidates], side="right")
-    accept_firm = accept[model.firm_cell[candidates], level]
-    # Bass with a market potential: imitation counts adopters among the firms that would ever adopt.
     rate = np.divide(
         model.adopters_by_country,
         model.potential_by_country,
@@ -307,8 +472,28 @@ def _adoption_probability(model: GeopoliticsModel, table: np.ndarray, candidates
     )
     hazard = (a.innovation + a.imitation * np.minimum(rate, 1.0)) / 4.0 * model.readiness**a.readiness_elasticity
     country = model.firm_country[candidates]
-    considers = 1.0 - np.exp(-hazard[country] * model.firm_hazard_scale[candidates])
-    return considers * accept_firm
+    return 1.0 - np.exp(np.negative(hazard)[country] * model.firm_hazard_scale[candidates])
+
+
+def _accepts(
+    model: GeopoliticsModel, table: np.ndarray, candidates: np.ndarray, sets: ChoiceSets | None = None
+) -> np.ndarray:
+    """Logit probability that the lines each of the `candidates` can get beat going without AI.
+
+    The value of a choice set is the same for every firm of a (country, sector) cell with the same
+    choice set (`ChoiceSets`): it is computed once per such pair that some candidate needs, and each
+    candidate looks up its own.
+    """
+    sets = choice_sets(model) if sets is None else sets
+    keys = sets.firm_key[candidates]  # (cell, level) row of each candidate's choice set
+    needed = np.zeros(sets.key_reach.shape[0], dtype=bool)
+    needed[keys] = True
+    rows = np.flatnonzero(needed)
+    n_levels = sets.levels.size + 1
+    value = _choice_value(table[rows // n_levels], sets.key_reach[rows])
+    accept = np.empty(needed.size)
+    accept[rows] = 1.0 / (1.0 + np.exp(model.params.adoption.no_ai_utility - value))  # exp(-inf) = 0: no adoption
+    return accept[keys]
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -321,26 +506,31 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
-def _log_sum_exp(utility: np.ndarray) -> np.ndarray:
-    """log sum_j exp(u_j) per row (the value of a logit choice set, McFadden 1978); -inf for none."""
-    # The rows' maxima from a transposed copy: a maximum is exact whatever the order, and numpy takes one of
-    # ~900 rows of 22 at a time (~40 ns a row) but 22 rows of ~900 in a few vector steps.
-    top = np.ascontiguousarray(utility.T).max(axis=0)
+def _choice_value(utility: np.ndarray, offered: np.ndarray) -> np.ndarray:
+    """log sum_j exp(u_j) per row over the lines `offered` (the value of a logit choice set, McFadden
+    1978); -inf for none. Shifted by the row's maximum as usual; the exponential is taken of every
+    utility and the lines not offered are zeroed after it (exp(-inf) would be 0 too), as numpy's exp
+    costs several times as much on -inf as on a finite number and half the cells are out."""
+    # The rows' maxima from a transposed copy: a maximum is exact whatever the order, and numpy takes one
+    # row of 22 at a time (~40 ns a row) but 22 rows of all of them in a few vector steps.
+    top = np.ascontiguousarray(np.where(offered, utility, -np.inf).T).max(axis=0)
     safe = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return safe + np.log(np.exp(utility - safe[:, None]).sum(axis=1))
+    terms = utility - safe[:, None]
+    # over: a line not offered may be far above the best offered one (an offered one is at most 0 here)
+    with np.errstate(divide="ignore", over="ignore"):
+        np.exp(terms, out=terms)
+        return safe + np.log(np.where(offered, terms, 0.0).sum(axis=1))
 
 
-def _update_shares(model: GeopoliticsModel) -> None:
+def _update_shares(model: GeopoliticsModel, cells: np.ndarray | None = None) -> None:
     """Peers: shares of AI-using firms on each family and origin, by country and world-wide; users
     per line (`line_counts`) and per family (`family_counts`, its lines together); and the same
-    weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report."""
+    weighted by firm size (`line_weight`, `family_weight`), which the adoption metrics report
+    (`cells`: the firms' `_line_cells`, if at hand)."""
     n_c, n_f, n_l = model.n_countries, model.n_families, model.n_lines
     # Every firm counted in a (country, line + 1) bin, non-users in column 0 (dropped): cheaper than
     # selecting the users first, and each bin sums the same firms in the same order.
-    cells = model.firm_country * (n_l + 1)
-    cells += model.firm_line
-    cells += 1
+    cells = _line_cells(model) if cells is None else cells
     lines = np.bincount(cells, minlength=n_c * (n_l + 1)).reshape(n_c, n_l + 1)[:, 1:].astype(float)
     model.line_counts = lines
     # weighted counts are float64 already (copy=False: no copy; the dtype is for the type checker)
@@ -351,13 +541,15 @@ def _update_shares(model: GeopoliticsModel) -> None:
     counts = lines[:, :n_f] + lines[:, n_f:]  # line l is family l % n_f (see model._setup_lines)
     per_country = counts.sum(axis=1, keepdims=True)
     model.family_counts = counts
-    model.share_country = np.divide(counts, per_country, out=np.zeros_like(counts), where=per_country > 0)
+    # 0 where a country has no users: its counts are all 0, and 0 / 1 is that 0 (a count, if any, is >= 1)
+    model.share_country = counts / np.maximum(per_country, 1.0)
     total = counts.sum()
     model.share_world = counts.sum(axis=0) / total if total > 0 else np.zeros(n_f)
     same_origin = model.family_origin[:, None] == model.family_origin[None, :]
     model.origin_share_country = model.share_country @ same_origin
     model.origin_share_world = model.share_world @ same_origin
-    model.world_open_share = float(lines[:, model.line_open].sum() / total) if total > 0 else 0.0
+    # the open lines are the last n_f (see model._setup_lines); counts add up exactly in any order
+    model.world_open_share = float(lines[:, n_f:].sum() / total) if total > 0 else 0.0
     model.adopters_by_country = per_country[:, 0]
 
 
@@ -367,18 +559,21 @@ def step(model: GeopoliticsModel) -> None:
     n = model.n_firms
     adopt_draw = model.stream("firms.adopt").random(n)
     reevaluate_draw = model.stream("firms.reevaluate").random(n)
-    forced = _current_unavailable(model)
+    sets = choice_sets(model)
+    cells = sets.line_base + model.firm_line  # `_line_cells`
+    forced = _current_unavailable(model, sets, cells)
     # once a quarter: the adoption value and the choice read it (from the governments' utility)
     table = _cell_utility(model, _take_quarter_utility(model))
     candidates = np.flatnonzero((model.firm_line < 0) & model.firm_potential)
     adopts = np.zeros(n, dtype=bool)
-    adopts[candidates] = adopt_draw[candidates] < _adoption_probability(model, table, candidates)
+    adopts[candidates] = _adopts(model, table, candidates, adopt_draw[candidates], sets)
     # Users of a frozen line also re-choose over their upgrade cycle (the same draw, a higher rate).
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
-    # by line + 1: non-users (line -1) have rate 0, and a draw in [0, 1) is never below it
-    line_rate = np.concatenate([[0.0], np.where(model.line_stale, stale_rate, a.reevaluation_share)])
-    reevaluates = reevaluate_draw < line_rate[model.firm_line + 1]
+    # by line, with one more at the end for non-users (line -1): rate 0, and a draw in [0, 1) is never below it
+    line_rate = np.append(np.where(model.line_stale, stale_rate, a.reevaluation_share), 0.0)
+    reevaluates = reevaluate_draw < line_rate[model.firm_line]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
-    _choose(model, choosers, taste_noise(model, choosers), table)
-    _update_shares(model)
+    _choose(model, choosers, taste_noise(model, choosers), table, sets)
+    cells[choosers] = sets.line_base[choosers] + model.firm_line[choosers]  # only the choosers' lines changed
+    _update_shares(model, cells)

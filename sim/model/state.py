@@ -25,6 +25,7 @@ from sim.model.metric_rows import MetricRows
 if TYPE_CHECKING:
     from sim.model.agents import Country, Firm, Lab
     from sim.model.alignment import AlignmentLayout
+    from sim.model.firms import ChoiceSets
     from sim.model.labs import LabsLayout
     from sim.model.metrics import _Layout
     from sim.model.policy import PolicyState
@@ -214,6 +215,12 @@ class CountryState(Entity):
     )
     line_foreign: FloatArray = declare(np.float64, ("countries", "lines"), 0.0, "1 where a line's provider is foreign")
     distrust: FloatArray = declare(np.float64, ("countries", "lines"), 0.0, "distrust of each line (risk units)")
+    fixed_utility: FloatArray = declare(
+        np.float64, ("countries", "lines"), np.nan, "utility terms fixed at set-up: open local adaptation (firms)"
+    )
+    fixed_risk: FloatArray = declare(
+        np.float64, ("countries", "lines"), np.nan, "risk fixed at set-up: data transfer abroad, open weights (firms)"
+    )
     firms_by_country: FloatArray = declare(np.float64, ("countries",), 0.0, "firms in the country")
     potential_by_country: IntArray = declare(np.int64, ("countries",), 0, "firms that would ever adopt")
     size_by_country: FloatArray = declare(np.float64, ("countries",), 0.0, "summed firm size")
@@ -288,6 +295,9 @@ class LineState(Entity):
     line_frozen: IntArray = declare(np.int64, ("lines",), -1, "quarter of its last release if stale (NEVER: current)")
     line_capability: FloatArray = declare(np.float64, ("lines",), np.nan, "frontier months of its last release")
     line_knowledge: FloatArray = declare(np.float64, ("lines",), np.nan, "know-how months of its last release")
+    line_alignment_weight: FloatArray = declare(
+        np.float64, ("lines",), np.nan, "weight of alignment in its utility (x open_alignment_factor if open; firms)"
+    )
 
 
 class FirmState(Entity):
@@ -308,6 +318,9 @@ class FirmState(Entity):
     firm_hazard_scale: FloatArray = declare(np.float64, ("firms",), np.nan, "size effect on the adoption hazard")
     firm_line: IntArray = declare(np.int64, ("firms",), -1, "release line in use (-1: no AI)")
     choice_key: int = declare(int, (), 0, "key of the taste noise's counter-based draws (firms.taste_noise)")
+    choice_sets: ChoiceSets | None = declare(
+        object, (), None, "the firms' choice sets, kept while their inputs are unchanged (firms.choice_sets)"
+    )
 
 
 class PricePointState(Entity):

@@ -38,13 +38,21 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+# numpy scalars made once: np.uint64(k) on every call cost as much as the shifts of a small array
+_S12, _S27, _S30, _S31 = (np.uint64(k) for k in (12, 27, 30, 31))
+_U_GAMMA, _U_MIX1, _U_MIX2 = np.uint64(_GAMMA), np.uint64(_MIX1), np.uint64(_MIX2)
+_ONE_EXPONENT = np.uint64(0x3FF0000000000000)  # exponent of 1.0: the double 1 + k / 2^52
+_STEPS: dict[int, np.ndarray] = {}  # width -> (1..width) x gamma, the splitmix64 steps of a row
+
+
 def _mix_array(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, in place on a uint64 array (numpy arrays wrap around silently)."""
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(_MIX1)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(_MIX2)
-    x ^= x >> np.uint64(31)
+    shifted = np.right_shift(x, _S30)  # one scratch array for the three shifts
+    x ^= shifted
+    x *= _U_MIX1
+    x ^= np.right_shift(x, _S27, out=shifted)
+    x *= _U_MIX2
+    x ^= np.right_shift(x, _S31, out=shifted)
     return x
 
 
@@ -72,14 +80,16 @@ def counter_uniforms(key: int, counters: tuple[int, ...], ids: np.ndarray, width
     seed = key & _MASK
     for counter in counters:
         seed = _mix((seed ^ _mix((counter + _GAMMA) & _MASK)) & _MASK)
-    rows = np.asarray(ids, dtype=np.int64).astype(np.uint64)
-    rows *= np.uint64(_GAMMA)
+    rows = np.multiply(np.asarray(ids, dtype=np.int64), _U_GAMMA, dtype=np.uint64, casting="unsafe")
     rows += np.uint64(seed)
     _mix_array(rows)
-    x = rows[:, None] + (np.arange(1, width + 1, dtype=np.uint64) * np.uint64(_GAMMA))[None, :]
+    steps = _STEPS.get(width)
+    if steps is None:
+        steps = _STEPS[width] = np.arange(1, width + 1, dtype=np.uint64) * _U_GAMMA
+    x = np.add.outer(rows, steps)
     _mix_array(x)
-    x >>= np.uint64(12)
-    x |= np.uint64(0x3FF0000000000000)  # exponent of 1.0: the double 1 + k / 2^52
+    x >>= _S12
+    x |= _ONE_EXPONENT
     uniforms = x.view(np.float64)
     uniforms -= 1.0 - 2.0**-53
     return uniforms
