@@ -520,8 +520,9 @@ def test_killed_sweep_resumes_with_every_run_exactly_once(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line_and_resume_finishes(tmp_path):
     # enough runs that Ctrl-C lands while most are still to do, however fast a run (about 0.1 s each since
-    # the figures and metrics passes; with 6 runs a sweep could finish before the signal, a flaky exit 0)
-    path = experiment(tmp_path, small(firms=4000, end="2030Q4", levels=3, replicates=8))
+    # the figures and metrics passes, ~0.05 s since issue 18's sixth round: 12,000 firms keep 48 runs several
+    # seconds long; with 6 runs a sweep could finish before the signal, a flaky exit 0)
+    path = experiment(tmp_path, small(firms=12_000, end="2030Q4", levels=3, replicates=8))
     out = tmp_path / "out"
     process = start_sweep(path, out, "--workers", "2")
     wait_for_rows(out, 2, process)
@@ -550,8 +551,10 @@ def worker_pids(parent: int) -> list[int]:
 
 @pytest.mark.slow
 def test_dead_worker_is_reported_with_its_run_and_the_rest_complete(tmp_path):
-    # Runs long enough that the victim is still busy when the first row appears, however fast a run is.
-    path = experiment(tmp_path, small(firms=20_000, end="2030Q4", levels=3, replicates=1))
+    # Enough runs, long enough, that the victim still holds a run when the first row appears: with 6 runs of
+    # 20,000 firms the sweep could finish its last runs before the kill once a run took ~0.3 s (a worker that
+    # holds no run when it dies loses nothing, and the sweep rightly exits 0).
+    path = experiment(tmp_path, small(firms=20_000, end="2030Q4", levels=3, replicates=4))
     out = tmp_path / "out"
     process = start_sweep(path, out, "--workers", "2")
     wait_for_rows(out, 1, process)
@@ -563,12 +566,12 @@ def test_dead_worker_is_reported_with_its_run_and_the_rest_complete(tmp_path):
     assert "Traceback" not in stderr
     runs = read_runs(out / "runs.csv")
     died = runs[runs["status"] == "worker-died"]
-    assert len(died) == 1 and (runs["status"] == "ok").sum() == len(runs) - 1 == 5
+    assert len(died) == 1 and (runs["status"] == "ok").sum() == len(runs) - 1 == 23
     assert f"process {victims[0]} was killed by SIGKILL" in died["error"].iloc[0]
     assert f"run {died['run_id'].iloc[0]}" in stderr
     done = subprocess.run([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--uncertainty", "seeds",
                            "--workers", "2"],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
-    assert "5 run(s) already done, 1 to run" in done.stderr
+    assert "23 run(s) already done, 1 to run" in done.stderr
     assert_complete_exactly_once(path, out)
