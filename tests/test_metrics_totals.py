@@ -63,3 +63,44 @@ def test_a_model_whose_layout_inputs_differ_gets_its_own_layout_and_rows():
     assert list(moved.metrics_layout.region_rows[2]) == sorted([*south, north[0]])
     assert moved.metrics_layout.region_rows[1] is not first.metrics_layout.region_rows[1]
     assert metrics._layout(first) is first.metrics_layout
+
+
+@pytest.mark.parametrize("name", ["eu-bans-chinese-models", "china-open-source-push"])
+def test_values_reused_while_their_inputs_stay_are_the_values_computed_afresh(name, monkeypatch):
+    """government_use, release_open_share and countries_banning reuse last quarter's values while the governments'
+    lines, the labs' openness and the bans stay the same: the rows must be those of computing every quarter, in a
+    run where those inputs do change."""
+    from pathlib import Path
+
+    from sim.model import metrics
+    from sim.model.model import GeopoliticsModel
+    from sim.scenario import prepare
+
+    prepared = prepare(Path(__file__).resolve().parents[1] / "scenarios" / f"{name}.yaml", ["population.firms=300"])
+    reused = GeopoliticsModel(prepared.scenario, prepared.world, seed=3)
+    seen: dict[str, set[bytes]] = {"government_values": set(), "release_values": set(), "banning_values": set()}
+    calls = {"n": 0}
+    for metric, attribute in (("government_use", "government_values"), ("release_open_share", "release_values"),
+                              ("countries_banning", "banning_values")):
+        def watched(model, layout, put, reporter=metrics.REPORTERS[metric], attribute=attribute):
+            reporter(model, layout, put)
+            seen[attribute].add(getattr(layout, attribute)[0])
+            calls["n"] += 1
+        monkeypatch.setitem(metrics.REPORTERS, metric, watched)
+    reused.run()
+    quarters = reused.steps
+    assert calls["n"] == 3 * quarters
+    # the inputs changed during the run (else reuse is not tested) and stayed for most quarters (else nothing reused)
+    assert all(1 < len(keys) < quarters for keys in seen.values() if keys), {k: len(v) for k, v in seen.items()}
+    assert sum(len(keys) > 1 for keys in seen.values()) >= 2
+
+    for metric, attribute in (("government_use", "government_values"), ("release_open_share", "release_values"),
+                              ("countries_banning", "banning_values")):
+        def afresh(model, layout, put, reporter=metrics.REPORTERS[metric], attribute=attribute):
+            setattr(layout, attribute, None)
+            reporter(model, layout, put)
+        monkeypatch.setitem(metrics.REPORTERS, metric, afresh)
+    fresh = GeopoliticsModel(prepared.scenario, prepared.world, seed=3)
+    fresh.run()
+    assert [(*row[:4], np.float64(row[4]).tobytes()) for row in fresh.rows] == \
+        [(*row[:4], np.float64(row[4]).tobytes()) for row in reused.rows]

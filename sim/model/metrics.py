@@ -295,6 +295,13 @@ class _Layout:
         # openness: 0.0 and 1.0 exactly)
         self.line_origin_or_none = self.line_class_or_none.reshape(-1, len(BLOCS), len(OPENNESS)).sum(axis=2)
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
+        self.government_labels = [*self.origin, *(label for labels in self.origin_user for label in labels),
+                                  *self.country_origin]
+        # The values of reporters whose inputs change a few times a run, with the inputs' bytes they were computed
+        # from (each a pure function of them and of this layout's fixed arrays: copies of the layout may share them)
+        self.government_values: tuple[bytes, np.ndarray] | None = None
+        self.release_values: tuple[bytes, np.ndarray] | None = None
+        self.banning_values: tuple[bytes, np.ndarray] | None = None
         self._use: _Use | None = None  # this quarter's, set by `collect` before the reporters run
         self._totals: _Totals | None = None  # this quarter's too
         self.recorder: tuple[_Recorder, list[Put]] | None = None  # the model's rows' (`_recorder`)
@@ -552,19 +559,31 @@ def _open_adoption(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    on_origin = layout.line_origin_or_none.take(layout.use.government_row, axis=0)  # country x bloc, one-hot
-    put.each(layout.origin, layout.counted @ on_origin / layout.counted_total)
-    for labels, rows, (mine, total) in zip(layout.origin_user, layout.user_bloc_rows, layout.counted_of_bloc,
-                                           strict=True):
-        put.each(labels, _ratio(mine @ on_origin.take(rows, axis=0), total))
-    put.each(layout.country_origin, on_origin.ravel())
+    # The governments' lines stay the same for some quarters: the values of the last lines are reused as they are (the
+    # same products of the same numbers), keyed on the lines themselves.
+    key = layout.use.government_row.tobytes()
+    last = layout.government_values
+    if last is None or last[0] != key:
+        on_origin = layout.line_origin_or_none.take(layout.use.government_row, axis=0)  # country x bloc, one-hot
+        parts = [layout.counted @ on_origin / layout.counted_total]
+        for rows, (mine, total) in zip(layout.user_bloc_rows, layout.counted_of_bloc, strict=True):
+            parts.append(_ratio(mine @ on_origin.take(rows, axis=0), total))
+        parts.append(on_origin.ravel())
+        last = layout.government_values = (key, np.concatenate(parts))
+    # the world's by origin, each user bloc's by origin, each country's by origin (`_Layout.government_labels`)
+    put.each(layout.government_labels, last[1])
 
 
 def _release_open_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # The share of a bloc's labs releasing open weights: a count over the bloc's labs, divided as `mean` divides
     # (the float of a count of 0s and 1s, exact, over the number of labs), for all blocs at once.
-    opened = _sum(layout.release_labs & model.lab_open, 1)  # integers (int64): np.count_nonzero's counts
-    put.each(layout.release_labels, opened / layout.release_counts)
+    # (the labs' openness changes a few times a run: the shares of the last openness reused, keyed on it)
+    key = model.lab_open.tobytes()
+    last = layout.release_values
+    if last is None or last[0] != key:
+        opened = _sum(layout.release_labs & model.lab_open, 1)  # integers (int64): np.count_nonzero's counts
+        last = layout.release_values = (key, opened / layout.release_counts)
+    put.each(layout.release_labels, last[1])
 
 
 def _compute_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
@@ -596,9 +615,14 @@ def _coauthorship_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> N
 
 def _countries_banning(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     banned = model.policy.banned_government  # government bans include every ban for all users
-    # country x origin: the country bans some of the origin's lines (a boolean product: or of ands)
-    bans = banned @ layout.banning_lines
-    put.each(layout.banning_labels, _sum(bans, 0))  # integers (int64): np.count_nonzero's counts
+    # (bans change a few times a run: the counts of the last bans reused, keyed on them)
+    key = banned.tobytes()
+    last = layout.banning_values
+    if last is None or last[0] != key:
+        # country x origin: the country bans some of the origin's lines (a boolean product: or of ands)
+        bans = banned @ layout.banning_lines
+        last = layout.banning_values = (key, _sum(bans, 0))  # integers (int64): np.count_nonzero's counts
+    put.each(layout.banning_labels, last[1])
 
 
 def _partners(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
