@@ -362,12 +362,12 @@ class _Use:
 
 
 def selection_index(selections: Sequence[np.ndarray | None], countries: int) -> np.ndarray:
-    """Selection x place: each selection's rows (None: all) in order, then `countries` (the row after the last
-    country) to fill."""
+    """Place x selection (C-contiguous): down each column a selection's rows (None: all) in order, then `countries`
+    (the row after the last country) to fill."""
     rows = [np.arange(countries) if picked is None else picked for picked in selections]
-    index = np.full((len(rows), max([1, *map(len, rows)])), countries, dtype=np.intp)
+    index = np.full((max([1, *map(len, rows)]), len(rows)), countries, dtype=np.intp)
     for i, picked in enumerate(rows):
-        index[i, : len(picked)] = picked
+        index[: len(picked), i] = picked
     return index
 
 
@@ -379,10 +379,12 @@ class _Totals:
     Exact as the reporters' own sums were: a sum along the last axis of a C-contiguous array is the pairwise sum of
     each row alone, and a sum along the first axis adds rows one after another in each column whatever the other
     columns (with at least two columns of each part: one column alone numpy sums pairwise, so the families are
-    summed on their own then). The first-axis sums are one sum along the middle axis of every selection's rows
-    (`selection_index`, padded with -0.0, which changes no sum; numpy starts a sum at 0.0, so a selection with
-    no rows still sums to 0.0); the last-axis ones stay one per selection, as padding would change how the
-    pairwise sum splits its elements."""
+    summed on their own then). The first-axis sums are one sum along the first axis of every selection's rows
+    taken place by place (`selection_index`: place x selection x column, padded with -0.0, which changes no sum;
+    numpy starts a sum at 0.0, so a selection with no rows still sums to 0.0): each step adds one place of every
+    selection at once (~70 additions of ~130 numbers, where the middle axis of selection x place x column made
+    ~500 of ~20: the same additions in the same order, in half the time); the last-axis ones stay one per
+    selection, as padding would change how the pairwise sum splits its elements."""
 
     QUANTITIES = ("users", "size", "adopters", "firms", "compute")
 
@@ -403,12 +405,13 @@ class _Totals:
         firms = use.firms.reshape(model.n_countries, -1)
         families = model.family_weight
         if families.shape[1] >= 2:
-            # every selection's rows at once, padded with the -0.0 row: summed along the places, each column
-            # adds the selection's rows one after another, as its own take summed along the first axis did
+            # every selection's rows at once (place x selection x column), padded with the -0.0 row: summed along
+            # the places, each column adds the selection's rows one after another, as its own take summed along
+            # the first axis did
             both = layout.by_class
             both[:-1, : firms.shape[1]] = firms
             both[:-1, firms.shape[1] :] = families
-            self.by_class = _sum(both.take(layout.selection_index, axis=0), 1)
+            self.by_class = _sum(both.take(layout.selection_index, axis=0), 0)
         else:
             self.by_class = np.stack([
                 np.concatenate([_rows(firms, rows).sum(axis=0), _rows(families, rows).sum(axis=0)])
