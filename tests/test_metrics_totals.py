@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from sim.model.metrics import _Totals, selection_index
+from sim.model.metrics import _ratio, _Totals, selection_index
 
 
 @pytest.mark.parametrize("families", [1, 2, 11])
@@ -26,6 +26,8 @@ def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
             firms_by_country=rng.integers(1, 80, countries).astype(float), compute=rng.random(countries) * 1e-3,
             family_weight=rng.random((countries, families)) * scale,
         )
+        use.size[rng.random(countries) < 0.1] = 0.0  # no firms: a rate of 0
+        model.firms_by_country[rng.random(countries) < 0.1] = 0.0
         selections = [None] + [np.flatnonzero(rng.random(countries) < p) for p in (0.0, 0.05, 0.5, 0.9)]
         layout = SimpleNamespace(selections=selections, selection_index=selection_index(selections, countries),
                                  per_country=np.empty((len(_Totals.QUANTITIES), countries)),
@@ -37,6 +39,13 @@ def test_selection_sums_are_the_bits_of_each_selections_own_sum(families):
             assert [totals.sums[i, q].tobytes() for q in range(5)] == [x[rows].sum().tobytes() for x in quantities]
             own = np.concatenate([firms[rows].sum(axis=0).ravel(), model.family_weight[rows].sum(axis=0)])
             assert totals.by_class[i].tobytes() == own.tobytes()
+            # the rates by size and by count, divided together: the bits of each division alone
+            assert totals.rates[i].tobytes() == np.array([
+                _ratio(use.users[rows].sum(), use.size[rows].sum()),
+                _ratio(model.adopters_by_country[rows].sum(), model.firms_by_country[rows].sum())]).tobytes()
+        assert totals.country_rates[0].tobytes() == _ratio(use.users, use.size).tobytes()
+        assert totals.country_rates[1].tobytes() == \
+            _ratio(model.adopters_by_country, model.firms_by_country).tobytes()
 
 
 def test_a_model_whose_layout_inputs_differ_gets_its_own_layout_and_rows():

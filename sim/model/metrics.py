@@ -374,7 +374,8 @@ def selection_index(selections: Sequence[np.ndarray | None], countries: int) -> 
 class _Totals:
     """This quarter's sums over each selection of `_Layout.selections` (the world, each region, each user bloc),
     taken once for every reporter that divides them: `sums[selection, quantity]` for the `QUANTITIES` (the rows of
-    `_Layout.per_country`), and `by_class[selection]` the firms' use by bloc and openness (8 columns) then by family.
+    `_Layout.per_country`), and `by_class[selection]` the firms' use by bloc and openness (8 columns) then by family;
+    `rates` and `country_rates` the adoption rates by size and by count of each selection and each country.
 
     Exact as the reporters' own sums were: a sum along the last axis of a C-contiguous array is the pairwise sum of
     each row alone, and a sum along the first axis adds rows one after another in each column whatever the other
@@ -386,7 +387,7 @@ class _Totals:
     ~500 of ~20: the same additions in the same order, in half the time); the last-axis ones stay one per
     selection, as padding would change how the pairwise sum splits its elements."""
 
-    QUANTITIES = ("users", "size", "adopters", "firms", "compute")
+    QUANTITIES = ("users", "size", "adopters", "firms", "compute")  # the rates divide 0 by 1 and 2 by 3
 
     @staticmethod
     def class_buffer(countries: int, columns: int) -> np.ndarray:
@@ -402,6 +403,10 @@ class _Totals:
         self.sums = sums = np.empty((len(layout.selections), len(x)))
         for i, rows in enumerate(layout.selections):
             _sum(x if rows is None else x.take(rows, axis=1), 1, out=sums[i])
+        # The adoption rates by size and by count (users / size, adopters / firms) of each selection and of each
+        # country: one division for both (elementwise, so the bits of each pair divided alone), not one each
+        self.rates = _ratio(sums[:, 0:4:2], sums[:, 1:4:2])  # selection x (by size, by count)
+        self.country_rates = _ratio(x[0:4:2], x[1:4:2])  # (by size, by count) x country
         firms = use.firms.reshape(model.n_countries, -1)
         families = model.family_weight
         if families.shape[1] >= 2:
@@ -501,14 +506,14 @@ def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
 def _adoption_rate(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms weighted by size: the adoption metrics read as shares of economic activity, not counts
     # of firms (which Eurostat and the US Census report).
-    use, sums = layout.use, layout.totals.sums
-    _put_rates(layout, put, _ratio(sums[:, 0], sums[:, 1]), _ratio(use.users, use.size))
+    totals = layout.totals
+    _put_rates(layout, put, totals.rates[:, 0], totals.country_rates[0])
 
 
 def _adoption_rate_firms(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     # Firms counted, not weighted: the quantity Eurostat and the US Census BTOS publish.
-    sums = layout.totals.sums
-    _put_rates(layout, put, _ratio(sums[:, 2], sums[:, 3]), _ratio(model.adopters_by_country, model.firms_by_country))
+    totals = layout.totals
+    _put_rates(layout, put, totals.rates[:, 1], totals.country_rates[1])
 
 
 def _put_rates(layout: _Layout, put: Put, of_selection: np.ndarray, of_country: np.ndarray) -> None:
