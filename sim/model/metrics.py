@@ -297,8 +297,8 @@ class _Layout:
         self.foreign = model.country_bloc[:, None] != np.array(BLOCS)[None, :]  # country x bloc
         self.government_labels = [*self.origin, *(label for labels in self.origin_user for label in labels),
                                   *self.country_origin]
-        # The values of reporters whose inputs change a few times a run, with the inputs' bytes they were computed
-        # from (each a pure function of them and of this layout's fixed arrays: copies of the layout may share them)
+        # The values of reporters whose inputs stay the same for several quarters, with the inputs' bytes they were
+        # computed from (each a pure function of them and of this layout's fixed arrays: layout copies may share them)
         self.government_values: tuple[bytes, np.ndarray] | None = None
         self.release_values: tuple[bytes, np.ndarray] | None = None
         self.banning_values: tuple[bytes, np.ndarray] | None = None
@@ -567,12 +567,13 @@ def _open_adoption(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
 
 
 def _government_use(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    # The governments' lines stay the same for some quarters: the values of the last lines are reused as they are (the
-    # same products of the same numbers), keyed on the lines themselves.
-    key = layout.use.government_row.tobytes()
+    on_origin = layout.line_origin_or_none.take(layout.use.government_row, axis=0)  # country x bloc, one-hot
+    # The values depend only on the origins of the governments' lines, which stay the same in about half the
+    # quarters (the lines themselves in about a quarter): the last origins' values are reused as they are (the same
+    # products of the same numbers), keyed on the origins' one-hot rows.
+    key = on_origin.tobytes()
     last = layout.government_values
     if last is None or last[0] != key:
-        on_origin = layout.line_origin_or_none.take(layout.use.government_row, axis=0)  # country x bloc, one-hot
         parts = [layout.counted @ on_origin / layout.counted_total]
         for rows, (mine, total) in zip(layout.user_bloc_rows, layout.counted_of_bloc, strict=True):
             parts.append(_ratio(mine @ on_origin.take(rows, axis=0), total))
