@@ -113,3 +113,19 @@ def test_values_reused_while_their_inputs_stay_are_the_values_computed_afresh(na
     fresh.run()
     assert [(*row[:4], np.float64(row[4]).tobytes()) for row in fresh.rows] == \
         [(*row[:4], np.float64(row[4]).tobytes()) for row in reused.rows]
+
+
+def test_sums_over_openness_are_the_bits_of_numpys_reduction():
+    from sim.model.metrics import _sum_openness
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        countries = int(rng.integers(1, 300))
+        values = rng.random((countries, 4, 2)) * 10.0 ** rng.uniform(-8, 8, size=(countries, 4, 2))
+        values[rng.random(values.shape) < 0.3] = 0.0
+        values[rng.random(values.shape) < 0.3] = -0.0  # a sum of -0.0s is 0.0 in numpy's reduction
+        values[rng.random(values.shape) < 0.05] *= -1
+        if trial % 5 == 0:
+            values[rng.random(values.shape) < 0.05] = np.inf
+        assert _sum_openness(values).tobytes() == np.add.reduce(values, 2).tobytes()
+    assert _sum_openness(np.full((3, 4, 2), -0.0)).tobytes() == np.zeros((3, 4)).tobytes()

@@ -497,6 +497,18 @@ def _ratio(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.divide(part, whole, out=out, where=whole > 0)
 
 
+def _sum_openness(values: np.ndarray) -> np.ndarray:
+    """`np.add.reduce(values, 2)` of a country x bloc x openness array, as the additions that reduction makes: it
+    starts from 0.0 and adds the closed then the open values (two numbers: no pairwise split), so the bits are the
+    same, -0.0 included (tests/test_metrics_totals.py); two calls over country x bloc instead of a reduction whose
+    inner loop runs over 2 numbers at a time (~2 us less)."""
+    if values.shape[2] != 2:
+        return _sum(values, 2)
+    total = 0.0 + values[:, :, 0]
+    total += values[:, :, 1]
+    return total
+
+
 def _rows(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     """`values[mask]` for the country mask `rows` was made from: the same rows in the same order, so their
     sums are the same bits, taken by number (about half the cost of a boolean mask at these sizes); None: all."""
@@ -536,14 +548,14 @@ def _adoption_share(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
     put.each(layout.all_shares, np.concatenate(
         [on_openness[:regions], on_origin[:regions], shares[:regions]], axis=1).ravel())
     share = use.firm_share  # country x bloc x openness
-    put.each(layout.country_origin, _sum(share, 2).ravel())
+    put.each(layout.country_origin, _sum_openness(share).ravel())
     put.each(layout.country_openness, _sum(share, 1).ravel())
     # origin then openness of each user bloc in turn (`_Layout.class_user`)
     put.each(layout.all_class_user, np.concatenate([on_origin[regions:], on_openness[regions:]], axis=1).ravel())
 
 
 def _influence(model: GeopoliticsModel, layout: _Layout, put: Put) -> None:
-    by_origin = _sum(layout.use.combined, 2)  # country x bloc
+    by_origin = _sum_openness(layout.use.combined)  # country x bloc
     for weight, labels in layout.influence.items():
         put.each(labels, layout.weights[weight] @ by_origin)
 
