@@ -60,6 +60,16 @@ def test_replicate_table_is_the_rows_the_model_recorded(tightening):
     assert len(plain) > 1_000 and plain["date"].nunique() == model.end - model.start + 1
 
 
+def test_a_constant_column_named_like_a_row_column_is_refused():
+    rows = MetricRows()
+    rows.write(rows.metric_code("adoption_rate"), rows.group_code("world"), 0.5)
+    rows.stamp(0, 0, "2023Q1")
+    assert list(rows.frame(scenario="s", seed=1).columns) == ["scenario", "seed", "step", "date", "metric", "group",
+                                                             "value"]
+    with pytest.raises(ValueError, match=r"\['value'\] would replace"):
+        rows.frame(scenario="s", value=1)
+
+
 def test_metric_rows_read_as_the_tuples_written_and_grow_past_their_capacity():
     rows = MetricRows()
     rows.reserve(2)
