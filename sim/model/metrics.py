@@ -23,8 +23,10 @@ built once per model (`_Layout`, copied from the last model's when its inputs ar
 quarter the AI use is computed once (`_Use`), and so are the sums over the world, each region and each
 user bloc that several reporters divide (`_Totals`). The values go straight into the model's value
 column; the rows' metric and group codes are looked up only when a quarter's groups differ from the
-last quarter's (`_Recorder`). Every value is the same operation on the same numbers as before these
-shortcuts: the tables are byte-identical (benchmarks/identical.py).
+last quarter's (`_Recorder`). Reporters whose inputs stay the same for several quarters (the origins of the
+governments' lines, the labs' openness, the bans) reuse the values last computed from the same inputs. Every value
+is the same operation on the same numbers as before these shortcuts: the tables are byte-identical
+(benchmarks/identical.py).
 """
 
 from __future__ import annotations
