@@ -318,6 +318,9 @@ class FirmState(Entity):
     firm_hazard_scale: FloatArray = declare(np.float64, ("firms",), np.nan, "size effect on the adoption hazard")
     firm_line: IntArray = declare(np.int64, ("firms",), -1, "release line in use (-1: no AI)")
     choice_key: int = declare(int, (), 0, "key of the taste noise's counter-based draws (firms.taste_noise)")
+    closed_prices: FloatArray | None = declare(
+        object, (), None, "each family's closed-API price in each quarter of the run, made on first use (prices)"
+    )
     choice_sets: ChoiceSets | None = declare(
         object, (), None, "the firms' choice sets, kept while their inputs are unchanged (firms.choice_sets)"
     )
