@@ -5,12 +5,14 @@ parameters must build its own."""
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from sim.model import alignment, labs
 from sim.model import model as model_module
 from sim.model.model import GeopoliticsModel
 from sim.scenario import prepare
@@ -28,6 +30,10 @@ def _built(scenario, world, seed=1):
 def _same(a, b):
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if dataclasses.is_dataclass(a):  # the layouts: every field the same contents
+        return type(a) is type(b) and all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
     return a == b
 
 
@@ -42,6 +48,10 @@ def test_a_model_of_the_same_world_copies_what_it_would_have_built_into_arrays_o
     assert model_module._LAST_WORLD[1] is kept  # copied, not built again
     for name in kept:
         assert _same(getattr(again, name), getattr(first, name)), name
+    # the phases' index structures come bound to the model's own arrays (not rebuilt, not the first model's)
+    assert labs._layout(again) is again.labs_layout is not first.labs_layout
+    assert alignment._layout(again) is again.alignment_layout is not first.alignment_layout
+    assert again.alignment_layout.with_neutral is not first.alignment_layout.with_neutral  # its scratch block
     again.line_unserved[:] = 1.0  # a model's writes stay in its own arrays
     again.country_index.clear()
     third = GeopoliticsModel(prepared.scenario, prepared.world, seed=1)

@@ -58,9 +58,9 @@ from sim.scenario.schema import Scenario
 from sim.world import World
 
 _UNSET = object()
-# Not copied between models: the alignment layout knows its model's arrays by identity (`alignment._layout`)
-# and is built again on first use.
-_NOT_KEPT = frozenset({"alignment_layout"})
+# Index structures that know their model's arrays by identity (`alignment._layout`, `labs._layout`): each
+# model gets the kept one bound to its own arrays (`for_model`).
+_LAYOUTS = (alignment.AlignmentLayout, labs.LabsLayout)
 # The last `_setup_world` values built in this process, with the (world, alignment parameters) they came from.
 _LAST_WORLD: tuple[tuple[World, object], dict[str, Any]] | None = None
 
@@ -130,7 +130,8 @@ class GeopoliticsModel(
 
     # -- set-up ----------------------------------------------------------------------------------
     def _setup_world(self, kept: dict[str, Any] | None) -> None:
-        """The countries, labs, families, prices, lines, access and structural alignment: what the world
+        """The countries, labs, families, prices, lines, access, structural alignment and the alignment and
+        labs phases' index structures: what the world
         data and the alignment parameters alone decide. A run's or a sweep's replicates build the same
         values (~0.7 ms), so the last ones built in this process are copied when the world and the
         alignment parameters are equal to theirs (pydantic's field-by-field equality: ~1 µs for the same
@@ -138,16 +139,23 @@ class GeopoliticsModel(
         values `_kept_world` found for this model)."""
         global _LAST_WORLD
         if kept is not None:
+            layouts = []
             for name, value in kept.items():
-                setattr(self, name, _fresh(value))
+                if isinstance(value, _LAYOUTS):
+                    layouts.append((name, value))
+                else:
+                    setattr(self, name, _fresh(value))
+            for name, value in layouts:  # bound to this model's arrays, set above
+                setattr(self, name, value.for_model(self))
             return
         before = dict(vars(self))
         self._setup_countries()
         self._setup_labs_and_families()
+        labs._layout(self)  # the labs phase's index structures, from the arrays above only
         built = {
-            name: _fresh(value)
+            name: value.for_model(self) if isinstance(value, _LAYOUTS) else _fresh(value)
             for name, value in vars(self).items()
-            if before.get(name, _UNSET) is not value and name not in _NOT_KEPT
+            if before.get(name, _UNSET) is not value
         }
         _LAST_WORLD = ((self.world, self.params.alignment), built)
 
