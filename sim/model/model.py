@@ -31,6 +31,7 @@ phases of `sim.model.schedule.PHASES`, in this order (`sim explain --schedule` p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mesa
@@ -62,29 +63,47 @@ _UNSET = object()
 # model gets the kept one bound to its own arrays (`for_model`).
 _LAYOUTS = (alignment.AlignmentLayout, labs.LabsLayout)
 # The last `_setup_world` values built in this process, with the (world, alignment parameters) they came from.
-_LAST_WORLD: tuple[tuple[World, object], dict[str, Any]] | None = None
+# name -> (value, how it is copied for a model; None for a layout, which is bound to the model instead)
+_Kept = dict[str, tuple[Any, Callable[[Any], Any] | None]]
+_LAST_WORLD: tuple[tuple[World, object], _Kept] | None = None
 
 
-def _kept_world(world: World, alignment_params: object) -> dict[str, Any] | None:
-    """The values of the last `_setup_world` in this process if they came from an equal world and equal
-    alignment parameters (see `GeopoliticsModel._setup_world`), else None."""
+def _kept_world(world: World, alignment_params: object) -> _Kept | None:
+    """The values of the last `_setup_world` in this process, each with the function that copies it for
+    a model, if they came from an equal world and equal alignment parameters (see
+    `GeopoliticsModel._setup_world`), else None."""
     last = _LAST_WORLD
     if last is not None and last[0][0] == world and last[0][1] == alignment_params:
         return last[1]
     return None
 
 
-def _fresh(value: object) -> object:
-    """A copy of a set-up value for one model (arrays, lists and dicts copied: a model may write into its
-    own); immutable values as they are."""
+_IMMUTABLE = (str, int, float, tuple, type(None))
+
+
+def _as_is(value: object) -> object:
+    return value
+
+
+def _rows_copied(value: list[list[Any]]) -> list[list[Any]]:
+    return [row.copy() for row in value]
+
+
+def _copier(value: object) -> Callable[[Any], Any]:
+    """How a kept set-up value is copied for each model (arrays, lists and dicts copied: a model may write
+    into its own; immutable values as they are), chosen once when it is kept."""
     if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, list):
-        return [_fresh(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
-    if value is None or isinstance(value, (str, int, float, tuple)):
-        return value
+        return np.ndarray.copy
+    if isinstance(value, _IMMUTABLE):
+        return _as_is
+    if isinstance(value, dict) and all(isinstance(v, _IMMUTABLE) for v in value.values()):
+        return dict.copy
+    if isinstance(value, list) and all(isinstance(v, _IMMUTABLE) for v in value):
+        return list.copy
+    if isinstance(value, list) and all(
+        isinstance(row, list) and all(isinstance(v, _IMMUTABLE) for v in row) for row in value
+    ):
+        return _rows_copied
     raise TypeError(f"set-up value of type {type(value).__name__} cannot be copied for another model")
 
 
@@ -111,7 +130,7 @@ class GeopoliticsModel(
         self.n_firms = scenario.population.firms
         kept = _kept_world(world, self.params.alignment)
         # the price points' count from the kept set-up when there is one (listing them costs ~80 µs)
-        self.n_price_points = len(prices.schedule_points(world)) if kept is None else kept["price_point_usd"].size
+        self.n_price_points = len(prices.schedule_points(world)) if kept is None else kept["price_point_usd"][0].size
         self.n_sectors = len(self.params.firms.sectors)
         self.n_alignment_blocs = len(ALIGNMENT_BLOCS)
         state.allocate(self)
@@ -129,7 +148,7 @@ class GeopoliticsModel(
         self.running = True
 
     # -- set-up ----------------------------------------------------------------------------------
-    def _setup_world(self, kept: dict[str, Any] | None) -> None:
+    def _setup_world(self, kept: _Kept | None) -> None:
         """The countries, labs, families, prices, lines, access, structural alignment and the alignment and
         labs phases' index structures: what the world
         data and the alignment parameters alone decide. A run's or a sweep's replicates build the same
@@ -140,11 +159,11 @@ class GeopoliticsModel(
         global _LAST_WORLD
         if kept is not None:
             layouts = []
-            for name, value in kept.items():
-                if isinstance(value, _LAYOUTS):
+            for name, (value, copy) in kept.items():
+                if copy is None:
                     layouts.append((name, value))
                 else:
-                    setattr(self, name, _fresh(value))
+                    setattr(self, name, copy(value))
             for name, value in layouts:  # bound to this model's arrays, set above
                 setattr(self, name, value.for_model(self))
             return
@@ -152,11 +171,14 @@ class GeopoliticsModel(
         self._setup_countries()
         self._setup_labs_and_families()
         labs._layout(self)  # the labs phase's index structures, from the arrays above only
-        built = {
-            name: value.for_model(self) if isinstance(value, _LAYOUTS) else _fresh(value)
-            for name, value in vars(self).items()
-            if before.get(name, _UNSET) is not value
-        }
+        built: _Kept = {}
+        for name, value in vars(self).items():
+            if before.get(name, _UNSET) is not value:
+                if isinstance(value, _LAYOUTS):
+                    built[name] = (value.for_model(self), None)
+                else:
+                    copy = _copier(value)
+                    built[name] = (copy(value), copy)
         _LAST_WORLD = ((self.world, self.params.alignment), built)
 
     def _setup_countries(self) -> None:
