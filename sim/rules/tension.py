@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from sim.fields import FieldError
 from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Rule, RuleEffect
+from sim.rules.base import Rule, RuleEffect, quarter_ordinal
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -44,7 +44,7 @@ class Tension(Rule):
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """The path as (quarter ordinals, levels), in quarter order."""
-        xs = np.array([parse_quarter(q) for q in self.path], dtype=float)
+        xs = np.array([quarter_ordinal(q) for q in self.path], dtype=float)
         return xs, np.array(list(self.path.values()), dtype=float)
 
     def level(self, quarter: int, points: tuple[np.ndarray, np.ndarray] | None = None) -> float:
