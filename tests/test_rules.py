@@ -191,6 +191,19 @@ def test_tension_lowers_coauthorship(tmp_path):
     assert (paired(tmp_path, "rivalry", rule, lambda m: m.coauthorship_share) < 0).all()
 
 
+@pytest.mark.parametrize("interpolation", ["linear", "step"])
+def test_tension_levels_of_a_run_are_the_levels_of_each_quarter(interpolation):
+    """The effect interpolates the whole run's path at once: each quarter must get the bits `level` gives it."""
+    from sim.rules.tension import Tension
+
+    rule = Tension(path={"2023Q3": 0.2, "2025Q2": 0.9, "2027Q1": 0.35, "2029Q4": 0.7}, interpolation=interpolation,
+                   sources=["D0.7"])
+    quarters = np.arange(2021 * 4, 2033 * 4)
+    levels = rule.levels(quarters)
+    assert [np.float64(v).tobytes() for v in levels] == [np.float64(rule.level(q)).tobytes() for q in quarters.tolist()]
+    assert len(set(levels)) >= (4 if interpolation == "step" else 20)  # the path does move between its points
+
+
 def test_capacity_building_raises_readiness_and_adoption_in_targets(tmp_path):
     rule = {"kind": "capacity_building", "sources": ["D0.8", "D1.3"], "targets": {"regions": ["south"]},
             "readiness_per_year": 0.1}

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -85,10 +85,19 @@ class AlignmentLayout:
     column: np.ndarray  # each line's column of `with_neutral`: its origin bloc's, or the neutral one
     with_neutral: np.ndarray  # country x (blocs, neutral 0.5): the blocs' columns are copied in each time
 
+    def for_model(self, model: GeopoliticsModel) -> AlignmentLayout:
+        """This layout for `model`, whose blocs and lines' origins have the same contents as the arrays it
+        was built from (`GeopoliticsModel._setup_world`): bound to its arrays, with its own scratch block."""
+        return replace(self, sources=_sources(model), with_neutral=self.with_neutral.copy())
+
+
+def _sources(model: GeopoliticsModel) -> tuple[np.ndarray, ...]:
+    return (model.country_bloc, model.line_origin)
+
 
 def _layout(model: GeopoliticsModel) -> AlignmentLayout:
     """The model's `AlignmentLayout`, built again when the blocs or the lines' origins were replaced."""
-    sources = (model.country_bloc, model.line_origin)
+    sources = _sources(model)
     layout = model.alignment_layout
     if layout is not None and all(map(operator.is_, layout.sources, sources)):
         return layout

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.model.access import blocked_share
-from sim.model.firms import base_utility, quarter_utility
+from sim.model.firms import quarter_utility
 from sim.quarters import parse_quarter
 
 if TYPE_CHECKING:
@@ -76,22 +76,24 @@ def choose_government_lines(model: GeopoliticsModel) -> None:
     bans applied, lines the lab does not serve in the country or a control blocks left out (as for
     firms, `access`), and programme bonuses added (D1.1, D4.8). Like firms it can stay on a frozen line;
     `government_family` is the family of its line."""
-    risk = model.params.risk.government_multiplier
-    countries = np.arange(model.n_countries)
-    utility = base_utility(model, countries, np.full(model.n_countries, risk), quarter_utility(model))
-    utility = utility + model.policy.government_bonus
+    # `base_utility` for every country at once, in one array: the utility less the risk at the
+    # government's weight (risk_weight x government_multiplier, the factor it multiplies the risk by)
+    utility, risk = quarter_utility(model)
+    scale = model.params.choice.risk_weight * model.params.risk.government_multiplier
+    utility = np.subtract(utility, np.multiply(scale, risk))
+    utility += model.policy.government_bonus
     # Out: lines not available, government bans, and (the same access rules as firms) a line the lab
     # does not serve here or a control blocks. One mask, one write.
     out = blocked_share(model) >= model.params.access.government_block_share
     out |= model.policy.banned_government
     out |= ~model.line_available
-    utility[out] = -np.inf
+    np.copyto(utility, -np.inf, where=out)
     # The switching cost favours the line in use. Added to those cells only: adding 0.0 elsewhere, as a
     # matrix of the cost would, changes no maximum (at most a -0.0 becomes 0.0, which compares equal).
     current = model.government_line
     users = np.flatnonzero(current >= 0)
     utility[users, current[users]] += model.params.choice.switching_cost
     best = np.argmax(utility, axis=1)
-    available = np.isfinite(utility[countries, best])  # the row's maximum
+    available = np.isfinite(utility[np.arange(model.n_countries), best])  # the row's maximum
     model.government_line = np.where(available, best, -1)
     model.government_family = np.where(available, model.line_family[best], -1)

@@ -571,7 +571,8 @@ def step(model: GeopoliticsModel) -> None:
     upgrade = 1.0 / a.upgrade_cycle_quarters
     stale_rate = 1.0 - (1.0 - a.reevaluation_share) * (1.0 - upgrade)
     # by line, with one more at the end for non-users (line -1): rate 0, and a draw in [0, 1) is never below it
-    line_rate = np.append(np.where(model.line_stale, stale_rate, a.reevaluation_share), 0.0)
+    line_rate = np.zeros(model.n_lines + 1)  # (not np.append: its Python wrapper costs as much as the rest)
+    line_rate[:-1] = np.where(model.line_stale, stale_rate, a.reevaluation_share)
     reevaluates = reevaluate_draw < line_rate[model.firm_line]
     choosers = np.flatnonzero(adopts | reevaluates | forced)
     _choose(model, choosers, taste_noise(model, choosers), table, sets)

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 import operator
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -409,10 +409,14 @@ class LabsLayout:
     origins: list[str]  # the blocs of origin of the capability gaps (GAP_PAIRS)
     origin_families: np.ndarray  # origin x family: the family's origin is that bloc
 
+    def for_model(self, model: GeopoliticsModel) -> LabsLayout:
+        """This layout for `model`, whose arrays it is built from have the same contents as this one's
+        (`GeopoliticsModel._setup_world`): bound to its arrays (the index arrays are only read, shared)."""
+        return replace(self, sources=_sources(model))
 
-def _layout(model: GeopoliticsModel) -> LabsLayout:
-    """The model's `LabsLayout`, built again when one of the arrays it comes from was replaced."""
-    sources = (
+
+def _sources(model: GeopoliticsModel) -> tuple[np.ndarray, ...]:
+    return (
         model.family_lab,
         model.lab_country,
         model.line_family,
@@ -422,6 +426,11 @@ def _layout(model: GeopoliticsModel) -> LabsLayout:
         model.country_bloc,
         model.lab_bloc,
     )
+
+
+def _layout(model: GeopoliticsModel) -> LabsLayout:
+    """The model's `LabsLayout`, built again when one of the arrays it comes from was replaced."""
+    sources = _sources(model)
     layout = model.labs_layout
     if layout is not None and all(map(operator.is_, layout.sources, sources)):
         return layout

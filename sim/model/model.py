@@ -31,6 +31,9 @@ phases of `sim.model.schedule.PHASES`, in this order (`sim explain --schedule` p
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import mesa
 import numpy as np
 from mesa.agent import AgentSet
@@ -55,6 +58,54 @@ from sim.rules.base import Rule
 from sim.scenario.schema import Scenario
 from sim.world import World
 
+_UNSET = object()
+# Index structures that know their model's arrays by identity (`alignment._layout`, `labs._layout`): each
+# model gets the kept one bound to its own arrays (`for_model`).
+_LAYOUTS = (alignment.AlignmentLayout, labs.LabsLayout)
+# The last `_setup_world` values built in this process, with the (world, alignment parameters) they came from.
+# name -> (value, how it is copied for a model; None for a layout, which is bound to the model instead)
+_Kept = dict[str, tuple[Any, Callable[[Any], Any] | None]]
+_LAST_WORLD: tuple[tuple[World, object], _Kept] | None = None
+
+
+def _kept_world(world: World, alignment_params: object) -> _Kept | None:
+    """The values of the last `_setup_world` in this process, each with the function that copies it for
+    a model, if they came from an equal world and equal alignment parameters (see
+    `GeopoliticsModel._setup_world`), else None."""
+    last = _LAST_WORLD
+    if last is not None and last[0][0] == world and last[0][1] == alignment_params:
+        return last[1]
+    return None
+
+
+_IMMUTABLE = (str, int, float, tuple, type(None))
+
+
+def _as_is(value: object) -> object:
+    return value
+
+
+def _rows_copied(value: list[list[Any]]) -> list[list[Any]]:
+    return [row.copy() for row in value]
+
+
+def _copier(value: object) -> Callable[[Any], Any]:
+    """How a kept set-up value is copied for each model (arrays, lists and dicts copied: a model may write
+    into its own; immutable values as they are), chosen once when it is kept."""
+    if isinstance(value, np.ndarray):
+        return np.ndarray.copy
+    if isinstance(value, _IMMUTABLE):
+        return _as_is
+    if isinstance(value, dict) and all(isinstance(v, _IMMUTABLE) for v in value.values()):
+        return dict.copy
+    if isinstance(value, list) and all(isinstance(v, _IMMUTABLE) for v in value):
+        return list.copy
+    if isinstance(value, list) and all(
+        isinstance(row, list) and all(isinstance(v, _IMMUTABLE) for v in row) for row in value
+    ):
+        return _rows_copied
+    raise TypeError(f"set-up value of type {type(value).__name__} cannot be copied for another model")
+
 
 class GeopoliticsModel(
     ModelState, CountryState, LabState, FamilyState, PricePointState, LineState, FirmState, mesa.Model
@@ -77,12 +128,14 @@ class GeopoliticsModel(
         self.n_labs, self.n_families = len(world.labs), len(world.families)
         self.n_lines = 2 * self.n_families  # a closed API and open weights per family (see _setup_lines)
         self.n_firms = scenario.population.firms
-        self.n_price_points = len(prices.schedule_points(world))
+        kept = _kept_world(world, self.params.alignment)
+        # the price points' count from the kept set-up when there is one (listing them costs ~80 µs)
+        self.n_price_points = len(prices.schedule_points(world)) if kept is None else kept["price_point_usd"][0].size
         self.n_sectors = len(self.params.firms.sectors)
         self.n_alignment_blocs = len(ALIGNMENT_BLOCS)
         state.allocate(self)
-        self._setup_countries()
-        self._setup_labs_and_families()
+        self._setup_world(kept)
+        labs.setup(self)
         self.policy = PolicyState(self.n_countries, self.n_lines, self.n_labs)
         self.engine = RuleEngine(self, scenario.rules)
         self.engine.apply_rules()  # the rules in force at the start shape the initial state
@@ -95,6 +148,39 @@ class GeopoliticsModel(
         self.running = True
 
     # -- set-up ----------------------------------------------------------------------------------
+    def _setup_world(self, kept: _Kept | None) -> None:
+        """The countries, labs, families, prices, lines, access, structural alignment and the alignment and
+        labs phases' index structures: what the world
+        data and the alignment parameters alone decide. A run's or a sweep's replicates build the same
+        values (~0.7 ms), so the last ones built in this process are copied when the world and the
+        alignment parameters are equal to theirs (pydantic's field-by-field equality: ~1 µs for the same
+        objects, ~0.1 ms for an equal copy such as a sweep task's), and built otherwise (`kept`: the
+        values `_kept_world` found for this model)."""
+        global _LAST_WORLD
+        if kept is not None:
+            layouts = []
+            for name, (value, copy) in kept.items():
+                if copy is None:
+                    layouts.append((name, value))
+                else:
+                    setattr(self, name, copy(value))
+            for name, value in layouts:  # bound to this model's arrays, set above
+                setattr(self, name, value.for_model(self))
+            return
+        before = dict(vars(self))
+        self._setup_countries()
+        self._setup_labs_and_families()
+        labs._layout(self)  # the labs phase's index structures, from the arrays above only
+        built: _Kept = {}
+        for name, value in vars(self).items():
+            if before.get(name, _UNSET) is not value:
+                if isinstance(value, _LAYOUTS):
+                    built[name] = (value.for_model(self), None)
+                else:
+                    copy = _copier(value)
+                    built[name] = (copy(value), copy)
+        _LAST_WORLD = ((self.world, self.params.alignment), built)
+
     def _setup_countries(self) -> None:
         rows = self.world.countries
         self.country_ids = np.array([c.iso3 for c in rows])
@@ -135,7 +221,6 @@ class GeopoliticsModel(
         self._setup_lines(first_open)
         access.setup(self)
         alignment.setup(self)
-        labs.setup(self)
 
     def _setup_lines(self, first_open: np.ndarray) -> None:
         """Release lines: what firms and governments choose between (see `labs`).

@@ -41,10 +41,27 @@ def setup(model: GeopoliticsModel) -> None:
 
 
 def closed_price(model: GeopoliticsModel) -> np.ndarray:
-    """Each family's closed-API list price this quarter (US$ per Mtok, blended 3:1)."""
-    listed = (model.price_point_quarter <= model.quarter).astype(np.int64)
+    """Each family's closed-API list price this quarter (US$ per Mtok, blended 3:1), read-only.
+
+    Read from a table of the run's quarters made on first use (`closed_prices`, ~15 µs, the same
+    elementwise arithmetic for every quarter at once) instead of computed each quarter (~8 µs a quarter);
+    a quarter outside the run is computed alone."""
+    table = model.closed_prices
+    if table is None:
+        quarters = np.arange(model.start, model.end + 1, dtype=np.int64)
+        table = model.closed_prices = _prices_at(model, quarters)
+        table.setflags(write=False)
+    row = model.quarter - model.start
+    if 0 <= row < table.shape[0]:
+        return table[row]
+    return _prices_at(model, np.array([model.quarter], dtype=np.int64))[0]
+
+
+def _prices_at(model: GeopoliticsModel, quarters: np.ndarray) -> np.ndarray:
+    """quarters x families: each family's closed-API list price in each of `quarters`."""
+    listed = (model.price_point_quarter[None, :] <= quarters[:, None]).astype(np.int64)
     # Quarters increase within a family, so the points listed by now are a prefix of its group.
-    so_far = np.add.reduceat(listed, model.family_price_start)
+    so_far = np.add.reduceat(listed, model.family_price_start, axis=1)
     point = model.family_price_start + np.maximum(so_far - 1, 0)  # before release: its first price
-    years = np.maximum(model.quarter - model.family_price_trend_from, 0) / 4.0  # beyond the data only
+    years = np.maximum(quarters[:, None] - model.family_price_trend_from, 0) / 4.0  # beyond the data only
     return model.price_point_usd[point] * (1.0 - model.params.choice.closed_price_decline) ** years

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.quarters import parse_quarter
-from sim.rules.base import Rule, RuleEffect
+from sim.rules.base import Rule, RuleEffect, quarter_ordinal
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -42,8 +41,8 @@ class RuleEngine:
         # Each rule's window as quarter ordinals, parsed once: the rules phase asks every quarter.
         self.windows: dict[str, tuple[float, float]] = {
             rule_id: (
-                parse_quarter(rule.from_) if rule.from_ is not None else -math.inf,
-                parse_quarter(rule.until) if rule.until is not None else math.inf,
+                quarter_ordinal(rule.from_) if rule.from_ is not None else -math.inf,
+                quarter_ordinal(rule.until) if rule.until is not None else math.inf,
             )
             for rule_id, rule in self.rules.items()
         }

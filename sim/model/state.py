@@ -318,6 +318,9 @@ class FirmState(Entity):
     firm_hazard_scale: FloatArray = declare(np.float64, ("firms",), np.nan, "size effect on the adoption hazard")
     firm_line: IntArray = declare(np.int64, ("firms",), -1, "release line in use (-1: no AI)")
     choice_key: int = declare(int, (), 0, "key of the taste noise's counter-based draws (firms.taste_noise)")
+    closed_prices: FloatArray | None = declare(
+        object, (), None, "each family's closed-API price in each quarter of the run, made on first use (prices)"
+    )
     choice_sets: ChoiceSets | None = declare(
         object, (), None, "the firms' choice sets, kept while their inputs are unchanged (firms.choice_sets)"
     )
@@ -348,25 +351,41 @@ STATES: tuple[StateSpec, ...] = tuple(spec for entity in ENTITIES for spec in sp
 STATE_NAMES: frozenset[str] = frozenset(spec.name for spec in STATES)
 
 
+def _plan(spec: StateSpec) -> tuple[str, tuple[str, ...], Any, Any, int]:
+    """How `allocate` makes a variable: (name, dims, dtype, init, kind), kind 0 an input (not made), 1 an
+    array (np.empty, filled unless init is None: what np.full does), 2 a container from its factory,
+    3 the value itself."""
+    if spec.init is INPUT:
+        return spec.name, spec.dims, spec.dtype, spec.init, 0
+    if spec.is_array:
+        return spec.name, spec.dims, spec.dtype, spec.init, 1
+    return spec.name, spec.dims, spec.dtype, spec.init, 2 if callable(spec.init) else 3
+
+
+_PLANS = tuple(_plan(spec) for spec in STATES)
+
+
 def allocate(model: object) -> None:
     """Create every declared variable on `model` with its initial value (INPUT ones must be set)."""
     given = vars(model)
-    sizes: dict[str, int] = {}  # each dimension's size, read once (not once per variable)
-    for spec in STATES:
-        if spec.init is INPUT:
-            if spec.name not in given:
-                raise AttributeError(f"model state {spec.name!r} is an input but was not set before allocation")
-            continue
-        if spec.is_array and spec.dtype is not np.str_:
-            for d in spec.dims:
-                if d not in sizes:
-                    sizes[d] = int(getattr(model, DIMENSIONS[d]))
-            value: np.ndarray = np.empty(tuple(sizes[d] for d in spec.dims), dtype=spec.dtype)
-            if spec.init is not None:  # what np.full does, without its Python wrapper
-                value.fill(spec.init)
-            setattr(model, spec.name, value)
+    shapes: dict[tuple[str, ...], tuple[int, ...]] = {}  # each dims' shape, read once (not once per variable)
+    for name, dims, dtype, init, kind in _PLANS:
+        if kind == 1:
+            shape = shapes.get(dims)
+            if shape is None:
+                shape = shapes[dims] = tuple(int(getattr(model, DIMENSIONS[d])) for d in dims)
+            value: Any = np.empty(shape, dtype=dtype)
+            if init is not None:  # what np.full does, without its Python wrapper
+                value.fill(init)
+        elif kind == 2:  # a container: a fresh one per model
+            value = init()
+        elif kind == 3:
+            value = init
         else:
-            setattr(model, spec.name, spec.initial(model))
+            if name not in given:
+                raise AttributeError(f"model state {name!r} is an input but was not set before allocation")
+            continue
+        setattr(model, name, value)
 
 
 def check(model: object) -> list[str]:

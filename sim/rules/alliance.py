@@ -11,8 +11,8 @@ from pydantic import Field
 from sim.blocs import Bloc
 from sim.fields import CountryCode, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, alignment_cost, reachable_lines, stack_alignment
-from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Reference, Rule, RuleEffect, Targets
+from sim.quarters import Quarter
+from sim.rules.base import Reference, Rule, RuleEffect, Targets, quarter_ordinal
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -170,7 +170,7 @@ class AllianceEffect(RuleEffect[Alliance]):
         members = self.members
         for member in rule.announced:  # governments that decided to join (D0.1, D0.9)
             c = model.country_index[member.country]
-            if not members[c] and parse_quarter(member.from_) <= model.quarter:
+            if not members[c] and quarter_ordinal(member.from_) <= model.quarter:
                 members[c] = True
                 self.log(model, f"{model.country_names[c]} joins {self.rule_id} (its government's decision)",
                          model.country_ids[c])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Hashable, Iterator
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import numpy as np
@@ -26,6 +27,13 @@ if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
     from sim.model.policy import PolicyState
     from sim.world import World
+
+
+@lru_cache(maxsize=4096)
+def quarter_ordinal(text: str) -> int:
+    """`parse_quarter`, remembered: the rules' dates are parsed again for every model a run or sweep
+    builds, and alliance members' every quarter (~1 µs each, a dictionary look-up here)."""
+    return parse_quarter(text)
 
 Reference = tuple[tuple[str | int, ...], str, str]  # (path inside the rule, "country"|"family"|"lab", value)
 

@@ -10,8 +10,8 @@ from pydantic import Field
 
 from sim.fields import MAX_PARAMETER, CountryCode, LabId, Share, StrictModel
 from sim.model.alignment import BLOC_INDEX, offer_payoff
-from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Reference, Rule, RuleEffect, Targets
+from sim.quarters import Quarter
+from sim.rules.base import Reference, Rule, RuleEffect, Targets, quarter_ordinal
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -144,7 +144,7 @@ class ProgramEffect(RuleEffect[Program]):
         self.declined = np.zeros(model.n_countries, bool)  # countries that declined (not asked again)
         # the announced partners' rows and first quarters, looked at every quarter: found and parsed once
         self._announced = [
-            (model.country_index[partner.country], parse_quarter(partner.from_), partner) for partner in rule.partners
+            (model.country_index[partner.country], quarter_ordinal(partner.from_), partner) for partner in rule.partners
         ]
 
     def _join(self, model: GeopoliticsModel, c: int, how: str) -> None:

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from sim.fields import FieldError
 from sim.quarters import Quarter, parse_quarter
-from sim.rules.base import Rule, RuleEffect
+from sim.rules.base import Rule, RuleEffect, quarter_ordinal
 
 if TYPE_CHECKING:
     from sim.model.model import GeopoliticsModel
@@ -44,7 +44,7 @@ class Tension(Rule):
 
     def points(self) -> tuple[np.ndarray, np.ndarray]:
         """The path as (quarter ordinals, levels), in quarter order."""
-        xs = np.array([parse_quarter(q) for q in self.path], dtype=float)
+        xs = np.array([quarter_ordinal(q) for q in self.path], dtype=float)
         return xs, np.array(list(self.path.values()), dtype=float)
 
     def level(self, quarter: int, points: tuple[np.ndarray, np.ndarray] | None = None) -> float:
@@ -54,6 +54,15 @@ class Tension(Rule):
             index = int(np.searchsorted(xs, quarter, side="right")) - 1
             return float(ys[max(index, 0)])
         return float(np.interp(quarter, xs, ys))
+
+    def levels(self, quarters: np.ndarray, points: tuple[np.ndarray, np.ndarray] | None = None) -> list[float]:
+        """`level` of each of the `quarters` (ordinals), in one call: the same values (the same
+        interpolation, element by element)."""
+        xs, ys = self.points() if points is None else points
+        if self.interpolation == "step":
+            index = np.searchsorted(xs, quarters, side="right") - 1
+            return [float(y) for y in ys[np.maximum(index, 0)]]
+        return [float(y) for y in np.interp(quarters, xs, ys)]
 
     def effect(self, rule_id: str, model: GeopoliticsModel) -> TensionEffect:
         return TensionEffect(self, rule_id, model)
@@ -71,8 +80,13 @@ class TensionEffect(RuleEffect[Tension]):
     def __init__(self, rule: Tension, rule_id: str, model: GeopoliticsModel) -> None:
         super().__init__(rule, rule_id, model)
         self.points = rule.points()  # parsed once, read every quarter
+        # the level of every quarter of the run, interpolated at once (~4 µs a quarter otherwise)
+        self.first = model.start
+        self.levels = rule.levels(np.arange(model.start, model.end + 1), self.points)
 
     def apply(self, model: GeopoliticsModel, policy: PolicyState) -> None:
         rule = self.rule
-        policy.tension = rule.level(model.quarter, self.points)
+        row = model.quarter - self.first
+        inside = 0 <= row < len(self.levels)
+        policy.tension = self.levels[row] if inside else rule.level(model.quarter, self.points)
         policy.spillover_factor *= 1.0 - rule.spillover_sensitivity * policy.tension
