@@ -200,7 +200,8 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
     agent_steps = cpu.firms * cpu.quarters
     yardstick_s = agent_steps / ref_cpu  # the same agent-steps at the large yardstick's rate
     runs = waits.run_cpu(repeats=1 if quick else 3)
-    sweeps = waits.sweep_overhead(cpu.replicate, repeats=1 if quick else 2, large=3 if quick else 7)
+    # 3 pairs of 4 and 40 runs (~15 s): 2 pairs of 4 and 28 moved by ±8 ms a run between runs of run.py
+    sweeps = waits.sweep_overhead(cpu.replicate, repeats=1 if quick else 3, large=3 if quick else 10)
     rows: list[list[object]] = [
         ["CPU per default-size replicate (model + its tables)",
          f"{1e3 * cpu.replicate:.1f} ms (median of {len(cpu.replicate_s)}; best {1e3 * min(cpu.replicate_s):.1f})",

@@ -158,8 +158,13 @@ class SweepOverhead:
     @property
     def per_run(self) -> float:
         """Marginal CPU seconds per run: the difference of the two sweeps over their difference in runs
-        (start-up, imports and the fork server cancel)."""
-        return (min(self.large_s) - min(self.small_s)) / (self.large_runs - self.small_runs)
+        (start-up, imports and the fork server cancel), the median over the repeats' pairs. Each pair's
+        sweeps ran one after the other, so a slower minute of the machine moves both; the best of each size
+        (what this took before) paired sweeps from different minutes and moved by ±8 ms a run."""
+        return statistics.median(self._pairs(self.small_s, self.large_s))
+
+    def _pairs(self, small: list[float], large: list[float]) -> list[float]:
+        return [(b - a) / (self.large_runs - self.small_runs) for a, b in zip(small, large, strict=True)]
 
     @property
     def overhead(self) -> float:
@@ -180,9 +185,9 @@ class SweepOverhead:
         """Marginal CPU seconds per run of everything but the replicate, each sweep's replicates (timed inside its
         workers) taken from that sweep's own CPU: steadier than `overhead`, whose replicate is timed elsewhere
         and at another moment, since the machine's speed moves both terms of each sweep together."""
-        small = min(t - r for t, r in zip(self.small_s, self.small_inside_s, strict=True))
-        large = min(t - r for t, r in zip(self.large_s, self.large_inside_s, strict=True))
-        return (large - small) / (self.large_runs - self.small_runs)
+        small = [t - r for t, r in zip(self.small_s, self.small_inside_s, strict=True)]
+        large = [t - r for t, r in zip(self.large_s, self.large_inside_s, strict=True)]
+        return statistics.median(self._pairs(small, large))
 
     @property
     def share_inside(self) -> float:
@@ -190,9 +195,10 @@ class SweepOverhead:
         return self.overhead_inside / self.replicate_inside
 
 
-def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: int = 7,
+def sweep_overhead(replicate_s: float, repeats: int = 3, small: int = 1, large: int = 10,
                    workers: int = 1) -> SweepOverhead:
-    """Sweeps of 4 x `small` and 4 x `large` runs, each in its own process, best of `repeats`."""
+    """`repeats` pairs of sweeps of 4 x `small` and 4 x `large` runs, each sweep in its own process, the two of
+    a pair one after the other (figures: the median over the pairs)."""
     spec = ROOT / "scenarios" / "experiments" / "tiny.yaml"
     small_s, large_s, small_inside, large_inside = [], [], [], []
     with tempfile.TemporaryDirectory() as folder:

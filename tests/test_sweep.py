@@ -443,6 +443,73 @@ def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(t
         store.write_part(tmp_path / "clash.parquet", plain.assign(group="run_id=7"), "0123456789abcdef")
 
 
+def test_parts_written_one_after_another_reuse_equal_columns_and_stay_the_bytes_pandas_writes(tmp_path, monkeypatch):
+    # A worker writes its runs' parts in turn: columns equal to the last part's are that part's chunks, only the
+    # others are encoded (sim.experiments.part_splice). Each file must still be pandas' file for its own table.
+    from sim.experiments import part_splice, store
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    monkeypatch.setattr(part_splice, "_LAST", [])
+    encoded: list[list[str]] = []
+    whole = store._encoded_bytes
+    monkeypatch.setattr(store, "_encoded_bytes", lambda table, given: encoded.append(table.column_names)
+                        or whole(table, given))
+    base = prepare(ROOT / "scenarios" / "baseline.yaml", ["population.firms=300"])
+    other = prepare(ROOT / "scenarios" / "export-controls-tighten.yaml", ["population.firms=300"])
+    first = run_replicate(base.scenario, base.world, 0, 1).timeseries
+    regrouped = first.copy()  # the same rows and columns, one group label changed: its keys change too
+    regrouped["group"] = pd.array(np.where(np.arange(len(first)) == 5, "country=USA", regrouped["group"]),
+                                  dtype=first["group"].dtype)
+    tables = [
+        ("a first run", first, "r0"),
+        ("the same run again", first, "r0"),
+        ("another seed", run_replicate(base.scenario, base.world, 1, 2).timeseries, "r1"),
+        ("another scenario", run_replicate(other.scenario, other.world, 0, 3).timeseries, "r2"),
+        ("a group label changed", regrouped, "r3"),
+        ("fewer rows", first.iloc[:-40], "r4"),
+        ("after fewer rows", run_replicate(base.scenario, base.world, 0, 4).timeseries.iloc[:-40], "r5"),
+    ]
+    for name, frame, run_id in tables:
+        encoded.clear()
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame.assign(run_id=run_id)[["run_id", *frame.columns]], categorical=True).to_parquet(
+            expected, index=False)
+        entry = store.write_part(tmp_path / "part.parquet", frame, run_id)
+        assert (tmp_path / "part.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame)
+        if name == "the same run again":  # every column is the last part's: nothing encoded
+            assert encoded == [], name
+            continue
+        assert len(encoded) == 1, name  # one encoding a part: of its changed columns, or of all of them
+        if name in ("another seed", "after fewer rows"):  # the run's own cells; the labels were the last part's
+            assert set(encoded[0]) <= {"run_id", "replicate", "seed", "value"} and "value" in encoded[0], name
+        elif name == "another scenario":
+            assert "scenario" in encoded[0] and "metric" not in encoded[0], name
+        elif name == "a group label changed":
+            assert {"group", "country"} <= set(encoded[0]) and "metric" not in encoded[0], name
+        elif name in ("a first run", "fewer rows"):  # nothing to reuse: another number of rows
+            assert "metric" in encoded[0] and len(encoded[0]) > 15, name
+
+
+def test_a_parquet_footer_reads_and_writes_back_to_the_same_bytes():
+    # part_splice rewrites a part's footer from its fields: reading and writing it must give the bytes back.
+    import io
+
+    from sim.experiments.part_splice import _footer, write_struct
+
+    frame = pd.DataFrame({"a": [1.5, np.nan, 3.0] * 7, "b": ["x", "y", "z"] * 7, "c": range(21)})
+    for options in ({}, {"compression": "snappy"}, {"write_statistics": False}):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False, **options)
+        data = buffer.getvalue()
+        size = int.from_bytes(data[-8:-4], "little")
+        out = bytearray()
+        write_struct(_footer(data), out)
+        assert bytes(out) == data[-8 - size:-8], options
+
+
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):
     # Enough firms and quarters that both factors move the open share (size-weighted, few users at first).
     path = experiment(tmp_path, """set: {population.firms: 1500, time.end: 2025Q2}
