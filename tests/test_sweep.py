@@ -168,6 +168,43 @@ def test_a_replicates_outcomes_are_the_same_whichever_way_its_rows_are_found():
     assert np.isnan(fast["missing_group"]) and np.isnan(fast["missing_metric"])
 
 
+def test_runs_one_after_another_reuse_the_last_runs_rows_only_where_their_columns_are_the_same(monkeypatch):
+    # A worker's runs mostly share the metric, group, date and step columns: their picked rows are reused
+    # (outcomes._LAST_PICKED). Each run's outcomes must still be what pandas' way finds in that run's own table.
+    from sim.experiments import outcomes as module
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    monkeypatch.setattr(module, "_LAST_PICKED", [])
+    prepared = prepare(BASELINE, ["population.firms=300", "time.end=2025Q4"])
+    first = run_replicate(prepared.scenario, prepared.world, 0, 11).timeseries
+    second = run_replicate(prepared.scenario, prepared.world, 1, 12).timeseries
+    reordered = first.iloc[::-1].reset_index(drop=True)  # the same rows in another order: other row numbers
+    renamed = first.copy()  # one label changed: the open share's rows are now another metric's
+    open_rows = (renamed["metric"] == "adoption_share") & (renamed["group"] == "openness=open")
+    renamed["metric"] = pd.array(np.where(open_rows, "adoption_share_old", renamed["metric"]),
+                                 dtype=first["metric"].dtype)
+    outcomes = {
+        "influence_at": Outcome(metric="influence", group="bloc=CN,weight=gdp", at="2025Q2"),
+        "open_final": Outcome(metric="adoption_share", group="openness=open", reduce="final"),
+    }
+    other = {**outcomes, "open_final": Outcome(metric="adoption_share", group="openness=closed", reduce="final")}
+    sequence = [(first, outcomes), (second, outcomes), (first, outcomes), (reordered, outcomes),
+                (renamed, outcomes), (renamed, other), (second, other)]
+    for i, (table, asked) in enumerate(sequence):
+        before = module._LAST_PICKED[0][3] if module._LAST_PICKED else None
+        fast = module.compute_outcomes(table, asked)
+        slow = module.compute_outcomes(table.astype({"date": object, "metric": object, "group": object}), asked)
+        assert fast.keys() == slow.keys(), i
+        for name in fast:
+            assert fast[name] == slow[name] or (np.isnan(fast[name]) and np.isnan(slow[name])), (i, name)
+        # Reused only after a run with the same columns and asks (another seed; the first table again).
+        assert (module._LAST_PICKED[0][3] is before) == (i in (1, 2)), i
+    assert np.isnan(module.compute_outcomes(renamed, outcomes)["open_final"])  # that series is gone from it
+    first_final, second_final = (module.compute_outcomes(t, outcomes)["open_final"] for t in (first, second))
+    assert first_final != second_final
+
+
 # --------------------------------------------------------------------------- checks at the line
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(InputError) as caught:
