@@ -489,6 +489,7 @@ def test_parts_written_one_after_another_reuse_equal_columns_and_stay_the_bytes_
     from sim.scenario import prepare
 
     monkeypatch.setattr(part_splice, "_LAST", [])
+    monkeypatch.setattr(part_splice, "_CONSTANT", {})
     encoded: list[list[str]] = []
     whole = store._encoded_bytes
     monkeypatch.setattr(store, "_encoded_bytes", lambda table, given: encoded.append(table.column_names)
@@ -504,6 +505,7 @@ def test_parts_written_one_after_another_reuse_equal_columns_and_stay_the_bytes_
         ("the same run again", first, "r0"),
         ("another seed", run_replicate(base.scenario, base.world, 1, 2).timeseries, "r1"),
         ("another scenario", run_replicate(other.scenario, other.world, 0, 3).timeseries, "r2"),
+        ("a replicate and seed seen before", run_replicate(base.scenario, base.world, 1, 2).timeseries, "r6"),
         ("a group label changed", regrouped, "r3"),
         ("fewer rows", first.iloc[:-40], "r4"),
         ("after fewer rows", run_replicate(base.scenario, base.world, 0, 4).timeseries.iloc[:-40], "r5"),
@@ -524,6 +526,9 @@ def test_parts_written_one_after_another_reuse_equal_columns_and_stay_the_bytes_
             assert set(encoded[0]) <= {"run_id", "replicate", "seed", "value"} and "value" in encoded[0], name
         elif name == "another scenario":
             assert "scenario" in encoded[0] and "metric" not in encoded[0], name
+        elif name == "a replicate and seed seen before":  # their chunks remembered by value, not encoded again
+            assert {"run_id", "scenario", "value"} <= set(encoded[0]), name
+            assert not {"replicate", "seed", "metric"} & set(encoded[0]), name
         elif name == "a group label changed":
             assert {"group", "country"} <= set(encoded[0]) and "metric" not in encoded[0], name
         elif name in ("a first run", "fewer rows"):  # nothing to reuse: another number of rows

@@ -256,6 +256,23 @@ def _serialized(field: list[Any]) -> bytes:
 
 
 _LAST: list[_Last] = []  # the last part this process wrote
+# A whole-number column of one value (a run's replicate and seed) -> its chunk. Its bytes depend on the name, type,
+# rows and value only, and a sweep repeats them (each design point runs the same replicates with the same seeds).
+_CONSTANT: dict[tuple[str, str, int, int], _Chunk] = {}
+_CONSTANT_KEPT = 1024  # chunks of a few hundred bytes
+
+
+def _constant_key(field: Any, array: Any) -> tuple[str, str, int, int] | None:
+    """(name, type, rows, value) of an int64 column holding one value and no missing ones; else None."""
+    import pyarrow as pa
+
+    if array is None or not pa.types.is_int64(field.type) or array.null_count or not len(array):
+        return None
+    values = array.to_numpy(zero_copy_only=True)
+    first = values[0]
+    if values[-1] != first or not (values == first).all():
+        return None
+    return field.name, str(field.type), len(values), int(first)
 
 
 def part_bytes(table: Any, encode: Callable[[Any], bytes]) -> bytes:
@@ -269,17 +286,28 @@ def part_bytes(table: Any, encode: Callable[[Any], bytes]) -> bytes:
         arrays = [column.chunk(0) if column.num_chunks == 1 else None for column in table.columns]
         changed = [i for i, (new, old) in enumerate(zip(arrays, last.arrays, strict=True))
                    if new is None or old is None or not (new is old or new.equals(old))]
-        if changed:
-            sub = pa.Table.from_arrays([table.column(i) for i in changed],
-                                       schema=pa.schema([table.schema.field(i) for i in changed]))
+        keys = {i: _constant_key(table.schema.field(i), arrays[i]) for i in changed}
+        known_chunks = {i: _CONSTANT.get(key) for i, key in keys.items() if key is not None}
+        encoded = [i for i in changed if known_chunks.get(i) is None]
+        if encoded:
+            sub = pa.Table.from_arrays([table.column(i) for i in encoded],
+                                       schema=pa.schema([table.schema.field(i) for i in encoded]))
             written = encode(sub)
             made = _chunks(written, _footer(written))
         else:
             made = []
         if made is not None:
             chunks = list(last.chunks)
-            for i, chunk in zip(changed, made, strict=True):
+            for i, chunk in known_chunks.items():
+                if chunk is not None:
+                    chunks[i] = chunk
+            for i, chunk in zip(encoded, made, strict=True):
                 chunks[i] = chunk
+                key = keys[i]
+                if key is not None:
+                    if len(_CONSTANT) >= _CONSTANT_KEPT:
+                        _CONSTANT.clear()
+                    _CONSTANT[key] = chunk
             _LAST[:] = [last.next(arrays, chunks)]
             return _assemble(last, chunks)
     data = encode(table)
