@@ -200,9 +200,10 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
     agent_steps = cpu.firms * cpu.quarters
     yardstick_s = agent_steps / ref_cpu  # the same agent-steps at the large yardstick's rate
     runs = waits.run_cpu(repeats=1 if quick else 3)
-    # 3 pairs of 4 and 40 runs, 5 in-process replicates before each (~20 s): 2 pairs of 4 and 28 against the median
-    # of 30 replicates timed a minute earlier moved by ±8 ms a run between runs of run.py
-    sweeps = waits.sweep_overhead(None, repeats=1 if quick else 3, large=3 if quick else 10)
+    # 3 pairs of 4 and 64 runs, 5 in-process replicates before each (~25 s): 2 pairs of 4 and 28 against the median
+    # of 30 replicates timed a minute earlier moved by ±10 ms a run between runs of run.py (a sweep's fixed ~2 s of
+    # start-up moves by ±0.2 s, ±7 ms a run over 28 runs)
+    sweeps = waits.sweep_overhead(None, repeats=1 if quick else 3, large=3 if quick else 16)
     rows: list[list[object]] = [
         ["CPU per default-size replicate (model + its tables)",
          f"{1e3 * cpu.replicate:.1f} ms (median of {len(cpu.replicate_s)}; best {1e3 * min(cpu.replicate_s):.1f})",

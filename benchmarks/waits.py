@@ -204,7 +204,7 @@ class SweepOverhead:
         return self.overhead_inside / self.replicate_inside
 
 
-def sweep_overhead(replicate_s: float | None = None, repeats: int = 3, small: int = 1, large: int = 10,
+def sweep_overhead(replicate_s: float | None = None, repeats: int = 3, small: int = 1, large: int = 16,
                    workers: int = 1, between: int = 5) -> SweepOverhead:
     """`repeats` pairs of sweeps of 4 x `small` and 4 x `large` runs, each sweep in its own process, the two of
     a pair one after the other (figures: the median over the pairs). Without `replicate_s`, `between`
