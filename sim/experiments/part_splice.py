@@ -7,6 +7,12 @@ metric, group and its keys: ~4 ms of the ~7 ms encoding): those chunks are the l
 offsets in the footer move. So a run's part is written here as the changed columns' chunks (encoded by the same
 writer on their own) and the equal ones' stored chunks, with the last footer's other fields: the same bytes as
 encoding the whole table, which the tests check against it over runs of different scenarios, seeds and tables.
+A whole-number column of one value (the replicate, the seed) is also taken from an earlier part with that value
+(`_CONSTANT`): a sweep's design points repeat the same replicates with the same seeds.
+
+The row group's sums (total_byte_size: the chunks' uncompressed sizes; total_compressed_size: their bytes) and its
+file_offset (the first chunk's) are recomputed; the schema, key-value metadata (pandas' and Arrow's schemas) and
+the writer's name are the last footer's, whose table had the same schema with the same metadata.
 
 Used only where the file has the form this relies on (one row group, no page index, no bloom filter, the same
 schema and rows as the last part); anything else is encoded whole, as before.
