@@ -200,7 +200,10 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
     agent_steps = cpu.firms * cpu.quarters
     yardstick_s = agent_steps / ref_cpu  # the same agent-steps at the large yardstick's rate
     runs = waits.run_cpu(repeats=1 if quick else 3)
-    sweeps = waits.sweep_overhead(cpu.replicate, repeats=1 if quick else 2, large=3 if quick else 7)
+    # 3 pairs of 4 and 64 runs, 5 in-process replicates before each (~25 s): 2 pairs of 4 and 28 against the median
+    # of 30 replicates timed a minute earlier moved by ±10 ms a run between runs of run.py (a sweep's fixed ~2 s of
+    # start-up moves by ±0.2 s, ±7 ms a run over 28 runs)
+    sweeps = waits.sweep_overhead(None, repeats=1 if quick else 3, large=3 if quick else 16)
     rows: list[list[object]] = [
         ["CPU per default-size replicate (model + its tables)",
          f"{1e3 * cpu.replicate:.1f} ms (median of {len(cpu.replicate_s)}; best {1e3 * min(cpu.replicate_s):.1f})",
@@ -217,7 +220,7 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
         ["  `sim --help` / `sim validate baseline`", f"{min(runs.help_s):.2f} s / {min(runs.validate_s):.2f} s", ""],
         [f"sweep CPU per run ({sweeps.small_runs} vs {sweeps.large_runs} runs, 1 worker, incl. workers)",
          f"{1e3 * sweeps.per_run:.1f} ms: overhead {1e3 * sweeps.overhead:.1f} ms = {100 * sweeps.share:.0f}% "
-         "of a replicate", "<= 50%"],
+         f"of a replicate ({1e3 * sweeps.replicate_s:.1f} ms, timed here between the sweeps)", "<= 50%"],
         ["  the same sweeps, each less the replicates its workers timed",
          f"overhead {1e3 * sweeps.overhead_inside:.1f} ms = {100 * sweeps.share_inside:.0f}% of a replicate "
          f"({1e3 * sweeps.replicate_inside:.1f} ms there)", "<= 50%"],
@@ -231,7 +234,8 @@ def where_users_wait(quick: bool, ref_cpu: float, marginal: float, marginal_rati
             "sweep_large_cpu_s": sweeps.large_s, "sweep_runs": [sweeps.small_runs, sweeps.large_runs],
             "sweep_cpu_per_run_s": sweeps.per_run, "sweep_overhead_per_run_s": sweeps.overhead,
             "sweep_overhead_share": sweeps.share, "sweep_overhead_inside_s": sweeps.overhead_inside,
-            "sweep_replicate_inside_s": sweeps.replicate_inside, "sweep_overhead_inside_share": sweeps.share_inside}
+            "sweep_replicate_inside_s": sweeps.replicate_inside, "sweep_overhead_inside_share": sweeps.share_inside,
+            "sweep_replicate_between_s": sweeps.replicate_between_s}
 
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:

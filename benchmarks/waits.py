@@ -154,16 +154,30 @@ class SweepOverhead:
     replicate_s: float
     small_inside_s: list[float] = field(default_factory=list)  # each sweep's replicates, timed in its workers
     large_inside_s: list[float] = field(default_factory=list)
+    # Per pair: replicates timed in this process just before its sweeps (empty: `replicate_s` was given).
+    replicate_between_s: list[list[float]] = field(default_factory=list)
 
     @property
     def per_run(self) -> float:
         """Marginal CPU seconds per run: the difference of the two sweeps over their difference in runs
-        (start-up, imports and the fork server cancel)."""
-        return (min(self.large_s) - min(self.small_s)) / (self.large_runs - self.small_runs)
+        (start-up, imports and the fork server cancel), the median over the repeats' pairs. Each pair's
+        sweeps ran one after the other, so a slower minute of the machine moves both; the best of each size
+        (what this took before) paired sweeps from different minutes and moved by ±8 ms a run."""
+        return statistics.median(self._pairs(self.small_s, self.large_s))
+
+    def _pairs(self, small: list[float], large: list[float]) -> list[float]:
+        return [(b - a) / (self.large_runs - self.small_runs) for a, b in zip(small, large, strict=True)]
 
     @property
     def overhead(self) -> float:
-        return self.per_run - self.replicate_s
+        """Per run, the sweep's CPU less a replicate's timed in this process: with replicates timed between the
+        pairs, the median over the pairs of each pair's figure less its own replicates' median (the machine's
+        speed drifts by ±10% from minute to minute, and moves a pair and its replicates together)."""
+        if not self.replicate_between_s:
+            return self.per_run - self.replicate_s
+        pairs = self._pairs(self.small_s, self.large_s)
+        return statistics.median(p - statistics.median(r) for p, r in zip(pairs, self.replicate_between_s,
+                                                                           strict=True))
 
     @property
     def share(self) -> float:
@@ -180,9 +194,9 @@ class SweepOverhead:
         """Marginal CPU seconds per run of everything but the replicate, each sweep's replicates (timed inside its
         workers) taken from that sweep's own CPU: steadier than `overhead`, whose replicate is timed elsewhere
         and at another moment, since the machine's speed moves both terms of each sweep together."""
-        small = min(t - r for t, r in zip(self.small_s, self.small_inside_s, strict=True))
-        large = min(t - r for t, r in zip(self.large_s, self.large_inside_s, strict=True))
-        return (large - small) / (self.large_runs - self.small_runs)
+        small = [t - r for t, r in zip(self.small_s, self.small_inside_s, strict=True)]
+        large = [t - r for t, r in zip(self.large_s, self.large_inside_s, strict=True)]
+        return statistics.median(self._pairs(small, large))
 
     @property
     def share_inside(self) -> float:
@@ -190,13 +204,34 @@ class SweepOverhead:
         return self.overhead_inside / self.replicate_inside
 
 
-def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: int = 7,
-                   workers: int = 1) -> SweepOverhead:
-    """Sweeps of 4 x `small` and 4 x `large` runs, each in its own process, best of `repeats`."""
+def sweep_overhead(replicate_s: float | None = None, repeats: int = 3, small: int = 1, large: int = 16,
+                   workers: int = 1, between: int = 5) -> SweepOverhead:
+    """`repeats` pairs of sweeps of 4 x `small` and 4 x `large` runs, each sweep in its own process, the two of
+    a pair one after the other (figures: the median over the pairs). Without `replicate_s`, `between`
+    default-size replicates are timed in this process before each pair, and each pair's overhead is taken
+    against those."""
     spec = ROOT / "scenarios" / "experiments" / "tiny.yaml"
-    small_s, large_s, small_inside, large_inside = [], [], [], []
+    small_s: list[float] = []
+    large_s: list[float] = []
+    small_inside: list[float] = []
+    large_inside: list[float] = []
+    replicates_between: list[list[float]] = []
+    timed_replicate = None
+    if replicate_s is None:
+        from sim.runner import run_replicate
+        from sim.scenario import prepare
+
+        prepared = prepare(BASELINE, [])
+        run_replicate(prepared.scenario, prepared.world, 0, 1)  # a warm-up: first calls and label caches
+
+        def timed_replicate(seed: int) -> float:
+            started = time.process_time()
+            run_replicate(prepared.scenario, prepared.world, 0, seed)
+            return time.process_time() - started
     with tempfile.TemporaryDirectory() as folder:
         for i in range(repeats):
+            if timed_replicate is not None:
+                replicates_between.append([timed_replicate(200 + between * i + k) for k in range(between)])
             for replicates, into, inside in ((small, small_s, small_inside), (large, large_s, large_inside)):
                 out = Path(folder) / f"sweep-{replicates}-{i}"
                 log = Path(folder) / f"replicates-{replicates}-{i}.txt"
@@ -206,7 +241,10 @@ def sweep_overhead(replicate_s: float, repeats: int = 2, small: int = 1, large: 
                 if len(times) != 4 * replicates:
                     raise SystemExit(f"the sweep's workers timed {len(times)} replicates, not {4 * replicates}")
                 inside.append(sum(times))
-    return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s, small_inside, large_inside)
+    if replicate_s is None:
+        replicate_s = statistics.median(t for pair in replicates_between for t in pair)
+    return SweepOverhead(4 * small, 4 * large, small_s, large_s, replicate_s, small_inside, large_inside,
+                         replicates_between)
 
 
 @dataclass
@@ -280,7 +318,7 @@ def main() -> None:
     """Print the figures of this module alone (`python benchmarks/waits.py`), as JSON."""
     cpu = replicate_cpu()
     runs = run_cpu()
-    sweeps = sweep_overhead(cpu.replicate)
+    sweeps = sweep_overhead()  # its replicate timed between its sweeps
     worker = worker_overhead()
     print(json.dumps({
         "sim": str(TREE), "replicate_cpu_s": cpu.replicate, "mesa_cpu_s": cpu.mesa, "ratio": cpu.ratio,

@@ -168,6 +168,43 @@ def test_a_replicates_outcomes_are_the_same_whichever_way_its_rows_are_found():
     assert np.isnan(fast["missing_group"]) and np.isnan(fast["missing_metric"])
 
 
+def test_runs_one_after_another_reuse_the_last_runs_rows_only_where_their_columns_are_the_same(monkeypatch):
+    # A worker's runs mostly share the metric, group, date and step columns: their picked rows are reused
+    # (outcomes._LAST_PICKED). Each run's outcomes must still be what pandas' way finds in that run's own table.
+    from sim.experiments import outcomes as module
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    monkeypatch.setattr(module, "_LAST_PICKED", [])
+    prepared = prepare(BASELINE, ["population.firms=300", "time.end=2025Q4"])
+    first = run_replicate(prepared.scenario, prepared.world, 0, 11).timeseries
+    second = run_replicate(prepared.scenario, prepared.world, 1, 12).timeseries
+    reordered = first.iloc[::-1].reset_index(drop=True)  # the same rows in another order: other row numbers
+    renamed = first.copy()  # one label changed: the open share's rows are now another metric's
+    open_rows = (renamed["metric"] == "adoption_share") & (renamed["group"] == "openness=open")
+    renamed["metric"] = pd.array(np.where(open_rows, "adoption_share_old", renamed["metric"]),
+                                 dtype=first["metric"].dtype)
+    outcomes = {
+        "influence_at": Outcome(metric="influence", group="bloc=CN,weight=gdp", at="2025Q2"),
+        "open_final": Outcome(metric="adoption_share", group="openness=open", reduce="final"),
+    }
+    other = {**outcomes, "open_final": Outcome(metric="adoption_share", group="openness=closed", reduce="final")}
+    sequence = [(first, outcomes), (second, outcomes), (first, outcomes), (reordered, outcomes),
+                (renamed, outcomes), (renamed, other), (second, other)]
+    for i, (table, asked) in enumerate(sequence):
+        before = module._LAST_PICKED[0][3] if module._LAST_PICKED else None
+        fast = module.compute_outcomes(table, asked)
+        slow = module.compute_outcomes(table.astype({"date": object, "metric": object, "group": object}), asked)
+        assert fast.keys() == slow.keys(), i
+        for name in fast:
+            assert fast[name] == slow[name] or (np.isnan(fast[name]) and np.isnan(slow[name])), (i, name)
+        # Reused only after a run with the same columns and asks (another seed; the first table again).
+        assert (module._LAST_PICKED[0][3] is before) == (i in (1, 2)), i
+    assert np.isnan(module.compute_outcomes(renamed, outcomes)["open_final"])  # that series is gone from it
+    first_final, second_final = (module.compute_outcomes(t, outcomes)["open_final"] for t in (first, second))
+    assert first_final != second_final
+
+
 # --------------------------------------------------------------------------- checks at the line
 def problems_of(path: Path) -> list[str]:
     with pytest.raises(InputError) as caught:
@@ -441,6 +478,78 @@ def test_a_part_written_from_its_dictionaries_is_still_the_bytes_pandas_writes(t
         store.write_part(tmp_path / "twice.parquet", table, "0123456789abcdef")
     with pytest.raises(ValueError, match="named like group keys"):  # a group key that would clash with it
         store.write_part(tmp_path / "clash.parquet", plain.assign(group="run_id=7"), "0123456789abcdef")
+
+
+def test_parts_written_one_after_another_reuse_equal_columns_and_stay_the_bytes_pandas_writes(tmp_path, monkeypatch):
+    # A worker writes its runs' parts in turn: columns equal to the last part's are that part's chunks, only the
+    # others are encoded (sim.experiments.part_splice). Each file must still be pandas' file for its own table.
+    from sim.experiments import part_splice, store
+    from sim.outputs.tables import with_group_keys
+    from sim.runner import run_replicate
+    from sim.scenario import prepare
+
+    monkeypatch.setattr(part_splice, "_LAST", [])
+    monkeypatch.setattr(part_splice, "_CONSTANT", {})
+    encoded: list[list[str]] = []
+    whole = store._encoded_bytes
+    monkeypatch.setattr(store, "_encoded_bytes", lambda table, given: encoded.append(table.column_names)
+                        or whole(table, given))
+    base = prepare(ROOT / "scenarios" / "baseline.yaml", ["population.firms=300"])
+    other = prepare(ROOT / "scenarios" / "export-controls-tighten.yaml", ["population.firms=300"])
+    first = run_replicate(base.scenario, base.world, 0, 1).timeseries
+    regrouped = first.copy()  # the same rows and columns, one group label changed: its keys change too
+    regrouped["group"] = pd.array(np.where(np.arange(len(first)) == 5, "country=USA", regrouped["group"]),
+                                  dtype=first["group"].dtype)
+    tables = [
+        ("a first run", first, "r0"),
+        ("the same run again", first, "r0"),
+        ("another seed", run_replicate(base.scenario, base.world, 1, 2).timeseries, "r1"),
+        ("another scenario", run_replicate(other.scenario, other.world, 0, 3).timeseries, "r2"),
+        ("a replicate and seed seen before", run_replicate(base.scenario, base.world, 1, 2).timeseries, "r6"),
+        ("a group label changed", regrouped, "r3"),
+        ("fewer rows", first.iloc[:-40], "r4"),
+        ("after fewer rows", run_replicate(base.scenario, base.world, 0, 4).timeseries.iloc[:-40], "r5"),
+    ]
+    for name, frame, run_id in tables:
+        encoded.clear()
+        expected = tmp_path / "pandas.parquet"
+        with_group_keys(frame.assign(run_id=run_id)[["run_id", *frame.columns]], categorical=True).to_parquet(
+            expected, index=False)
+        entry = store.write_part(tmp_path / "part.parquet", frame, run_id)
+        assert (tmp_path / "part.parquet").read_bytes() == expected.read_bytes(), name
+        assert entry["rows"] == len(frame)
+        if name == "the same run again":  # every column is the last part's: nothing encoded
+            assert encoded == [], name
+            continue
+        assert len(encoded) == 1, name  # one encoding a part: of its changed columns, or of all of them
+        if name in ("another seed", "after fewer rows"):  # the run's own cells; the labels were the last part's
+            assert set(encoded[0]) <= {"run_id", "replicate", "seed", "value"} and "value" in encoded[0], name
+        elif name == "another scenario":
+            assert "scenario" in encoded[0] and "metric" not in encoded[0], name
+        elif name == "a replicate and seed seen before":  # their chunks remembered by value, not encoded again
+            assert {"run_id", "scenario", "value"} <= set(encoded[0]), name
+            assert not {"replicate", "seed", "metric"} & set(encoded[0]), name
+        elif name == "a group label changed":
+            assert {"group", "country"} <= set(encoded[0]) and "metric" not in encoded[0], name
+        elif name in ("a first run", "fewer rows"):  # nothing to reuse: another number of rows
+            assert "metric" in encoded[0] and len(encoded[0]) > 15, name
+
+
+def test_a_parquet_footer_reads_and_writes_back_to_the_same_bytes():
+    # part_splice rewrites a part's footer from its fields: reading and writing it must give the bytes back.
+    import io
+
+    from sim.experiments.part_splice import _footer, write_struct
+
+    frame = pd.DataFrame({"a": [1.5, np.nan, 3.0] * 7, "b": ["x", "y", "z"] * 7, "c": range(21)})
+    for options in ({}, {"compression": "snappy"}, {"write_statistics": False}):
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False, **options)
+        data = buffer.getvalue()
+        size = int.from_bytes(data[-8:-4], "little")
+        out = bytearray()
+        write_struct(_footer(data), out)
+        assert bytes(out) == data[-8 - size:-8], options
 
 
 def test_morris_sweep_writes_sensitivity_and_resumes_without_rerunning(tmp_path):

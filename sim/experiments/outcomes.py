@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ def _ordinal(date: str) -> int:
     return parse_quarter(date)
 
 
-def reduce_series(dates: list[str], values: np.ndarray, outcome: Outcome) -> float:
+def reduce_series(dates: Sequence[str], values: np.ndarray, outcome: Outcome) -> float:
     """The outcome of one series given in time order."""
     if not dates:
         return math.nan
@@ -60,13 +60,13 @@ def reduce_series(dates: list[str], values: np.ndarray, outcome: Outcome) -> flo
 def compute_outcomes(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]) -> dict[str, float]:
     """Every outcome of one run from its tidy timeseries (one replicate)."""
     picked = _picked_in_arrow(timeseries, outcomes)
+    if picked is not None:
+        values = timeseries["value"].to_numpy(dtype=float)
+        return {name: reduce_series(picked[name][1], values[picked[name][0]], outcome)
+                for name, outcome in outcomes.items()}
     result = {}
     of_metric: dict[str, np.ndarray] = {}  # metric -> its rows (by number, in table order)
     for name, outcome in outcomes.items():
-        if picked is not None:
-            found, found_dates = picked[name]
-            result[name] = reduce_series(found_dates, timeseries["value"].to_numpy(dtype=float)[found], outcome)
-            continue
         rows = of_metric.get(outcome.metric)
         if rows is None:  # the metric's column compared once per metric, the groups only on its rows
             rows = of_metric[outcome.metric] = np.flatnonzero(
@@ -99,7 +99,7 @@ def _arrow_text(column: pd.Series) -> Any:
 
 
 def _picked_in_arrow(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]
-                     ) -> dict[str, tuple[np.ndarray, list[str]]] | None:
+                     ) -> dict[str, tuple[np.ndarray, tuple[str, ...]]] | None:
     """Each outcome's rows in step order and their dates, found with Arrow's kernels on the text columns
     (the same rows `compute_outcomes` picks with pandas' operators, without their ~1 ms a run); None when
     a text column is not of Arrow strings, or a picked date is missing: pandas' way then."""
@@ -111,9 +111,19 @@ def _picked_in_arrow(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]
     metric, group, date = (_arrow_text(timeseries[c]) for c in ("metric", "group", "date"))
     if metric is None or group is None or date is None:
         return None
+    step = timeseries["step"].to_numpy()
+    # Which rows are picked depends on these columns and the outcomes' metrics and groups only: the runs of a sweep
+    # share them, so the last run's picks are reused when they are equal (~0.1 ms against ~0.8 ms).
+    asked = tuple((name, outcome.metric, outcome.group) for name, outcome in outcomes.items())
+    known = _LAST_PICKED[:]  # one read: a Dask worker's threads may replace it meanwhile
+    if known:
+        columns, last_step, last_asked, last_picked = known[0]
+        if last_asked == asked and all(new is old or new.equals(old) for new, old in
+                                       zip((metric, group, date), columns, strict=True)) \
+                and np.array_equal(step, last_step):
+            return last_picked
     of_metric: dict[str, np.ndarray] = {}
     picked = {}
-    step = timeseries["step"].to_numpy()
     for name, outcome in outcomes.items():
         rows = of_metric.get(outcome.metric)
         if rows is None:  # a missing metric is not equal: as pandas' `==` has it
@@ -131,5 +141,14 @@ def _picked_in_arrow(timeseries: pd.DataFrame, outcomes: Mapping[str, Outcome]
         dates = date.take(pa.array(chosen))
         if dates.null_count:
             return None
-        picked[name] = (chosen, dates.to_pylist())
+        chosen.flags.writeable = False  # shared with the next runs that reuse these picks
+        picked[name] = (chosen, tuple(dates.to_pylist()))
+    step = step.copy()  # kept to compare the next run's with: the frame's own could change
+    step.flags.writeable = False
+    _LAST_PICKED[:] = [((metric, group, date), step, asked, picked)]
     return picked
+
+
+# [((metric, group, date columns), step column, the outcomes' (name, metric, group), what was picked)]: the last run's
+_LAST_PICKED: list[tuple[tuple[Any, Any, Any], np.ndarray, tuple[tuple[str, str, str], ...],
+                         dict[str, tuple[np.ndarray, tuple[str, ...]]]]] = []

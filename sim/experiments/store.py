@@ -121,6 +121,15 @@ def _bit_width(entries: int) -> int:
 
 
 def _parquet_bytes(table: Any, encoded: dict[str, Any]) -> bytes:
+    """The file `pq.write_table(table, compression="snappy")` writes, byte for byte: the columns equal to the last
+    part's this process wrote are that part's chunks (`part_splice`, ~4 ms less a run), the others are encoded
+    by `_encoded_bytes`."""
+    from sim.experiments.part_splice import part_bytes
+
+    return part_bytes(table, lambda part: _encoded_bytes(part, encoded))
+
+
+def _encoded_bytes(table: Any, encoded: dict[str, Any]) -> bytes:
     """The file `pq.write_table(table, compression="snappy")` writes, byte for byte, for ~40% less CPU.
 
     Two of the writer's costs are left out where they cannot change a byte:
