@@ -295,8 +295,9 @@ def _group_keys(group: Any) -> tuple[Any, list[str], list[Any], tuple[tuple[str,
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if _LAST_GROUPS and _LAST_GROUPS[0][0].equals(group):
-        return _LAST_GROUPS[0][1]
+    known = _LAST_GROUPS[:]  # one read: a Dask worker's threads may replace it meanwhile
+    if known and known[0][0].equals(group):
+        return known[0][1]
     encoded = pc.dictionary_encode(group)
     labels = tuple(encoded.dictionary.to_pylist())
     if "" in labels:
